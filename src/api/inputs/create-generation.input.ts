@@ -1,0 +1,67 @@
+import { ArrayMaxSize, IsOptional, Length, Max, MaxLength, Min, ValidateNested } from "class-validator";
+import { GraphQLJSON } from "graphql-scalars";
+import { Field, Float, InputType, Int } from "type-graphql";
+import { ContentPartType, MessageRole, Modality, Priority, ResponseFormat } from "../types/enums";
+
+@InputType()
+export class ContentPartInput {
+  @Field(() => ContentPartType) type: ContentPartType;
+  @Field(() => String, { nullable: true }) text?: string | null;
+  @Field(() => String, { nullable: true, description: "http(s) or data:image URL (vision)" }) @MaxLength(2_000_000) url?: string | null;
+}
+
+@InputType()
+export class MessageInput {
+  @Field(() => MessageRole) role: MessageRole;
+  @Field(() => [ContentPartInput]) @ArrayMaxSize(100) @ValidateNested({ each: true }) content: ContentPartInput[];
+}
+
+@InputType()
+export class TextOptionsInput {
+  @Field(() => Float, { nullable: true }) @IsOptional() @Min(0) @Max(2) temperature?: number;
+  @Field(() => Int, { nullable: true }) @IsOptional() @Min(1) @Max(200_000) maxTokens?: number;
+  @Field(() => ResponseFormat, { nullable: true }) responseFormat?: ResponseFormat;
+  @Field(() => [GraphQLJSON], { nullable: true }) @IsOptional() @ArrayMaxSize(128) tools?: unknown[];
+}
+
+@InputType()
+export class ImageOptionsInput {
+  @Field(() => Int, { nullable: true }) @IsOptional() @Min(16) @Max(4096) width?: number;
+  @Field(() => Int, { nullable: true }) @IsOptional() @Min(16) @Max(4096) height?: number;
+  @Field(() => Int, { nullable: true }) @IsOptional() @Min(1) @Max(10) count?: number;
+  @Field(() => String, { nullable: true }) @IsOptional() @MaxLength(100) style?: string;
+}
+
+@InputType()
+export class VideoOptionsInput {
+  @Field(() => Int, { nullable: true }) @IsOptional() @Min(1) @Max(60) durationSeconds?: number;
+  @Field(() => String, { nullable: true }) @IsOptional() @MaxLength(20) resolution?: string;
+  @Field(() => String, { nullable: true, description: "Image-to-video: the first frame" }) @IsOptional() @MaxLength(2048) imageUrl?: string;
+}
+
+@InputType()
+export class AudioOptionsInput {
+  @Field(() => String, { nullable: true }) @IsOptional() @MaxLength(100) voice?: string;
+  @Field(() => String, { nullable: true }) @IsOptional() @MaxLength(20) format?: string;
+  @Field(() => Float, { nullable: true }) @IsOptional() @Min(0.25) @Max(4) speed?: number;
+  @Field(() => Float, { nullable: true }) @IsOptional() @Min(0.1) @Max(600) durationSeconds?: number;
+}
+
+@InputType()
+export class CreateGenerationInput {
+  @Field(() => Modality) modality: Modality;
+  @Field({ description: '"<provider>/<model>", an alias, or "auto"' }) @Length(1, 200) model: string;
+  @Field(() => String, { nullable: true, description: "One user message, or the media prompt" }) prompt?: string | null;
+  @Field(() => [MessageInput], { nullable: true }) @IsOptional() @ValidateNested({ each: true }) messages?: MessageInput[] | null;
+  @Field(() => String, { nullable: true }) system?: string | null;
+  @Field(() => TextOptionsInput, { nullable: true }) @IsOptional() @ValidateNested() text?: TextOptionsInput | null;
+  @Field(() => ImageOptionsInput, { nullable: true }) @IsOptional() @ValidateNested() image?: ImageOptionsInput | null;
+  @Field(() => VideoOptionsInput, { nullable: true }) @IsOptional() @ValidateNested() video?: VideoOptionsInput | null;
+  @Field(() => AudioOptionsInput, { nullable: true }) @IsOptional() @ValidateNested() audio?: AudioOptionsInput | null;
+  @Field(() => GraphQLJSON, { nullable: true, description: "Provider-specific extras, passed through untouched. simulated: { simulate: { latencyMs, steps, failRate, failWith, retryAfterSeconds } }" })
+  params?: unknown;
+  @Field(() => Priority, { defaultValue: Priority.NORMAL }) priority: Priority;
+  @Field(() => Int, { nullable: true }) seed?: number | null;
+  @Field(() => String, { nullable: true, description: "The same key from the same user returns the first generation" }) idempotencyKey?: string | null;
+  @Field(() => Int, { nullable: true, description: "Seconds (≤ 60) to wait for a terminal state before returning" }) @IsOptional() @Min(0) @Max(600) wait?: number | null;
+}

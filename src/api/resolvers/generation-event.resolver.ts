@@ -1,0 +1,87 @@
+import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription } from "type-graphql";
+import { createPushIterator } from "../../common/push-iterator";
+import type { GenerationEntity } from "../../db/entities/generation.entity";
+import type { EventBus } from "../../realtime/event-bus";
+import { fromSnapshot, TERMINAL_EVENT_TYPES, toSnapshot, type GenerationEventPayload } from "../../realtime/generation-event";
+import { Topic } from "../../realtime/topics";
+import { viewerOf, type GraphQLContext } from "../context";
+import { Generation, GenerationEvent } from "../types/generation.type";
+
+/**
+ * Subscribe first, then emit a SNAPSHOT (state, text so far, its seq), then live events
+ * with a higher seq. Ends after the terminal event.
+ */
+async function streamGeneration(bus: EventBus, gen: GenerationEntity, reload: () => Promise<GenerationEntity>): Promise<AsyncIterable<GenerationEventPayload>> {
+  let ready = false;
+  let lastSeq = 0;
+  const pending: GenerationEventPayload[] = [];
+  let unsubscribe: () => void = () => undefined;
+  const it = createPushIterator<GenerationEventPayload>(() => unsubscribe());
+  const deliver = (ev: GenerationEventPayload) => {
+    if (ev.seq <= lastSeq) return;
+    lastSeq = ev.seq;
+    it.push(ev);
+    if (TERMINAL_EVENT_TYPES.has(ev.type)) it.end();
+  };
+  unsubscribe = await bus.subscribe(Topic.GENERATION_EVENT, gen.id, (ev) => (ready ? deliver(ev) : pending.push(ev)));
+  try {
+    const { seq, text } = await bus.readStream(gen.id);
+    const fresh = await reload();
+    lastSeq = seq;
+    it.push({
+      seq, type: "SNAPSHOT", generationId: fresh.id, userId: fresh.userId, at: new Date().toISOString(),
+      progress: fresh.progress, text: fresh.output?.text ?? text, generation: toSnapshot(fresh),
+    });
+    if (["SUCCEEDED", "FAILED", "CANCELLED"].includes(fresh.status)) it.end();
+    ready = true;
+    for (const ev of pending) deliver(ev);
+  } catch (err) {
+    it.fail(err);
+  }
+  return it;
+}
+
+@Resolver(() => GenerationEvent)
+export class GenerationEventResolver {
+  @Subscription(() => GenerationEvent, {
+    description: "One generation's events: SNAPSHOT first, then live events; completes after the terminal event",
+    subscribe: async ({ args, context }) => {
+      const ctx = context as GraphQLContext;
+      const viewer = viewerOf(ctx);
+      const gen = await ctx.services.generations.get(viewer, args.id as string);
+      return streamGeneration(ctx.services.bus, gen, () => ctx.services.generations.get(viewer, gen.id));
+    },
+  })
+  generationUpdated(@Arg("id", () => ID) _id: string, @Root() ev: GenerationEventPayload, @Ctx() ctx: GraphQLContext): GenerationEventPayload {
+    ctx.loaders = ctx.services.newLoaders(); // per event: attempts change while it runs
+    return ev;
+  }
+
+  @Subscription(() => GenerationEvent, {
+    description: "Events of all your generations (admins: only their own too)",
+    subscribe: async ({ context }) => {
+      const ctx = context as GraphQLContext;
+      const viewer = viewerOf(ctx);
+      let unsubscribe: () => void = () => undefined;
+      const it = createPushIterator<GenerationEventPayload>(() => unsubscribe());
+      unsubscribe = await ctx.services.bus.subscribe(Topic.USER_GENERATION_EVENT, viewer.userId, (ev) => {
+        if (ev.userId === viewer.userId) it.push(ev);
+      });
+      return it;
+    },
+  })
+  myGenerations(@Root() ev: GenerationEventPayload, @Ctx() ctx: GraphQLContext): GenerationEventPayload {
+    ctx.loaders = ctx.services.newLoaders();
+    return ev;
+  }
+
+  @FieldResolver(() => Generation, { description: "The generation as of this event (from the event itself, no database read)" })
+  generation(@Root() ev: GenerationEventPayload): GenerationEntity {
+    return fromSnapshot(ev.generation);
+  }
+
+  @FieldResolver(() => Date)
+  at(@Root() ev: GenerationEventPayload): Date {
+    return new Date(ev.at);
+  }
+}

@@ -1,0 +1,78 @@
+import { Ctx, FieldResolver, Float, Resolver, Root } from "type-graphql";
+import { microsToUsd } from "../../common/money";
+import type { GenerationEntity } from "../../db/entities/generation.entity";
+import { signFilePath } from "../../storage/signed-url";
+import type { GraphQLContext } from "../context";
+import { Provider } from "../types/catalog.type";
+import { Attempt, Generation, GenerationError, GenerationOutput } from "../types/generation.type";
+import { User } from "../types/user.type";
+import { toProvider } from "./catalog.resolver";
+
+/** Derived fields of Generation; relations go through per-operation DataLoaders. */
+@Resolver(() => Generation)
+export class GenerationFieldsResolver {
+  @FieldResolver(() => Provider, { nullable: true, description: "The provider that serves it, once routed" })
+  provider(@Root() g: GenerationEntity, @Ctx() ctx: GraphQLContext): Provider | null {
+    const p = g.provider ? ctx.services.registry.provider(g.provider) : undefined;
+    return p ? toProvider(p) : null;
+  }
+
+  @FieldResolver(() => Float)
+  estimatedCostUsd(@Root() g: GenerationEntity): number {
+    return microsToUsd(g.estimatedCostMicros);
+  }
+
+  @FieldResolver(() => Float, { nullable: true, description: "Actual cost once settled; 0 for cache hits" })
+  costUsd(@Root() g: GenerationEntity): number | null {
+    return g.costMicros === null ? null : microsToUsd(g.costMicros);
+  }
+
+  @FieldResolver(() => GenerationError, { nullable: true })
+  error(@Root() g: GenerationEntity): GenerationError | null {
+    return g.errorCode ? { code: g.errorCode, message: g.errorMessage ?? "" } : null;
+  }
+
+  @FieldResolver(() => GenerationOutput, { nullable: true })
+  output(@Root() g: GenerationEntity, @Ctx() ctx: GraphQLContext): GenerationOutput | null {
+    if (!g.output) return null;
+    const { publicUrl } = ctx.services.config.http;
+    const ttl = ctx.services.config.files.urlTtlSeconds;
+    const exp = Math.floor(Date.now() / 1000) + ttl;
+    const files = (g.output.files ?? []).map((f) => ({
+      ...f,
+      url: publicUrl + signFilePath(f.key, ctx.services.filesSecret, exp),
+      expiresAt: new Date(exp * 1000),
+    }));
+    let json: unknown;
+    if (g.textOptions?.responseFormat === "JSON" && g.output.text) {
+      try {
+        json = JSON.parse(g.output.text);
+      } catch {
+        json = undefined;
+      }
+    }
+    return {
+      text: g.output.text ?? null,
+      embedding: g.output.embedding ?? null,
+      usage: g.output.usage ?? null,
+      files,
+      url: files[0]?.url ?? null,
+      mimeType: files[0]?.mimeType ?? null,
+      sizeBytes: files[0]?.sizeBytes ?? null,
+      json,
+    };
+  }
+
+  @FieldResolver(() => [Attempt], { description: "Every upstream call made for it, in order" })
+  async attempts(@Root() g: GenerationEntity, @Ctx() ctx: GraphQLContext): Promise<Attempt[]> {
+    const rows = await ctx.loaders.attempts.load(g.id);
+    return rows.map((a) => ({ ...a, costUsd: microsToUsd(a.costMicros) }));
+  }
+
+  @FieldResolver(() => User)
+  async user(@Root() g: GenerationEntity, @Ctx() ctx: GraphQLContext): Promise<User> {
+    const u = await ctx.loaders.user.load(g.userId);
+    if (!u) throw new Error(`user ${g.userId} of generation ${g.id} is missing`);
+    return u as unknown as User;
+  }
+}

@@ -1,0 +1,29 @@
+import "reflect-metadata";
+import { DateTimeResolver } from "graphql-scalars";
+import type { GraphQLSchema } from "graphql";
+import { buildSchema, type PubSub } from "type-graphql";
+import { CatalogResolver } from "./resolvers/catalog.resolver";
+import { GenerationEventResolver } from "./resolvers/generation-event.resolver";
+import { GenerationFieldsResolver } from "./resolvers/generation-fields.resolver";
+import { GenerationResolver } from "./resolvers/generation.resolver";
+import { MeResolver } from "./resolvers/me.resolver";
+
+export const resolvers = [MeResolver, CatalogResolver, GenerationResolver, GenerationFieldsResolver, GenerationEventResolver] as const;
+
+/** Subscriptions use their own `subscribe` functions over the EventBus; this pub/sub is never used for them. */
+const unusedPubSub: PubSub = {
+  publish: () => undefined,
+  subscribe: () => {
+    throw new Error("subscriptions are wired through EventBus");
+  },
+};
+
+export async function buildAppSchema(): Promise<GraphQLSchema> {
+  return buildSchema({
+    resolvers,
+    scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
+    validate: { forbidUnknownValues: false },
+    pubSub: unusedPubSub,
+    emitSchemaFile: false,
+  });
+}

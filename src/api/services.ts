@@ -1,0 +1,19 @@
+import type { AppConfig } from "../config/config";
+import type { ApiKeyService } from "../domain/auth/api-key.service";
+import type { GenerationService } from "../domain/generations/generation.service";
+import type { ProviderRegistry } from "../providers/registry";
+import type { EventBus } from "../realtime/event-bus";
+import type { Loaders } from "./loaders/loaders";
+
+/** What resolvers may call: domain services built once in the composition root. */
+export interface Services {
+  config: AppConfig;
+  generations: GenerationService;
+  apiKeys: ApiKeyService;
+  registry: ProviderRegistry;
+  bus: EventBus;
+  /** HMAC secret for /files URLs. */
+  filesSecret: string;
+  /** Fresh DataLoaders (per operation, per subscription event). */
+  newLoaders(): Loaders;
+}

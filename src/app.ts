@@ -1,0 +1,187 @@
+/**
+ * Composition root: builds config-driven infrastructure and services once, starts the
+ * API and/or the workers, and shuts everything down in order.
+ */
+import "reflect-metadata";
+import { randomBytes } from "node:crypto";
+import express from "express";
+import http from "node:http";
+import type { Redis } from "ioredis";
+import { RedisPubSub } from "graphql-redis-subscriptions";
+import type { Worker } from "bullmq";
+import type { DataSource } from "typeorm";
+import { buildAppSchema } from "./api/schema";
+import { createLoaders } from "./api/loaders/loaders";
+import type { Services } from "./api/services";
+import type { AppConfig } from "./config/config";
+import { ApiKeyService } from "./domain/auth/api-key.service";
+import { GenerationRunner } from "./domain/generations/generation-runner";
+import { GenerationService } from "./domain/generations/generation.service";
+import { SweeperService } from "./domain/generations/sweeper.service";
+import { createHttpServer, type HttpServer } from "./http/server";
+import { probesRouter, type Probes } from "./http/probes";
+import { assertMigrated, connectPostgres, connectRedis } from "./infra";
+import { createGenerationWorker } from "./jobs/generation.processor";
+import { createMaintenanceWorker, scheduleMaintenance } from "./jobs/maintenance.processor";
+import { GenerationQueue } from "./jobs/queues";
+import { createLogger, type Logger } from "./observability/logger";
+import { createMetrics, type Metrics } from "./observability/metrics";
+import { SimulatedProvider } from "./providers/simulated/simulated.provider";
+import { ProviderRegistry } from "./providers/registry";
+import { EventBus } from "./realtime/event-bus";
+import { Topic } from "./realtime/topics";
+import type { BlobStore } from "./storage/blob-store";
+import { PostgresBlobStore } from "./storage/postgres-blob-store";
+import { S3BlobStore } from "./storage/s3-blob-store";
+import { pendingMigrations } from "./db/data-source";
+
+export interface AppOptions {
+  /** Serve the HTTP API (serve). */
+  api: boolean;
+  /** Run BullMQ workers in this process (serve without --no-worker, or worker). */
+  workers: boolean;
+  /** Worker-only processes expose /metrics, /healthz, /readyz on METRICS_PORT. */
+  metricsServer?: boolean;
+  /** Create the database if missing (npm start). */
+  createDatabase?: boolean;
+  onQuery?: (sql: string) => void;
+  logger?: Logger;
+}
+
+export interface App {
+  config: AppConfig;
+  ds: DataSource;
+  redis: Redis;
+  bus: EventBus;
+  services: Services;
+  queue: GenerationQueue;
+  metrics: Metrics;
+  log: Logger;
+  http?: HttpServer;
+  runner?: GenerationRunner;
+  sweeper: SweeperService;
+  /** Starts listening (API and/or metrics port); returns the API port when serving. */
+  start(): Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+async function filesSecret(ds: DataSource, configured?: string): Promise<string> {
+  if (configured) return configured;
+  await ds.query(`INSERT INTO settings (key, value) VALUES ('files_signing_secret', $1) ON CONFLICT (key) DO NOTHING`, [randomBytes(32).toString("hex")]);
+  const rows = await ds.query(`SELECT value FROM settings WHERE key = 'files_signing_secret'`);
+  return rows[0].value;
+}
+
+async function createBlobStore(config: AppConfig, ds: DataSource): Promise<BlobStore> {
+  if (config.files.store === "postgres") return new PostgresBlobStore(ds);
+  const s3 = new S3BlobStore({ ...config.files.s3, keyPrefix: "media/" });
+  await s3.ensureBucket();
+  return s3;
+}
+
+export async function createApp(config: AppConfig, opts: AppOptions): Promise<App> {
+  const log = opts.logger ?? createLogger(config.log.level);
+  const metrics = createMetrics({ defaultMetrics: true });
+  const ds = await connectPostgres({ url: config.db.url, poolSize: config.db.poolSize, create: !!opts.createDatabase, onQuery: opts.onQuery });
+  const cleanup: (() => Promise<unknown>)[] = [() => ds.destroy()];
+  try {
+    await assertMigrated(ds);
+    const redis = await connectRedis(config.redis.url, "switchboard");
+    cleanup.unshift(() => redis.quit());
+    const subscriber = await connectRedis(config.redis.url, "switchboard-sub");
+    cleanup.unshift(() => subscriber.quit());
+    const pubsub = new RedisPubSub({ publisher: redis, subscriber });
+    const bus = new EventBus(pubsub, redis, config.redis.prefix);
+    const registry = new ProviderRegistry([new SimulatedProvider()]);
+    const blobs = await createBlobStore(config, ds);
+    const queue = new GenerationQueue({ connection: redis, prefix: config.redis.prefix, attempts: config.worker.attempts });
+    cleanup.unshift(() => queue.close());
+    const apiKeys = new ApiKeyService(ds, bus, config.auth.cacheTtlMs);
+    const generations = new GenerationService(ds, registry, queue, bus, config.limits, log, metrics);
+    const sweeper = new SweeperService(ds, queue, bus, config.sweeper, log, metrics);
+    const services: Services = {
+      config, generations, apiKeys, registry, bus,
+      filesSecret: await filesSecret(ds, config.files.signingSecret),
+      newLoaders: () => createLoaders(ds),
+    };
+    const probes: Probes = {
+      async ready() {
+        const checks: Record<string, true | string> = {};
+        checks.postgres = await ds.query("SELECT 1").then(() => true as const, (e: Error) => e.message);
+        checks.redis = await redis.ping().then(() => true as const, (e: Error) => e.message);
+        checks.migrations = checks.postgres === true
+          ? await pendingMigrations(ds).then((p) => (p.length ? `${p.length} pending` : (true as const)))
+          : "unknown";
+        return checks;
+      },
+      async beforeScrape() {
+        const d = await queue.depth();
+        for (const [state, n] of Object.entries(d)) metrics.queueDepth.set({ state }, n);
+      },
+    };
+
+    let runner: GenerationRunner | undefined;
+    const workers: Worker[] = [];
+    const unsubs: (() => void)[] = [];
+    if (opts.workers) {
+      runner = new GenerationRunner(ds, registry, bus, blobs, config.worker, log, metrics);
+      const r = runner;
+      unsubs.push(await bus.subscribe(Topic.CANCEL_GENERATION, undefined, ({ generationId }) => void r.abort(generationId)));
+      const settings = { connection: redis, prefix: config.redis.prefix };
+      workers.push(createGenerationWorker(runner, { ...settings, ...config.worker }, log));
+      const maintenanceQueue = await scheduleMaintenance({ ...settings, sweepIntervalMs: config.sweeper.intervalMs, retentionDays: config.files.retentionDays });
+      cleanup.unshift(() => maintenanceQueue.close());
+      workers.push(createMaintenanceWorker({ sweeper, blobs }, { ...settings, sweepIntervalMs: config.sweeper.intervalMs, retentionDays: config.files.retentionDays }, log));
+    }
+
+    let httpServer: HttpServer | undefined;
+    if (opts.api) {
+      const schema = await buildAppSchema();
+      httpServer = await createHttpServer({ config, schema, services, blobs, log, metrics, probes });
+      const h = httpServer;
+      unsubs.push(
+        await bus.subscribe(Topic.API_KEY_REVOKED, undefined, ({ keyId, keyHash }) => {
+          apiKeys.purge(keyHash);
+          const closed = h.closeSocketsForKey(keyId);
+          if (closed) log.info({ keyId, closed }, "closed sockets of a revoked API key");
+        }),
+      );
+    }
+    let metricsServer: http.Server | undefined;
+
+    return {
+      config, ds, redis, bus, services, queue, metrics, log, http: httpServer, runner, sweeper,
+      async start() {
+        if (opts.metricsServer) {
+          const app = express();
+          app.use(probesRouter(probes, metrics));
+          metricsServer = http.createServer(app);
+          await new Promise<void>((resolve, reject) => {
+            metricsServer!.once("error", reject);
+            metricsServer!.listen(config.metricsPort, config.http.host, () => resolve());
+          });
+        }
+        return httpServer ? httpServer.listen() : undefined;
+      },
+      async stop() {
+        // 1. stop accepting: HTTP drains, sockets close
+        await httpServer?.close().catch((err) => log.error({ err }, "http close"));
+        // 2. running jobs get a grace period, then go back to the queue
+        const grace = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), config.http.shutdownGraceMs).unref());
+        const closing = Promise.all(workers.map((w) => w.close()));
+        if ((await Promise.race([closing, grace])) === "timeout") {
+          const n = runner?.abortAll() ?? 0;
+          log.warn({ handedBack: n }, "shutdown grace period over: running jobs handed back to the queue");
+          await closing;
+        }
+        for (const u of unsubs) u();
+        await new Promise<void>((r) => (metricsServer ? metricsServer.close(() => r()) : r()));
+        for (const c of cleanup) await c().catch(() => undefined);
+      },
+
+    };
+  } catch (err) {
+    for (const c of cleanup) await c().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,280 @@
+/**
+ * The typed, frozen application config. Parsed once from the environment by
+ * {@link loadConfig}; every field documents its default. Tests build one with `testConfig`.
+ */
+import { readEnv, type Env } from "./env";
+
+export type Tier = "free" | "pro" | "enterprise";
+
+export interface AppConfig {
+  /** NODE_ENV; "production" hides internal errors and disables introspection by default. */
+  env: "development" | "production" | "test";
+  http: {
+    /** PORT, default 4000. */
+    port: number;
+    /** HOST, default "0.0.0.0". */
+    host: string;
+    /** PUBLIC_URL: base for file URLs handed to clients, default http://localhost:<port>. */
+    publicUrl: string;
+    /** CORS_ORIGINS: comma-separated origins, "*" for any (default "*"). */
+    corsOrigins: string[] | "*";
+    /** BODY_LIMIT_BYTES: maximum request body, default 1 MiB. */
+    bodyLimitBytes: number;
+    /** GRAPHQL_INTROSPECTION: default on outside production. */
+    introspection: boolean;
+    /** SHUTDOWN_GRACE_MS: how long running jobs and sockets get on SIGTERM, default 10000. */
+    shutdownGraceMs: number;
+  };
+  /** METRICS_PORT: /metrics, /healthz, /readyz of the `worker` process, default 9464. */
+  metricsPort: number;
+  db: {
+    /** DATABASE_URL, default postgres://postgres@127.0.0.1:5432/switchboard. */
+    url: string;
+    /** DATABASE_POOL_SIZE, default 10. */
+    poolSize: number;
+  };
+  redis: {
+    /** REDIS_URL, default redis://127.0.0.1:6379. */
+    url: string;
+    /** REDIS_PREFIX: namespace for every key, queue and channel, default "sb". */
+    prefix: string;
+  };
+  auth: {
+    /** AUTH_CACHE_TTL_MS: how long a resolved API key is cached per node, default 30000. */
+    cacheTtlMs: number;
+  };
+  limits: {
+    /** MAX_PROMPT_CHARS, default 32000. */
+    maxPromptChars: number;
+    /** MAX_MESSAGES, default 200. */
+    maxMessages: number;
+    /** MAX_PAGE_SIZE for `generations(first)`, default 100. */
+    maxPageSize: number;
+    /** MAX_WAIT_SECONDS for `createGeneration(wait)`, default 60. */
+    maxWaitSeconds: number;
+    /** MAX_PARAMS_BYTES: size of the `params` JSON, default 16384. */
+    maxParamsBytes: number;
+    /** WS_MAX_PAYLOAD_BYTES: largest WebSocket message, default 65536. */
+    wsMaxPayloadBytes: number;
+    /** WS_MAX_SUBSCRIPTIONS: concurrent subscriptions per socket, default 50. */
+    wsMaxSubscriptions: number;
+    /** GRAPHQL_MAX_DEPTH default 10, GRAPHQL_MAX_ALIASES default 15, GRAPHQL_MAX_COST default 5000, GRAPHQL_MAX_DIRECTIVES default 20. */
+    maxDepth: number;
+    maxAliases: number;
+    maxCost: number;
+    maxDirectives: number;
+  };
+  worker: {
+    /** WORKER_CONCURRENCY: jobs processed at once per worker process, default 32. */
+    concurrency: number;
+    /** JOB_ATTEMPTS: BullMQ attempts for retryable failures, default 3. */
+    attempts: number;
+    /** JOB_BACKOFF_MS: base of the exponential backoff, default 1000. */
+    backoffMs: number;
+    /** JOB_LOCK_MS: BullMQ lock duration; a dead worker's job is taken over after it, default 30000. */
+    lockMs: number;
+    /** JOB_MAX_STALLED: stalls before BullMQ fails a job (the sweeper then re-enqueues), default 2. */
+    maxStalled: number;
+    /** PROVIDER_TIMEOUT_MS: per-attempt upstream timeout, default 120000. */
+    providerTimeoutMs: number;
+    /** DELTA_COALESCE_MS: merge text deltas published within this window (0 = publish each), default 0. */
+    deltaCoalesceMs: number;
+  };
+  sweeper: {
+    /** SWEEP_INTERVAL_MS, default 15000. */
+    intervalMs: number;
+    /** SWEEP_GRACE_MS: only generations untouched this long are checked, default 10000. */
+    graceMs: number;
+    /** GENERATION_MAX_AGE_MS: QUEUED/RUNNING older than this are failed (EXPIRED), default 86400000 (1 day). */
+    maxAgeMs: number;
+  };
+  files: {
+    /** BLOB_STORE: "postgres" (default) or "s3". */
+    store: "postgres" | "s3";
+    /** FILES_SIGNING_SECRET: HMAC secret for file URLs; default: generated once and kept in the settings table. */
+    signingSecret?: string;
+    /** FILE_URL_TTL_SECONDS: lifetime of a signed URL, default 3600. */
+    urlTtlSeconds: number;
+    /** BLOB_RETENTION_DAYS: media older than this are deleted by the maintenance job, default 30. */
+    retentionDays: number;
+    s3: {
+      /** S3_ENDPOINT (e.g. http://minio:9000), S3_REGION (default us-east-1), S3_BUCKET (default switchboard), S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_FORCE_PATH_STYLE (default true). */
+      endpoint?: string;
+      region: string;
+      bucket: string;
+      accessKeyId?: string;
+      secretAccessKey?: string;
+      forcePathStyle: boolean;
+    };
+  };
+  log: {
+    /** LOG_LEVEL, default "info" ("silent" in tests). */
+    level: string;
+  };
+  bootstrap: {
+    /** ADMIN_EMAIL: the admin created on an empty database by `serve --setup`, default admin@localhost. */
+    adminEmail: string;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  str(name: string, def: string): string {
+    const v = this.env[name];
+    return v === undefined || v === "" ? def : v;
+  }
+  opt(name: string): string | undefined {
+    const v = this.env[name];
+    return v === undefined || v === "" ? undefined : v;
+  }
+  int(name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+    const raw = this.env[name];
+    if (raw === undefined || raw === "") return def;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      this.problems.push(`${name} must be an integer between ${min} and ${max} (got "${raw}")`);
+      return def;
+    }
+    return n;
+  }
+  bool(name: string, def: boolean): boolean {
+    const raw = this.env[name];
+    if (raw === undefined || raw === "") return def;
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off)$/i.test(raw)) return false;
+    this.problems.push(`${name} must be true or false (got "${raw}")`);
+    return def;
+  }
+  oneOf<T extends string>(name: string, def: T, allowed: readonly T[]): T {
+    const raw = this.env[name];
+    if (raw === undefined || raw === "") return def;
+    if (!(allowed as readonly string[]).includes(raw)) {
+      this.problems.push(`${name} must be one of ${allowed.join(", ")} (got "${raw}")`);
+      return def;
+    }
+    return raw as T;
+  }
+  url(name: string, def: string, protocols: string[]): string {
+    const raw = this.str(name, def);
+    try {
+      const u = new URL(raw);
+      if (!protocols.includes(u.protocol)) throw new Error("protocol");
+    } catch {
+      this.problems.push(`${name} must be a ${protocols.join(" or ")} URL (got "${raw}")`);
+    }
+    return raw;
+  }
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === "object") {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** Parses the environment into a frozen AppConfig, or throws ConfigError listing every problem. */
+export function loadConfig(env: Env): AppConfig {
+  const r = new Reader(env);
+  const nodeEnv = r.oneOf("NODE_ENV", "development", ["development", "production", "test"] as const);
+  const port = r.int("PORT", 4000, 0, 65535);
+  const cors = r.str("CORS_ORIGINS", "*");
+  const cfg: AppConfig = {
+    env: nodeEnv,
+    http: {
+      port,
+      host: r.str("HOST", "0.0.0.0"),
+      publicUrl: r.url("PUBLIC_URL", `http://localhost:${port}`, ["http:", "https:"]).replace(/\/$/, ""),
+      corsOrigins: cors === "*" ? "*" : cors.split(",").map((s) => s.trim()).filter(Boolean),
+      bodyLimitBytes: r.int("BODY_LIMIT_BYTES", 1024 * 1024, 1024),
+      introspection: r.bool("GRAPHQL_INTROSPECTION", nodeEnv !== "production"),
+      shutdownGraceMs: r.int("SHUTDOWN_GRACE_MS", 10_000),
+    },
+    metricsPort: r.int("METRICS_PORT", 9464, 0, 65535),
+    db: {
+      url: r.url("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/switchboard", ["postgres:", "postgresql:"]),
+      poolSize: r.int("DATABASE_POOL_SIZE", 10, 1, 500),
+    },
+    redis: {
+      url: r.url("REDIS_URL", "redis://127.0.0.1:6379", ["redis:", "rediss:"]),
+      prefix: r.str("REDIS_PREFIX", "sb"),
+    },
+    auth: { cacheTtlMs: r.int("AUTH_CACHE_TTL_MS", 30_000) },
+    limits: {
+      maxPromptChars: r.int("MAX_PROMPT_CHARS", 32_000, 1),
+      maxMessages: r.int("MAX_MESSAGES", 200, 1),
+      maxPageSize: r.int("MAX_PAGE_SIZE", 100, 1),
+      maxWaitSeconds: r.int("MAX_WAIT_SECONDS", 60, 0, 600),
+      maxParamsBytes: r.int("MAX_PARAMS_BYTES", 16_384, 2),
+      wsMaxPayloadBytes: r.int("WS_MAX_PAYLOAD_BYTES", 65_536, 1024),
+      wsMaxSubscriptions: r.int("WS_MAX_SUBSCRIPTIONS", 50, 1),
+      maxDepth: r.int("GRAPHQL_MAX_DEPTH", 10, 2),
+      maxAliases: r.int("GRAPHQL_MAX_ALIASES", 15, 1),
+      maxCost: r.int("GRAPHQL_MAX_COST", 5000, 10),
+      maxDirectives: r.int("GRAPHQL_MAX_DIRECTIVES", 20, 1),
+    },
+    worker: {
+      concurrency: r.int("WORKER_CONCURRENCY", 32, 1, 10_000),
+      attempts: r.int("JOB_ATTEMPTS", 3, 1, 100),
+      backoffMs: r.int("JOB_BACKOFF_MS", 1000, 0),
+      lockMs: r.int("JOB_LOCK_MS", 30_000, 500),
+      maxStalled: r.int("JOB_MAX_STALLED", 2, 0),
+      providerTimeoutMs: r.int("PROVIDER_TIMEOUT_MS", 120_000, 10),
+      deltaCoalesceMs: r.int("DELTA_COALESCE_MS", 0, 0, 5000),
+    },
+    sweeper: {
+      intervalMs: r.int("SWEEP_INTERVAL_MS", 15_000, 100),
+      graceMs: r.int("SWEEP_GRACE_MS", 10_000, 0),
+      maxAgeMs: r.int("GENERATION_MAX_AGE_MS", 86_400_000, 1000),
+    },
+    files: {
+      store: r.oneOf("BLOB_STORE", "postgres", ["postgres", "s3"] as const),
+      signingSecret: r.opt("FILES_SIGNING_SECRET"),
+      urlTtlSeconds: r.int("FILE_URL_TTL_SECONDS", 3600, 1),
+      retentionDays: r.int("BLOB_RETENTION_DAYS", 30, 1),
+      s3: {
+        endpoint: r.opt("S3_ENDPOINT"),
+        region: r.str("S3_REGION", "us-east-1"),
+        bucket: r.str("S3_BUCKET", "switchboard"),
+        accessKeyId: r.opt("S3_ACCESS_KEY_ID"),
+        secretAccessKey: r.opt("S3_SECRET_ACCESS_KEY"),
+        forcePathStyle: r.bool("S3_FORCE_PATH_STYLE", true),
+      },
+    },
+    log: { level: r.oneOf("LOG_LEVEL", nodeEnv === "test" ? "silent" : "info", ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const) },
+    bootstrap: { adminEmail: r.str("ADMIN_EMAIL", "admin@localhost") },
+  };
+  if (cfg.files.store === "s3" && !env.S3_BUCKET && !env.S3_ENDPOINT) {
+    r.problems.push("BLOB_STORE=s3 needs S3_ENDPOINT (or AWS defaults) and S3_BUCKET");
+  }
+  if (r.problems.length) throw new ConfigError(r.problems);
+  return deepFreeze(cfg);
+}
+
+function merge<T>(base: T, over: DeepPartial<T> | undefined): T {
+  if (!over) return base;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = v && typeof v === "object" && !Array.isArray(v) && b && typeof b === "object" ? merge(b, v as never) : v;
+  }
+  return out as T;
+}
+
+/** A config for tests: defaults with test-friendly values, then `overrides`. */
+export function testConfig(overrides?: DeepPartial<AppConfig>): AppConfig {
+  const base = loadConfig({ NODE_ENV: "test", LOG_LEVEL: readEnv().LOG_LEVEL ?? "silent" });
+  return deepFreeze(merge(structuredClone(base) as AppConfig, overrides));
+}

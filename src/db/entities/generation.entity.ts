@@ -1,0 +1,55 @@
+import { Column, Entity, PrimaryColumn } from "typeorm";
+import type {
+  AudioOptions, ChatMessage, ImageOptions, Modality, TextOptions, VideoOptions,
+} from "../../providers/contract";
+import { bigintNumber } from "./transformers";
+
+export type GenerationStatus = "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
+export type Priority = "HIGH" | "NORMAL" | "LOW";
+export const TERMINAL_STATUSES: readonly GenerationStatus[] = ["SUCCEEDED", "FAILED", "CANCELLED"];
+
+/** What a finished generation produced. Media are referenced by blob key, never inlined. */
+export interface StoredOutput {
+  text?: string;
+  embedding?: number[];
+  files?: { key: string; mimeType: string; sizeBytes: number; width?: number; height?: number; durationSeconds?: number }[];
+  usage?: { inputTokens?: number; outputTokens?: number; images?: number; seconds?: number };
+  finishReason?: string;
+}
+
+@Entity("generations")
+export class GenerationEntity {
+  @PrimaryColumn("uuid") id: string;
+  @Column("uuid", { name: "user_id" }) userId: string;
+  @Column("uuid", { name: "api_key_id", nullable: true }) apiKeyId: string | null;
+  @Column("text") status: GenerationStatus;
+  @Column("text") modality: Modality;
+  /** As requested: "<provider>/<model>", an alias or "auto". */
+  @Column("text") model: string;
+  @Column("text", { nullable: true }) provider: string | null;
+  @Column("text", { name: "provider_model", nullable: true }) providerModel: string | null;
+  @Column("text", { nullable: true }) prompt: string | null;
+  @Column("jsonb", { nullable: true }) messages: ChatMessage[] | null;
+  @Column("text", { nullable: true }) system: string | null;
+  @Column("jsonb", { name: "text_options", nullable: true }) textOptions: TextOptions | null;
+  @Column("jsonb", { name: "image_options", nullable: true }) imageOptions: ImageOptions | null;
+  @Column("jsonb", { name: "video_options", nullable: true }) videoOptions: VideoOptions | null;
+  @Column("jsonb", { name: "audio_options", nullable: true }) audioOptions: AudioOptions | null;
+  @Column("jsonb", { default: {} }) params: Record<string, unknown>;
+  @Column("text") priority: Priority;
+  @Column("integer", { nullable: true }) seed: number | null;
+  @Column("real", { default: 0 }) progress: number;
+  @Column("jsonb", { nullable: true }) output: StoredOutput | null;
+  @Column("text", { name: "error_code", nullable: true }) errorCode: string | null;
+  @Column("text", { name: "error_message", nullable: true }) errorMessage: string | null;
+  @Column("boolean", { default: false }) cached: boolean;
+  @Column("bigint", { name: "estimated_cost_micros", transformer: bigintNumber }) estimatedCostMicros: number;
+  @Column("bigint", { name: "cost_micros", nullable: true, transformer: bigintNumber }) costMicros: number | null;
+  @Column("text", { name: "idempotency_key", nullable: true }) idempotencyKey: string | null;
+  /** Claim counter: bumped each time a worker takes the job; guards every transition. */
+  @Column("integer", { name: "run_attempt", default: 0 }) runAttempt: number;
+  @Column("timestamptz", { name: "created_at" }) createdAt: Date;
+  @Column("timestamptz", { name: "updated_at" }) updatedAt: Date;
+  @Column("timestamptz", { name: "started_at", nullable: true }) startedAt: Date | null;
+  @Column("timestamptz", { name: "completed_at", nullable: true }) completedAt: Date | null;
+}

@@ -1,0 +1,122 @@
+/**
+ * Users and their API keys. A key is "sb_<prefix>_<secret>"; only its SHA-256 is stored.
+ * Resolved keys are cached briefly per node; revocation is broadcast so every node purges
+ * its cache and closes that key's sockets at once.
+ */
+import type { DataSource } from "typeorm";
+import type { Tier } from "../../config/config";
+import { UserFacingError } from "../../common/errors";
+import { newId, randomToken, sha256Hex } from "../../common/ids";
+import { ApiKeyEntity } from "../../db/entities/api-key.entity";
+import { UserEntity, type Role } from "../../db/entities/user.entity";
+import type { EventBus } from "../../realtime/event-bus";
+import { Topic } from "../../realtime/topics";
+
+export interface AuthenticatedKey {
+  keyId: string;
+  user: UserEntity;
+}
+
+const KEY_RE = /^sb_[A-Za-z0-9]{8}_[A-Za-z0-9]{32,64}$/;
+const EMAIL_RE = /^[^\s@]+@[^\s@]+$/;
+
+export class ApiKeyService {
+  private readonly cache = new Map<string, { value: AuthenticatedKey; expiresAt: number }>();
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly bus: EventBus,
+    private readonly cacheTtlMs: number,
+  ) {}
+
+  async createUser(email: string, role: Role = "USER", tier: Tier = "free"): Promise<{ user: UserEntity; key: string }> {
+    if (!EMAIL_RE.test(email)) throw new UserFacingError(`"${email}" is not an email address`);
+    if (!["free", "pro", "enterprise"].includes(tier)) throw new UserFacingError(`tier must be free, pro or enterprise`);
+    return this.ds.transaction(async (m) => {
+      const existing = await m.query(`SELECT 1 FROM users WHERE lower(email) = lower($1)`, [email]);
+      if (existing.length) throw new UserFacingError(`a user with email ${email} already exists`);
+      const user = m.create(UserEntity, { id: newId(), email, role, tier });
+      await m.insert(UserEntity, user);
+      const { key, entity } = this.buildKey(user.id, "default");
+      await m.insert(ApiKeyEntity, entity);
+      return { user: (await m.findOneByOrFail(UserEntity, { id: user.id })), key };
+    });
+  }
+
+  async userByEmail(email: string): Promise<UserEntity> {
+    const u = await this.ds.getRepository(UserEntity).createQueryBuilder("u").where("lower(u.email) = lower(:email)", { email }).getOne();
+    if (!u) throw new UserFacingError(`no user with email ${email}`);
+    return u;
+  }
+
+  async createKey(userId: string, label: string | null = null): Promise<{ key: string; entity: ApiKeyEntity }> {
+    const built = this.buildKey(userId, label);
+    await this.ds.getRepository(ApiKeyEntity).insert(built.entity);
+    return built;
+  }
+
+  async listKeys(userId: string): Promise<ApiKeyEntity[]> {
+    return this.ds.getRepository(ApiKeyEntity).find({ where: { userId }, order: { createdAt: "ASC" } });
+  }
+
+  async revoke(keyId: string): Promise<ApiKeyEntity> {
+    const rows: ApiKeyEntity[] = await this.ds.query(
+      `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING id, key_hash AS "keyHash"`,
+      [keyId],
+    ).then((r) => r[0]);
+    if (!rows.length) throw new UserFacingError(`no API key with id ${keyId}`);
+    const key = await this.ds.getRepository(ApiKeyEntity).findOneByOrFail({ id: keyId });
+    this.purge(key.keyHash);
+    await this.bus.publish(Topic.API_KEY_REVOKED, undefined, { keyId: key.id, keyHash: key.keyHash });
+    return key;
+  }
+
+  /** Issues a new key with the same label for the same user and revokes the old one. */
+  async rotate(keyId: string): Promise<{ key: string; entity: ApiKeyEntity }> {
+    const old = await this.ds.getRepository(ApiKeyEntity).findOneBy({ id: keyId });
+    if (!old) throw new UserFacingError(`no API key with id ${keyId}`);
+    if (old.revokedAt) throw new UserFacingError(`API key ${keyId} is already revoked`);
+    const fresh = await this.createKey(old.userId, old.label);
+    await this.revoke(keyId);
+    return fresh;
+  }
+
+  /** Resolves a presented key to its user, or null when unknown, malformed or revoked. */
+  async authenticate(raw: string): Promise<AuthenticatedKey | null> {
+    if (!KEY_RE.test(raw)) return null;
+    const hash = sha256Hex(raw);
+    const hit = this.cache.get(hash);
+    if (hit && hit.expiresAt > Date.now()) return hit.value;
+    const rows = await this.ds.query(
+      `SELECT k.id AS key_id, u.id, u.email, u.role, u.tier, u.created_at
+         FROM api_keys k JOIN users u ON u.id = k.user_id
+        WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
+      [hash],
+    );
+    if (!rows.length) {
+      this.cache.delete(hash);
+      return null;
+    }
+    const r = rows[0];
+    const value: AuthenticatedKey = {
+      keyId: r.key_id,
+      user: Object.assign(new UserEntity(), { id: r.id, email: r.email, role: r.role, tier: r.tier, createdAt: r.created_at }),
+    };
+    this.cache.set(hash, { value, expiresAt: Date.now() + this.cacheTtlMs });
+    return value;
+  }
+
+  /** Drops a key from this node's cache (called on every node by the revocation broadcast). */
+  purge(keyHash: string): void {
+    this.cache.delete(keyHash);
+  }
+
+  private buildKey(userId: string, label: string | null): { key: string; entity: ApiKeyEntity } {
+    const prefix = randomToken(6).slice(0, 8).padEnd(8, "x");
+    const key = `sb_${prefix}_${randomToken(24).slice(0, 32).padEnd(32, "x")}`;
+    const entity = Object.assign(new ApiKeyEntity(), {
+      id: newId(), userId, label, prefix, keyHash: sha256Hex(key), revokedAt: null, lastUsedAt: null,
+    });
+    return { key, entity };
+  }
+}

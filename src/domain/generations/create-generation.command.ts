@@ -1,0 +1,20 @@
+import type { Priority } from "../../db/entities/generation.entity";
+import type { AudioOptions, Modality, TextOptions, VideoOptions } from "../../providers/contract";
+
+/** createGeneration's input as the domain receives it (already shape-checked by the API layer). */
+export interface CreateGenerationCommand {
+  modality: Modality;
+  model: string;
+  prompt?: string | null;
+  messages?: { role: string; content: { type: string; text?: string | null; url?: string | null }[] }[] | null;
+  system?: string | null;
+  text?: TextOptions | null;
+  image?: { width?: number | null; height?: number | null; count?: number | null; style?: string | null } | null;
+  video?: Partial<VideoOptions> | null;
+  audio?: Partial<AudioOptions> | null;
+  params?: unknown;
+  priority?: Priority | null;
+  seed?: number | null;
+  idempotencyKey?: string | null;
+  wait?: number | null;
+}

@@ -1,0 +1,263 @@
+/**
+ * The worker side of a generation: claim it, call the provider with a timeout and an
+ * AbortSignal, stream deltas and progress out as events, store the output, settle.
+ * Every state change is conditional on (status, run_attempt), so a duplicate or stale
+ * job can never complete a generation twice or overwrite a newer state.
+ */
+import type { DataSource } from "typeorm";
+import { newId } from "../../common/ids";
+import { GenerationEntity, type StoredOutput } from "../../db/entities/generation.entity";
+import { rowToEntity } from "../../db/row-mapper";
+import type { Logger } from "../../observability/logger";
+import type { Metrics } from "../../observability/metrics";
+import { ProviderError, type GenerationRequest, type GenerationResult, type ModelInfo } from "../../providers/contract";
+import type { ProviderRegistry } from "../../providers/registry";
+import type { EventBus } from "../../realtime/event-bus";
+import type { BlobStore } from "../../storage/blob-store";
+import { DeltaBuffer } from "./delta-buffer";
+import { costOf } from "./pricing";
+
+export interface RunJob {
+  generationId: string;
+  /** No retry follows a retryable failure on the last attempt: it fails the generation. */
+  isLastAttempt: boolean;
+}
+
+export type RunOutcome =
+  | { kind: "finished"; status: "SUCCEEDED" | "FAILED" }
+  | { kind: "skipped"; reason: string }
+  | { kind: "retry"; delayMs?: number; error: ProviderError }
+  /** This process is shutting down: the job goes back to the queue for another worker. */
+  | { kind: "handback" };
+
+export interface RunnerConfig {
+  providerTimeoutMs: number;
+  deltaCoalesceMs: number;
+}
+
+const EXT: Record<string, string> = { "image/png": "png", "image/gif": "gif", "audio/wav": "wav", "video/mp4": "mp4", "image/jpeg": "jpg", "image/webp": "webp", "audio/mpeg": "mp3" };
+
+const SHUTDOWN = Symbol("shutdown");
+
+export const errorCode = (kind: string): string =>
+  ({ unavailable: "PROVIDER_UNAVAILABLE", auth: "PROVIDER_AUTH" } as Record<string, string>)[kind] ?? kind.toUpperCase();
+
+export class GenerationRunner {
+  private readonly active = new Map<string, AbortController>();
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly registry: ProviderRegistry,
+    private readonly bus: EventBus,
+    private readonly blobs: BlobStore,
+    private readonly cfg: RunnerConfig,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /** Aborts a generation running in this process (cancel broadcast). */
+  abort(generationId: string): boolean {
+    const c = this.active.get(generationId);
+    c?.abort(new ProviderError({ provider: "switchboard", kind: "cancelled", message: "cancelled" }));
+    return !!c;
+  }
+
+  /** Shutdown: abort every run in this process and hand its job back to the queue. */
+  abortAll(): number {
+    for (const c of this.active.values()) c.abort(SHUTDOWN);
+    return this.active.size;
+  }
+
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  async run(job: RunJob): Promise<RunOutcome> {
+    const ctrl = new AbortController();
+    this.active.set(job.generationId, ctrl); // before the claim: a cancel racing the claim is not missed
+    try {
+      const gen = await this.claim(job.generationId);
+      if (!gen) return { kind: "skipped", reason: "not QUEUED or RUNNING" };
+      return await this.execute(gen, ctrl, job);
+    } finally {
+      this.active.delete(job.generationId);
+    }
+  }
+
+  private async claim(id: string): Promise<GenerationEntity | null> {
+    const res = await this.ds.query(
+      `UPDATE generations SET status = 'RUNNING', run_attempt = run_attempt + 1, progress = 0,
+              started_at = COALESCE(started_at, now()), updated_at = now()
+        WHERE id = $1 AND status IN ('QUEUED','RUNNING') RETURNING *`,
+      [id],
+    );
+    const row = res[0]?.[0];
+    return row ? rowToEntity(this.ds, GenerationEntity, row) : null;
+  }
+
+  private async execute(gen: GenerationEntity, ctrl: AbortController, job: RunJob): Promise<RunOutcome> {
+    const provider = this.registry.provider(gen.provider ?? "");
+    const model = this.registry.model(`${gen.provider}/${gen.providerModel}`);
+    if (!provider || !model) {
+      const err = new ProviderError({ provider: gen.provider ?? "?", kind: "invalid_request", message: `model ${gen.provider}/${gen.providerModel} is not configured on this worker` });
+      return this.fail(gen, err, true);
+    }
+    if (gen.runAttempt === 1) this.metrics.queueWait.observe({ priority: gen.priority }, (Date.now() - gen.createdAt.getTime()) / 1000);
+    await this.bus.publishGenerationEvent(gen, { type: "STARTED" });
+    const attemptNo = await this.insertAttempt(gen, model);
+    const events = new DeltaBuffer(this.cfg.deltaCoalesceMs, (delta) => this.bus.publishGenerationEvent(gen, { type: "DELTA", delta }));
+    const timeout = AbortSignal.timeout(this.cfg.providerTimeoutMs);
+    const t0 = performance.now();
+    try {
+      const result = await provider.generate(toRequest(gen), {
+        signal: AbortSignal.any([ctrl.signal, timeout]),
+        timeoutMs: this.cfg.providerTimeoutMs,
+        attempt: attemptNo,
+        onDelta: (d) => events.push(d),
+        onProgress: (p) => void events.then(() => this.progress(gen, p)),
+      });
+      await events.flush();
+      return await this.succeed(gen, model, attemptNo, result, Math.round(performance.now() - t0));
+    } catch (e) {
+      await events.flush();
+      const err = classify(e, provider.id, ctrl.signal.aborted, timeout.aborted);
+      const latency = Math.round(performance.now() - t0);
+      await this.settleAttempt(gen.id, attemptNo, err.kind === "cancelled" ? "CANCELLED" : "FAILED", latency, 0, err);
+      this.metrics.upstreamAttempts.inc({ provider: provider.id, model: model.id, outcome: err.kind });
+      if (ctrl.signal.reason === SHUTDOWN) return this.handBack(gen);
+      if (err.kind === "cancelled") return { kind: "skipped", reason: "cancelled" };
+      if (err.partial) await this.bus.publishGenerationEvent(gen, { type: "RESTARTED", message: "the stream broke mid-answer; partial output discarded" });
+      if (err.retryable && !job.isLastAttempt) return this.retry(gen, err);
+      return this.fail(gen, err, false);
+    }
+  }
+
+  private async succeed(gen: GenerationEntity, model: ModelInfo, attemptNo: number, result: GenerationResult, latencyMs: number): Promise<RunOutcome> {
+    const output: StoredOutput = { usage: result.usage, finishReason: result.finishReason };
+    if (result.text !== undefined) output.text = result.text;
+    if (result.embedding) output.embedding = result.embedding;
+    if (result.media?.length) {
+      output.files = [];
+      for (const [i, m] of result.media.entries()) {
+        const key = `${gen.id}/${gen.runAttempt}-${i}.${EXT[m.mimeType] ?? "bin"}`;
+        await this.blobs.put(key, m.data, m.mimeType);
+        output.files.push({ key, mimeType: m.mimeType, sizeBytes: m.data.length, width: m.width, height: m.height, durationSeconds: m.durationSeconds });
+      }
+    }
+    const cost = costOf(model, result.usage);
+    await this.settleAttempt(gen.id, attemptNo, "SUCCEEDED", latencyMs, cost);
+    this.metrics.upstreamAttempts.inc({ provider: model.provider, model: model.id, outcome: "ok" });
+    const res = await this.ds.query(
+      `UPDATE generations SET status = 'SUCCEEDED', progress = 1, output = $3, error_code = NULL, error_message = NULL,
+              cost_micros = (SELECT COALESCE(SUM(cost_micros), 0) FROM generation_attempts WHERE generation_id = $1),
+              completed_at = now(), updated_at = now()
+        WHERE id = $1 AND status = 'RUNNING' AND run_attempt = $2 RETURNING *`,
+      [gen.id, gen.runAttempt, JSON.stringify(output)],
+    );
+    const row = res[0]?.[0];
+    if (!row) {
+      for (const f of output.files ?? []) await this.blobs.delete(f.key).catch(() => undefined);
+      return { kind: "skipped", reason: "superseded or cancelled while running" };
+    }
+    const done = rowToEntity(this.ds, GenerationEntity, row);
+    await this.bus.publishGenerationEvent(done, { type: "SUCCEEDED" });
+    this.observeTerminal(done);
+    return { kind: "finished", status: "SUCCEEDED" };
+  }
+
+  private async retry(gen: GenerationEntity, err: ProviderError): Promise<RunOutcome> {
+    const res = await this.ds.query(
+      `UPDATE generations SET status = 'QUEUED', progress = 0, updated_at = now()
+        WHERE id = $1 AND status = 'RUNNING' AND run_attempt = $2 RETURNING *`,
+      [gen.id, gen.runAttempt],
+    );
+    const row = res[0]?.[0];
+    if (!row) return { kind: "skipped", reason: "superseded or cancelled while running" };
+    const delayMs = err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined;
+    await this.bus.publishGenerationEvent(rowToEntity(this.ds, GenerationEntity, row), {
+      type: "RETRYING",
+      message: `${err.kind}: ${err.message}; retrying${delayMs !== undefined ? ` in ${delayMs / 1000}s` : ""}`,
+    });
+    return { kind: "retry", delayMs, error: err };
+  }
+
+  private async handBack(gen: GenerationEntity): Promise<RunOutcome> {
+    await this.ds.query(
+      `UPDATE generations SET status = 'QUEUED', progress = 0, updated_at = now() WHERE id = $1 AND status = 'RUNNING' AND run_attempt = $2`,
+      [gen.id, gen.runAttempt],
+    );
+    return { kind: "handback" };
+  }
+
+  private async fail(gen: GenerationEntity, err: ProviderError, skipAttemptCheck: boolean): Promise<RunOutcome> {
+    const res = await this.ds.query(
+      `UPDATE generations SET status = 'FAILED', error_code = $3, error_message = $4,
+              cost_micros = (SELECT COALESCE(SUM(cost_micros), 0) FROM generation_attempts WHERE generation_id = $1),
+              completed_at = now(), updated_at = now()
+        WHERE id = $1 AND status = 'RUNNING' AND ($5 OR run_attempt = $2) RETURNING *`,
+      [gen.id, gen.runAttempt, errorCode(err.kind), err.message.slice(0, 1000), skipAttemptCheck],
+    );
+    const row = res[0]?.[0];
+    if (!row) return { kind: "skipped", reason: "superseded or cancelled while running" };
+    const done = rowToEntity(this.ds, GenerationEntity, row);
+    await this.bus.publishGenerationEvent(done, { type: "FAILED", message: err.message });
+    this.observeTerminal(done);
+    return { kind: "finished", status: "FAILED" };
+  }
+
+  private async progress(gen: GenerationEntity, p: number): Promise<void> {
+    gen.progress = Math.max(0, Math.min(1, p));
+    await this.ds.query(
+      `UPDATE generations SET progress = $3, updated_at = now() WHERE id = $1 AND status = 'RUNNING' AND run_attempt = $2`,
+      [gen.id, gen.runAttempt, gen.progress],
+    );
+    await this.bus.publishGenerationEvent(gen, { type: "PROGRESS", progress: gen.progress });
+  }
+
+  private async insertAttempt(gen: GenerationEntity, model: ModelInfo): Promise<number> {
+    const rows = await this.ds.query(
+      `INSERT INTO generation_attempts (id, generation_id, attempt_no, provider, model, status, cost_micros, created_at)
+       VALUES ($1, $2, (SELECT COALESCE(MAX(attempt_no), 0) + 1 FROM generation_attempts WHERE generation_id = $2), $3, $4, 'RUNNING', 0, now())
+       RETURNING attempt_no`,
+      [newId(), gen.id, model.provider, model.name],
+    );
+    return rows[0].attempt_no;
+  }
+
+  private async settleAttempt(generationId: string, attemptNo: number, status: string, latencyMs: number, costMicros: number, err?: ProviderError) {
+    await this.ds.query(
+      `UPDATE generation_attempts SET status = $3, latency_ms = $4, cost_micros = $5, error_kind = $6, error_message = $7
+        WHERE generation_id = $1 AND attempt_no = $2 AND status = 'RUNNING'`,
+      [generationId, attemptNo, status, latencyMs, costMicros, err?.kind ?? null, err?.message.slice(0, 500) ?? null],
+    );
+  }
+
+  private observeTerminal(g: GenerationEntity): void {
+    this.metrics.generations.inc({ provider: g.provider ?? "", model: g.model, status: g.status, cached: String(g.cached) });
+    if (g.startedAt && g.completedAt)
+      this.metrics.generationDuration.observe({ provider: g.provider ?? "", modality: g.modality, status: g.status }, (g.completedAt.getTime() - g.startedAt.getTime()) / 1000);
+  }
+}
+
+function classify(e: unknown, provider: string, cancelled: boolean, timedOut: boolean): ProviderError {
+  if (cancelled) return new ProviderError({ provider, kind: "cancelled", message: "cancelled" });
+  if (e instanceof ProviderError) {
+    if (e.kind === "cancelled" && timedOut) return new ProviderError({ provider, kind: "timeout", message: "the provider did not answer in time" });
+    return e;
+  }
+  if (timedOut) return new ProviderError({ provider, kind: "timeout", message: "the provider did not answer in time" });
+  return new ProviderError({ provider, kind: "unavailable", message: `internal error: ${(e as Error)?.message ?? String(e)}` });
+}
+
+export function toRequest(g: GenerationEntity): GenerationRequest {
+  const req: GenerationRequest = { modality: g.modality, model: g.providerModel ?? "", params: g.params ?? {} };
+  if (g.prompt != null) req.prompt = g.prompt;
+  if (g.messages) req.messages = g.messages;
+  if (g.system != null) req.system = g.system;
+  if (g.textOptions) req.text = g.textOptions;
+  if (g.imageOptions) req.image = g.imageOptions;
+  if (g.videoOptions) req.video = g.videoOptions;
+  if (g.audioOptions) req.audio = g.audioOptions;
+  if (g.seed != null) req.seed = g.seed;
+  return req;
+}

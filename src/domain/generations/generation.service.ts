@@ -1,0 +1,170 @@
+/**
+ * The request side of generations: create (validate, idempotency, store, enqueue, wait),
+ * read, list, cancel. Workers run them through GenerationRunner.
+ */
+import type { DataSource } from "typeorm";
+import { BadUserInputError, ConflictError, NotFoundError } from "../../common/errors";
+import { isUuid, newId } from "../../common/ids";
+import { GenerationEntity, TERMINAL_STATUSES, type GenerationStatus } from "../../db/entities/generation.entity";
+import { rowToEntity } from "../../db/row-mapper";
+import type { Logger } from "../../observability/logger";
+import type { Metrics } from "../../observability/metrics";
+import type { ProviderRegistry } from "../../providers/registry";
+import type { EventBus } from "../../realtime/event-bus";
+import { fromSnapshot, TERMINAL_EVENT_TYPES } from "../../realtime/generation-event";
+import { Topic } from "../../realtime/topics";
+import { isAdmin, type Viewer } from "../viewer";
+import type { CreateGenerationCommand } from "./create-generation.command";
+import { normaliseRequest, type RequestLimits } from "./normalise-request";
+import { costOf, worstCaseUsage } from "./pricing";
+import type { GenerationScheduler } from "./scheduler";
+import { decodeCursor, encodeCursor, type GenerationFilter, type GenerationPage } from "./generation-page";
+
+export class GenerationService {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly registry: ProviderRegistry,
+    private readonly scheduler: GenerationScheduler,
+    private readonly bus: EventBus,
+    private readonly limits: RequestLimits & { maxPageSize: number },
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /** Cost estimate without creating anything. */
+  estimate(cmd: CreateGenerationCommand): { costMicros: number; model: string; provider: string } {
+    const { request, model } = normaliseRequest(cmd, this.registry, this.limits);
+    return { costMicros: costOf(model, worstCaseUsage(request, model)), model: model.id, provider: model.provider };
+  }
+
+  async create(viewer: Viewer, cmd: CreateGenerationCommand): Promise<GenerationEntity> {
+    const { request, model } = normaliseRequest(cmd, this.registry, this.limits);
+    const idem = cmd.idempotencyKey ?? null;
+    if (idem) {
+      const existing = await this.ds.getRepository(GenerationEntity).findOneBy({ userId: viewer.userId, idempotencyKey: idem });
+      if (existing) return cmd.wait ? this.waitFor(existing, cmd.wait) : existing;
+    }
+    const now = new Date();
+    const gen = Object.assign(new GenerationEntity(), {
+      id: newId(), userId: viewer.userId, apiKeyId: viewer.apiKeyId, status: "QUEUED", modality: request.modality,
+      model: cmd.model, provider: model.provider, providerModel: model.name, prompt: request.prompt ?? null,
+      messages: request.messages ?? null, system: request.system ?? null, textOptions: request.text ?? null,
+      imageOptions: request.image ?? null, videoOptions: request.video ?? null, audioOptions: request.audio ?? null,
+      params: request.params, priority: cmd.priority ?? "NORMAL", seed: request.seed ?? null, progress: 0, output: null,
+      errorCode: null, errorMessage: null, cached: false, estimatedCostMicros: costOf(model, worstCaseUsage(request, model)),
+      costMicros: null, idempotencyKey: idem, runAttempt: 0, createdAt: now, updatedAt: now, startedAt: null, completedAt: null,
+    } satisfies GenerationEntity);
+
+    const inserted = await this.ds.createQueryBuilder().insert().into(GenerationEntity).values(gen as never).orIgnore().execute();
+    if (!inserted.raw?.length && idem) {
+      // Lost an idempotency race: the winner's row is the answer.
+      const winner = await this.ds.getRepository(GenerationEntity).findOneByOrFail({ userId: viewer.userId, idempotencyKey: idem });
+      return cmd.wait ? this.waitFor(winner, cmd.wait) : winner;
+    }
+    this.metrics.generationsCreated.inc({ modality: gen.modality });
+    // Subscribe before enqueueing so a fast worker's SUCCEEDED cannot slip past a waiting caller.
+    const waiter = cmd.wait ? await this.terminalWaiter(gen.id) : undefined;
+    try {
+      await this.scheduler.enqueue(gen.id, gen.priority);
+    } catch (err) {
+      // The row is the source of truth: the sweeper enqueues it later. Never lose an accepted generation.
+      this.log.error({ err, generationId: gen.id, requestId: viewer.requestId }, "enqueue failed; the sweeper will retry");
+    }
+    await this.bus.publishGenerationEvent(gen, { type: "QUEUED" });
+    if (!waiter) return gen;
+    return (await waiter.wait(cmd.wait! * 1000)) ?? (await this.reload(gen.id));
+  }
+
+  /** The generation if the viewer may see it; NOT_FOUND otherwise (never reveals others' ids). */
+  async get(viewer: Viewer, id: string): Promise<GenerationEntity> {
+    if (!isUuid(id)) throw new NotFoundError("Generation", id);
+    const g = await this.ds.getRepository(GenerationEntity).findOneBy({ id });
+    if (!g || (g.userId !== viewer.userId && !isAdmin(viewer))) throw new NotFoundError("Generation", id);
+    return g;
+  }
+
+  async list(viewer: Viewer, first: number | undefined, after: string | undefined, filter: GenerationFilter = {}): Promise<GenerationPage> {
+    const size = first ?? 20;
+    if (!Number.isInteger(size) || size < 1 || size > this.limits.maxPageSize)
+      throw new BadUserInputError(`first must be between 1 and ${this.limits.maxPageSize}`, { field: "first" });
+    const qb = this.ds.getRepository(GenerationEntity).createQueryBuilder("g");
+    if (!isAdmin(viewer) || filter.userId) qb.andWhere("g.userId = :uid", { uid: isAdmin(viewer) ? filter.userId : viewer.userId });
+    if (filter.status?.length) qb.andWhere("g.status IN (:...st)", { st: filter.status });
+    if (filter.modality) qb.andWhere("g.modality = :mod", { mod: filter.modality });
+    if (filter.model) qb.andWhere("g.model = :model", { model: filter.model });
+    if (filter.createdAfter) qb.andWhere("g.createdAt >= :ca", { ca: filter.createdAfter });
+    if (filter.createdBefore) qb.andWhere("g.createdAt < :cb", { cb: filter.createdBefore });
+    if (after) {
+      const c = decodeCursor(after);
+      qb.andWhere("(g.createdAt, g.id) < (:cAt, :cId)", { cAt: c.createdAt, cId: c.id });
+    }
+    const rows = await qb.orderBy("g.createdAt", "DESC").addOrderBy("g.id", "DESC").take(size + 1).getMany();
+    const nodes = rows.slice(0, size);
+    const edges = nodes.map((node) => ({ node, cursor: encodeCursor(node) }));
+    return { edges, pageInfo: { hasNextPage: rows.length > size, endCursor: edges.at(-1)?.cursor ?? null } };
+  }
+
+  async cancel(viewer: Viewer, id: string): Promise<GenerationEntity> {
+    const current = await this.get(viewer, id);
+    const res = await this.ds.query(
+      `UPDATE generations SET status = 'CANCELLED', error_code = 'CANCELLED', error_message = 'Cancelled by the user',
+              completed_at = now(), updated_at = now()
+        WHERE id = $1 AND status IN ('QUEUED','RUNNING') RETURNING *`,
+      [current.id],
+    );
+    const row = res[0]?.[0];
+    if (!row) {
+      const now = await this.reload(current.id);
+      throw new ConflictError(`Generation ${id} is already ${now.status}; there is nothing to cancel`, { status: now.status });
+    }
+    const gen = rowToEntity(this.ds, GenerationEntity, row);
+    await this.scheduler.remove(gen.id).catch(() => false);
+    await this.bus.publish(Topic.CANCEL_GENERATION, undefined, { generationId: gen.id });
+    await this.bus.publishGenerationEvent(gen, { type: "CANCELLED" });
+    this.metrics.generations.inc({ provider: gen.provider ?? "", model: gen.model, status: "CANCELLED", cached: "false" });
+    return gen;
+  }
+
+  private reload(id: string): Promise<GenerationEntity> {
+    return this.ds.getRepository(GenerationEntity).findOneByOrFail({ id });
+  }
+
+  private async waitFor(gen: GenerationEntity, seconds: number): Promise<GenerationEntity> {
+    if (TERMINAL_STATUSES.includes(gen.status)) return gen;
+    const waiter = await this.terminalWaiter(gen.id);
+    const fresh = await this.reload(gen.id); // it may have finished before we subscribed
+    if (TERMINAL_STATUSES.includes(fresh.status)) {
+      waiter.cancel();
+      return fresh;
+    }
+    return (await waiter.wait(seconds * 1000)) ?? (await this.reload(gen.id));
+  }
+
+  /** Subscribes to a generation's events; `wait` resolves with the terminal state or null on timeout. */
+  private async terminalWaiter(id: string) {
+    let resolve!: (g: GenerationEntity | null) => void;
+    const done = new Promise<GenerationEntity | null>((r) => (resolve = r));
+    const unsubscribe = await this.bus.subscribe(Topic.GENERATION_EVENT, id, (ev) => {
+      if (TERMINAL_EVENT_TYPES.has(ev.type)) resolve(fromSnapshot(ev.generation));
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const cancel = () => {
+      clearTimeout(timer);
+      unsubscribe();
+      resolve(null);
+    };
+    return {
+      cancel,
+      wait: async (ms: number) => {
+        timer = setTimeout(() => resolve(null), ms);
+        try {
+          return await done;
+        } finally {
+          cancel();
+        }
+      },
+    };
+  }
+}
+
+export type { GenerationStatus };

@@ -1,0 +1,121 @@
+/**
+ * Turns a createGeneration command into a validated, normalised provider request.
+ * Pure: every problem is a BadUserInputError naming the field; nothing is written.
+ */
+import { BadUserInputError } from "../../common/errors";
+import type { ChatMessage, GenerationRequest, ModelInfo } from "../../providers/contract";
+import type { ProviderRegistry } from "../../providers/registry";
+import type { CreateGenerationCommand } from "./create-generation.command";
+
+export interface RequestLimits {
+  maxPromptChars: number;
+  maxMessages: number;
+  maxParamsBytes: number;
+  maxWaitSeconds: number;
+}
+
+export interface NormalisedRequest {
+  request: GenerationRequest;
+  model: ModelInfo;
+}
+
+const OPTION_MODALITY = { text: "TEXT", image: "IMAGE", video: "VIDEO", audio: "AUDIO" } as const;
+const ROLES = new Set(["system", "user", "assistant", "tool"]);
+
+function bad(field: string, message: string): never {
+  throw new BadUserInputError(message, { field });
+}
+
+function checkText(field: string, v: string, max: number): string {
+  const t = v.trim();
+  if (!t) bad(field, `${field} must not be empty`);
+  if (t.length > max) bad(field, `${field} is ${t.length} characters; the limit is ${max}`);
+  return t;
+}
+
+function normaliseMessages(cmd: CreateGenerationCommand, limits: RequestLimits): ChatMessage[] | undefined {
+  if (cmd.messages == null) return undefined;
+  if (!cmd.messages.length) bad("messages", "messages must not be empty");
+  if (cmd.messages.length > limits.maxMessages) bad("messages", `at most ${limits.maxMessages} messages`);
+  let total = 0;
+  return cmd.messages.map((m, i) => {
+    if (!ROLES.has(m.role)) bad(`messages[${i}].role`, `role must be one of ${[...ROLES].join(", ")}`);
+    if (!m.content?.length) bad(`messages[${i}].content`, "a message needs at least one content part");
+    const content = m.content.map((c, j) => {
+      const f = `messages[${i}].content[${j}]`;
+      if (c.type === "text") {
+        if (typeof c.text !== "string") bad(f, "a text part needs `text`");
+        total += c.text.length;
+        return { type: "text" as const, text: checkText(`${f}.text`, c.text, limits.maxPromptChars) };
+      }
+      if (c.type === "image_url") {
+        if (!c.url || !/^(https?:|data:image\/)/.test(c.url)) bad(f, "an image_url part needs an http(s) or data:image URL");
+        return { type: "image_url" as const, url: c.url };
+      }
+      return bad(f, `content type must be "text" or "image_url"`);
+    });
+    if (total > limits.maxPromptChars) bad("messages", `messages total ${total} characters; the limit is ${limits.maxPromptChars}`);
+    return { role: m.role as ChatMessage["role"], content };
+  });
+}
+
+function normaliseParams(params: unknown, limits: RequestLimits): Record<string, unknown> {
+  if (params === undefined || params === null) return {};
+  if (typeof params !== "object" || Array.isArray(params)) bad("params", "params must be a JSON object");
+  const size = Buffer.byteLength(JSON.stringify(params));
+  if (size > limits.maxParamsBytes) bad("params", `params is ${size} bytes; the limit is ${limits.maxParamsBytes}`);
+  return params as Record<string, unknown>;
+}
+
+export function normaliseRequest(cmd: CreateGenerationCommand, registry: ProviderRegistry, limits: RequestLimits): NormalisedRequest {
+  const model = registry.model(cmd.model);
+  if (!model) {
+    const known = registry.listModels(cmd.modality).map((m) => m.id);
+    bad("model", `unknown model "${cmd.model}"; models for ${cmd.modality}: ${known.join(", ") || "none"}`);
+  }
+  if (model.modality !== cmd.modality) bad("model", `model ${model.id} is ${model.modality}, not ${cmd.modality}`);
+  for (const [opt, modality] of Object.entries(OPTION_MODALITY)) {
+    if (cmd[opt as keyof typeof OPTION_MODALITY] != null && cmd.modality !== modality)
+      bad(opt, `\`${opt}\` options apply to ${modality} generations, not ${cmd.modality}`);
+  }
+  const prompt = cmd.prompt == null ? undefined : checkText("prompt", cmd.prompt, limits.maxPromptChars);
+  const messages = normaliseMessages(cmd, limits);
+  if (messages && cmd.modality !== "TEXT") bad("messages", "messages apply to TEXT generations; use prompt");
+  if (!prompt && !messages) bad("prompt", "give a prompt or messages");
+  const system = cmd.system == null ? undefined : checkText("system", cmd.system, limits.maxPromptChars);
+  if (cmd.wait != null && (cmd.wait < 0 || cmd.wait > limits.maxWaitSeconds))
+    bad("wait", `wait must be between 0 and ${limits.maxWaitSeconds} seconds`);
+  if (cmd.idempotencyKey != null && (cmd.idempotencyKey.length < 1 || cmd.idempotencyKey.length > 200))
+    bad("idempotencyKey", "idempotencyKey must be 1 to 200 characters");
+
+  const request: GenerationRequest = {
+    modality: cmd.modality,
+    model: model.name,
+    prompt,
+    messages,
+    system,
+    params: normaliseParams(cmd.params, limits),
+    seed: cmd.seed ?? undefined,
+  };
+  if (cmd.modality === "TEXT") request.text = { ...(cmd.text ?? {}) };
+  if (cmd.modality === "IMAGE") {
+    const i = cmd.image ?? {};
+    request.image = { width: i.width ?? 512, height: i.height ?? 512, count: i.count ?? 1, ...(i.style ? { style: i.style } : {}) };
+  }
+  if (cmd.modality === "VIDEO") {
+    const v = cmd.video ?? {};
+    request.video = { durationSeconds: v.durationSeconds ?? 5, ...(v.resolution ? { resolution: v.resolution } : {}), ...(v.imageUrl ? { imageUrl: v.imageUrl } : {}) };
+  }
+  if (cmd.modality === "AUDIO") request.audio = { ...(cmd.audio ?? {}) } as GenerationRequest["audio"];
+  stripNullish(request);
+  const problem = registry.provider(model.provider)?.validateRequest?.(request);
+  if (problem) bad("params", problem);
+  return { request, model };
+}
+
+function stripNullish(o: object): void {
+  for (const [k, v] of Object.entries(o)) {
+    if (v === undefined || v === null) delete (o as Record<string, unknown>)[k];
+    else if (typeof v === "object" && !Array.isArray(v) && k !== "params") stripNullish(v);
+  }
+}

@@ -1,0 +1,44 @@
+import type { GraphQLFormattedError } from "graphql";
+
+export const KNOWN_CODES = new Set([
+  "UNAUTHENTICATED", "FORBIDDEN", "BAD_USER_INPUT", "NOT_FOUND", "CONFLICT", "QUOTA_EXCEEDED", "RATE_LIMITED",
+  "QUEUE_FULL", "SERVICE_UNAVAILABLE", "GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED", "BAD_REQUEST",
+  "PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_NOT_SUPPORTED", "OPERATION_RESOLUTION_FAILURE", "TOO_MANY_SUBSCRIPTIONS",
+]);
+
+interface ValidationErrorLike {
+  property: string;
+  constraints?: Record<string, string>;
+  children?: ValidationErrorLike[];
+}
+
+function flatten(errors: ValidationErrorLike[], path: string[] = []): string[] {
+  return errors.flatMap((e) => {
+    const here = [...path, e.property];
+    const own = Object.values(e.constraints ?? {}).map((m) => `${here.join(".")}: ${m}`);
+    return [...own, ...flatten(e.children ?? [], here)];
+  });
+}
+
+/**
+ * Clear messages for validation errors; internal errors hidden in production (the
+ * operations plugin logs them with the request id, which clients get in a response header).
+ */
+export function createFormatError(opts: { production: boolean }) {
+  return (formatted: GraphQLFormattedError): GraphQLFormattedError => {
+    const ext = { ...(formatted.extensions ?? {}) } as Record<string, unknown>;
+    const code = ext.code as string | undefined;
+    if (Array.isArray(ext.validationErrors)) {
+      const lines = flatten(ext.validationErrors as ValidationErrorLike[]);
+      return { ...formatted, message: `Invalid input: ${lines.join("; ")}`, extensions: { code: "BAD_USER_INPUT", fields: lines } };
+    }
+    delete ext.stacktrace;
+    if (code && KNOWN_CODES.has(code)) return { ...formatted, extensions: ext };
+    return {
+      message: opts.production ? "Internal server error" : formatted.message,
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: code ?? "INTERNAL_SERVER_ERROR" },
+    };
+  };
+}

@@ -1,0 +1,58 @@
+/** The BullMQ worker for generations: maps runner outcomes to BullMQ's retry semantics. */
+import { DelayedError, Worker, type ConnectionOptions, type Job } from "bullmq";
+import type { GenerationRunner } from "../domain/generations/generation-runner";
+import type { Logger } from "../observability/logger";
+import { ProviderError } from "../providers/contract";
+import { BACKOFF_TYPE, GENERATIONS_QUEUE, type GenerationJobData } from "./queues";
+
+export interface GenerationWorkerSettings {
+  connection: ConnectionOptions;
+  prefix: string;
+  concurrency: number;
+  lockMs: number;
+  maxStalled: number;
+  backoffMs: number;
+}
+
+/** Exponential backoff with full jitter, or the provider's Retry-After when it sent one. */
+export function backoffDelay(attemptsMade: number, baseMs: number, err?: Error): number {
+  if (err instanceof ProviderError && err.retryAfterSeconds !== undefined) return Math.round(err.retryAfterSeconds * 1000);
+  const ra = (err as { retryAfterMs?: number } | undefined)?.retryAfterMs;
+  if (typeof ra === "number") return ra;
+  return Math.round(Math.random() * baseMs * 2 ** Math.max(0, attemptsMade - 1));
+}
+
+export function createGenerationWorker(runner: GenerationRunner, s: GenerationWorkerSettings, log: Logger): Worker<GenerationJobData> {
+  const worker = new Worker<GenerationJobData>(
+    GENERATIONS_QUEUE,
+    async (job: Job<GenerationJobData>, token?: string) => {
+      const outcome = await runner.run({
+        generationId: job.data.generationId,
+        isLastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
+      });
+      if (outcome.kind === "retry") throw outcome.error; // BullMQ retries with BACKOFF_TYPE
+      if (outcome.kind === "handback") {
+        await job.moveToDelayed(Date.now(), token);
+        throw new DelayedError();
+      }
+      return outcome;
+    },
+    {
+      connection: s.connection,
+      prefix: s.prefix,
+      concurrency: s.concurrency,
+      lockDuration: s.lockMs,
+      stalledInterval: Math.max(500, Math.floor(s.lockMs / 2)),
+      maxStalledCount: s.maxStalled,
+      settings: {
+        backoffStrategy: (attemptsMade: number, type?: string, err?: Error) =>
+          type === BACKOFF_TYPE ? backoffDelay(attemptsMade, s.backoffMs, err) : s.backoffMs,
+      },
+    },
+  );
+  worker.on("failed", (job, err) => {
+    if (job && !(err instanceof ProviderError)) log.error({ err, generationId: job.data.generationId }, "generation job failed");
+  });
+  worker.on("error", (err) => log.error({ err }, "generation worker error"));
+  return worker;
+}

@@ -1,0 +1,81 @@
+/** Queue names, payloads and the producer side. The only folder that imports bullmq. */
+import { Queue, type ConnectionOptions, type JobsOptions } from "bullmq";
+import type { Priority } from "../db/entities/generation.entity";
+import type { GenerationScheduler } from "../domain/generations/scheduler";
+
+export const GENERATIONS_QUEUE = "generations";
+export const MAINTENANCE_QUEUE = "maintenance";
+
+export interface GenerationJobData {
+  generationId: string;
+}
+
+/** BullMQ: lower number = sooner. Every job gets a priority so HIGH can overtake NORMAL. */
+export const PRIORITY_RANK: Record<Priority, number> = { HIGH: 1, NORMAL: 2, LOW: 3 };
+
+/** Custom backoff type: Retry-After when the provider gave one, else exponential with full jitter. */
+export const BACKOFF_TYPE = "switchboard";
+
+export interface QueueSettings {
+  connection: ConnectionOptions;
+  prefix: string;
+  attempts: number;
+}
+
+export class GenerationQueue implements GenerationScheduler {
+  readonly queue: Queue<GenerationJobData>;
+
+  constructor(private readonly settings: QueueSettings) {
+    this.queue = new Queue<GenerationJobData>(GENERATIONS_QUEUE, { connection: settings.connection, prefix: settings.prefix });
+  }
+
+  private jobOptions(id: string, priority: Priority): JobsOptions {
+    return {
+      jobId: id,
+      priority: PRIORITY_RANK[priority],
+      attempts: this.settings.attempts,
+      backoff: { type: BACKOFF_TYPE },
+      removeOnComplete: true,
+      removeOnFail: { age: 7 * 24 * 3600 },
+    };
+  }
+
+  async enqueue(generationId: string, priority: Priority): Promise<void> {
+    await this.queue.add("generate", { generationId }, this.jobOptions(generationId, priority));
+  }
+
+  /** Replaces a lost/failed job with a fresh one under the same id. */
+  async requeue(generationId: string, priority: Priority): Promise<void> {
+    const old = await this.queue.getJob(generationId);
+    if (old) await old.remove().catch(() => undefined);
+    await this.enqueue(generationId, priority);
+  }
+
+  async remove(generationId: string): Promise<boolean> {
+    const job = await this.queue.getJob(generationId);
+    if (!job) return false;
+    try {
+      await job.remove();
+      return true;
+    } catch {
+      return false; // locked by a worker: the cancel broadcast reaches it
+    }
+  }
+
+  async state(generationId: string): Promise<"waiting" | "active" | "delayed" | "completed" | "failed" | "missing" | "other"> {
+    const s = await this.queue.getJobState(generationId);
+    if (s === "unknown") return "missing";
+    if (s === "waiting" || s === "prioritized" || s === "waiting-children") return "waiting";
+    if (s === "active" || s === "delayed" || s === "completed" || s === "failed") return s;
+    return "other";
+  }
+
+  async depth(): Promise<{ waiting: number; active: number; delayed: number }> {
+    const c = await this.queue.getJobCounts("waiting", "prioritized", "active", "delayed");
+    return { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0 };
+  }
+
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+}

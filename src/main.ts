@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+/**
+ * The `switchboard` CLI: serve | worker | migrate | users … | keys …
+ * Errors print one clear line and exit non-zero.
+ */
+import "reflect-metadata";
+import { parseArgs } from "node:util";
+import { RedisPubSub } from "graphql-redis-subscriptions";
+import { createApp, type App } from "./app";
+import { ConfigError, loadConfig, type AppConfig, type Tier } from "./config/config";
+import { readEnv } from "./config/env";
+import { UserFacingError } from "./common/errors";
+import { ApiKeyService } from "./domain/auth/api-key.service";
+import { connectPostgres, connectRedis } from "./infra";
+import { EventBus } from "./realtime/event-bus";
+
+const USAGE = `Usage: switchboard <command>
+
+  serve [--no-worker] [--setup]   HTTP API + WebSocket subscriptions (+ workers unless --no-worker).
+                                  --setup: create the database if missing, migrate, create a first admin.
+  worker                          BullMQ workers only, with /metrics /healthz /readyz on METRICS_PORT.
+  migrate                         Create the database if missing and run pending migrations.
+  users create --email E [--admin] [--tier free|pro|enterprise]
+  keys create --email E [--label L]
+  keys list --email E
+  keys revoke --id ID
+  keys rotate --id ID
+
+Configuration comes from environment variables; see README.md.`;
+
+async function migrate(config: AppConfig, quiet = false): Promise<void> {
+  const ds = await connectPostgres({ url: config.db.url, poolSize: 2, create: true });
+  try {
+    const ran = await ds.runMigrations({ transaction: "each" });
+    if (!quiet) console.log(ran.length ? `Applied ${ran.length} migration(s): ${ran.map((m) => m.name).join(", ")}` : "Database is up to date.");
+  } finally {
+    await ds.destroy();
+  }
+}
+
+/** Services for one-shot admin commands (keys revoke needs Redis to reach every node). */
+async function withAdmin<T>(config: AppConfig, fn: (keys: ApiKeyService) => Promise<T>): Promise<T> {
+  const ds = await connectPostgres({ url: config.db.url, poolSize: 2, create: false });
+  const redis = await connectRedis(config.redis.url, "switchboard-cli");
+  try {
+    const bus = new EventBus(new RedisPubSub({ publisher: redis, subscriber: redis }), redis, config.redis.prefix);
+    return await fn(new ApiKeyService(ds, bus, 0));
+  } finally {
+    redis.disconnect();
+    await ds.destroy();
+  }
+}
+
+async function bootstrapAdmin(app: App, port: number): Promise<void> {
+  const [{ n }] = await app.ds.query(`SELECT count(*)::int AS n FROM users`);
+  const base = `http://localhost:${port}`;
+  if (n > 0) {
+    console.log(`Switchboard is running: ${base}/graphql (Apollo Sandbox in a browser)`);
+    return;
+  }
+  const { key } = await app.services.apiKeys.createUser(app.config.bootstrap.adminEmail, "ADMIN", "enterprise");
+  console.log(`
+Switchboard is running.
+
+  GraphQL + Apollo Sandbox:  ${base}/graphql
+  WebSocket subscriptions:   ${base.replace("http", "ws")}/graphql
+  Metrics / health:          ${base}/metrics  ${base}/healthz  ${base}/readyz
+
+A first admin (${app.config.bootstrap.adminEmail}) was created. Its API key is shown only this once:
+
+  ${key}
+
+Try it:
+
+  curl -s ${base}/graphql -H 'content-type: application/json' -H 'authorization: Bearer ${key}' \\
+    -d '{"query":"mutation { createGeneration(input: {modality: TEXT, model: \\"simulated/text\\", prompt: \\"Hello!\\", wait: 10}) { id status output { text } } }"}'
+`);
+}
+
+async function serve(config: AppConfig, flags: { worker: boolean; setup: boolean; api: boolean }): Promise<void> {
+  if (flags.setup) await migrate(config, true);
+  const app = await createApp(config, { api: flags.api, workers: flags.worker, metricsServer: !flags.api, createDatabase: flags.setup });
+  const port = await app.start();
+  app.log.info({ port, workers: flags.worker, api: flags.api }, "switchboard started");
+  if (flags.setup && port !== undefined) await bootstrapAdmin(app, port);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info({ signal }, "shutting down");
+    await app.stop();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [cmd, sub, ...rest] = argv;
+  const config = loadConfig(readEnv());
+  const opts = (args: string[]) =>
+    parseArgs({
+      args,
+      options: {
+        email: { type: "string" }, admin: { type: "boolean" }, tier: { type: "string" }, id: { type: "string" },
+        label: { type: "string" }, "no-worker": { type: "boolean" }, setup: { type: "boolean" },
+      },
+      strict: true,
+    }).values;
+  const need = (v: string | undefined, flag: string): string => {
+    if (!v) throw new UserFacingError(`missing --${flag}\n\n${USAGE}`);
+    return v;
+  };
+  switch (cmd) {
+    case "migrate":
+      return migrate(config);
+    case "serve": {
+      const o = opts([sub, ...rest].filter(Boolean) as string[]);
+      return serve(config, { api: true, worker: !o["no-worker"], setup: !!o.setup });
+    }
+    case "worker":
+      return serve(config, { api: false, worker: true, setup: false });
+    case "users": {
+      if (sub !== "create") throw new UserFacingError(USAGE);
+      const o = opts(rest);
+      const { user, key } = await withAdmin(config, (k) => k.createUser(need(o.email, "email"), o.admin ? "ADMIN" : "USER", (o.tier ?? "free") as Tier));
+      console.log(`Created ${user.role} ${user.email} (tier ${user.tier}, id ${user.id}). API key (shown once):`);
+      console.log(key);
+      return;
+    }
+    case "keys": {
+      const o = opts(rest);
+      await withAdmin(config, async (k) => {
+        if (sub === "create") {
+          const user = await k.userByEmail(need(o.email, "email"));
+          const { key, entity } = await k.createKey(user.id, o.label ?? null);
+          console.log(`Created key ${entity.id} (prefix ${entity.prefix}) for ${user.email}. API key (shown once):`);
+          console.log(key);
+        } else if (sub === "list") {
+          const user = await k.userByEmail(need(o.email, "email"));
+          for (const key of await k.listKeys(user.id))
+            console.log(`${key.id}  sb_${key.prefix}_…  ${key.label ?? "-"}  created ${key.createdAt.toISOString()}  ${key.revokedAt ? `revoked ${key.revokedAt.toISOString()}` : "active"}`);
+        } else if (sub === "revoke") {
+          const key = await k.revoke(need(o.id, "id"));
+          console.log(`Revoked key ${key.id} (sb_${key.prefix}_…). Open sockets using it are closed on every node.`);
+        } else if (sub === "rotate") {
+          const { key, entity } = await k.rotate(need(o.id, "id"));
+          console.log(`Rotated: old key ${o.id} revoked; new key ${entity.id} (prefix ${entity.prefix}). API key (shown once):`);
+          console.log(key);
+        } else throw new UserFacingError(USAGE);
+      });
+      return;
+    }
+    case undefined:
+    case "help":
+    case "--help":
+      console.log(USAGE);
+      return;
+    default:
+      throw new UserFacingError(`unknown command "${cmd}"\n\n${USAGE}`);
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((err: Error) => {
+    const known = err instanceof UserFacingError || err instanceof ConfigError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    console.error(`switchboard: ${known ? err.message : (err.stack ?? err.message)}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,166 @@
+/**
+ * The provider adapter contract. Every upstream (and the built-in `simulated` provider)
+ * implements {@link GenerationProvider}; cross-cutting concerns (timeouts, retries,
+ * breakers, key pools, metrics) wrap adapters in the registry/processor, never inside one.
+ */
+
+export type Modality = "TEXT" | "IMAGE" | "VIDEO" | "AUDIO" | "EMBEDDING";
+export const MODALITIES: readonly Modality[] = ["TEXT", "IMAGE", "VIDEO", "AUDIO", "EMBEDDING"];
+
+export type ContentPart = { type: "text"; text: string } | { type: "image_url"; url: string };
+
+export interface ChatMessage {
+  role: "system" | "user" | "assistant" | "tool";
+  content: ContentPart[];
+}
+
+export interface TextOptions {
+  /** Sampling temperature, 0..2. */
+  temperature?: number;
+  /** Upper bound on output tokens. */
+  maxTokens?: number;
+  responseFormat?: "TEXT" | "JSON";
+  /** Tool definitions, passed through in the provider's format. */
+  tools?: unknown[];
+}
+export interface ImageOptions { width: number; height: number; count: number; style?: string }
+export interface VideoOptions { durationSeconds: number; resolution?: string; imageUrl?: string }
+export interface AudioOptions { voice?: string; format?: string; speed?: number; durationSeconds?: number }
+
+/** A normalised request, as the adapter receives it. `model` is the provider's own model id. */
+export interface GenerationRequest {
+  modality: Modality;
+  model: string;
+  prompt?: string;
+  messages?: ChatMessage[];
+  system?: string;
+  text?: TextOptions;
+  image?: ImageOptions;
+  video?: VideoOptions;
+  audio?: AudioOptions;
+  /** Provider-specific extras, passed through untouched. */
+  params: Record<string, unknown>;
+  seed?: number;
+}
+
+/** Per-call context. */
+export interface ProviderCall {
+  apiKey?: string;
+  /** Aborted on cancel, deadline or timeout: adapters must stop work and reject promptly. */
+  signal: AbortSignal;
+  /** Per-attempt timeout in milliseconds (the caller also enforces it through `signal`). */
+  timeoutMs: number;
+  /** 1-based upstream attempt number for this generation. */
+  attempt: number;
+  /** Progress in 0..1 (media). */
+  onProgress(progress: number): void;
+  /** A streamed text chunk (text). */
+  onDelta(delta: string): void;
+}
+
+export interface MediaOutput {
+  data: Buffer;
+  mimeType: string;
+  width?: number;
+  height?: number;
+  durationSeconds?: number;
+}
+
+export interface Usage {
+  inputTokens?: number;
+  outputTokens?: number;
+  images?: number;
+  seconds?: number;
+}
+
+export interface GenerationResult {
+  text?: string;
+  embedding?: number[];
+  media?: MediaOutput[];
+  usage: Usage;
+  finishReason?: string;
+}
+
+/** Prices in integer micro-USD. */
+export interface Pricing {
+  inputPer1kTokens?: number;
+  outputPer1kTokens?: number;
+  perImage?: number;
+  perSecond?: number;
+}
+
+export interface ModelInfo {
+  /** Public id: "<provider>/<model>". */
+  id: string;
+  provider: string;
+  /** The provider's own model id. */
+  name: string;
+  modality: Modality;
+  description: string;
+  pricing: Pricing;
+  /** Largest output for text (tokens). */
+  maxOutputTokens?: number;
+}
+
+export interface GenerationProvider {
+  /** kebab-case, equals the folder name. */
+  readonly id: string;
+  readonly displayName: string;
+  /** True for providers that fabricate output locally (no upstream call). */
+  readonly simulated: boolean;
+  readonly models: readonly ModelInfo[];
+  generate(req: GenerationRequest, call: ProviderCall): Promise<GenerationResult>;
+  /** Optional request-time check of provider-specific params: a message naming what to fix, or undefined. */
+  validateRequest?(req: GenerationRequest): string | undefined;
+}
+
+export type ProviderErrorKind =
+  | "rate_limited"
+  | "auth"
+  | "invalid_request"
+  | "content_policy"
+  | "timeout"
+  | "unavailable"
+  | "bad_response"
+  | "cancelled";
+
+const RETRYABLE: Record<ProviderErrorKind, boolean> = {
+  rate_limited: true,
+  auth: false,
+  invalid_request: false,
+  content_policy: false,
+  timeout: true,
+  unavailable: true,
+  bad_response: true,
+  cancelled: false,
+};
+
+/** The only error adapters throw. */
+export class ProviderError extends Error {
+  readonly provider: string;
+  readonly kind: ProviderErrorKind;
+  readonly retryable: boolean;
+  readonly status?: number;
+  readonly retryAfterSeconds?: number;
+  /** True when part of a text answer had already streamed before the failure. */
+  readonly partial: boolean;
+
+  constructor(init: {
+    provider: string;
+    kind: ProviderErrorKind;
+    message: string;
+    status?: number;
+    retryAfterSeconds?: number;
+    retryable?: boolean;
+    partial?: boolean;
+  }) {
+    super(init.message);
+    this.name = "ProviderError";
+    this.provider = init.provider;
+    this.kind = init.kind;
+    this.status = init.status;
+    this.retryAfterSeconds = init.retryAfterSeconds;
+    this.retryable = init.retryable ?? RETRYABLE[init.kind];
+    this.partial = init.partial ?? false;
+  }
+}

@@ -1,0 +1,20 @@
+/** Every pub/sub topic with its payload type. Channel names are prefixed per deployment (REDIS_PREFIX). */
+import type { GenerationEventPayload } from "./generation-event";
+
+export enum Topic {
+  /** Events of one generation: `GENERATION_EVENT:<generationId>`. */
+  GENERATION_EVENT = "GENERATION_EVENT",
+  /** Events of all of one user's generations: `USER_GENERATION_EVENT:<userId>`. */
+  USER_GENERATION_EVENT = "USER_GENERATION_EVENT",
+  /** Broadcast: abort a running generation on whichever worker holds it. */
+  CANCEL_GENERATION = "CANCEL_GENERATION",
+  /** Broadcast: an API key was revoked; purge caches and close its sockets. */
+  API_KEY_REVOKED = "API_KEY_REVOKED",
+}
+
+export interface TopicPayloads {
+  [Topic.GENERATION_EVENT]: GenerationEventPayload;
+  [Topic.USER_GENERATION_EVENT]: GenerationEventPayload;
+  [Topic.CANCEL_GENERATION]: { generationId: string };
+  [Topic.API_KEY_REVOKED]: { keyId: string; keyHash: string };
+}
