@@ -95,45 +95,56 @@ async function serve(config: AppConfig, flags: { worker: boolean; setup: boolean
   process.on("SIGINT", () => void stop("SIGINT"));
 }
 
+const OPTIONS = {
+  email: { type: "string" }, admin: { type: "boolean" }, tier: { type: "string" }, id: { type: "string" },
+  label: { type: "string" }, "no-worker": { type: "boolean" }, setup: { type: "boolean" },
+} as const;
+
+/** The commands and sub-commands this CLI accepts (docker-compose.yml is checked against it). */
+export const COMMANDS: Record<string, readonly string[] | null> = {
+  serve: null, worker: null, migrate: null, users: ["create"], keys: ["create", "list", "revoke", "rotate"], help: null,
+};
+
+/** Parses a command line without running it; throws UserFacingError for anything unknown. */
+export function parseCli(argv: string[]) {
+  const [cmd, ...args] = argv;
+  if (cmd === undefined || cmd === "--help") return { cmd: "help", sub: undefined, values: {} as Record<string, string | boolean | undefined> };
+  if (!(cmd in COMMANDS)) throw new UserFacingError(`unknown command "${cmd}"\n\n${USAGE}`);
+  const subs = COMMANDS[cmd];
+  const sub = subs ? args.shift() : undefined;
+  if (subs && (!sub || !subs.includes(sub))) throw new UserFacingError(`${cmd} needs one of: ${subs.join(", ")}\n\n${USAGE}`);
+  try {
+    return { cmd, sub, values: parseArgs({ args, options: OPTIONS, strict: true }).values as Record<string, string | boolean | undefined> };
+  } catch (err) {
+    throw new UserFacingError(`${(err as Error).message}\n\n${USAGE}`);
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
-  const [cmd, sub, ...rest] = argv;
+  const { cmd, sub, values: o } = parseCli(argv);
   const config = loadConfig(readEnv());
-  const opts = (args: string[]) =>
-    parseArgs({
-      args,
-      options: {
-        email: { type: "string" }, admin: { type: "boolean" }, tier: { type: "string" }, id: { type: "string" },
-        label: { type: "string" }, "no-worker": { type: "boolean" }, setup: { type: "boolean" },
-      },
-      strict: true,
-    }).values;
-  const need = (v: string | undefined, flag: string): string => {
-    if (!v) throw new UserFacingError(`missing --${flag}\n\n${USAGE}`);
+  const need = (v: string | boolean | undefined, flag: string): string => {
+    if (typeof v !== "string" || !v) throw new UserFacingError(`missing --${flag}\n\n${USAGE}`);
     return v;
   };
   switch (cmd) {
     case "migrate":
       return migrate(config);
-    case "serve": {
-      const o = opts([sub, ...rest].filter(Boolean) as string[]);
+    case "serve":
       return serve(config, { api: true, worker: !o["no-worker"], setup: !!o.setup });
-    }
     case "worker":
       return serve(config, { api: false, worker: true, setup: false });
     case "users": {
-      if (sub !== "create") throw new UserFacingError(USAGE);
-      const o = opts(rest);
-      const { user, key } = await withAdmin(config, (k) => k.createUser(need(o.email, "email"), o.admin ? "ADMIN" : "USER", (o.tier ?? "free") as Tier));
+      const { user, key } = await withAdmin(config, (k) => k.createUser(need(o.email, "email"), o.admin ? "ADMIN" : "USER", ((o.tier as string | undefined) ?? "free") as Tier));
       console.log(`Created ${user.role} ${user.email} (tier ${user.tier}, id ${user.id}). API key (shown once):`);
       console.log(key);
       return;
     }
     case "keys": {
-      const o = opts(rest);
       await withAdmin(config, async (k) => {
         if (sub === "create") {
           const user = await k.userByEmail(need(o.email, "email"));
-          const { key, entity } = await k.createKey(user.id, o.label ?? null);
+          const { key, entity } = await k.createKey(user.id, (o.label as string | undefined) ?? null);
           console.log(`Created key ${entity.id} (prefix ${entity.prefix}) for ${user.email}. API key (shown once):`);
           console.log(key);
         } else if (sub === "list") {
@@ -145,25 +156,21 @@ export async function main(argv: string[]): Promise<void> {
           console.log(`Revoked key ${key.id} (sb_${key.prefix}_…). Open sockets using it are closed on every node.`);
         } else if (sub === "rotate") {
           const { key, entity } = await k.rotate(need(o.id, "id"));
-          console.log(`Rotated: old key ${o.id} revoked; new key ${entity.id} (prefix ${entity.prefix}). API key (shown once):`);
+          console.log(`Rotated: old key ${String(o.id)} revoked; new key ${entity.id} (prefix ${entity.prefix}). API key (shown once):`);
           console.log(key);
-        } else throw new UserFacingError(USAGE);
+        }
       });
       return;
     }
-    case undefined:
-    case "help":
-    case "--help":
+    default:
       console.log(USAGE);
       return;
-    default:
-      throw new UserFacingError(`unknown command "${cmd}"\n\n${USAGE}`);
   }
 }
 
 if (require.main === module) {
   main(process.argv.slice(2)).catch((err: Error) => {
-    const known = err instanceof UserFacingError || err instanceof ConfigError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    const known = err instanceof UserFacingError || err instanceof ConfigError;
     console.error(`switchboard: ${known ? err.message : (err.stack ?? err.message)}`);
     process.exit(1);
   });
