@@ -1,0 +1,74 @@
+/** A closed-loop HTTP load generator: C concurrent keep-alive connections, N requests in all. */
+import http from "node:http";
+
+export interface LoadResult {
+  requests: number;
+  errors: number;
+  seconds: number;
+  perSecond: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return Math.round(sorted[i] * 100) / 100;
+}
+
+export function summarise(latencies: number[]) {
+  const s = [...latencies].sort((a, b) => a - b);
+  return { p50: percentile(s, 50), p90: percentile(s, 90), p99: percentile(s, 99), max: percentile(s, 100) };
+}
+
+export async function load(opts: {
+  url: string;
+  concurrency: number;
+  total: number;
+  headers?: Record<string, string>;
+  body: (i: number) => string;
+  /** Called with each parsed response body and its send time (ms, performance.now()). */
+  onResponse?: (body: any, sentAt: number, i: number) => void;
+}): Promise<LoadResult> {
+  const u = new URL(opts.url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: opts.concurrency });
+  const latencies: number[] = [];
+  let next = 0;
+  let errors = 0;
+  const one = (i: number) =>
+    new Promise<void>((resolve) => {
+      const body = opts.body(i);
+      const sentAt = performance.now();
+      const req = http.request(
+        { host: u.hostname, port: u.port, path: u.pathname, method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...opts.headers } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => {
+            latencies.push(performance.now() - sentAt);
+            try {
+              const parsed = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+              if (res.statusCode !== 200 || parsed.errors) errors++;
+              opts.onResponse?.(parsed, sentAt, i);
+            } catch {
+              errors++;
+            }
+            resolve();
+          });
+        },
+      );
+      req.on("error", () => {
+        errors++;
+        resolve();
+      });
+      req.end(body);
+    });
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: opts.concurrency }, async () => {
+      while (next < opts.total) await one(next++);
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  agent.destroy();
+  return { requests: opts.total, errors, seconds: Math.round(seconds * 1000) / 1000, perSecond: Math.round(opts.total / seconds), latencyMs: summarise(latencies) };
+}

@@ -1,0 +1,180 @@
+/**
+ * `npm run bench`: Switchboard against the engines underneath, in one run, as JSON.
+ *   (a) bare BullMQ: N jobs added one by one, one worker (concurrency 50)
+ *   (b) bare Apollo 5 on express 5: `{ __typename }` at C
+ *   (c) Switchboard (serve + in-process workers): N createGeneration at C, one subscriber
+ * Env: BENCH_N (5000), BENCH_C (32), BENCH_PROFILE=1 (CPU profile of the Switchboard process).
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Queue, Worker } from "bullmq";
+import { Redis } from "ioredis";
+import { createClient } from "graphql-ws";
+import WebSocket from "ws";
+import { load, summarise } from "./load";
+import { summariseProfile } from "./profile-summary";
+import { dropRedisPrefix, uniquePrefix } from "../test/helpers/infra";
+
+const N = Number(process.env.BENCH_N ?? 5000);
+const C = Number(process.env.BENCH_C ?? 32);
+const REDIS = "redis://127.0.0.1:6379";
+const results = join(__dirname, "results");
+
+function child(script: string, extraArgs: string[] = []): Promise<{ proc: ChildProcess; info: any }> {
+  const proc = fork(join(__dirname, script), [], { execArgv: ["-r", "ts-node/register/transpile-only", ...extraArgs], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  return new Promise((resolve, reject) => {
+    proc.once("message", (info) => resolve({ proc, info }));
+    proc.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+}
+const ask = (proc: ChildProcess, cmd: string) =>
+  new Promise<any>((resolve) => {
+    proc.once("message", resolve);
+    proc.send({ cmd });
+  });
+
+async function bareBullmq() {
+  const prefix = uniquePrefix();
+  const connection = new Redis(REDIS, { maxRetriesPerRequest: null });
+  const queue = new Queue("bench", { connection, prefix });
+  let done = 0;
+  let finish!: () => void;
+  const finished = new Promise<void>((r) => (finish = r));
+  const worker = new Worker("bench", async () => "ok", { connection, prefix, concurrency: 50 });
+  worker.on("completed", () => ++done === N && finish());
+  await worker.waitUntilReady();
+  const t0 = performance.now();
+  for (let i = 0; i < N; i++) await queue.add("job", { i }, { removeOnComplete: true });
+  await finished;
+  const seconds = (performance.now() - t0) / 1000;
+  await worker.close();
+  await queue.close();
+  connection.disconnect();
+  await dropRedisPrefix(prefix);
+  return { jobs: N, seconds: Math.round(seconds * 1000) / 1000, jobsPerSecond: Math.round(N / seconds) };
+}
+
+async function bareApollo() {
+  const { proc, info } = await child("bare-apollo.server.ts");
+  const url = `http://127.0.0.1:${info.port}/graphql`;
+  const body = JSON.stringify({ query: "{ __typename }" });
+  await load({ url, concurrency: C, total: 2000, body: () => body }); // warm-up
+  const r = await load({ url, concurrency: C, total: N, body: () => body });
+  proc.kill();
+  return r;
+}
+
+async function redisCommands(): Promise<number> {
+  const r = new Redis(REDIS);
+  const info = await r.info("stats");
+  r.disconnect();
+  return Number(/total_commands_processed:(\d+)/.exec(info)![1]);
+}
+
+async function switchboard() {
+  const profile = process.env.BENCH_PROFILE === "1";
+  const profDir = join(results, `profile-${Date.now()}`);
+  const { proc, info } = await child("switchboard.server.ts", profile ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : []);
+  const url = `http://127.0.0.1:${info.port}/graphql`;
+  const headers = { authorization: `Bearer ${info.key}` };
+  const ws = createClient({ url: url.replace("http", "ws"), webSocketImpl: WebSocket, connectionParams: headers });
+  const succeededAt = new Map<string, number>();
+  let onSucceeded: (() => void) | undefined;
+  ws.subscribe<{ myGenerations: { type: string; generationId?: string; generation: { id: string } } }>(
+    { query: "subscription { myGenerations { type generation { id } } }" },
+    {
+      next: ({ data }) => {
+        if (data?.myGenerations.type === "SUCCEEDED") {
+          succeededAt.set(data.myGenerations.generation.id, performance.now());
+          onSucceeded?.();
+        }
+      },
+      error: (e) => console.error("subscription error", e),
+      complete: () => undefined,
+    },
+  );
+  const mutation = (p: string) => JSON.stringify({ query: "mutation($p: String!) { createGeneration(input: {modality: TEXT, model: \"simulated/text\", prompt: $p}) { id } }", variables: { p } });
+  // Warm-up until the subscription is provably live, then 500 more.
+  for (let live = false; !live; ) {
+    onSucceeded = () => (live = true);
+    await load({ url, concurrency: 1, total: 1, headers, body: () => mutation("warm-up") });
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await load({ url, concurrency: C, total: 500, headers, body: (i) => mutation(`warm ${i}`) });
+  await new Promise((r) => setTimeout(r, 1000));
+  succeededAt.clear();
+  await ask(proc, "reset");
+  const redis0 = await redisCommands();
+
+  const sentAt = new Map<string, number>();
+  let allDone!: () => void;
+  const completed = new Promise<void>((r) => (allDone = r));
+  onSucceeded = () => succeededAt.size >= N && allDone();
+  const t0 = performance.now();
+  const accept = await load({
+    url, concurrency: C, total: N, headers,
+    body: (i) => mutation(`bench prompt ${i} ${Math.random()}`),
+    onResponse: (b, at) => b?.data?.createGeneration?.id && sentAt.set(b.data.createGeneration.id, at),
+  });
+  const timeout = setTimeout(() => allDone(), 180_000);
+  await completed;
+  clearTimeout(timeout);
+  const lastDone = Math.max(...succeededAt.values());
+  const redisCmds = (await redisCommands()) - redis0;
+  const stats = await ask(proc, "stats");
+  const eventLatency = summarise([...sentAt].filter(([id]) => succeededAt.has(id)).map(([id, at]) => succeededAt.get(id)! - at));
+  await ws.dispose();
+  proc.send({ cmd: "stop" });
+  await new Promise((r) => proc.once("exit", r));
+  const completedSeconds = (lastDone - t0) / 1000;
+  const out: Record<string, unknown> = {
+    generations: N,
+    acceptErrors: accept.errors,
+    succeededEvents: succeededAt.size,
+    acceptedPerSecond: accept.perSecond,
+    completedPerSecond: Math.round(succeededAt.size / completedSeconds),
+    acceptLatencyMs: accept.latencyMs,
+    succeededEventLatencyMs: eventLatency,
+    sqlStatementsPerGeneration: Math.round((stats.sql / N) * 100) / 100,
+    redisCommandsPerGeneration: Math.round((redisCmds / N) * 100) / 100,
+    peakRssMb: Math.round(stats.peakRss / 1048576),
+  };
+  if (profile) {
+    const file = readdirSync(profDir).find((f) => f.endsWith(".cpuprofile"));
+    if (file) out.cpuProfile = { file: join(profDir, file), ...summariseProfile(join(profDir, file)) };
+  }
+  return out;
+}
+
+async function main() {
+  mkdirSync(results, { recursive: true });
+  const bullmq = await bareBullmq();
+  const apollo = await bareApollo();
+  const sb = await switchboard();
+  const acceptP50 = (sb.acceptLatencyMs as { p50: number }).p50;
+  const eventP50 = (sb.succeededEventLatencyMs as { p50: number }).p50;
+  const report = {
+    bench: "switchboard-vs-engines",
+    at: new Date().toISOString(),
+    machine: { cpus: require("node:os").cpus().length, node: process.version },
+    params: { N, C },
+    bareBullmq: bullmq,
+    bareApollo: apollo,
+    switchboard: sb,
+    ratios: {
+      completedPerSecondVsBullmq: Math.round(((sb.completedPerSecond as number) / bullmq.jobsPerSecond) * 1000) / 1000,
+      acceptP50VsApolloP50: Math.round((acceptP50 / apollo.latencyMs.p50) * 100) / 100,
+    },
+    targets: {
+      "completed/s >= 0.12 x bare BullMQ": (sb.completedPerSecond as number) >= 0.12 * bullmq.jobsPerSecond,
+      "accept p50 <= 3 x bare Apollo p50": acceptP50 <= 3 * apollo.latencyMs.p50,
+      "SUCCEEDED event p50 <= 15 ms": eventP50 <= 15,
+    },
+  };
+  const json = JSON.stringify(report, null, 2);
+  writeFileSync(join(results, `bench-${Date.now()}.json`), json);
+  console.log(json);
+  process.exit(0);
+}
+void main();
