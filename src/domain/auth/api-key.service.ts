@@ -22,6 +22,8 @@ const EMAIL_RE = /^[^\s@]+@[^\s@]+$/;
 
 export class ApiKeyService {
   private readonly cache = new Map<string, { value: AuthenticatedKey; expiresAt: number }>();
+  /** Bumped on every purge: a lookup that raced a revocation must not re-fill the cache. */
+  private purgeEpoch = 0;
 
   constructor(
     private readonly ds: DataSource,
@@ -87,6 +89,7 @@ export class ApiKeyService {
     const hash = sha256Hex(raw);
     const hit = this.cache.get(hash);
     if (hit && hit.expiresAt > Date.now()) return hit.value;
+    const epoch = this.purgeEpoch;
     const rows = await this.ds.query(
       `SELECT k.id AS key_id, u.id, u.email, u.role, u.tier, u.created_at
          FROM api_keys k JOIN users u ON u.id = k.user_id
@@ -102,12 +105,13 @@ export class ApiKeyService {
       keyId: r.key_id,
       user: Object.assign(new UserEntity(), { id: r.id, email: r.email, role: r.role, tier: r.tier, createdAt: r.created_at }),
     };
-    this.cache.set(hash, { value, expiresAt: Date.now() + this.cacheTtlMs });
+    if (epoch === this.purgeEpoch) this.cache.set(hash, { value, expiresAt: Date.now() + this.cacheTtlMs });
     return value;
   }
 
   /** Drops a key from this node's cache (called on every node by the revocation broadcast). */
   purge(keyHash: string): void {
+    this.purgeEpoch++;
     this.cache.delete(keyHash);
   }
 

@@ -87,6 +87,8 @@ export class GenerationService {
     const size = first ?? 20;
     if (!Number.isInteger(size) || size < 1 || size > this.limits.maxPageSize)
       throw new BadUserInputError(`first must be between 1 and ${this.limits.maxPageSize}`, { field: "first" });
+    if (filter.userId != null && !isUuid(filter.userId)) throw new BadUserInputError("filter.userId is not a user id", { field: "filter.userId" });
+    if (filter.model?.includes("\u0000")) throw new BadUserInputError("filter.model contains a NUL character", { field: "filter.model" });
     const qb = this.ds.getRepository(GenerationEntity).createQueryBuilder("g");
     if (!isAdmin(viewer) || filter.userId) qb.andWhere("g.userId = :uid", { uid: isAdmin(viewer) ? filter.userId : viewer.userId });
     if (filter.status?.length) qb.andWhere("g.status IN (:...st)", { st: filter.status });

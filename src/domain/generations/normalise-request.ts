@@ -59,6 +59,18 @@ function normaliseMessages(cmd: CreateGenerationCommand, limits: RequestLimits):
   });
 }
 
+/** Postgres rejects NUL in text and jsonb and unpaired surrogates in jsonb; TypeORM recurses through jsonb values on insert. */
+const MAX_INPUT_DEPTH = 32;
+function checkStorable(field: string, v: unknown, depth = 0): void {
+  if (typeof v === "string" && /\u0000|\p{Cs}/u.test(v)) bad(field, `${field} contains a NUL character or malformed Unicode`);
+  if (!v || typeof v !== "object") return;
+  if (depth >= MAX_INPUT_DEPTH) bad(field, `input is nested deeper than ${MAX_INPUT_DEPTH} levels`);
+  for (const [k, x] of Object.entries(v)) {
+    checkStorable(field ? `${field}.${k}` : k, k, depth + 1);
+    checkStorable(field ? `${field}.${k}` : k, x, depth + 1);
+  }
+}
+
 function normaliseParams(params: unknown, limits: RequestLimits): Record<string, unknown> {
   if (params === undefined || params === null) return {};
   if (typeof params !== "object" || Array.isArray(params)) bad("params", "params must be a JSON object");
@@ -68,6 +80,7 @@ function normaliseParams(params: unknown, limits: RequestLimits): Record<string,
 }
 
 export function normaliseRequest(cmd: CreateGenerationCommand, registry: ProviderRegistry, limits: RequestLimits): NormalisedRequest {
+  checkStorable("", cmd);
   const model = registry.model(cmd.model);
   if (!model) {
     const known = registry.listModels(cmd.modality).map((m) => m.id);
