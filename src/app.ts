@@ -4,7 +4,6 @@
  */
 import "reflect-metadata";
 import { randomBytes } from "node:crypto";
-import express from "express";
 import http from "node:http";
 import type { Redis } from "ioredis";
 import { RedisPubSub } from "graphql-redis-subscriptions";
@@ -19,7 +18,8 @@ import { GenerationRunner } from "./domain/generations/generation-runner";
 import { GenerationService } from "./domain/generations/generation.service";
 import { SweeperService } from "./domain/generations/sweeper.service";
 import { createHttpServer, type HttpServer } from "./http/server";
-import { probesRouter, type Probes } from "./http/probes";
+import { probesHandler, type Probes } from "./http/probes";
+import { sendJson } from "./http/http-utils";
 import { assertMigrated, connectPostgres, connectRedis } from "./infra";
 import { createGenerationWorker } from "./jobs/generation.processor";
 import { createMaintenanceWorker, scheduleMaintenance } from "./jobs/maintenance.processor";
@@ -153,9 +153,14 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
       config, ds, redis, bus, services, queue, metrics, log, http: httpServer, runner, sweeper,
       async start() {
         if (opts.metricsServer) {
-          const app = express();
-          app.use(probesRouter(probes, metrics));
-          metricsServer = http.createServer(app);
+          const handle = probesHandler(probes, metrics);
+          metricsServer = http.createServer((req, res) => {
+            const path = (req.url ?? "/").split("?")[0];
+            handle(path, req, res).then(
+              (found) => found || sendJson(res, 404, { error: "not found" }),
+              () => sendJson(res, 500, { error: "internal error" }),
+            );
+          });
           await new Promise<void>((resolve, reject) => {
             metricsServer!.once("error", reject);
             metricsServer!.listen(config.metricsPort, config.http.host, () => resolve());

@@ -76,35 +76,44 @@ export class GenerationRunner {
     const ctrl = new AbortController();
     this.active.set(job.generationId, ctrl); // before the claim: a cancel racing the claim is not missed
     try {
-      const gen = await this.claim(job.generationId);
-      if (!gen) return { kind: "skipped", reason: "not QUEUED or RUNNING" };
-      return await this.execute(gen, ctrl, job);
+      const claimed = await this.claim(job.generationId);
+      if (!claimed) return { kind: "skipped", reason: "not QUEUED or RUNNING" };
+      return await this.execute(claimed.gen, claimed.attemptNo, ctrl, job);
     } finally {
       this.active.delete(job.generationId);
     }
   }
 
-  private async claim(id: string): Promise<GenerationEntity | null> {
-    const res = await this.ds.query(
-      `UPDATE generations SET status = 'RUNNING', run_attempt = run_attempt + 1, progress = 0,
-              started_at = COALESCE(started_at, now()), updated_at = now()
-        WHERE id = $1 AND status IN ('QUEUED','RUNNING') RETURNING *`,
-      [id],
+  /** Claims the generation and opens its next attempt row in one statement. */
+  private async claim(id: string): Promise<{ gen: GenerationEntity; attemptNo: number } | null> {
+    const rows = await this.ds.query(
+      `WITH g AS (
+         UPDATE generations SET status = 'RUNNING', run_attempt = run_attempt + 1, progress = 0,
+                started_at = COALESCE(started_at, now()), updated_at = now()
+          WHERE id = $1 AND status IN ('QUEUED','RUNNING') RETURNING *
+       ), a AS (
+         INSERT INTO generation_attempts (id, generation_id, attempt_no, provider, model, status, cost_micros, created_at)
+         SELECT $2, g.id, (SELECT COALESCE(MAX(attempt_no), 0) + 1 FROM generation_attempts WHERE generation_id = $1),
+                COALESCE(g.provider, '?'), COALESCE(g.provider_model, '?'), 'RUNNING', 0, now()
+           FROM g RETURNING attempt_no
+       )
+       SELECT g.*, a.attempt_no AS claimed_attempt_no FROM g, a`,
+      [id, newId()],
     );
-    const row = res[0]?.[0];
-    return row ? rowToEntity(this.ds, GenerationEntity, row) : null;
+    const row = rows[0];
+    return row ? { gen: rowToEntity(this.ds, GenerationEntity, row), attemptNo: row.claimed_attempt_no } : null;
   }
 
-  private async execute(gen: GenerationEntity, ctrl: AbortController, job: RunJob): Promise<RunOutcome> {
+  private async execute(gen: GenerationEntity, attemptNo: number, ctrl: AbortController, job: RunJob): Promise<RunOutcome> {
     const provider = this.registry.provider(gen.provider ?? "");
     const model = this.registry.model(`${gen.provider}/${gen.providerModel}`);
     if (!provider || !model) {
       const err = new ProviderError({ provider: gen.provider ?? "?", kind: "invalid_request", message: `model ${gen.provider}/${gen.providerModel} is not configured on this worker` });
+      await this.settleAttempt(gen.id, attemptNo, "FAILED", 0, 0, err);
       return this.fail(gen, err, true);
     }
     if (gen.runAttempt === 1) this.metrics.queueWait.observe({ priority: gen.priority }, (Date.now() - gen.createdAt.getTime()) / 1000);
     await this.bus.publishGenerationEvent(gen, { type: "STARTED" });
-    const attemptNo = await this.insertAttempt(gen, model);
     const events = new DeltaBuffer(this.cfg.deltaCoalesceMs, (delta) => this.bus.publishGenerationEvent(gen, { type: "DELTA", delta }));
     const timeout = AbortSignal.timeout(this.cfg.providerTimeoutMs);
     const t0 = performance.now();
@@ -145,16 +154,21 @@ export class GenerationRunner {
       }
     }
     const cost = costOf(model, result.usage);
-    await this.settleAttempt(gen.id, attemptNo, "SUCCEEDED", latencyMs, cost);
     this.metrics.upstreamAttempts.inc({ provider: model.provider, model: model.id, outcome: "ok" });
-    const res = await this.ds.query(
-      `UPDATE generations SET status = 'SUCCEEDED', progress = 1, output = $3, error_code = NULL, error_message = NULL,
-              cost_micros = (SELECT COALESCE(SUM(cost_micros), 0) FROM generation_attempts WHERE generation_id = $1),
+    // The attempt is settled even when the generation was cancelled meanwhile: the upstream call happened.
+    const rows = await this.ds.query(
+      `WITH a AS (
+         UPDATE generation_attempts SET status = 'SUCCEEDED', latency_ms = $4, cost_micros = $5
+          WHERE generation_id = $1 AND attempt_no = $6 AND status = 'RUNNING' RETURNING cost_micros
+       )
+       UPDATE generations SET status = 'SUCCEEDED', progress = 1, output = $3, error_code = NULL, error_message = NULL,
+              cost_micros = (SELECT COALESCE(SUM(cost_micros), 0) FROM generation_attempts WHERE generation_id = $1 AND attempt_no <> $6)
+                          + (SELECT COALESCE(SUM(cost_micros), 0) FROM a),
               completed_at = now(), updated_at = now()
         WHERE id = $1 AND status = 'RUNNING' AND run_attempt = $2 RETURNING *`,
-      [gen.id, gen.runAttempt, JSON.stringify(output)],
+      [gen.id, gen.runAttempt, JSON.stringify(output), latencyMs, cost, attemptNo],
     );
-    const row = res[0]?.[0];
+    const row = rows[0]?.[0]; // UPDATE … RETURNING: TypeORM gives [rows, count]
     if (!row) {
       for (const f of output.files ?? []) await this.blobs.delete(f.key).catch(() => undefined);
       return { kind: "skipped", reason: "superseded or cancelled while running" };
@@ -212,16 +226,6 @@ export class GenerationRunner {
       [gen.id, gen.runAttempt, gen.progress],
     );
     await this.bus.publishGenerationEvent(gen, { type: "PROGRESS", progress: gen.progress });
-  }
-
-  private async insertAttempt(gen: GenerationEntity, model: ModelInfo): Promise<number> {
-    const rows = await this.ds.query(
-      `INSERT INTO generation_attempts (id, generation_id, attempt_no, provider, model, status, cost_micros, created_at)
-       VALUES ($1, $2, (SELECT COALESCE(MAX(attempt_no), 0) + 1 FROM generation_attempts WHERE generation_id = $2), $3, $4, 'RUNNING', 0, now())
-       RETURNING attempt_no`,
-      [newId(), gen.id, model.provider, model.name],
-    );
-    return rows[0].attempt_no;
   }
 
   private async settleAttempt(generationId: string, attemptNo: number, status: string, latencyMs: number, costMicros: number, err?: ProviderError) {
