@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: Switchboard against the engines underneath, in one run, as JSON.
  *   (a) bare BullMQ: N jobs added one by one, one worker (concurrency 50)
- *   (b) bare Apollo 5 on express 5: `{ __typename }` at C
+ *   (b) bare Apollo 5 on express 5: `{ __typename }` at C (and, for reference, from a plain node:http handler,
+ *       which is how Switchboard serves Apollo)
  *   (c) Switchboard (serve + in-process workers): N createGeneration at C, one subscriber
  * Env: BENCH_N (5000), BENCH_C (32), BENCH_PROFILE=1 (CPU profile of the Switchboard process).
  */
@@ -55,8 +56,8 @@ async function bareBullmq() {
   return { jobs: N, seconds: Math.round(seconds * 1000) / 1000, jobsPerSecond: Math.round(N / seconds) };
 }
 
-async function bareApollo() {
-  const { proc, info } = await child("bare-apollo.server.ts");
+async function bareApollo(script = "bare-apollo.server.ts") {
+  const { proc, info } = await child(script);
   const url = `http://127.0.0.1:${info.port}/graphql`;
   const body = JSON.stringify({ query: "{ __typename }" });
   await load({ url, concurrency: C, total: 2000, body: () => body }); // warm-up
@@ -151,6 +152,7 @@ async function main() {
   mkdirSync(results, { recursive: true });
   const bullmq = await bareBullmq();
   const apollo = await bareApollo();
+  const apolloPlainHttp = await bareApollo("bare-apollo-http.server.ts");
   const sb = await switchboard();
   const acceptP50 = (sb.acceptLatencyMs as { p50: number }).p50;
   const eventP50 = (sb.succeededEventLatencyMs as { p50: number }).p50;
@@ -161,6 +163,7 @@ async function main() {
     params: { N, C },
     bareBullmq: bullmq,
     bareApollo: apollo,
+    bareApolloPlainNodeHttp: apolloPlainHttp,
     switchboard: sb,
     ratios: {
       completedPerSecondVsBullmq: Math.round(((sb.completedPerSecond as number) / bullmq.jobsPerSecond) * 1000) / 1000,
