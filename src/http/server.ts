@@ -91,7 +91,8 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
         return true;
       },
       onSubscribe: (ctx) => {
-        if (Object.keys(ctx.subscriptions).length >= config.limits.wsMaxSubscriptions)
+        // graphql-ws registers the operation being subscribed before this hook runs.
+        if (Object.keys(ctx.subscriptions).length > config.limits.wsMaxSubscriptions)
           return [new GraphQLError(`at most ${config.limits.wsMaxSubscriptions} subscriptions per socket`, { extensions: { code: "TOO_MANY_SUBSCRIPTIONS" } })];
         return undefined;
       },
