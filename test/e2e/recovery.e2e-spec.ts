@@ -22,8 +22,12 @@ async function create(t: TestApp, simulate: Record<string, unknown> = {}): Promi
 /** The row as Postgres has it, with its attempts' statuses in order. */
 async function row(t: TestApp, id: string) {
   const [g] = await t.app.ds.query(`SELECT status, run_attempt, error_code, output FROM generations WHERE id = $1`, [id]);
-  const attempts = await t.app.ds.query(`SELECT status FROM generation_attempts WHERE generation_id = $1 ORDER BY attempt_no`, [id]);
-  return { ...g, attempts: attempts.map((a: { status: string }) => a.status) as string[] };
+  const attempts = await t.app.ds.query(`SELECT status, error_kind FROM generation_attempts WHERE generation_id = $1 ORDER BY attempt_no`, [id]);
+  return {
+    ...g,
+    attempts: attempts.map((a: { status: string }) => a.status) as string[],
+    attempt_kinds: attempts.map((a: { error_kind: string | null }) => a.error_kind),
+  };
 }
 
 /** Subscribes; `reached` resolves at the first event matching `when`, `done` at the terminal event. */
@@ -75,7 +79,7 @@ describe("recovery", () => {
       expect(events.at(-1)!.type).toBe("SUCCEEDED");
       await new Promise((r) => setTimeout(r, 900)); // asserting an absence: a few more sweeps must not run it again
       const g = await row(api, id);
-      expect(g).toMatchObject({ status: "SUCCEEDED", run_attempt: 1, attempts: ["SUCCEEDED"] });
+      expect(g).toMatchObject({ status: "SUCCEEDED", run_attempt: 1, attempts: ["SUCCEEDED"], attempt_kinds: [null] });
     });
   });
 
@@ -104,8 +108,9 @@ describe("recovery", () => {
       const g = await row(api, id);
       expect(g.status).toBe("SUCCEEDED");
       expect(g.run_attempt).toBe(2);
-      // The killed attempt never got to settle: it stays RUNNING. Exactly one attempt succeeded.
-      expect(g.attempts).toEqual(["RUNNING", "SUCCEEDED"]);
+      // The killed attempt is marked FAILED (worker_lost) by the next claim. Exactly one attempt succeeded.
+      expect(g.attempts).toEqual(["FAILED", "SUCCEEDED"]);
+      expect(g.attempt_kinds).toEqual(["worker_lost", null]);
       // The second attempt streamed afresh after its STARTED: those deltas are the whole answer.
       const lastStart = events.map((e) => e.type).lastIndexOf("STARTED");
       expect(lastStart).toBeGreaterThan(0);

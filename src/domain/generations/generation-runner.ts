@@ -91,6 +91,11 @@ export class GenerationRunner {
          UPDATE generations SET status = 'RUNNING', run_attempt = run_attempt + 1, progress = 0,
                 started_at = COALESCE(started_at, now()), updated_at = now()
           WHERE id = $1 AND status IN ('QUEUED','RUNNING') RETURNING *
+       ), lost AS (
+         -- an attempt still RUNNING when the job is claimed again belonged to a worker that died
+         UPDATE generation_attempts SET status = 'FAILED', error_kind = 'worker_lost',
+                error_message = 'the worker running this attempt stopped before it finished'
+          WHERE generation_id = $1 AND status = 'RUNNING' AND EXISTS (SELECT 1 FROM g)
        ), a AS (
          INSERT INTO generation_attempts (id, generation_id, attempt_no, provider, model, status, cost_micros, created_at)
          SELECT $2, g.id, (SELECT COALESCE(MAX(attempt_no), 0) + 1 FROM generation_attempts WHERE generation_id = $1),
