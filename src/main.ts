@@ -6,7 +6,7 @@
 import "reflect-metadata";
 import { parseArgs } from "node:util";
 import { RedisPubSub } from "graphql-redis-subscriptions";
-import { createApp, type App } from "./app";
+import type { App } from "./app";
 import { ConfigError, loadConfig, type AppConfig, type Tier } from "./config/config";
 import { readEnv } from "./config/env";
 import { UserFacingError } from "./common/errors";
@@ -79,6 +79,8 @@ Try it:
 
 async function serve(config: AppConfig, flags: { worker: boolean; setup: boolean; api: boolean }): Promise<void> {
   if (flags.setup) await migrate(config, true);
+  // Loaded lazily: admin commands start without the GraphQL schema and the workers.
+  const { createApp } = require("./app") as typeof import("./app");
   const app = await createApp(config, { api: flags.api, workers: flags.worker, metricsServer: !flags.api, createDatabase: flags.setup });
   const port = await app.start();
   app.log.info({ port, workers: flags.worker, api: flags.api }, "switchboard started");

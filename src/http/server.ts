@@ -115,6 +115,7 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
     schema: d.schema,
     introspection: config.http.introspection,
     csrfPrevention: true,
+    stopOnTerminationSignals: false, // main.ts owns SIGTERM: drain HTTP, then the workers
     ...armor,
     formatError: createFormatError({ production }),
     plugins: [
