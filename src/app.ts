@@ -90,8 +90,11 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     cleanup.unshift(() => redis.quit());
     const subscriber = await connectRedis(config.redis.url, "switchboard-sub");
     cleanup.unshift(() => subscriber.quit());
-    const pubsub = new RedisPubSub({ publisher: redis, subscriber });
-    const bus = new EventBus(pubsub, redis, config.redis.prefix);
+    // Events go out on their own auto-pipelined connection: concurrent publishes share one write.
+    const publisher = await connectRedis(config.redis.url, "switchboard-pub", { autoPipelining: true });
+    cleanup.unshift(() => publisher.quit());
+    const pubsub = new RedisPubSub({ publisher, subscriber });
+    const bus = new EventBus(pubsub, publisher, config.redis.prefix);
     const registry = new ProviderRegistry([new SimulatedProvider()]);
     const blobs = await createBlobStore(config, ds);
     const queue = new GenerationQueue({ connection: redis, prefix: config.redis.prefix, attempts: config.worker.attempts });

@@ -39,8 +39,11 @@ export async function assertMigrated(ds: DataSource): Promise<void> {
 }
 
 /** A Redis connection fit for BullMQ (maxRetriesPerRequest: null); fails fast with a clear message when unreachable. */
-export async function connectRedis(url: string, name: string): Promise<Redis> {
-  const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: true, connectionName: name, enableReadyCheck: true });
+export async function connectRedis(url: string, name: string, opts: { autoPipelining?: boolean } = {}): Promise<Redis> {
+  const redis = new Redis(url, {
+    maxRetriesPerRequest: null, lazyConnect: true, connectionName: name, enableReadyCheck: true,
+    enableAutoPipelining: opts.autoPipelining ?? false,
+  });
   redis.on("error", () => undefined); // reconnects by itself; readiness reports the state
   try {
     await Promise.race([

@@ -2,6 +2,7 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from "bullmq";
 import type { Priority } from "../db/entities/generation.entity";
 import type { GenerationScheduler } from "../domain/generations/scheduler";
+import { TickBatcher } from "../common/tick-batcher";
 
 export const GENERATIONS_QUEUE = "generations";
 export const MAINTENANCE_QUEUE = "maintenance";
@@ -24,9 +25,15 @@ export interface QueueSettings {
 
 export class GenerationQueue implements GenerationScheduler {
   readonly queue: Queue<GenerationJobData>;
+  /** Enqueues made in the same turn go to Redis as one addBulk (one round trip). */
+  private readonly adds: TickBatcher<{ id: string; priority: Priority }, void>;
 
   constructor(private readonly settings: QueueSettings) {
     this.queue = new Queue<GenerationJobData>(GENERATIONS_QUEUE, { connection: settings.connection, prefix: settings.prefix });
+    this.adds = new TickBatcher<{ id: string; priority: Priority }, void>(async (items) => {
+      await this.queue.addBulk(items.map(({ id, priority }) => ({ name: "generate", data: { generationId: id }, opts: this.jobOptions(id, priority) })));
+      return items.map((): void => undefined);
+    });
   }
 
   private jobOptions(id: string, priority: Priority): JobsOptions {
@@ -40,8 +47,8 @@ export class GenerationQueue implements GenerationScheduler {
     };
   }
 
-  async enqueue(generationId: string, priority: Priority): Promise<void> {
-    await this.queue.add("generate", { generationId }, this.jobOptions(generationId, priority));
+  enqueue(generationId: string, priority: Priority): Promise<void> {
+    return this.adds.add({ id: generationId, priority });
   }
 
   /** Replaces a lost/failed job with a fresh one under the same id. */

@@ -5,7 +5,6 @@
  * job can never complete a generation twice or overwrite a newer state.
  */
 import type { DataSource } from "typeorm";
-import { newId } from "../../common/ids";
 import { GenerationEntity, type StoredOutput } from "../../db/entities/generation.entity";
 import { rowToEntity } from "../../db/row-mapper";
 import type { Logger } from "../../observability/logger";
@@ -15,6 +14,7 @@ import type { ProviderRegistry } from "../../providers/registry";
 import type { EventBus } from "../../realtime/event-bus";
 import type { BlobStore } from "../../storage/blob-store";
 import { DeltaBuffer } from "./delta-buffer";
+import { RunStore } from "./run-store";
 import { costOf } from "./pricing";
 
 export interface RunJob {
@@ -44,6 +44,7 @@ export const errorCode = (kind: string): string =>
 
 export class GenerationRunner {
   private readonly active = new Map<string, AbortController>();
+  private readonly store: RunStore;
 
   constructor(
     private readonly ds: DataSource,
@@ -53,7 +54,9 @@ export class GenerationRunner {
     private readonly cfg: RunnerConfig,
     private readonly log: Logger,
     private readonly metrics: Metrics,
-  ) {}
+  ) {
+    this.store = new RunStore(ds);
+  }
 
   /** Aborts a generation running in this process (cancel broadcast). */
   abort(generationId: string): boolean {
@@ -76,37 +79,12 @@ export class GenerationRunner {
     const ctrl = new AbortController();
     this.active.set(job.generationId, ctrl); // before the claim: a cancel racing the claim is not missed
     try {
-      const claimed = await this.claim(job.generationId);
+      const claimed = await this.store.claim(job.generationId);
       if (!claimed) return { kind: "skipped", reason: "not QUEUED or RUNNING" };
       return await this.execute(claimed.gen, claimed.attemptNo, ctrl, job);
     } finally {
       this.active.delete(job.generationId);
     }
-  }
-
-  /** Claims the generation and opens its next attempt row in one statement. */
-  private async claim(id: string): Promise<{ gen: GenerationEntity; attemptNo: number } | null> {
-    const rows = await this.ds.query(
-      `WITH g AS (
-         UPDATE generations SET status = 'RUNNING', run_attempt = run_attempt + 1, progress = 0,
-                started_at = COALESCE(started_at, now()), updated_at = now()
-          WHERE id = $1 AND status IN ('QUEUED','RUNNING') RETURNING *
-       ), lost AS (
-         -- an attempt still RUNNING when the job is claimed again belonged to a worker that died
-         UPDATE generation_attempts SET status = 'FAILED', error_kind = 'worker_lost',
-                error_message = 'the worker running this attempt stopped before it finished'
-          WHERE generation_id = $1 AND status = 'RUNNING' AND EXISTS (SELECT 1 FROM g)
-       ), a AS (
-         INSERT INTO generation_attempts (id, generation_id, attempt_no, provider, model, status, cost_micros, created_at)
-         SELECT $2, g.id, (SELECT COALESCE(MAX(attempt_no), 0) + 1 FROM generation_attempts WHERE generation_id = $1),
-                COALESCE(g.provider, '?'), COALESCE(g.provider_model, '?'), 'RUNNING', 0, now()
-           FROM g RETURNING attempt_no
-       )
-       SELECT g.*, a.attempt_no AS claimed_attempt_no FROM g, a`,
-      [id, newId()],
-    );
-    const row = rows[0];
-    return row ? { gen: rowToEntity(this.ds, GenerationEntity, row), attemptNo: row.claimed_attempt_no } : null;
   }
 
   private async execute(gen: GenerationEntity, attemptNo: number, ctrl: AbortController, job: RunJob): Promise<RunOutcome> {
@@ -160,25 +138,11 @@ export class GenerationRunner {
     }
     const cost = costOf(model, result.usage);
     this.metrics.upstreamAttempts.inc({ provider: model.provider, model: model.id, outcome: "ok" });
-    // The attempt is settled even when the generation was cancelled meanwhile: the upstream call happened.
-    const rows = await this.ds.query(
-      `WITH a AS (
-         UPDATE generation_attempts SET status = 'SUCCEEDED', latency_ms = $4, cost_micros = $5
-          WHERE generation_id = $1 AND attempt_no = $6 AND status = 'RUNNING' RETURNING cost_micros
-       )
-       UPDATE generations SET status = 'SUCCEEDED', progress = 1, output = $3, error_code = NULL, error_message = NULL,
-              cost_micros = (SELECT COALESCE(SUM(cost_micros), 0) FROM generation_attempts WHERE generation_id = $1 AND attempt_no <> $6)
-                          + (SELECT COALESCE(SUM(cost_micros), 0) FROM a),
-              completed_at = now(), updated_at = now()
-        WHERE id = $1 AND status = 'RUNNING' AND run_attempt = $2 RETURNING *`,
-      [gen.id, gen.runAttempt, JSON.stringify(output), latencyMs, cost, attemptNo],
-    );
-    const row = rows[0]?.[0]; // UPDATE … RETURNING: TypeORM gives [rows, count]
-    if (!row) {
+    const done = await this.store.succeed({ gen, attemptNo, output, latencyMs, costMicros: cost });
+    if (!done) {
       for (const f of output.files ?? []) await this.blobs.delete(f.key).catch(() => undefined);
       return { kind: "skipped", reason: "superseded or cancelled while running" };
     }
-    const done = rowToEntity(this.ds, GenerationEntity, row);
     await this.bus.publishGenerationEvent(done, { type: "SUCCEEDED" });
     this.observeTerminal(done);
     return { kind: "finished", status: "SUCCEEDED" };

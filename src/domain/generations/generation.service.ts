@@ -19,8 +19,16 @@ import { normaliseRequest, type RequestLimits } from "./normalise-request";
 import { costOf, worstCaseUsage } from "./pricing";
 import type { GenerationScheduler } from "./scheduler";
 import { decodeCursor, encodeCursor, type GenerationFilter, type GenerationPage } from "./generation-page";
+import { TickBatcher } from "../../common/tick-batcher";
 
 export class GenerationService {
+  /** Inserts made in the same turn go to Postgres as one multi-row INSERT; false = lost an idempotency race. */
+  private readonly inserts = new TickBatcher<GenerationEntity, boolean>(async (rows) => {
+    const res = await this.ds.createQueryBuilder().insert().into(GenerationEntity).values(rows as never[]).orIgnore().returning("id").execute();
+    const inserted = new Set((res.raw as { id: string }[]).map((r) => r.id));
+    return rows.map((r) => inserted.has(r.id));
+  });
+
   constructor(
     private readonly ds: DataSource,
     private readonly registry: ProviderRegistry,
@@ -55,8 +63,7 @@ export class GenerationService {
       costMicros: null, idempotencyKey: idem, runAttempt: 0, createdAt: now, updatedAt: now, startedAt: null, completedAt: null,
     } satisfies GenerationEntity);
 
-    const inserted = await this.ds.createQueryBuilder().insert().into(GenerationEntity).values(gen as never).orIgnore().execute();
-    if (!inserted.raw?.length && idem) {
+    if (!(await this.inserts.add(gen)) && idem) {
       // Lost an idempotency race: the winner's row is the answer.
       const winner = await this.ds.getRepository(GenerationEntity).findOneByOrFail({ userId: viewer.userId, idempotencyKey: idem });
       return cmd.wait ? this.waitFor(winner, cmd.wait) : winner;

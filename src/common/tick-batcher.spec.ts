@@ -1,0 +1,29 @@
+import { describe, expect, it } from "vitest";
+import { TickBatcher } from "./tick-batcher";
+
+describe("TickBatcher", () => {
+  it("runs calls made in the same turn as one batch, results in order", async () => {
+    const batches: number[][] = [];
+    const b = new TickBatcher<number, number>(async (xs) => {
+      batches.push(xs);
+      return xs.map((x) => x * 2);
+    });
+    const out = await Promise.all([b.add(1), b.add(2), b.add(3)]);
+    expect(out).toEqual([2, 4, 6]);
+    expect(batches).toEqual([[1, 2, 3]]);
+    expect(await b.add(4)).toBe(8);
+    expect(batches).toEqual([[1, 2, 3], [4]]);
+  });
+
+  it("splits at maxBatch and rejects every caller of a failed batch", async () => {
+    const sizes: number[] = [];
+    const b = new TickBatcher<number, number>(async (xs) => {
+      sizes.push(xs.length);
+      if (xs.includes(-1)) throw new Error("boom");
+      return xs;
+    }, 2);
+    const results = await Promise.allSettled([b.add(1), b.add(2), b.add(-1), b.add(3)]);
+    expect(sizes).toEqual([2, 2]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected", "rejected"]);
+  });
+});

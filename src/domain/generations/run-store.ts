@@ -1,0 +1,99 @@
+/**
+ * The worker's hot SQL, batched: claims (and finishes) made by concurrent jobs in the same
+ * event-loop turn go to Postgres as one statement each. Every row is still guarded by its
+ * own conditions (status, run_attempt), exactly as a single-row statement would be.
+ */
+import type { DataSource } from "typeorm";
+import { TickBatcher } from "../../common/tick-batcher";
+import { GenerationEntity, type StoredOutput } from "../../db/entities/generation.entity";
+import { rowToEntity } from "../../db/row-mapper";
+
+export interface Claim {
+  gen: GenerationEntity;
+  attemptNo: number;
+}
+
+export interface Success {
+  gen: GenerationEntity;
+  attemptNo: number;
+  output: StoredOutput;
+  latencyMs: number;
+  costMicros: number;
+}
+
+const CLAIM_SQL = `
+  WITH g AS (
+    UPDATE generations SET status = 'RUNNING', run_attempt = run_attempt + 1, progress = 0,
+           started_at = COALESCE(started_at, now()), updated_at = now()
+     WHERE id = ANY($1::uuid[]) AND status IN ('QUEUED','RUNNING') RETURNING *
+  ), lost AS (
+    -- an attempt still RUNNING when the job is claimed again belonged to a worker that died
+    UPDATE generation_attempts SET status = 'FAILED', error_kind = 'worker_lost',
+           error_message = 'the worker running this attempt stopped before it finished'
+     WHERE generation_id IN (SELECT id FROM g) AND status = 'RUNNING'
+  ), a AS (
+    INSERT INTO generation_attempts (id, generation_id, attempt_no, provider, model, status, cost_micros, created_at)
+    SELECT gen_random_uuid(), g.id,
+           (SELECT COALESCE(MAX(x.attempt_no), 0) + 1 FROM generation_attempts x WHERE x.generation_id = g.id),
+           COALESCE(g.provider, '?'), COALESCE(g.provider_model, '?'), 'RUNNING', 0, now()
+      FROM g RETURNING generation_id, attempt_no
+  )
+  SELECT g.*, a.attempt_no AS claimed_attempt_no FROM g JOIN a ON a.generation_id = g.id`;
+
+// The attempt is settled even when the generation was cancelled meanwhile: the upstream call happened.
+const SUCCEED_SQL = `
+  WITH v AS (
+    SELECT * FROM jsonb_to_recordset($1::jsonb)
+      AS v(id uuid, run_attempt int, attempt_no int, output jsonb, latency_ms int, cost_micros bigint)
+  ), a AS (
+    UPDATE generation_attempts ga SET status = 'SUCCEEDED', latency_ms = v.latency_ms, cost_micros = v.cost_micros
+      FROM v WHERE ga.generation_id = v.id AND ga.attempt_no = v.attempt_no AND ga.status = 'RUNNING'
+    RETURNING ga.generation_id, ga.cost_micros
+  )
+  UPDATE generations g SET status = 'SUCCEEDED', progress = 1, output = v.output, error_code = NULL, error_message = NULL,
+         cost_micros = (SELECT COALESCE(SUM(x.cost_micros), 0) FROM generation_attempts x WHERE x.generation_id = g.id AND x.attempt_no <> v.attempt_no)
+                     + COALESCE((SELECT SUM(a.cost_micros) FROM a WHERE a.generation_id = g.id), 0),
+         completed_at = now(), updated_at = now()
+    FROM v WHERE g.id = v.id AND g.status = 'RUNNING' AND g.run_attempt = v.run_attempt
+  RETURNING g.*`;
+
+export class RunStore {
+  private readonly claims: TickBatcher<string, Claim | null>;
+  private readonly successes: TickBatcher<Success, GenerationEntity | null>;
+
+  constructor(private readonly ds: DataSource) {
+    this.claims = new TickBatcher(async (ids) => {
+      const rows: Record<string, unknown>[] = await this.ds.query(CLAIM_SQL, [[...new Set(ids)]]);
+      const byId = new Map(rows.map((r) => [r.id as string, r]));
+      // A duplicate delivery of the same job in one batch: only the first caller gets the claim.
+      return ids.map((id) => {
+        const row = byId.get(id);
+        if (!row) return null;
+        byId.delete(id);
+        return { gen: rowToEntity(this.ds, GenerationEntity, row), attemptNo: row.claimed_attempt_no as number };
+      });
+    });
+    this.successes = new TickBatcher(async (items) => {
+      const input = items.map((s) => ({
+        id: s.gen.id, run_attempt: s.gen.runAttempt, attempt_no: s.attemptNo, output: s.output, latency_ms: s.latencyMs, cost_micros: s.costMicros,
+      }));
+      const res = await this.ds.query(SUCCEED_SQL, [JSON.stringify(input)]);
+      const rows: Record<string, unknown>[] = res[0] ?? []; // UPDATE … RETURNING: TypeORM gives [rows, count]
+      const byId = new Map(rows.map((r) => [r.id as string, r]));
+      return items.map((s) => {
+        const row = byId.get(s.gen.id);
+        return row && row.run_attempt === s.gen.runAttempt ? rowToEntity(this.ds, GenerationEntity, row) : null;
+      });
+    });
+  }
+
+  /** Takes the generation (QUEUED or RUNNING) and opens its next attempt; null when it is not runnable. */
+  claim(generationId: string): Promise<Claim | null> {
+    return this.claims.add(generationId);
+  }
+
+  /** Settles the attempt and completes the generation if this run still owns it; null otherwise. */
+  succeed(s: Success): Promise<GenerationEntity | null> {
+    return this.successes.add(s);
+  }
+}
