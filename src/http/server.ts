@@ -59,6 +59,28 @@ const bearer = (h: unknown): string | undefined => {
   return m ? m[1].trim() : h.trim() || undefined;
 };
 
+/**
+ * Coalesces the frames sent to one socket in the same event-loop turn into one TCP write:
+ * a subscriber of many busy generations gets one syscall per turn, not one per event.
+ */
+function corkPerTurn(ws: WebSocket): void {
+  const raw = (ws as unknown as { _socket?: import("node:net").Socket })._socket;
+  if (!raw) return;
+  const send = ws.send.bind(ws) as (...args: unknown[]) => void;
+  let corked = false;
+  ws.send = ((...args: unknown[]) => {
+    if (!corked) {
+      corked = true;
+      raw.cork();
+      setImmediate(() => {
+        corked = false;
+        raw.uncork();
+      });
+    }
+    send(...args);
+  }) as WebSocket["send"];
+}
+
 export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
   const { config, services, log } = d;
   const server = http.createServer();
@@ -75,6 +97,7 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
   // --- WebSocket subscriptions (graphql-ws) on the same path ---
   const wss = new WebSocketServer({ server, path: "/graphql", maxPayload: config.limits.wsMaxPayloadBytes });
   const socketsByKey = new Map<string, Set<WebSocket>>();
+  wss.on("connection", corkPerTurn);
   const wsServer = useServer<Record<string, unknown>, SocketExtra>(
     {
       schema: d.schema,
