@@ -72,3 +72,26 @@ export async function load(opts: {
   agent.destroy();
   return { requests: opts.total, errors, seconds: Math.round(seconds * 1000) / 1000, perSecond: Math.round(opts.total / seconds), latencyMs: summarise(latencies) };
 }
+
+/** One POST on a shared keep-alive agent; resolves with the parsed body (open-loop load). */
+export function post(url: string, agent: http.Agent, headers: Record<string, string>, body: string): Promise<any> {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const req = http.request(
+      { host: u.hostname, port: u.port, path: u.pathname, method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          try {
+            resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+          } catch {
+            resolve(null);
+          }
+        });
+      },
+    );
+    req.on("error", () => resolve(null));
+    req.end(body);
+  });
+}

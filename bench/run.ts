@@ -3,7 +3,9 @@
  *   (a) bare BullMQ: N jobs added one by one, one worker (concurrency 50)
  *   (b) bare Apollo 5 on express 5: `{ __typename }` at C (and, for reference, from a plain node:http handler,
  *       which is how Switchboard serves Apollo)
- *   (c) Switchboard (serve + in-process workers): N createGeneration at C, one subscriber
+ *   (c) Switchboard (serve + in-process workers): N createGeneration at C, one subscriber; also the
+ *       same path with one client at a time (the latency floor) and at an open-loop rate of half
+ *       the measured completion rate (latency below saturation)
  * Env: BENCH_N (5000), BENCH_C (32), BENCH_PROFILE=1 (CPU profile of the Switchboard process).
  */
 import { fork, type ChildProcess } from "node:child_process";
@@ -13,7 +15,8 @@ import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
-import { load, summarise } from "./load";
+import http from "node:http";
+import { load, post, summarise } from "./load";
 import { summariseProfile } from "./profile-summary";
 import { dropRedisPrefix, uniquePrefix } from "../test/helpers/infra";
 
@@ -104,6 +107,22 @@ async function switchboard() {
   }
   await load({ url, concurrency: C, total: 500, headers, body: (i) => mutation(`warm ${i}`) });
   await new Promise((r) => setTimeout(r, 1000));
+
+  // (c0) One client, one generation at a time: the latency floor of the whole path on this machine.
+  const idleAgent = new http.Agent({ keepAlive: true });
+  const idleAccept: number[] = [];
+  const idleEvent: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const sent = performance.now();
+    let mine = "";
+    const seen = new Promise<void>((r) => (onSucceeded = () => mine && succeededAt.has(mine) && r()));
+    const b = await post(url, idleAgent, headers, mutation(`idle ${i} ${Math.random()}`));
+    idleAccept.push(performance.now() - sent);
+    mine = b.data.createGeneration.id;
+    if (!succeededAt.has(mine)) await seen;
+    idleEvent.push(succeededAt.get(mine)! - sent);
+  }
+  idleAgent.destroy();
   succeededAt.clear();
   await ask(proc, "reset");
   const redis0 = await redisCommands();
@@ -125,21 +144,52 @@ async function switchboard() {
   const redisCmds = (await redisCommands()) - redis0;
   const stats = await ask(proc, "stats");
   const eventLatency = summarise([...sentAt].filter(([id]) => succeededAt.has(id)).map(([id, at]) => succeededAt.get(id)! - at));
+  const succeededEvents = succeededAt.size;
+  const completedPerSecond = Math.round(succeededEvents / ((lastDone - t0) / 1000));
+
+  // (c2) The same path below saturation: an open-loop arrival rate of half the measured
+  // completion rate, so the latency is processing time, not time spent waiting in a backlog.
+  const rate = Math.max(10, Math.round(completedPerSecond / 2));
+  const openN = rate * 5;
+  const openSent = new Map<string, number>();
+  succeededAt.clear();
+  let openDone!: () => void;
+  const openFinished = new Promise<void>((r) => (openDone = r));
+  onSucceeded = () => succeededAt.size >= openN && openDone();
+  const openAccept: number[] = [];
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const openStart = performance.now();
+  for (let i = 0; i < openN; i++) {
+    const due = openStart + (i * 1000) / rate; // fixed arrival schedule, independent of responses
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const sent = performance.now();
+    void post(url, agent, headers, mutation(`open ${i} ${Math.random()}`)).then((b) => {
+      if (b?.data?.createGeneration?.id) openSent.set(b.data.createGeneration.id, sent);
+      openAccept.push(performance.now() - sent);
+    });
+  }
+  const openTimeout = setTimeout(() => openDone(), 60_000);
+  await openFinished;
+  clearTimeout(openTimeout);
+  agent.destroy();
+  const openEvent = summarise([...openSent].filter(([id]) => succeededAt.has(id)).map(([id, at]) => succeededAt.get(id)! - at));
   await ws.dispose();
   proc.send({ cmd: "stop" });
   await new Promise((r) => proc.once("exit", r));
-  const completedSeconds = (lastDone - t0) / 1000;
   const out: Record<string, unknown> = {
     generations: N,
     acceptErrors: accept.errors,
-    succeededEvents: succeededAt.size,
+    succeededEvents,
     acceptedPerSecond: accept.perSecond,
-    completedPerSecond: Math.round(succeededAt.size / completedSeconds),
+    completedPerSecond,
     acceptLatencyMs: accept.latencyMs,
     succeededEventLatencyMs: eventLatency,
     sqlStatementsPerGeneration: Math.round((stats.sql / N) * 100) / 100,
     redisCommandsPerGeneration: Math.round((redisCmds / N) * 100) / 100,
     peakRssMb: Math.round(stats.peakRss / 1048576),
+    oneClientIdle: { generations: 200, acceptLatencyMs: summarise(idleAccept), succeededEventLatencyMs: summarise(idleEvent) },
+    belowSaturation: { openLoopPerSecond: rate, generations: openN, acceptLatencyMs: summarise(openAccept), succeededEventLatencyMs: openEvent },
   };
   if (profile) {
     const file = readdirSync(profDir).find((f) => f.endsWith(".cpuprofile"));
