@@ -165,10 +165,17 @@ export class GenerationRunner {
   }
 
   private async handBack(gen: GenerationEntity): Promise<RunOutcome> {
-    await this.ds.query(
-      `UPDATE generations SET status = 'QUEUED', progress = 0, updated_at = now() WHERE id = $1 AND status = 'RUNNING' AND run_attempt = $2`,
+    const res = await this.ds.query(
+      `UPDATE generations SET status = 'QUEUED', progress = 0, updated_at = now()
+        WHERE id = $1 AND status = 'RUNNING' AND run_attempt = $2 RETURNING *`,
       [gen.id, gen.runAttempt],
     );
+    const row = res[0]?.[0];
+    if (row)
+      await this.bus.publishGenerationEvent(rowToEntity(this.ds, GenerationEntity, row), {
+        type: "RESTARTED",
+        message: "the worker running it shut down; partial output discarded, it goes back to the queue",
+      });
     return { kind: "handback" };
   }
 
