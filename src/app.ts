@@ -34,6 +34,8 @@ import type { BlobStore } from "./storage/blob-store";
 import { PostgresBlobStore } from "./storage/postgres-blob-store";
 import { S3BlobStore } from "./storage/s3-blob-store";
 import { pendingMigrations } from "./db/data-source";
+import { QuotaService } from "./domain/quotas/quota.service";
+import { systemClock, type Clock } from "./common/clock";
 
 export interface AppOptions {
   /** Serve the HTTP API (serve). */
@@ -46,6 +48,8 @@ export interface AppOptions {
   createDatabase?: boolean;
   onQuery?: (sql: string) => void;
   logger?: Logger;
+  /** The time source for quota periods (tests move it to cross a period boundary). */
+  clock?: Clock;
 }
 
 export interface App {
@@ -100,10 +104,11 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     const queue = new GenerationQueue({ connection: redis, prefix: config.redis.prefix, attempts: config.worker.attempts });
     cleanup.unshift(() => queue.close());
     const apiKeys = new ApiKeyService(ds, bus, config.auth.cacheTtlMs);
-    const generations = new GenerationService(ds, registry, queue, bus, config.limits, log, metrics);
+    const quotas = new QuotaService(ds, bus, opts.clock ?? systemClock, config.quotas);
+    const generations = new GenerationService(ds, registry, queue, bus, config.limits, log, metrics, quotas);
     const sweeper = new SweeperService(ds, queue, bus, config.sweeper, log, metrics);
     const services: Services = {
-      config, generations, apiKeys, registry, bus,
+      config, generations, apiKeys, registry, bus, quotas,
       filesSecret: await filesSecret(ds, config.files.signingSecret),
       newLoaders: () => createLoaders(ds),
     };
@@ -127,7 +132,7 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     const workers: Worker[] = [];
     const unsubs: (() => void)[] = [];
     if (opts.workers) {
-      runner = new GenerationRunner(ds, registry, bus, blobs, config.worker, log, metrics);
+      runner = new GenerationRunner(ds, registry, bus, blobs, config.worker, log, metrics, quotas);
       const r = runner;
       unsubs.push(await bus.subscribe(Topic.CANCEL_GENERATION, undefined, ({ generationId }) => void r.abort(generationId)));
       const settings = { connection: redis, prefix: config.redis.prefix };

@@ -13,6 +13,7 @@ import { UserFacingError } from "./common/errors";
 import { ApiKeyService } from "./domain/auth/api-key.service";
 import { connectPostgres, connectRedis } from "./infra";
 import { EventBus } from "./realtime/event-bus";
+import type { DataSource } from "typeorm";
 
 const USAGE = `Usage: switchboard <command>
 
@@ -25,6 +26,7 @@ const USAGE = `Usage: switchboard <command>
   keys list --email E
   keys revoke --id ID
   keys rotate --id ID
+  quotas verify                   Rebuild every budget period from the spend ledger and compare.
 
 Configuration comes from environment variables; see README.md.`;
 
@@ -38,18 +40,20 @@ async function migrate(config: AppConfig, quiet = false): Promise<void> {
   }
 }
 
-/** Services for one-shot admin commands (keys revoke needs Redis to reach every node). */
-async function withAdmin<T>(config: AppConfig, fn: (keys: ApiKeyService) => Promise<T>): Promise<T> {
+/** Postgres and Redis for one-shot admin commands (keys revoke needs Redis to reach every node). */
+async function withAdminInfra<T>(config: AppConfig, fn: (ds: DataSource, bus: EventBus) => Promise<T>): Promise<T> {
   const ds = await connectPostgres({ url: config.db.url, poolSize: 2, create: false });
   const redis = await connectRedis(config.redis.url, "switchboard-cli");
   try {
-    const bus = new EventBus(new RedisPubSub({ publisher: redis, subscriber: redis }), redis, config.redis.prefix);
-    return await fn(new ApiKeyService(ds, bus, 0));
+    return await fn(ds, new EventBus(new RedisPubSub({ publisher: redis, subscriber: redis }), redis, config.redis.prefix));
   } finally {
     redis.disconnect();
     await ds.destroy();
   }
 }
+
+const withAdmin = <T>(config: AppConfig, fn: (keys: ApiKeyService) => Promise<T>): Promise<T> =>
+  withAdminInfra(config, (ds, bus) => fn(new ApiKeyService(ds, bus, 0)));
 
 async function bootstrapAdmin(app: App, port: number): Promise<void> {
   const [{ n }] = await app.ds.query(`SELECT count(*)::int AS n FROM users`);
@@ -104,7 +108,7 @@ const OPTIONS = {
 
 /** The commands and sub-commands this CLI accepts (docker-compose.yml is checked against it). */
 export const COMMANDS: Record<string, readonly string[] | null> = {
-  serve: null, worker: null, migrate: null, users: ["create"], keys: ["create", "list", "revoke", "rotate"], help: null,
+  serve: null, worker: null, migrate: null, users: ["create"], keys: ["create", "list", "revoke", "rotate"], quotas: ["verify"], help: null,
 };
 
 /** Parses a command line without running it; throws UserFacingError for anything unknown. */
@@ -162,6 +166,18 @@ export async function main(argv: string[]): Promise<void> {
           console.log(key);
         }
       });
+      return;
+    }
+    case "quotas": {
+      const { QuotaService } = require("./domain/quotas/quota.service") as typeof import("./domain/quotas/quota.service");
+      const { systemClock } = require("./common/clock") as typeof import("./common/clock");
+      const ok = await withAdminInfra(config, async (ds, bus) => {
+        const { periods, mismatches } = await new QuotaService(ds, bus, systemClock, config.quotas).verify();
+        for (const m of mismatches) console.log(`MISMATCH ${JSON.stringify(m)}`);
+        console.log(`${periods} budget period(s) checked against the spend ledger: ${mismatches.length ? `${mismatches.length} mismatch(es)` : "all balances match"}.`);
+        return mismatches.length === 0;
+      });
+      if (!ok) throw new UserFacingError("quota balances do not match the spend ledger");
       return;
     }
     default:

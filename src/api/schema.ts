@@ -7,8 +7,9 @@ import { GenerationEventResolver } from "./resolvers/generation-event.resolver";
 import { GenerationFieldsResolver } from "./resolvers/generation-fields.resolver";
 import { GenerationResolver } from "./resolvers/generation.resolver";
 import { MeResolver } from "./resolvers/me.resolver";
+import { QuotaResolver } from "./resolvers/quota.resolver";
 
-export const resolvers = [MeResolver, CatalogResolver, GenerationResolver, GenerationFieldsResolver, GenerationEventResolver] as const;
+export const resolvers = [MeResolver, CatalogResolver, GenerationResolver, GenerationFieldsResolver, GenerationEventResolver, QuotaResolver] as const;
 
 /** Subscriptions use their own `subscribe` functions over the EventBus; this pub/sub is never used for them. */
 const unusedPubSub: PubSub = {

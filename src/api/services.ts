@@ -1,6 +1,7 @@
 import type { AppConfig } from "../config/config";
 import type { ApiKeyService } from "../domain/auth/api-key.service";
 import type { GenerationService } from "../domain/generations/generation.service";
+import type { QuotaService } from "../domain/quotas/quota.service";
 import type { ProviderRegistry } from "../providers/registry";
 import type { EventBus } from "../realtime/event-bus";
 import type { Loaders } from "./loaders/loaders";
@@ -10,6 +11,7 @@ export interface Services {
   config: AppConfig;
   generations: GenerationService;
   apiKeys: ApiKeyService;
+  quotas: QuotaService;
   registry: ProviderRegistry;
   bus: EventBus;
   /** HMAC secret for /files URLs. */

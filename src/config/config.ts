@@ -111,6 +111,14 @@ export interface AppConfig {
     /** LOG_LEVEL, default "info" ("silent" in tests). */
     level: string;
   };
+  quotas: {
+    /** QUOTA_PERIOD: "month" (default), "week" or "day"; periods start at UTC boundaries. */
+    period: "month" | "week" | "day";
+    /** QUOTA_FREE_USD / QUOTA_PRO_USD / QUOTA_ENTERPRISE_USD: budget per period by tier, defaults 5 / 100 / 10000. */
+    tierLimitsUsd: Record<Tier, number>;
+    /** QUOTA_WARN_RATIO: warn once per period when spent + reserved crosses this share of the limit, default 0.8. */
+    warnRatio: number;
+  };
   bootstrap: {
     /** ADMIN_EMAIL: the admin created on an empty database by `serve --setup`, default admin@localhost. */
     adminEmail: string;
@@ -144,6 +152,16 @@ class Reader {
     const n = Number(raw);
     if (!Number.isInteger(n) || n < min || n > max) {
       this.problems.push(`${name} must be an integer between ${min} and ${max} (got "${raw}")`);
+      return def;
+    }
+    return n;
+  }
+  num(name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+    const raw = this.env[name];
+    if (raw === undefined || raw === "") return def;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < min || n > max) {
+      this.problems.push(`${name} must be a number between ${min} and ${max} (got "${raw}")`);
       return def;
     }
     return n;
@@ -254,6 +272,15 @@ export function loadConfig(env: Env): AppConfig {
       },
     },
     log: { level: r.oneOf("LOG_LEVEL", nodeEnv === "test" ? "silent" : "info", ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const) },
+    quotas: {
+      period: r.oneOf("QUOTA_PERIOD", "month", ["month", "week", "day"] as const),
+      tierLimitsUsd: {
+        free: r.num("QUOTA_FREE_USD", 5),
+        pro: r.num("QUOTA_PRO_USD", 100),
+        enterprise: r.num("QUOTA_ENTERPRISE_USD", 10_000),
+      },
+      warnRatio: r.num("QUOTA_WARN_RATIO", 0.8, 0, 1),
+    },
     bootstrap: { adminEmail: r.str("ADMIN_EMAIL", "admin@localhost") },
   };
   if (cfg.files.store === "s3" && !env.S3_BUCKET && !env.S3_ENDPOINT) {

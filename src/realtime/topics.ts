@@ -10,6 +10,8 @@ export enum Topic {
   CANCEL_GENERATION = "CANCEL_GENERATION",
   /** Broadcast: an API key was revoked; purge caches and close its sockets. */
   API_KEY_REVOKED = "API_KEY_REVOKED",
+  /** A user's budget figures moved: `QUOTA_UPDATED:<userId>`. */
+  QUOTA_UPDATED = "QUOTA_UPDATED",
 }
 
 export interface TopicPayloads {
@@ -17,4 +19,5 @@ export interface TopicPayloads {
   [Topic.USER_GENERATION_EVENT]: GenerationEventPayload;
   [Topic.CANCEL_GENERATION]: { generationId: string };
   [Topic.API_KEY_REVOKED]: { keyId: string; keyHash: string };
+  [Topic.QUOTA_UPDATED]: { userId: string; warning: boolean };
 }

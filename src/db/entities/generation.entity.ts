@@ -46,6 +46,11 @@ export class GenerationEntity {
   @Column("bigint", { name: "estimated_cost_micros", transformer: bigintNumber }) estimatedCostMicros: number;
   @Column("bigint", { name: "cost_micros", nullable: true, transformer: bigintNumber }) costMicros: number | null;
   @Column("text", { name: "idempotency_key", nullable: true }) idempotencyKey: string | null;
+  /** Budget held for this generation (reservation plus extensions); released in full when it ends. */
+  @Column("bigint", { name: "reserved_micros", transformer: bigintNumber }) reservedMicros: number;
+  /** The quota period the reservation was made in (settlement goes there). */
+  @Column("timestamptz", { name: "quota_period_start", nullable: true }) quotaPeriodStart: Date | null;
+  @Column("bigint", { name: "max_cost_micros", nullable: true, transformer: bigintNumber }) maxCostMicros: number | null;
   /** Claim counter: bumped each time a worker takes the job; guards every transition. */
   @Column("integer", { name: "run_attempt", default: 0 }) runAttempt: number;
   @Column("timestamptz", { name: "created_at" }) createdAt: Date;

@@ -17,4 +17,6 @@ export interface CreateGenerationCommand {
   seed?: number | null;
   idempotencyKey?: string | null;
   wait?: number | null;
+  /** Upper bound on this request's cost; a route whose estimate exceeds it is not used. */
+  maxCostUsd?: number | null;
 }

@@ -15,6 +15,8 @@ import type { EventBus } from "../../realtime/event-bus";
 import type { BlobStore } from "../../storage/blob-store";
 import { DeltaBuffer } from "./delta-buffer";
 import { RunStore } from "./run-store";
+import type { QuotaService } from "../quotas/quota.service";
+import { CHARGE_CTES, RELEASE_AND_SELECT } from "../quotas/release.sql";
 import { costOf } from "./pricing";
 
 export interface RunJob {
@@ -54,6 +56,7 @@ export class GenerationRunner {
     private readonly cfg: RunnerConfig,
     private readonly log: Logger,
     private readonly metrics: Metrics,
+    private readonly quotas: QuotaService,
   ) {
     this.store = new RunStore(ds);
   }
@@ -94,6 +97,11 @@ export class GenerationRunner {
       const err = new ProviderError({ provider: gen.provider ?? "?", kind: "invalid_request", message: `model ${gen.provider}/${gen.providerModel} is not configured on this worker` });
       await this.settleAttempt(gen.id, attemptNo, "FAILED", 0, 0, err);
       return this.fail(gen, err, true);
+    }
+    if (attemptNo > 1 && !(await this.quotas.extend(gen, attemptNo))) {
+      const err = new ProviderError({ provider: gen.provider ?? "?", kind: "invalid_request", message: "Another attempt would exceed the budget: the remaining quota cannot cover its worst-case cost" });
+      await this.settleAttempt(gen.id, attemptNo, "CANCELLED", 0, 0, err);
+      return this.fail(gen, err, false, "QUOTA_EXCEEDED");
     }
     if (gen.runAttempt === 1) this.metrics.queueWait.observe({ priority: gen.priority }, (Date.now() - gen.createdAt.getTime()) / 1000);
     await this.bus.publishGenerationEvent(gen, { type: "STARTED" });
@@ -144,6 +152,7 @@ export class GenerationRunner {
       return { kind: "skipped", reason: "superseded or cancelled while running" };
     }
     await this.bus.publishGenerationEvent(done, { type: "SUCCEEDED" });
+    this.quotas.changed(done.userId, false);
     this.observeTerminal(done);
     return { kind: "finished", status: "SUCCEEDED" };
   }
@@ -179,18 +188,21 @@ export class GenerationRunner {
     return { kind: "handback" };
   }
 
-  private async fail(gen: GenerationEntity, err: ProviderError, skipAttemptCheck: boolean): Promise<RunOutcome> {
-    const res = await this.ds.query(
-      `UPDATE generations SET status = 'FAILED', error_code = $3, error_message = $4,
-              cost_micros = (SELECT COALESCE(SUM(cost_micros), 0) FROM generation_attempts WHERE generation_id = $1),
-              completed_at = now(), updated_at = now()
-        WHERE id = $1 AND status = 'RUNNING' AND ($5 OR run_attempt = $2) RETURNING *`,
-      [gen.id, gen.runAttempt, errorCode(err.kind), err.message.slice(0, 1000), skipAttemptCheck],
+  private async fail(gen: GenerationEntity, err: ProviderError, skipAttemptCheck: boolean, code = errorCode(err.kind)): Promise<RunOutcome> {
+    const rows = await this.ds.query(
+      `WITH g AS (
+         UPDATE generations SET status = 'FAILED', error_code = $3, error_message = $4,
+                cost_micros = (SELECT COALESCE(SUM(cost_micros), 0) FROM generation_attempts WHERE generation_id = $1),
+                completed_at = now(), updated_at = now()
+          WHERE id = $1 AND status = 'RUNNING' AND ($5 OR run_attempt = $2) RETURNING *
+       ) ${RELEASE_AND_SELECT}`,
+      [gen.id, gen.runAttempt, code, err.message.slice(0, 1000), skipAttemptCheck],
     );
-    const row = res[0]?.[0];
+    const row = rows[0];
     if (!row) return { kind: "skipped", reason: "superseded or cancelled while running" };
     const done = rowToEntity(this.ds, GenerationEntity, row);
     await this.bus.publishGenerationEvent(done, { type: "FAILED", message: err.message });
+    this.quotas.changed(done.userId, false);
     this.observeTerminal(done);
     return { kind: "finished", status: "FAILED" };
   }
@@ -204,10 +216,15 @@ export class GenerationRunner {
     await this.bus.publishGenerationEvent(gen, { type: "PROGRESS", progress: gen.progress });
   }
 
+  /** Records how an attempt ended and charges what it cost (once: the ledger entry is unique). */
   private async settleAttempt(generationId: string, attemptNo: number, status: string, latencyMs: number, costMicros: number, err?: ProviderError) {
     await this.ds.query(
-      `UPDATE generation_attempts SET status = $3, latency_ms = $4, cost_micros = $5, error_kind = $6, error_message = $7
-        WHERE generation_id = $1 AND attempt_no = $2 AND status = 'RUNNING'`,
+      `WITH charged AS (
+         UPDATE generation_attempts SET status = $3, latency_ms = $4, cost_micros = $5, error_kind = $6, error_message = $7
+          WHERE generation_id = $1 AND attempt_no = $2 AND status = 'RUNNING'
+         RETURNING generation_id, attempt_no, cost_micros
+       ) ${CHARGE_CTES}
+       SELECT 1`,
       [generationId, attemptNo, status, latencyMs, costMicros, err?.kind ?? null, err?.message.slice(0, 500) ?? null],
     );
   }

@@ -19,16 +19,11 @@ import { normaliseRequest, type RequestLimits } from "./normalise-request";
 import { costOf, worstCaseUsage } from "./pricing";
 import type { GenerationScheduler } from "./scheduler";
 import { decodeCursor, encodeCursor, type GenerationFilter, type GenerationPage } from "./generation-page";
-import { TickBatcher } from "../../common/tick-batcher";
+import type { QuotaService } from "../quotas/quota.service";
+import { RELEASE_AND_SELECT } from "../quotas/release.sql";
+import { microsToUsd, usdToMicros } from "../../common/money";
 
 export class GenerationService {
-  /** Inserts made in the same turn go to Postgres as one multi-row INSERT; false = lost an idempotency race. */
-  private readonly inserts = new TickBatcher<GenerationEntity, boolean>(async (rows) => {
-    const res = await this.ds.createQueryBuilder().insert().into(GenerationEntity).values(rows as never[]).orIgnore().returning("id").execute();
-    const inserted = new Set((res.raw as { id: string }[]).map((r) => r.id));
-    return rows.map((r) => inserted.has(r.id));
-  });
-
   constructor(
     private readonly ds: DataSource,
     private readonly registry: ProviderRegistry,
@@ -37,6 +32,7 @@ export class GenerationService {
     private readonly limits: RequestLimits & { maxPageSize: number },
     private readonly log: Logger,
     private readonly metrics: Metrics,
+    private readonly quotas: QuotaService,
   ) {}
 
   /** Cost estimate without creating anything. */
@@ -61,9 +57,17 @@ export class GenerationService {
       params: request.params, priority: cmd.priority ?? "NORMAL", seed: request.seed ?? null, progress: 0, output: null,
       errorCode: null, errorMessage: null, cached: false, estimatedCostMicros: costOf(model, worstCaseUsage(request, model)),
       costMicros: null, idempotencyKey: idem, runAttempt: 0, createdAt: now, updatedAt: now, startedAt: null, completedAt: null,
+      reservedMicros: 0, quotaPeriodStart: null, maxCostMicros: cmd.maxCostUsd != null ? usdToMicros(cmd.maxCostUsd) : null,
     } satisfies GenerationEntity);
+    if (gen.maxCostMicros !== null && gen.estimatedCostMicros > gen.maxCostMicros)
+      throw new BadUserInputError(
+        `No route fits maxCostUsd $${microsToUsd(gen.maxCostMicros)}: ${model.id} may cost up to $${microsToUsd(gen.estimatedCostMicros)}`,
+        { field: "maxCostUsd", estimatedCostUsd: microsToUsd(gen.estimatedCostMicros) },
+      );
 
-    if (!(await this.inserts.add(gen)) && idem) {
+    const admitted = await this.quotas.admit(gen);
+    if (admitted.kind === "quota") throw admitted.error;
+    if (admitted.kind === "duplicate" && idem) {
       // Lost an idempotency race: the winner's row is the answer.
       const winner = await this.ds.getRepository(GenerationEntity).findOneByOrFail({ userId: viewer.userId, idempotencyKey: idem });
       return cmd.wait ? this.waitFor(winner, cmd.wait) : winner;
@@ -115,13 +119,15 @@ export class GenerationService {
 
   async cancel(viewer: Viewer, id: string): Promise<GenerationEntity> {
     const current = await this.get(viewer, id);
-    const res = await this.ds.query(
-      `UPDATE generations SET status = 'CANCELLED', error_code = 'CANCELLED', error_message = 'Cancelled by the user',
-              completed_at = now(), updated_at = now()
-        WHERE id = $1 AND status IN ('QUEUED','RUNNING') RETURNING *`,
+    const rows = await this.ds.query(
+      `WITH g AS (
+         UPDATE generations SET status = 'CANCELLED', error_code = 'CANCELLED', error_message = 'Cancelled by the user',
+                completed_at = now(), updated_at = now()
+          WHERE id = $1 AND status IN ('QUEUED','RUNNING') RETURNING *
+       ) ${RELEASE_AND_SELECT}`,
       [current.id],
     );
-    const row = res[0]?.[0];
+    const row = rows[0];
     if (!row) {
       const now = await this.reload(current.id);
       throw new ConflictError(`Generation ${id} is already ${now.status}; there is nothing to cancel`, { status: now.status });
@@ -130,6 +136,7 @@ export class GenerationService {
     await this.scheduler.remove(gen.id).catch(() => false);
     await this.bus.publish(Topic.CANCEL_GENERATION, undefined, { generationId: gen.id });
     await this.bus.publishGenerationEvent(gen, { type: "CANCELLED" });
+    this.quotas.changed(gen.userId, false);
     this.metrics.generations.inc({ provider: gen.provider ?? "", model: gen.model, status: "CANCELLED", cached: "false" });
     return gen;
   }

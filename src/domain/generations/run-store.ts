@@ -7,6 +7,7 @@ import type { DataSource } from "typeorm";
 import { TickBatcher } from "../../common/tick-batcher";
 import { GenerationEntity, type StoredOutput } from "../../db/entities/generation.entity";
 import { rowToEntity } from "../../db/row-mapper";
+import { CHARGE_CTES, RELEASE_AND_SELECT } from "../quotas/release.sql";
 
 export interface Claim {
   gen: GenerationEntity;
@@ -40,22 +41,25 @@ const CLAIM_SQL = `
   )
   SELECT g.*, a.attempt_no AS claimed_attempt_no FROM g JOIN a ON a.generation_id = g.id`;
 
-// The attempt is settled even when the generation was cancelled meanwhile: the upstream call happened.
+// The attempt is settled (and charged) even when the generation was cancelled meanwhile: the
+// upstream call happened. The generation completes only if this run still owns it, and then
+// releases its whole reservation.
 const SUCCEED_SQL = `
   WITH v AS (
     SELECT * FROM jsonb_to_recordset($1::jsonb)
       AS v(id uuid, run_attempt int, attempt_no int, output jsonb, latency_ms int, cost_micros bigint)
-  ), a AS (
+  ), charged AS (
     UPDATE generation_attempts ga SET status = 'SUCCEEDED', latency_ms = v.latency_ms, cost_micros = v.cost_micros
       FROM v WHERE ga.generation_id = v.id AND ga.attempt_no = v.attempt_no AND ga.status = 'RUNNING'
-    RETURNING ga.generation_id, ga.cost_micros
-  )
-  UPDATE generations g SET status = 'SUCCEEDED', progress = 1, output = v.output, error_code = NULL, error_message = NULL,
-         cost_micros = (SELECT COALESCE(SUM(x.cost_micros), 0) FROM generation_attempts x WHERE x.generation_id = g.id AND x.attempt_no <> v.attempt_no)
-                     + COALESCE((SELECT SUM(a.cost_micros) FROM a WHERE a.generation_id = g.id), 0),
-         completed_at = now(), updated_at = now()
-    FROM v WHERE g.id = v.id AND g.status = 'RUNNING' AND g.run_attempt = v.run_attempt
-  RETURNING g.*`;
+    RETURNING ga.generation_id, ga.attempt_no, ga.cost_micros
+  ) ${CHARGE_CTES}, g AS (
+    UPDATE generations gen SET status = 'SUCCEEDED', progress = 1, output = v.output, error_code = NULL, error_message = NULL,
+           cost_micros = (SELECT COALESCE(SUM(x.cost_micros), 0) FROM generation_attempts x WHERE x.generation_id = gen.id AND x.attempt_no <> v.attempt_no)
+                       + COALESCE((SELECT SUM(c.cost_micros) FROM charged c WHERE c.generation_id = gen.id), 0),
+           completed_at = now(), updated_at = now()
+      FROM v WHERE gen.id = v.id AND gen.status = 'RUNNING' AND gen.run_attempt = v.run_attempt
+    RETURNING gen.*
+  ) ${RELEASE_AND_SELECT}`;
 
 export class RunStore {
   private readonly claims: TickBatcher<string, Claim | null>;
@@ -77,8 +81,7 @@ export class RunStore {
       const input = items.map((s) => ({
         id: s.gen.id, run_attempt: s.gen.runAttempt, attempt_no: s.attemptNo, output: s.output, latency_ms: s.latencyMs, cost_micros: s.costMicros,
       }));
-      const res = await this.ds.query(SUCCEED_SQL, [JSON.stringify(input)]);
-      const rows: Record<string, unknown>[] = res[0] ?? []; // UPDATE … RETURNING: TypeORM gives [rows, count]
+      const rows: Record<string, unknown>[] = await this.ds.query(SUCCEED_SQL, [JSON.stringify(input)]);
       const byId = new Map(rows.map((r) => [r.id as string, r]));
       return items.map((s) => {
         const row = byId.get(s.gen.id);

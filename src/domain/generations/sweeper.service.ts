@@ -11,6 +11,7 @@ import type { Logger } from "../../observability/logger";
 import type { Metrics } from "../../observability/metrics";
 import type { EventBus } from "../../realtime/event-bus";
 import type { GenerationScheduler } from "./scheduler";
+import { RELEASE_AND_SELECT } from "../quotas/release.sql";
 
 export interface SweeperConfig {
   graceMs: number;
@@ -50,15 +51,16 @@ export class SweeperService {
   }
 
   private async expireOld(): Promise<number> {
-    const res = await this.ds.query(
-      `UPDATE generations SET status = 'FAILED', error_code = 'EXPIRED',
-              error_message = 'The generation did not finish within the maximum age and was given up',
-              completed_at = now(), updated_at = now()
-        WHERE status IN ('QUEUED','RUNNING') AND created_at < now() - make_interval(secs => $1::double precision / 1000)
-        RETURNING *`,
+    const rows: Record<string, unknown>[] = await this.ds.query(
+      `WITH g AS (
+         UPDATE generations SET status = 'FAILED', error_code = 'EXPIRED',
+                error_message = 'The generation did not finish within the maximum age and was given up',
+                completed_at = now(), updated_at = now()
+          WHERE status IN ('QUEUED','RUNNING') AND created_at < now() - make_interval(secs => $1::double precision / 1000)
+          RETURNING *
+       ) ${RELEASE_AND_SELECT}`,
       [this.cfg.maxAgeMs],
     );
-    const rows: Record<string, unknown>[] = res[0] ?? [];
     for (const row of rows) {
       const g = rowToEntity(this.ds, GenerationEntity, row);
       await this.scheduler.remove(g.id).catch(() => false);

@@ -1,0 +1,231 @@
+/**
+ * Budgets that cannot be overspent. Admission reserves the worst-case cost in the same
+ * transaction that writes the generation row (quota rows locked FOR UPDATE, in user order),
+ * so concurrent requests can never pass the check together and a crash can never leak a
+ * reservation. Every reserve, extend, charge and release is a ledger row, unique per
+ * (generation, attempt, kind); settlement is therefore idempotent.
+ */
+import type { DataSource, EntityManager } from "typeorm";
+import { periodOf, type Clock } from "../../common/clock";
+import { ForbiddenError, NotFoundError, BadUserInputError } from "../../common/errors";
+import { isUuid } from "../../common/ids";
+import { usdToMicros } from "../../common/money";
+import { TickBatcher } from "../../common/tick-batcher";
+import type { AppConfig, Tier } from "../../config/config";
+import { GenerationEntity } from "../../db/entities/generation.entity";
+import type { EventBus } from "../../realtime/event-bus";
+import { Topic } from "../../realtime/topics";
+import { isAdmin, type Viewer } from "../viewer";
+import { QuotaExceededError } from "./quota-exceeded.error";
+
+export type AdmitResult = { kind: "inserted" } | { kind: "duplicate" } | { kind: "quota"; error: QuotaExceededError };
+
+export interface QuotaView {
+  userId: string;
+  tier: Tier;
+  limitMicros: number;
+  spentMicros: number;
+  reservedMicros: number;
+  requests: number;
+  periodStart: Date;
+  periodEnd: Date;
+}
+
+interface QuotaRow {
+  user_id: string;
+  limit_micros: string;
+  spent_micros: string;
+  reserved_micros: string;
+  warned_at: Date | null;
+}
+
+export class QuotaService {
+  private readonly admissions: TickBatcher<GenerationEntity, AdmitResult>;
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly bus: EventBus,
+    private readonly clock: Clock,
+    private readonly cfg: AppConfig["quotas"],
+  ) {
+    this.admissions = new TickBatcher((items) => this.admitBatch(items), 200);
+  }
+
+  /** Reserves the generation's estimated cost and inserts it, atomically; batched per event-loop turn. */
+  admit(gen: GenerationEntity): Promise<AdmitResult> {
+    return this.admissions.add(gen);
+  }
+
+  private tierDefaults(): number[] {
+    const t = this.cfg.tierLimitsUsd;
+    return [usdToMicros(t.free), usdToMicros(t.pro), usdToMicros(t.enterprise)];
+  }
+
+  private async lockPeriods(m: EntityManager, userIds: string[], start: Date, end: Date): Promise<Map<string, QuotaRow>> {
+    await m.query(
+      `INSERT INTO quota_periods (user_id, period_start, period_end, limit_micros)
+       SELECT u.id, $2, $3, COALESCE(u.quota_limit_micros, CASE u.tier WHEN 'free' THEN $4::bigint WHEN 'pro' THEN $5::bigint ELSE $6::bigint END)
+         FROM users u WHERE u.id = ANY($1::uuid[])
+       ON CONFLICT DO NOTHING`,
+      [userIds, start, end, ...this.tierDefaults()],
+    );
+    const rows: QuotaRow[] = await m.query(
+      `SELECT user_id, limit_micros, spent_micros, reserved_micros, warned_at FROM quota_periods
+        WHERE user_id = ANY($1::uuid[]) AND period_start = $2 ORDER BY user_id FOR UPDATE`,
+      [userIds, start],
+    );
+    return new Map(rows.map((r) => [r.user_id, r]));
+  }
+
+  private async admitBatch(items: GenerationEntity[]): Promise<AdmitResult[]> {
+    const { start, end } = periodOf(this.clock.now(), this.cfg.period);
+    const warnings: string[] = [];
+    const results = await this.ds.transaction(async (m) => {
+      const userIds = [...new Set(items.map((g) => g.userId))].sort();
+      const quotas = await this.lockPeriods(m, userIds, start, end);
+      const keyed = items.filter((g) => g.idempotencyKey);
+      const taken = new Set<string>();
+      if (keyed.length) {
+        const rows: { user_id: string; idempotency_key: string }[] = await m.query(
+          `SELECT user_id, idempotency_key FROM generations
+            WHERE (user_id, idempotency_key) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))`,
+          [keyed.map((g) => g.userId), keyed.map((g) => g.idempotencyKey)],
+        );
+        for (const r of rows) taken.add(`${r.user_id}\n${r.idempotency_key}`);
+      }
+      const used = new Map<string, number>(); // reserved in this batch, per user
+      const accepted: GenerationEntity[] = [];
+      const out: AdmitResult[] = items.map((g) => {
+        const key = g.idempotencyKey ? `${g.userId}\n${g.idempotencyKey}` : null;
+        if (key && taken.has(key)) return { kind: "duplicate" };
+        const q = quotas.get(g.userId)!;
+        const limit = Number(q.limit_micros);
+        const spent = Number(q.spent_micros);
+        const reserved = Number(q.reserved_micros) + (used.get(g.userId) ?? 0);
+        if (spent + reserved + g.estimatedCostMicros > limit)
+          return { kind: "quota", error: new QuotaExceededError({ limitMicros: limit, spentMicros: spent, reservedMicros: reserved, periodEnd: end }, g.estimatedCostMicros) };
+        if (key) taken.add(key);
+        used.set(g.userId, (used.get(g.userId) ?? 0) + g.estimatedCostMicros);
+        g.reservedMicros = g.estimatedCostMicros;
+        g.quotaPeriodStart = start;
+        accepted.push(g);
+        return { kind: "inserted" };
+      });
+      if (!accepted.length) return out;
+      await m.createQueryBuilder().insert().into(GenerationEntity).values(accepted as never[]).execute();
+      const perUser = [...used.entries()];
+      const counts = perUser.map(([u]) => accepted.filter((g) => g.userId === u).length);
+      await m.query(
+        `UPDATE quota_periods qp SET reserved_micros = qp.reserved_micros + v.amount, requests = qp.requests + v.n
+           FROM unnest($1::uuid[], $2::bigint[], $3::int[]) AS v(user_id, amount, n)
+          WHERE qp.user_id = v.user_id AND qp.period_start = $4`,
+        [perUser.map(([u]) => u), perUser.map(([, a]) => a), counts, start],
+      );
+      await m.query(
+        `INSERT INTO spend_ledger (user_id, period_start, generation_id, attempt_no, kind, amount_micros)
+         SELECT v.user_id, $4, v.generation_id, 0, 'reserve', v.amount FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS v(user_id, generation_id, amount)`,
+        [accepted.map((g) => g.userId), accepted.map((g) => g.id), accepted.map((g) => g.estimatedCostMicros), start],
+      );
+      for (const [u, amount] of perUser) {
+        const q = quotas.get(u)!;
+        const limit = Number(q.limit_micros);
+        if (!q.warned_at && limit > 0 && Number(q.spent_micros) + Number(q.reserved_micros) + amount >= this.cfg.warnRatio * limit) warnings.push(u);
+      }
+      if (warnings.length)
+        await m.query(`UPDATE quota_periods SET warned_at = now() WHERE user_id = ANY($1::uuid[]) AND period_start = $2 AND warned_at IS NULL`, [warnings, start]);
+      return out;
+    });
+    for (const u of new Set(items.filter((_, i) => results[i].kind === "inserted").map((g) => g.userId))) this.changed(u, warnings.includes(u));
+    return results;
+  }
+
+  /** Before an attempt after the first: reserve its worst case too, or refuse (false). */
+  async extend(gen: GenerationEntity, attemptNo: number): Promise<boolean> {
+    if (!gen.quotaPeriodStart || gen.estimatedCostMicros <= 0) return true;
+    const amount = gen.estimatedCostMicros;
+    const ok = await this.ds.transaction(async (m) => {
+      const [q] = await m.query(
+        `SELECT limit_micros, spent_micros, reserved_micros FROM quota_periods WHERE user_id = $1 AND period_start = $2 FOR UPDATE`,
+        [gen.userId, gen.quotaPeriodStart],
+      );
+      const [done] = await m.query(`SELECT 1 FROM spend_ledger WHERE generation_id = $1 AND attempt_no = $2 AND kind = 'extend'`, [gen.id, attemptNo]);
+      if (done) return true;
+      if (!q || Number(q.spent_micros) + Number(q.reserved_micros) + amount > Number(q.limit_micros)) return false;
+      const res = await m.query(
+        `UPDATE generations SET reserved_micros = reserved_micros + $2 WHERE id = $1 AND status = 'RUNNING' AND run_attempt = $3 RETURNING id`,
+        [gen.id, amount, gen.runAttempt],
+      );
+      if (!res[0]?.length) return false;
+      await m.query(`UPDATE quota_periods SET reserved_micros = reserved_micros + $3 WHERE user_id = $1 AND period_start = $2`, [gen.userId, gen.quotaPeriodStart, amount]);
+      await m.query(
+        `INSERT INTO spend_ledger (user_id, period_start, generation_id, attempt_no, kind, amount_micros) VALUES ($1, $2, $3, $4, 'extend', $5)`,
+        [gen.userId, gen.quotaPeriodStart, gen.id, attemptNo, amount],
+      );
+      gen.reservedMicros += amount;
+      return true;
+    });
+    if (ok) this.changed(gen.userId, false);
+    return ok;
+  }
+
+  /** Tells quotaUpdated subscribers that the figures moved (they read them fresh). */
+  changed(userId: string, warning: boolean): void {
+    void this.bus.publish(Topic.QUOTA_UPDATED, userId, { userId, warning }).catch(() => undefined);
+  }
+
+  async get(viewer: Viewer, userId?: string): Promise<QuotaView> {
+    const id = userId ?? viewer.userId;
+    if (id !== viewer.userId && !isAdmin(viewer)) throw new ForbiddenError("Only admins can read another user's quota");
+    if (!isUuid(id)) throw new NotFoundError("User", id);
+    const { start, end } = periodOf(this.clock.now(), this.cfg.period);
+    const [u] = await this.ds.query(`SELECT id, tier, quota_limit_micros FROM users WHERE id = $1`, [id]);
+    if (!u) throw new NotFoundError("User", id);
+    const [q] = await this.ds.query(`SELECT * FROM quota_periods WHERE user_id = $1 AND period_start = $2`, [id, start]);
+    const [free, pro, ent] = this.tierDefaults();
+    const tierLimit = u.tier === "free" ? free : u.tier === "pro" ? pro : ent;
+    return {
+      userId: id, tier: u.tier, periodStart: start, periodEnd: end,
+      limitMicros: q ? Number(q.limit_micros) : u.quota_limit_micros !== null ? Number(u.quota_limit_micros) : tierLimit,
+      spentMicros: q ? Number(q.spent_micros) : 0,
+      reservedMicros: q ? Number(q.reserved_micros) : 0,
+      requests: q ? q.requests : 0,
+    };
+  }
+
+  /** Admin: a per-user limit (null = back to the tier default), effective for the current period at once. */
+  async setQuota(viewer: Viewer, userId: string, limitUsd: number | null): Promise<QuotaView> {
+    if (!isAdmin(viewer)) throw new ForbiddenError("Only admins can set quotas");
+    if (limitUsd !== null && (!Number.isFinite(limitUsd) || limitUsd < 0)) throw new BadUserInputError("limitUsd must be 0 or more", { field: "limitUsd" });
+    if (!isUuid(userId)) throw new NotFoundError("User", userId);
+    const micros = limitUsd === null ? null : usdToMicros(limitUsd);
+    const res = await this.ds.query(`UPDATE users SET quota_limit_micros = $2 WHERE id = $1 RETURNING tier`, [userId, micros]);
+    const row = res[0]?.[0];
+    if (!row) throw new NotFoundError("User", userId);
+    const { start } = periodOf(this.clock.now(), this.cfg.period);
+    const [free, pro, ent] = this.tierDefaults();
+    const effective = micros ?? (row.tier === "free" ? free : row.tier === "pro" ? pro : ent);
+    await this.ds.query(`UPDATE quota_periods SET limit_micros = $3 WHERE user_id = $1 AND period_start = $2`, [userId, start, effective]);
+    this.changed(userId, false);
+    return this.get(viewer, userId);
+  }
+
+  /** Rebuilds every period's balances from the ledger; returns the periods that disagree. */
+  async verify(): Promise<{ periods: number; mismatches: Record<string, unknown>[] }> {
+    const rows = await this.ds.query(`
+      SELECT qp.user_id, qp.period_start, qp.spent_micros, qp.reserved_micros, qp.requests,
+             COALESCE(l.charged, 0) AS ledger_spent, COALESCE(l.held, 0) AS ledger_reserved, COALESCE(l.reserves, 0) AS ledger_requests
+        FROM quota_periods qp
+        LEFT JOIN (
+          SELECT user_id, period_start,
+                 SUM(amount_micros) FILTER (WHERE kind = 'charge') AS charged,
+                 SUM(CASE kind WHEN 'reserve' THEN amount_micros WHEN 'extend' THEN amount_micros WHEN 'release' THEN -amount_micros ELSE 0 END) AS held,
+                 COUNT(*) FILTER (WHERE kind = 'reserve') AS reserves
+            FROM spend_ledger GROUP BY 1, 2
+        ) l ON l.user_id = qp.user_id AND l.period_start = qp.period_start`);
+    const mismatches = rows.filter(
+      (r: Record<string, string>) =>
+        Number(r.spent_micros) !== Number(r.ledger_spent) || Number(r.reserved_micros) !== Number(r.ledger_reserved) || Number(r.requests) !== Number(r.ledger_requests),
+    );
+    return { periods: rows.length, mismatches };
+  }
+}

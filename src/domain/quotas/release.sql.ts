@@ -1,0 +1,36 @@
+/**
+ * Appended to every statement that moves a generation to a terminal state (as CTE `g`):
+ * releases its whole reservation once — the ledger's unique (generation, 0, 'release')
+ * entry guards against doing it twice — and returns the generation rows.
+ */
+export const RELEASE_AND_SELECT = `
+  , rel AS (
+    INSERT INTO spend_ledger (user_id, period_start, generation_id, attempt_no, kind, amount_micros)
+    SELECT g.user_id, g.quota_period_start, g.id, 0, 'release', g.reserved_micros
+      FROM g WHERE g.reserved_micros > 0 AND g.quota_period_start IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING user_id, period_start, amount_micros
+  ), relq AS (
+    UPDATE quota_periods qp SET reserved_micros = qp.reserved_micros - r.amount
+      FROM (SELECT user_id, period_start, SUM(amount_micros) AS amount FROM rel GROUP BY 1, 2) r
+     WHERE qp.user_id = r.user_id AND qp.period_start = r.period_start
+  )
+  SELECT * FROM g`;
+
+/**
+ * Charges attempt costs (CTE `charged(generation_id, attempt_no, cost_micros)` must exist):
+ * one ledger entry per attempt, spent moves only when the entry is new.
+ */
+export const CHARGE_CTES = `
+  , chg AS (
+    INSERT INTO spend_ledger (user_id, period_start, generation_id, attempt_no, kind, amount_micros)
+    SELECT gen.user_id, gen.quota_period_start, c.generation_id, c.attempt_no, 'charge', c.cost_micros
+      FROM charged c JOIN generations gen ON gen.id = c.generation_id
+     WHERE c.cost_micros > 0 AND gen.quota_period_start IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING user_id, period_start, amount_micros
+  ), chgq AS (
+    UPDATE quota_periods qp SET spent_micros = qp.spent_micros + c.amount
+      FROM (SELECT user_id, period_start, SUM(amount_micros) AS amount FROM chg GROUP BY 1, 2) c
+     WHERE qp.user_id = c.user_id AND qp.period_start = c.period_start
+  )`;
