@@ -35,6 +35,7 @@ import { PostgresBlobStore } from "./storage/postgres-blob-store";
 import { S3BlobStore } from "./storage/s3-blob-store";
 import { pendingMigrations } from "./db/data-source";
 import { QuotaService } from "./domain/quotas/quota.service";
+import { ExactCacheService } from "./domain/cache/exact-cache.service";
 import { systemClock, type Clock } from "./common/clock";
 
 export interface AppOptions {
@@ -105,10 +106,13 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     cleanup.unshift(() => queue.close());
     const apiKeys = new ApiKeyService(ds, bus, config.auth.cacheTtlMs);
     const quotas = new QuotaService(ds, bus, opts.clock ?? systemClock, config.quotas);
-    const generations = new GenerationService(ds, registry, queue, bus, config.limits, log, metrics, quotas);
+    const cacheRedis = config.cache.redisUrl ? await connectRedis(config.cache.redisUrl, "switchboard-cache", { autoPipelining: true }) : publisher;
+    if (cacheRedis !== publisher) cleanup.unshift(() => cacheRedis.quit());
+    const cache = new ExactCacheService(cacheRedis, config.redis.prefix, config.cache.ttlSeconds, config.cache.sharedModels);
+    const generations = new GenerationService(ds, registry, queue, bus, config.limits, log, metrics, quotas, { store: cache, caseSensitive: config.cache.caseSensitive });
     const sweeper = new SweeperService(ds, queue, bus, config.sweeper, log, metrics);
     const services: Services = {
-      config, generations, apiKeys, registry, bus, quotas,
+      config, generations, apiKeys, registry, bus, quotas, cache,
       filesSecret: await filesSecret(ds, config.files.signingSecret),
       newLoaders: () => createLoaders(ds),
     };
@@ -132,7 +136,7 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     const workers: Worker[] = [];
     const unsubs: (() => void)[] = [];
     if (opts.workers) {
-      runner = new GenerationRunner(ds, registry, bus, blobs, config.worker, log, metrics, quotas);
+      runner = new GenerationRunner(ds, registry, bus, blobs, config.worker, log, metrics, quotas, cache);
       const r = runner;
       unsubs.push(await bus.subscribe(Topic.CANCEL_GENERATION, undefined, ({ generationId }) => void r.abort(generationId)));
       const settings = { connection: redis, prefix: config.redis.prefix };

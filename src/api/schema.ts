@@ -8,8 +8,9 @@ import { GenerationFieldsResolver } from "./resolvers/generation-fields.resolver
 import { GenerationResolver } from "./resolvers/generation.resolver";
 import { MeResolver } from "./resolvers/me.resolver";
 import { QuotaResolver } from "./resolvers/quota.resolver";
+import { CacheResolver } from "./resolvers/cache.resolver";
 
-export const resolvers = [MeResolver, CatalogResolver, GenerationResolver, GenerationFieldsResolver, GenerationEventResolver, QuotaResolver] as const;
+export const resolvers = [MeResolver, CatalogResolver, GenerationResolver, GenerationFieldsResolver, GenerationEventResolver, QuotaResolver, CacheResolver] as const;
 
 /** Subscriptions use their own `subscribe` functions over the EventBus; this pub/sub is never used for them. */
 const unusedPubSub: PubSub = {

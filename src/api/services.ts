@@ -2,6 +2,7 @@ import type { AppConfig } from "../config/config";
 import type { ApiKeyService } from "../domain/auth/api-key.service";
 import type { GenerationService } from "../domain/generations/generation.service";
 import type { QuotaService } from "../domain/quotas/quota.service";
+import type { ExactCacheService } from "../domain/cache/exact-cache.service";
 import type { ProviderRegistry } from "../providers/registry";
 import type { EventBus } from "../realtime/event-bus";
 import type { Loaders } from "./loaders/loaders";
@@ -12,6 +13,7 @@ export interface Services {
   generations: GenerationService;
   apiKeys: ApiKeyService;
   quotas: QuotaService;
+  cache: ExactCacheService;
   registry: ProviderRegistry;
   bus: EventBus;
   /** HMAC secret for /files URLs. */

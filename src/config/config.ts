@@ -119,6 +119,16 @@ export interface AppConfig {
     /** QUOTA_WARN_RATIO: warn once per period when spent + reserved crosses this share of the limit, default 0.8. */
     warnRatio: number;
   };
+  cache: {
+    /** CACHE_REDIS_URL: a separate Redis for the cache (LRU eviction is fine there); default: REDIS_URL. */
+    redisUrl?: string;
+    /** CACHE_TTL_TEXT_SECONDS / _IMAGE_ / _VIDEO_ / _AUDIO_ / _EMBEDDING_: entry lifetime, defaults 86400 / 86400 / 86400 / 86400 / 604800. */
+    ttlSeconds: Record<"TEXT" | "IMAGE" | "VIDEO" | "AUDIO" | "EMBEDDING", number>;
+    /** CACHE_SHARED_MODELS: comma-separated models whose cache entries are shared across users (public content); default none. */
+    sharedModels: string[];
+    /** CACHE_CASE_SENSITIVE: whether prompt case matters for the key, default true. */
+    caseSensitive: boolean;
+  };
   bootstrap: {
     /** ADMIN_EMAIL: the admin created on an empty database by `serve --setup`, default admin@localhost. */
     adminEmail: string;
@@ -280,6 +290,18 @@ export function loadConfig(env: Env): AppConfig {
         enterprise: r.num("QUOTA_ENTERPRISE_USD", 10_000),
       },
       warnRatio: r.num("QUOTA_WARN_RATIO", 0.8, 0, 1),
+    },
+    cache: {
+      redisUrl: r.opt("CACHE_REDIS_URL"),
+      ttlSeconds: {
+        TEXT: r.int("CACHE_TTL_TEXT_SECONDS", 86_400, 1),
+        IMAGE: r.int("CACHE_TTL_IMAGE_SECONDS", 86_400, 1),
+        VIDEO: r.int("CACHE_TTL_VIDEO_SECONDS", 86_400, 1),
+        AUDIO: r.int("CACHE_TTL_AUDIO_SECONDS", 86_400, 1),
+        EMBEDDING: r.int("CACHE_TTL_EMBEDDING_SECONDS", 604_800, 1),
+      },
+      sharedModels: r.str("CACHE_SHARED_MODELS", "").split(",").map((x) => x.trim()).filter(Boolean),
+      caseSensitive: r.bool("CACHE_CASE_SENSITIVE", true),
     },
     bootstrap: { adminEmail: r.str("ADMIN_EMAIL", "admin@localhost") },
   };

@@ -57,6 +57,12 @@ export function createMetrics(opts: { defaultMetrics: boolean }) {
       labelNames: ["action"] as const,
       registers: r,
     }),
+    cacheLookups: new Counter({
+      name: "switchboard_cache_lookups_total",
+      help: "Cache lookups by kind (exact | semantic) and outcome (hit | miss)",
+      labelNames: ["kind", "outcome"] as const,
+      registers: r,
+    }),
     wsConnections: new Gauge({
       name: "switchboard_ws_connections",
       help: "Open GraphQL WebSocket connections on this node",

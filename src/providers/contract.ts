@@ -110,6 +110,8 @@ export interface GenerationProvider {
   readonly simulated: boolean;
   readonly models: readonly ModelInfo[];
   generate(req: GenerationRequest, call: ProviderCall): Promise<GenerationResult>;
+  /** Keys of `params` that do not affect output (left out of cache keys). */
+  readonly cacheIgnoredParams?: readonly string[];
   /** Optional request-time check of provider-specific params: a message naming what to fix, or undefined. */
   validateRequest?(req: GenerationRequest): string | undefined;
 }

@@ -2,6 +2,7 @@ import { ArrayMaxSize, IsOptional, Length, Max, MaxLength, Min, ValidateNested }
 import { GraphQLJSON } from "graphql-scalars";
 import { Field, Float, InputType, Int } from "type-graphql";
 import { ContentPartType, MessageRole, Modality, Priority, ResponseFormat } from "../types/enums";
+import { CachePolicy } from "../types/cache.type";
 
 @InputType()
 export class ContentPartInput {
@@ -66,4 +67,6 @@ export class CreateGenerationInput {
   @Field(() => Int, { nullable: true, description: "Seconds (≤ 60) to wait for a terminal state before returning" }) @IsOptional() @Min(0) @Max(600) wait?: number | null;
   @Field(() => Float, { nullable: true, description: "Upper bound on this request's cost in USD: a route whose worst-case estimate exceeds it is not used" })
   @IsOptional() @Min(0) maxCostUsd?: number | null;
+  @Field(() => CachePolicy, { defaultValue: CachePolicy.AUTO, description: "Exact cache: AUTO caches only deterministic requests" })
+  cache: CachePolicy;
 }

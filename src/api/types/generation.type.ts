@@ -1,6 +1,7 @@
 import { GraphQLJSON } from "graphql-scalars";
 import { Field, Float, ID, Int, ObjectType } from "type-graphql";
 import { GenerationEventType, GenerationStatus, Modality, Priority } from "./enums";
+import { CacheHit } from "./cache.type";
 
 @ObjectType()
 export class Usage {
@@ -64,6 +65,8 @@ export class Generation {
   @Field(() => Int, { nullable: true }) seed: number | null;
   @Field(() => Float, { description: "0..1" }) progress: number;
   @Field() cached: boolean;
+  @Field(() => CacheHit, { nullable: true, description: "For cache hits: kind, similarity and the generation that produced the answer" })
+  cacheHit: CacheHit | null;
   @Field(() => GraphQLJSON) params: Record<string, unknown>;
   @Field() createdAt: Date;
   @Field(() => Date, { nullable: true }) startedAt: Date | null;

@@ -51,6 +51,11 @@ export class GenerationEntity {
   /** The quota period the reservation was made in (settlement goes there). */
   @Column("timestamptz", { name: "quota_period_start", nullable: true }) quotaPeriodStart: Date | null;
   @Column("bigint", { name: "max_cost_micros", nullable: true, transformer: bigintNumber }) maxCostMicros: number | null;
+  @Column("text", { name: "cache_policy", default: "AUTO" }) cachePolicy: "AUTO" | "USE" | "BYPASS" | "REFRESH";
+  /** "<scope>:<hash>" when the result is to be written to the exact cache. */
+  @Column("text", { name: "cache_key", nullable: true }) cacheKey: string | null;
+  /** For cache hits: where the answer came from. */
+  @Column("jsonb", { name: "cache_hit", nullable: true }) cacheHit: { kind: "EXACT" | "SEMANTIC"; similarity: number; sourceGenerationId: string } | null;
   /** Claim counter: bumped each time a worker takes the job; guards every transition. */
   @Column("integer", { name: "run_attempt", default: 0 }) runAttempt: number;
   @Column("timestamptz", { name: "created_at" }) createdAt: Date;

@@ -19,4 +19,6 @@ export interface CreateGenerationCommand {
   wait?: number | null;
   /** Upper bound on this request's cost; a route whose estimate exceeds it is not used. */
   maxCostUsd?: number | null;
+  /** AUTO (default: only deterministic requests), USE, BYPASS or REFRESH. */
+  cache?: "AUTO" | "USE" | "BYPASS" | "REFRESH" | null;
 }

@@ -16,6 +16,7 @@ import type { BlobStore } from "../../storage/blob-store";
 import { DeltaBuffer } from "./delta-buffer";
 import { RunStore } from "./run-store";
 import type { QuotaService } from "../quotas/quota.service";
+import type { ExactCacheService } from "../cache/exact-cache.service";
 import { CHARGE_CTES, RELEASE_AND_SELECT } from "../quotas/release.sql";
 import { costOf } from "./pricing";
 
@@ -57,6 +58,7 @@ export class GenerationRunner {
     private readonly log: Logger,
     private readonly metrics: Metrics,
     private readonly quotas: QuotaService,
+    private readonly cache?: ExactCacheService,
   ) {
     this.store = new RunStore(ds);
   }
@@ -153,6 +155,10 @@ export class GenerationRunner {
     }
     await this.bus.publishGenerationEvent(done, { type: "SUCCEEDED" });
     this.quotas.changed(done.userId, false);
+    if (done.cacheKey && this.cache)
+      await this.cache
+        .set(done.cacheKey, done.modality, { sourceGenerationId: done.id, model: done.model, output, createdAt: new Date().toISOString() })
+        .catch((err) => this.log.warn({ err, generationId: done.id }, "cache write failed"));
     this.observeTerminal(done);
     return { kind: "finished", status: "SUCCEEDED" };
   }

@@ -31,6 +31,8 @@ export class SimulatedProvider implements GenerationProvider {
   readonly displayName = "Simulated (offline, fabricated output)";
   readonly simulated = true;
   readonly models: readonly ModelInfo[] = SIMULATED_MODELS;
+  /** Latency and failure injection never change the output. */
+  readonly cacheIgnoredParams = ["simulate"] as const;
 
   async generate(req: GenerationRequest, call: ProviderCall): Promise<GenerationResult> {
     const model = this.models.find((m) => m.name === req.model);

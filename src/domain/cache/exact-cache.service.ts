@@ -1,0 +1,89 @@
+/**
+ * The exact cache, in Redis (its own instance via CACHE_REDIS_URL when set: the queue's
+ * Redis must not evict, the cache's may). Entries expire per modality; small index sets let
+ * admins invalidate by generation, model or scope.
+ */
+import type { Redis } from "ioredis";
+import type { StoredOutput } from "../../db/entities/generation.entity";
+import type { Modality } from "../../providers/contract";
+
+export interface CacheEntry {
+  sourceGenerationId: string;
+  model: string;
+  output: StoredOutput;
+  createdAt: string;
+}
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  writes: number;
+}
+
+export class ExactCacheService {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly ttlSeconds: Record<Modality, number>,
+    private readonly sharedModels: readonly string[],
+  ) {}
+
+  /** "shared" for routes configured as public content, otherwise per user. */
+  scopeFor(userId: string, model: string): string {
+    return this.sharedModels.includes(model) ? "shared" : `user:${userId}`;
+  }
+
+  private entryKey(scopedKey: string) {
+    return `${this.prefix}:cache:e:${scopedKey}`;
+  }
+  private index(kind: "gen" | "model" | "scope", id: string) {
+    return `${this.prefix}:cache:i:${kind}:${id}`;
+  }
+  private statsKey() {
+    return `${this.prefix}:cache:stats`;
+  }
+
+  async get(scopedKey: string): Promise<CacheEntry | null> {
+    const raw = await this.redis.get(this.entryKey(scopedKey));
+    await this.redis.hincrby(this.statsKey(), raw ? "hits" : "misses", 1);
+    return raw ? (JSON.parse(raw) as CacheEntry) : null;
+  }
+
+  async set(scopedKey: string, modality: Modality, entry: CacheEntry): Promise<void> {
+    const ttl = this.ttlSeconds[modality];
+    const scope = scopedKey.slice(0, scopedKey.lastIndexOf(":"));
+    const k = this.entryKey(scopedKey);
+    await this.redis
+      .multi()
+      .set(k, JSON.stringify(entry), "EX", ttl)
+      .sadd(this.index("gen", entry.sourceGenerationId), k)
+      .expire(this.index("gen", entry.sourceGenerationId), ttl)
+      .sadd(this.index("model", entry.model), k)
+      .expire(this.index("model", entry.model), ttl, "GT")
+      .sadd(this.index("scope", scope), k)
+      .expire(this.index("scope", scope), ttl, "GT")
+      .hincrby(this.statsKey(), "writes", 1)
+      .exec();
+  }
+
+  /** Deletes every entry produced by a generation, for a model, or in a scope; returns how many. */
+  async invalidate(by: { generationId?: string; model?: string; scope?: string }): Promise<number> {
+    const sets = [
+      by.generationId && this.index("gen", by.generationId),
+      by.model && this.index("model", by.model),
+      by.scope && this.index("scope", by.scope),
+    ].filter(Boolean) as string[];
+    let removed = 0;
+    for (const s of sets) {
+      const keys = await this.redis.smembers(s);
+      if (keys.length) removed += await this.redis.del(...keys);
+      await this.redis.del(s);
+    }
+    return removed;
+  }
+
+  async stats(): Promise<CacheStats> {
+    const h = await this.redis.hgetall(this.statsKey());
+    return { hits: Number(h.hits ?? 0), misses: Number(h.misses ?? 0), writes: Number(h.writes ?? 0) };
+  }
+}

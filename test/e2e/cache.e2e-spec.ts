@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { collect, startTestApp, type TestApp } from "../helpers/test-app";
+
+const CREATE = `mutation($input: CreateGenerationInput!) { createGeneration(input: $input) {
+  id status cached seed costUsd output { text embedding url } cacheHit { kind similarity sourceGenerationId } attempts { status } } }`;
+
+describe("exact cache", () => {
+  let t: TestApp;
+  let shared: TestApp;
+  let a: { id: string; key: string };
+  let b: { id: string; key: string };
+  const run = (key: string, input: Record<string, unknown>, app = t) =>
+    app.gql(key, CREATE, { input: { modality: "TEXT", model: "simulated/text", wait: 15, ...input } }).then((r) => {
+      expect(r.errors).toBeUndefined();
+      return r.data!.createGeneration;
+    });
+
+  beforeAll(async () => {
+    t = await startTestApp({ cache: { ttlSeconds: { TEXT: 86_400, IMAGE: 86_400, VIDEO: 86_400, AUDIO: 1, EMBEDDING: 86_400 } } });
+    a = await t.createUser(undefined, { tier: "pro" });
+    b = await t.createUser(undefined, { tier: "pro" });
+    shared = await startTestApp({ cache: { sharedModels: ["simulated/embedding"] } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await shared?.close();
+  });
+
+  it("does not cache a request without a seed or temperature 0 (another answer, please)", async () => {
+    const first = await run(a.key, { prompt: "no seed here" });
+    const second = await run(a.key, { prompt: "no seed here" });
+    expect([first.cached, second.cached]).toEqual([false, false]);
+    expect(second.attempts).toHaveLength(1);
+  });
+
+  it("serves a seeded repeat from cache: SUCCEEDED at once, cost 0, same output, no upstream attempt", async () => {
+    const first = await run(a.key, { prompt: "seeded   prompt", seed: 7 });
+    const hit = await run(a.key, { prompt: "  seeded prompt ", seed: 7, params: { simulate: { latencyMs: 5000 } } });
+    expect(hit).toMatchObject({ status: "SUCCEEDED", cached: true, costUsd: 0, attempts: [] });
+    expect(hit.cacheHit).toEqual({ kind: "EXACT", similarity: 1, sourceGenerationId: first.id });
+    expect(hit.output.text).toBe(first.output.text);
+    expect((await run(a.key, { prompt: "seeded prompt", seed: 8 })).cached).toBe(false);
+    expect((await run(a.key, { prompt: "seeded prompt", seed: 7, text: { maxTokens: 12 } })).cached).toBe(false);
+  });
+
+  it("caches temperature 0 and embeddings by default", async () => {
+    await run(a.key, { prompt: "cold", text: { temperature: 0 } });
+    expect((await run(a.key, { prompt: "cold", text: { temperature: 0 } })).cached).toBe(true);
+    const e1 = await run(a.key, { modality: "EMBEDDING", model: "simulated/embedding", prompt: "vectors" });
+    const e2 = await run(a.key, { modality: "EMBEDDING", model: "simulated/embedding", prompt: "vectors" });
+    expect([e1.cached, e2.cached]).toEqual([false, true]);
+    expect(e2.output.embedding).toEqual(e1.output.embedding);
+  });
+
+  it("never serves one user's private entry to another", async () => {
+    await run(a.key, { prompt: "private", seed: 1 });
+    expect((await run(b.key, { prompt: "private", seed: 1 })).cached).toBe(false);
+    expect((await run(b.key, { prompt: "private", seed: 1 })).cached).toBe(true);
+  });
+
+  it("shares entries across users for routes configured as shared", async () => {
+    const u1 = await shared.createUser();
+    const u2 = await shared.createUser();
+    await run(u1.key, { modality: "EMBEDDING", model: "simulated/embedding", prompt: "public" }, shared);
+    expect((await run(u2.key, { modality: "EMBEDDING", model: "simulated/embedding", prompt: "public" }, shared)).cached).toBe(true);
+  });
+
+  it("USE caches a request without a seed and records the derived seed; BYPASS and REFRESH", async () => {
+    const first = await run(a.key, { prompt: "opt in", cache: "USE" });
+    expect(first.seed).toEqual(expect.any(Number));
+    const hit = await run(a.key, { prompt: "opt in", cache: "USE" });
+    expect(hit).toMatchObject({ cached: true, seed: first.seed });
+    expect((await run(a.key, { prompt: "opt in", cache: "BYPASS" })).cached).toBe(false);
+    const refreshed = await run(a.key, { prompt: "opt in", cache: "REFRESH" });
+    expect(refreshed.cached).toBe(false);
+    expect((await run(a.key, { prompt: "opt in", cache: "USE" })).cacheHit.sourceGenerationId).toBe(refreshed.id);
+  });
+
+  it("expires entries after the modality's TTL", async () => {
+    const input = { modality: "AUDIO", model: "simulated/audio", prompt: "short tone", seed: 3 };
+    await run(a.key, input);
+    expect((await run(a.key, input)).cached).toBe(true);
+    await new Promise((r) => setTimeout(r, 1600));
+    expect((await run(a.key, input)).cached).toBe(false);
+  });
+
+  it("a hit costs 0 against the budget and still emits its event", async () => {
+    await run(a.key, { prompt: "budget", seed: 11 });
+    const before = (await t.gql(a.key, "{ quota { spentUsd reservedUsd requests } }")).data!.quota;
+    const ws = t.wsClient(a.key);
+    const sub = collect(ws, "subscription { myGenerations { type generation { id cached } } }", {}, (e: any) => e.generation.cached === true, 10_000);
+    await new Promise((r) => setTimeout(r, 300)); // no snapshot on myGenerations: give the subscription a moment
+    const hit = await run(a.key, { prompt: "budget", seed: 11 });
+    const events = await sub.done;
+    expect(events.at(-1)).toEqual({ type: "SUCCEEDED", generation: { id: hit.id, cached: true } });
+    expect((await t.gql(a.key, "{ quota { spentUsd reservedUsd requests } }")).data!.quota).toEqual(before);
+  });
+
+  it("admins invalidate by generation and by model, and read stats", async () => {
+    const src = await run(a.key, { prompt: "invalidate me", seed: 5 });
+    expect((await run(a.key, { prompt: "invalidate me", seed: 5 })).cached).toBe(true);
+    const removed = await t.gql(t.adminKey, `mutation($g: ID) { invalidateCache(generationId: $g) }`, { g: src.id });
+    expect(removed.data!.invalidateCache).toBe(1);
+    expect((await run(a.key, { prompt: "invalidate me", seed: 5 })).cached).toBe(false);
+    expect((await t.gql(t.adminKey, `mutation { invalidateCache(model: "simulated/text") }`)).data!.invalidateCache).toBeGreaterThan(0);
+    expect((await run(a.key, { prompt: "invalidate me", seed: 5 })).cached).toBe(false);
+    const stats = (await t.gql(t.adminKey, "{ cacheStats { hits misses writes hitRate } }")).data!.cacheStats;
+    expect(stats.hits).toBeGreaterThan(5);
+    expect(stats.misses).toBeGreaterThan(5);
+    expect((await t.gql(a.key, "{ cacheStats { hits } }")).errors![0].extensions!.code).toBe("FORBIDDEN");
+  });
+});
