@@ -36,6 +36,8 @@ import { S3BlobStore } from "./storage/s3-blob-store";
 import { pendingMigrations } from "./db/data-source";
 import { QuotaService } from "./domain/quotas/quota.service";
 import { ExactCacheService } from "./domain/cache/exact-cache.service";
+import { SemanticCacheService } from "./domain/cache/semantic-cache.service";
+import { CachePlanner } from "./domain/cache/cache-planner";
 import { systemClock, type Clock } from "./common/clock";
 
 export interface AppOptions {
@@ -109,10 +111,16 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     const cacheRedis = config.cache.redisUrl ? await connectRedis(config.cache.redisUrl, "switchboard-cache", { autoPipelining: true }) : publisher;
     if (cacheRedis !== publisher) cleanup.unshift(() => cacheRedis.quit());
     const cache = new ExactCacheService(cacheRedis, config.redis.prefix, config.cache.ttlSeconds, config.cache.sharedModels);
-    const generations = new GenerationService(ds, registry, queue, bus, config.limits, log, metrics, quotas, { store: cache, caseSensitive: config.cache.caseSensitive });
+    const semantic = new SemanticCacheService(ds, bus, { threshold: config.cache.semanticThreshold, models: config.cache.semanticModels, ttlSeconds: config.cache.ttlSeconds });
+    if (opts.api) {
+      await semantic.start();
+      cleanup.unshift(async () => semantic.stop());
+    }
+    const planner = new CachePlanner(registry, cache, semantic, config.cache.caseSensitive, metrics);
+    const generations = new GenerationService(ds, registry, queue, bus, config.limits, log, metrics, quotas, planner);
     const sweeper = new SweeperService(ds, queue, bus, config.sweeper, log, metrics);
     const services: Services = {
-      config, generations, apiKeys, registry, bus, quotas, cache,
+      config, generations, apiKeys, registry, bus, quotas, cache, semantic,
       filesSecret: await filesSecret(ds, config.files.signingSecret),
       newLoaders: () => createLoaders(ds),
     };
@@ -136,7 +144,7 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     const workers: Worker[] = [];
     const unsubs: (() => void)[] = [];
     if (opts.workers) {
-      runner = new GenerationRunner(ds, registry, bus, blobs, config.worker, log, metrics, quotas, cache);
+      runner = new GenerationRunner(ds, registry, bus, blobs, config.worker, log, metrics, quotas, { exact: cache, semantic });
       const r = runner;
       unsubs.push(await bus.subscribe(Topic.CANCEL_GENERATION, undefined, ({ generationId }) => void r.abort(generationId)));
       const settings = { connection: redis, prefix: config.redis.prefix };

@@ -51,6 +51,8 @@ export type CreateGenerationInput = {
   /** One user message, or the media prompt */
   prompt?: string | null | undefined;
   seed?: number | null | undefined;
+  /** Semantic cache: serve a similar earlier answer (same scope, route and options) when similarity ≥ the threshold. Default: the route's setting */
+  semanticCache?: boolean | null | undefined;
   system?: string | null | undefined;
   text?: TextOptionsInput | null | undefined;
   video?: VideoOptionsInput | null | undefined;

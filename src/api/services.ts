@@ -3,6 +3,7 @@ import type { ApiKeyService } from "../domain/auth/api-key.service";
 import type { GenerationService } from "../domain/generations/generation.service";
 import type { QuotaService } from "../domain/quotas/quota.service";
 import type { ExactCacheService } from "../domain/cache/exact-cache.service";
+import type { SemanticCacheService } from "../domain/cache/semantic-cache.service";
 import type { ProviderRegistry } from "../providers/registry";
 import type { EventBus } from "../realtime/event-bus";
 import type { Loaders } from "./loaders/loaders";
@@ -14,6 +15,7 @@ export interface Services {
   apiKeys: ApiKeyService;
   quotas: QuotaService;
   cache: ExactCacheService;
+  semantic: SemanticCacheService;
   registry: ProviderRegistry;
   bus: EventBus;
   /** HMAC secret for /files URLs. */

@@ -128,6 +128,10 @@ export interface AppConfig {
     sharedModels: string[];
     /** CACHE_CASE_SENSITIVE: whether prompt case matters for the key, default true. */
     caseSensitive: boolean;
+    /** SEMANTIC_CACHE_THRESHOLD: cosine similarity a semantic hit needs, default 0.92. */
+    semanticThreshold: number;
+    /** SEMANTIC_CACHE_MODELS: comma-separated routes that use the semantic cache without asking; default none. */
+    semanticModels: string[];
   };
   bootstrap: {
     /** ADMIN_EMAIL: the admin created on an empty database by `serve --setup`, default admin@localhost. */
@@ -302,6 +306,8 @@ export function loadConfig(env: Env): AppConfig {
       },
       sharedModels: r.str("CACHE_SHARED_MODELS", "").split(",").map((x) => x.trim()).filter(Boolean),
       caseSensitive: r.bool("CACHE_CASE_SENSITIVE", true),
+      semanticThreshold: r.num("SEMANTIC_CACHE_THRESHOLD", 0.92, 0, 1),
+      semanticModels: r.str("SEMANTIC_CACHE_MODELS", "").split(",").map((x) => x.trim()).filter(Boolean),
     },
     bootstrap: { adminEmail: r.str("ADMIN_EMAIL", "admin@localhost") },
   };

@@ -12,6 +12,8 @@ export enum Topic {
   API_KEY_REVOKED = "API_KEY_REVOKED",
   /** A user's budget figures moved: `QUOTA_UPDATED:<userId>`. */
   QUOTA_UPDATED = "QUOTA_UPDATED",
+  /** Broadcast: a semantic cache entry was added or removed (every node keeps the vectors in memory). */
+  SEMANTIC_CACHE = "SEMANTIC_CACHE",
 }
 
 export interface TopicPayloads {
@@ -20,4 +22,5 @@ export interface TopicPayloads {
   [Topic.CANCEL_GENERATION]: { generationId: string };
   [Topic.API_KEY_REVOKED]: { keyId: string; keyHash: string };
   [Topic.QUOTA_UPDATED]: { userId: string; warning: boolean };
+  [Topic.SEMANTIC_CACHE]: { op: "add" | "remove"; id: string; scope: string; embedding?: number[] };
 }

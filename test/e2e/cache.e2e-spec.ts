@@ -110,3 +110,61 @@ describe("exact cache", () => {
     expect((await t.gql(a.key, "{ cacheStats { hits } }")).errors![0].extensions!.code).toBe("FORBIDDEN");
   });
 });
+
+describe("semantic cache (opt-in)", () => {
+  let t: TestApp;
+  let other: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ cache: { semanticModels: ["simulated/image"] } });
+    other = await startTestApp({ cache: { semanticModels: ["simulated/image"] } }, { db: t.db, prefix: t.config.redis.prefix, workers: false });
+  });
+  afterAll(async () => {
+    await other?.close();
+    await t?.close();
+  });
+  const img = (key: string, prompt: string, size = 64, app = t, extra: Record<string, unknown> = {}) =>
+    app.gql(key, CREATE, { input: { modality: "IMAGE", model: "simulated/image", prompt, image: { width: size, height: size }, wait: 15, ...extra } }).then((r) => {
+      expect(r.errors).toBeUndefined();
+      return r.data!.createGeneration;
+    });
+
+  it("serves a similar prompt in the same scope, with its similarity; not a dissimilar one", async () => {
+    const u = await t.createUser(undefined, { tier: "pro" });
+    const first = await img(u.key, "sunset over the ocean");
+    expect(first.cached).toBe(false);
+    const hit = await img(u.key, "ocean at sunset");
+    expect(hit.cached).toBe(true);
+    expect(hit.cacheHit.kind).toBe("SEMANTIC");
+    expect(hit.cacheHit.sourceGenerationId).toBe(first.id);
+    expect(hit.cacheHit.similarity).toBeGreaterThanOrEqual(0.92);
+    expect(hit.output.url).toBeTruthy();
+    expect((await img(u.key, "a city at night")).cached).toBe(false);
+  });
+
+  it("never crosses sizes, users, or an opt-out", async () => {
+    const u = await t.createUser(undefined, { tier: "pro" });
+    const v = await t.createUser(undefined, { tier: "pro" });
+    await img(u.key, "red fox in the snow", 64);
+    expect((await img(u.key, "red foxes in snow", 128)).cached).toBe(false);
+    expect((await img(v.key, "red foxes in snow", 64)).cached).toBe(false);
+    expect((await img(u.key, "red foxes in snow", 64, t, { semanticCache: false })).cached).toBe(false);
+    expect((await img(u.key, "red foxes in snow", 64)).cached).toBe(true);
+  });
+
+  it("keeps every node's index in step: an entry written by node A's worker is found on node B", async () => {
+    const u = await t.createUser(undefined, { tier: "pro" });
+    await img(u.key, "lighthouse on a cliff");
+    const deadline = Date.now() + 5000;
+    let hit = await img(u.key, "lighthouses on cliffs", 64, other);
+    while (!hit.cached && Date.now() < deadline) hit = await img(u.key, "lighthouses on cliffs", 64, other);
+    expect(hit.cacheHit?.kind).toBe("SEMANTIC");
+  });
+
+  it("invalidation by generation removes semantic entries on every node", async () => {
+    const u = await t.createUser(undefined, { tier: "pro" });
+    const src = await img(u.key, "mountain lake at dawn");
+    expect((await img(u.key, "dawn at a mountain lake")).cached).toBe(true);
+    expect((await t.gql(t.adminKey, `mutation($g: ID) { invalidateCache(generationId: $g) }`, { g: src.id })).data!.invalidateCache).toBeGreaterThanOrEqual(1);
+    expect((await img(u.key, "dawn at a mountain lake", 64, other)).cached).toBe(false);
+  });
+});

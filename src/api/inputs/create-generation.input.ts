@@ -69,4 +69,6 @@ export class CreateGenerationInput {
   @IsOptional() @Min(0) maxCostUsd?: number | null;
   @Field(() => CachePolicy, { defaultValue: CachePolicy.AUTO, description: "Exact cache: AUTO caches only deterministic requests" })
   cache: CachePolicy;
+  @Field(() => Boolean, { nullable: true, description: "Semantic cache: serve a similar earlier answer (same scope, route and options) when similarity ≥ the threshold. Default: the route's setting" })
+  semanticCache?: boolean | null;
 }

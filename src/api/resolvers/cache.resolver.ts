@@ -13,7 +13,7 @@ export class CacheResolver {
     return { ...s, hitRate: s.hits + s.misses ? s.hits / (s.hits + s.misses) : 0 };
   }
 
-  @Mutation(() => Int, { description: "Admin: delete cache entries produced by a generation, for a model, or in a scope (a user's, or shared). Returns how many." })
+  @Mutation(() => Int, { description: "Admin: delete exact and semantic cache entries produced by a generation, for a model, or in a scope (a user's, or shared). Returns how many." })
   async invalidateCache(
     @Ctx() ctx: GraphQLContext,
     @Arg("generationId", () => ID, { nullable: true }) generationId?: string,
@@ -24,6 +24,7 @@ export class CacheResolver {
     if (!isAdmin(viewerOf(ctx))) throw new ForbiddenError("Only admins can invalidate the cache");
     if (!generationId && !model && !userId && !shared) throw new BadUserInputError("give generationId, model, userId or shared: true", { field: "generationId" });
     const scope = shared ? "shared" : userId ? `user:${userId}` : undefined;
-    return ctx.services.cache.invalidate({ generationId: generationId ?? undefined, model: model ?? undefined, scope });
+    const by = { generationId: generationId ?? undefined, model: model ?? undefined, scope };
+    return (await ctx.services.cache.invalidate(by)) + (await ctx.services.semantic.invalidate(by));
   }
 }

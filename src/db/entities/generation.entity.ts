@@ -56,6 +56,8 @@ export class GenerationEntity {
   @Column("text", { name: "cache_key", nullable: true }) cacheKey: string | null;
   /** For cache hits: where the answer came from. */
   @Column("jsonb", { name: "cache_hit", nullable: true }) cacheHit: { kind: "EXACT" | "SEMANTIC"; similarity: number; sourceGenerationId: string } | null;
+  /** Set when the result is to be written to the semantic cache (opt-in). */
+  @Column("text", { name: "semantic_scope", nullable: true }) semanticScope: string | null;
   /** Claim counter: bumped each time a worker takes the job; guards every transition. */
   @Column("integer", { name: "run_attempt", default: 0 }) runAttempt: number;
   @Column("timestamptz", { name: "created_at" }) createdAt: Date;

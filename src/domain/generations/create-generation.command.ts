@@ -21,4 +21,6 @@ export interface CreateGenerationCommand {
   maxCostUsd?: number | null;
   /** AUTO (default: only deterministic requests), USE, BYPASS or REFRESH. */
   cache?: "AUTO" | "USE" | "BYPASS" | "REFRESH" | null;
+  /** Opt in (or out) of the semantic cache; default: the route's setting. */
+  semanticCache?: boolean | null;
 }

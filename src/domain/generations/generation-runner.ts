@@ -17,6 +17,7 @@ import { DeltaBuffer } from "./delta-buffer";
 import { RunStore } from "./run-store";
 import type { QuotaService } from "../quotas/quota.service";
 import type { ExactCacheService } from "../cache/exact-cache.service";
+import type { SemanticCacheService } from "../cache/semantic-cache.service";
 import { CHARGE_CTES, RELEASE_AND_SELECT } from "../quotas/release.sql";
 import { costOf } from "./pricing";
 
@@ -58,7 +59,7 @@ export class GenerationRunner {
     private readonly log: Logger,
     private readonly metrics: Metrics,
     private readonly quotas: QuotaService,
-    private readonly cache?: ExactCacheService,
+    private readonly cache?: { exact: ExactCacheService; semantic: SemanticCacheService },
   ) {
     this.store = new RunStore(ds);
   }
@@ -156,9 +157,11 @@ export class GenerationRunner {
     await this.bus.publishGenerationEvent(done, { type: "SUCCEEDED" });
     this.quotas.changed(done.userId, false);
     if (done.cacheKey && this.cache)
-      await this.cache
+      await this.cache.exact
         .set(done.cacheKey, done.modality, { sourceGenerationId: done.id, model: done.model, output, createdAt: new Date().toISOString() })
         .catch((err) => this.log.warn({ err, generationId: done.id }, "cache write failed"));
+    if (done.semanticScope && this.cache)
+      await this.cache.semantic.add(done, toRequest(done), output).catch((err) => this.log.warn({ err, generationId: done.id }, "semantic cache write failed"));
     this.observeTerminal(done);
     return { kind: "finished", status: "SUCCEEDED" };
   }

@@ -21,8 +21,7 @@ import type { GenerationScheduler } from "./scheduler";
 import { decodeCursor, encodeCursor, type GenerationFilter, type GenerationPage } from "./generation-page";
 import type { QuotaService } from "../quotas/quota.service";
 import { RELEASE_AND_SELECT } from "../quotas/release.sql";
-import { cacheKey, decide, derivedSeed } from "../cache/cache-key";
-import type { CacheEntry, ExactCacheService } from "../cache/exact-cache.service";
+import type { CacheHitResult, CachePlanner } from "../cache/cache-planner";
 import type { GenerationRequest } from "../../providers/contract";
 import { microsToUsd, usdToMicros } from "../../common/money";
 
@@ -36,7 +35,7 @@ export class GenerationService {
     private readonly log: Logger,
     private readonly metrics: Metrics,
     private readonly quotas: QuotaService,
-    private readonly cache: { store: ExactCacheService; caseSensitive: boolean },
+    private readonly cache: CachePlanner,
   ) {}
 
   /** Cost estimate without creating anything. */
@@ -52,20 +51,8 @@ export class GenerationService {
       const existing = await this.ds.getRepository(GenerationEntity).findOneBy({ userId: viewer.userId, idempotencyKey: idem });
       if (existing) return cmd.wait ? this.waitFor(existing, cmd.wait) : existing;
     }
-    const policy = cmd.cache ?? "AUTO";
-    const use = decide(policy, request);
-    let scopedKey: string | null = null;
-    if (use.read || use.write) {
-      const hash = cacheKey({ route: model.id, request, ignoredParams: this.registry.provider(model.provider)?.cacheIgnoredParams, caseSensitive: this.cache.caseSensitive });
-      scopedKey = `${this.cache.store.scopeFor(viewer.userId, model.id)}:${hash}`;
-      // Reproducible where the provider honours seeds; the seed used is on the generation.
-      if (request.seed === undefined) request.seed = derivedSeed(hash);
-    }
-    if (use.read && scopedKey) {
-      const entry = await this.cache.store.get(scopedKey);
-      this.metrics.cacheLookups.inc({ kind: "exact", outcome: entry ? "hit" : "miss" });
-      if (entry) return this.serveHit(viewer, cmd, request, model.id, model.provider, model.name, entry);
-    }
+    const cache = await this.cache.plan(viewer.userId, cmd, request, model);
+    if (cache.hit) return this.serveHit(viewer, cmd, request, model.id, model.provider, model.name, cache.hit);
     const now = new Date();
     const gen = Object.assign(new GenerationEntity(), {
       id: newId(), userId: viewer.userId, apiKeyId: viewer.apiKeyId, status: "QUEUED", modality: request.modality,
@@ -76,7 +63,7 @@ export class GenerationService {
       errorCode: null, errorMessage: null, cached: false, estimatedCostMicros: costOf(model, worstCaseUsage(request, model)),
       costMicros: null, idempotencyKey: idem, runAttempt: 0, createdAt: now, updatedAt: now, startedAt: null, completedAt: null,
       reservedMicros: 0, quotaPeriodStart: null, maxCostMicros: cmd.maxCostUsd != null ? usdToMicros(cmd.maxCostUsd) : null,
-      cachePolicy: policy, cacheKey: use.write ? scopedKey : null, cacheHit: null,
+      cachePolicy: cmd.cache ?? "AUTO", cacheKey: cache.exactKey, cacheHit: null, semanticScope: cache.semanticScope,
     } satisfies GenerationEntity);
     if (gen.maxCostMicros !== null && gen.estimatedCostMicros > gen.maxCostMicros)
       throw new BadUserInputError(
@@ -107,7 +94,7 @@ export class GenerationService {
 
   /** A cache hit: a SUCCEEDED generation at once, cost 0, its event still published. */
   private async serveHit(
-    viewer: Viewer, cmd: CreateGenerationCommand, request: GenerationRequest, route: string, provider: string, providerModel: string, entry: CacheEntry,
+    viewer: Viewer, cmd: CreateGenerationCommand, request: GenerationRequest, route: string, provider: string, providerModel: string, hit: CacheHitResult,
   ): Promise<GenerationEntity> {
     const now = new Date();
     const gen = Object.assign(new GenerationEntity(), {
@@ -115,16 +102,16 @@ export class GenerationService {
       model: cmd.model, provider, providerModel, prompt: request.prompt ?? null, messages: request.messages ?? null,
       system: request.system ?? null, textOptions: request.text ?? null, imageOptions: request.image ?? null,
       videoOptions: request.video ?? null, audioOptions: request.audio ?? null, params: request.params,
-      priority: cmd.priority ?? "NORMAL", seed: request.seed ?? null, progress: 1, output: entry.output, errorCode: null,
+      priority: cmd.priority ?? "NORMAL", seed: request.seed ?? null, progress: 1, output: hit.output, errorCode: null,
       errorMessage: null, cached: true, estimatedCostMicros: 0, costMicros: 0, idempotencyKey: cmd.idempotencyKey ?? null,
       runAttempt: 0, createdAt: now, updatedAt: now, startedAt: now, completedAt: now, reservedMicros: 0, quotaPeriodStart: null,
-      maxCostMicros: null, cachePolicy: cmd.cache ?? "AUTO", cacheKey: null,
-      cacheHit: { kind: "EXACT", similarity: 1, sourceGenerationId: entry.sourceGenerationId },
+      maxCostMicros: null, cachePolicy: cmd.cache ?? "AUTO", cacheKey: null, semanticScope: null,
+      cacheHit: { kind: hit.kind, similarity: hit.similarity, sourceGenerationId: hit.sourceGenerationId },
     } satisfies GenerationEntity);
     const res = await this.ds.createQueryBuilder().insert().into(GenerationEntity).values(gen as never).orIgnore().returning("id").execute();
     if (!res.raw?.length && gen.idempotencyKey)
       return this.ds.getRepository(GenerationEntity).findOneByOrFail({ userId: viewer.userId, idempotencyKey: gen.idempotencyKey });
-    await this.bus.publishGenerationEvent(gen, { type: "SUCCEEDED", message: `served from cache (${route})` });
+    await this.bus.publishGenerationEvent(gen, { type: "SUCCEEDED", message: `served from the ${hit.kind.toLowerCase()} cache (${route})` });
     this.metrics.generations.inc({ provider, model: gen.model, status: "SUCCEEDED", cached: "true" });
     return gen;
   }

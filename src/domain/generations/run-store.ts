@@ -7,7 +7,7 @@ import type { DataSource } from "typeorm";
 import { TickBatcher } from "../../common/tick-batcher";
 import { GenerationEntity, type StoredOutput } from "../../db/entities/generation.entity";
 import { rowToEntity } from "../../db/row-mapper";
-import { CHARGE_CTES, RELEASE_AND_SELECT } from "../quotas/release.sql";
+import { CHARGE_LEDGER, CHARGE_RELEASE_AND_SELECT } from "../quotas/release.sql";
 
 export interface Claim {
   gen: GenerationEntity;
@@ -52,14 +52,14 @@ const SUCCEED_SQL = `
     UPDATE generation_attempts ga SET status = 'SUCCEEDED', latency_ms = v.latency_ms, cost_micros = v.cost_micros
       FROM v WHERE ga.generation_id = v.id AND ga.attempt_no = v.attempt_no AND ga.status = 'RUNNING'
     RETURNING ga.generation_id, ga.attempt_no, ga.cost_micros
-  ) ${CHARGE_CTES}, g AS (
+  ) ${CHARGE_LEDGER}, g AS (
     UPDATE generations gen SET status = 'SUCCEEDED', progress = 1, output = v.output, error_code = NULL, error_message = NULL,
            cost_micros = (SELECT COALESCE(SUM(x.cost_micros), 0) FROM generation_attempts x WHERE x.generation_id = gen.id AND x.attempt_no <> v.attempt_no)
                        + COALESCE((SELECT SUM(c.cost_micros) FROM charged c WHERE c.generation_id = gen.id), 0),
            completed_at = now(), updated_at = now()
       FROM v WHERE gen.id = v.id AND gen.status = 'RUNNING' AND gen.run_attempt = v.run_attempt
     RETURNING gen.*
-  ) ${RELEASE_AND_SELECT}`;
+  ) ${CHARGE_RELEASE_AND_SELECT}`;
 
 export class RunStore {
   private readonly claims: TickBatcher<string, Claim | null>;

@@ -3,14 +3,16 @@
  * releases its whole reservation once — the ledger's unique (generation, 0, 'release')
  * entry guards against doing it twice — and returns the generation rows.
  */
-export const RELEASE_AND_SELECT = `
+const RELEASE_LEDGER = `
   , rel AS (
     INSERT INTO spend_ledger (user_id, period_start, generation_id, attempt_no, kind, amount_micros)
     SELECT g.user_id, g.quota_period_start, g.id, 0, 'release', g.reserved_micros
       FROM g WHERE g.reserved_micros > 0 AND g.quota_period_start IS NOT NULL
     ON CONFLICT DO NOTHING
     RETURNING user_id, period_start, amount_micros
-  ), relq AS (
+  )`;
+
+export const RELEASE_AND_SELECT = `${RELEASE_LEDGER}, relq AS (
     UPDATE quota_periods qp SET reserved_micros = qp.reserved_micros - r.amount
       FROM (SELECT user_id, period_start, SUM(amount_micros) AS amount FROM rel GROUP BY 1, 2) r
      WHERE qp.user_id = r.user_id AND qp.period_start = r.period_start
@@ -21,7 +23,7 @@ export const RELEASE_AND_SELECT = `
  * Charges attempt costs (CTE `charged(generation_id, attempt_no, cost_micros)` must exist):
  * one ledger entry per attempt, spent moves only when the entry is new.
  */
-export const CHARGE_CTES = `
+export const CHARGE_LEDGER = `
   , chg AS (
     INSERT INTO spend_ledger (user_id, period_start, generation_id, attempt_no, kind, amount_micros)
     SELECT gen.user_id, gen.quota_period_start, c.generation_id, c.attempt_no, 'charge', c.cost_micros
@@ -29,8 +31,24 @@ export const CHARGE_CTES = `
      WHERE c.cost_micros > 0 AND gen.quota_period_start IS NOT NULL
     ON CONFLICT DO NOTHING
     RETURNING user_id, period_start, amount_micros
-  ), chgq AS (
+  )`;
+
+export const CHARGE_CTES = `${CHARGE_LEDGER}, chgq AS (
     UPDATE quota_periods qp SET spent_micros = qp.spent_micros + c.amount
       FROM (SELECT user_id, period_start, SUM(amount_micros) AS amount FROM chg GROUP BY 1, 2) c
      WHERE qp.user_id = c.user_id AND qp.period_start = c.period_start
   )`;
+
+/**
+ * Charge and release in one statement (after CHARGE_LEDGER and CTE `g`): ONE update per quota
+ * row. Postgres applies only one of two updates a single statement makes to the same row, so
+ * CHARGE_CTES + RELEASE_AND_SELECT together would lose either the charge or the release.
+ */
+export const CHARGE_RELEASE_AND_SELECT = `${RELEASE_LEDGER}, q AS (
+    UPDATE quota_periods qp SET spent_micros = qp.spent_micros + d.charged, reserved_micros = qp.reserved_micros - d.released
+      FROM (SELECT user_id, period_start, SUM(charged) AS charged, SUM(released) AS released
+              FROM (SELECT user_id, period_start, amount_micros AS charged, 0 AS released FROM chg
+                    UNION ALL SELECT user_id, period_start, 0, amount_micros FROM rel) x GROUP BY 1, 2) d
+     WHERE qp.user_id = d.user_id AND qp.period_start = d.period_start
+  )
+  SELECT * FROM g`;
