@@ -232,7 +232,11 @@ export class GenerationRunner {
          UPDATE generation_attempts SET status = $3, latency_ms = $4, cost_micros = $5, error_kind = $6, error_message = $7
           WHERE generation_id = $1 AND attempt_no = $2 AND status = 'RUNNING'
          RETURNING generation_id, attempt_no, cost_micros
-       ) ${CHARGE_CTES}
+       ) ${CHARGE_CTES}, late AS (
+         -- an attempt that ends after its generation did (cancelled meanwhile) still counts in its cost
+         UPDATE generations g SET cost_micros = COALESCE(g.cost_micros, 0) + c.cost_micros
+           FROM charged c WHERE g.id = c.generation_id AND c.cost_micros > 0 AND g.status IN ('SUCCEEDED','FAILED','CANCELLED')
+       )
        SELECT 1`,
       [generationId, attemptNo, status, latencyMs, costMicros, err?.kind ?? null, err?.message.slice(0, 500) ?? null],
     );

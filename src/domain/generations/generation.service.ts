@@ -152,6 +152,7 @@ export class GenerationService {
     const rows = await this.ds.query(
       `WITH g AS (
          UPDATE generations SET status = 'CANCELLED', error_code = 'CANCELLED', error_message = 'Cancelled by the user',
+                cost_micros = (SELECT COALESCE(SUM(cost_micros), 0) FROM generation_attempts WHERE generation_id = $1),
                 completed_at = now(), updated_at = now()
           WHERE id = $1 AND status IN ('QUEUED','RUNNING') RETURNING *
        ) ${RELEASE_AND_SELECT}`,

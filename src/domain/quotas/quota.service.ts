@@ -143,9 +143,10 @@ export class QuotaService {
   async extend(gen: GenerationEntity, attemptNo: number): Promise<boolean> {
     if (!gen.quotaPeriodStart || gen.estimatedCostMicros <= 0) return true;
     const amount = gen.estimatedCostMicros;
+    let warn = false;
     const ok = await this.ds.transaction(async (m) => {
       const [q] = await m.query(
-        `SELECT limit_micros, spent_micros, reserved_micros FROM quota_periods WHERE user_id = $1 AND period_start = $2 FOR UPDATE`,
+        `SELECT limit_micros, spent_micros, reserved_micros, warned_at FROM quota_periods WHERE user_id = $1 AND period_start = $2 FOR UPDATE`,
         [gen.userId, gen.quotaPeriodStart],
       );
       const [done] = await m.query(`SELECT 1 FROM spend_ledger WHERE generation_id = $1 AND attempt_no = $2 AND kind = 'extend'`, [gen.id, attemptNo]);
@@ -156,7 +157,15 @@ export class QuotaService {
         [gen.id, amount, gen.runAttempt],
       );
       if (!res[0]?.length) return false;
-      await m.query(`UPDATE quota_periods SET reserved_micros = reserved_micros + $3 WHERE user_id = $1 AND period_start = $2`, [gen.userId, gen.quotaPeriodStart, amount]);
+      const limit = Number(q.limit_micros);
+      const crosses = limit > 0 && Number(q.spent_micros) + Number(q.reserved_micros) + amount >= this.cfg.warnRatio * limit;
+      const warnedNow = await m.query(
+        `UPDATE quota_periods SET reserved_micros = reserved_micros + $3,
+                warned_at = CASE WHEN $4 AND warned_at IS NULL THEN now() ELSE warned_at END
+          WHERE user_id = $1 AND period_start = $2 RETURNING (warned_at IS NOT NULL AND $4 AND $5::timestamptz IS NULL) AS warned`,
+        [gen.userId, gen.quotaPeriodStart, amount, crosses, q.warned_at],
+      );
+      warn = !!warnedNow[0]?.[0]?.warned;
       await m.query(
         `INSERT INTO spend_ledger (user_id, period_start, generation_id, attempt_no, kind, amount_micros) VALUES ($1, $2, $3, $4, 'extend', $5)`,
         [gen.userId, gen.quotaPeriodStart, gen.id, attemptNo, amount],
@@ -164,7 +173,7 @@ export class QuotaService {
       gen.reservedMicros += amount;
       return true;
     });
-    if (ok) this.changed(gen.userId, false);
+    if (ok) this.changed(gen.userId, warn);
     return ok;
   }
 
