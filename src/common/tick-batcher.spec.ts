@@ -26,4 +26,24 @@ describe("TickBatcher", () => {
     expect(sizes).toEqual([2, 2]);
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected", "rejected"]);
   });
+
+  it("serial: one batch in flight, calls meanwhile form the next batch", async () => {
+    const batches: number[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const b = new TickBatcher<number, number>(async (xs) => {
+      batches.push(xs);
+      if (batches.length === 1) await gate;
+      return xs;
+    }, 500, true);
+    const first = b.add(1);
+    await new Promise((r) => setImmediate(r));
+    const later = [b.add(2), b.add(3)];
+    await new Promise((r) => setTimeout(r, 10));
+    b.add(4);
+    expect(batches).toEqual([[1]]);
+    release();
+    await Promise.all([first, ...later]);
+    expect(batches).toEqual([[1], [2, 3, 4]]);
+  });
 });

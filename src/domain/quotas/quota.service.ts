@@ -48,7 +48,8 @@ export class QuotaService {
     private readonly clock: Clock,
     private readonly cfg: AppConfig["quotas"],
   ) {
-    this.admissions = new TickBatcher((items) => this.admitBatch(items), 200);
+    // Serial: batches lock the same quota rows, so parallel ones would only queue on the lock.
+    this.admissions = new TickBatcher((items) => this.admitBatch(items), 200, true);
   }
 
   /** Reserves the generation's estimated cost and inserts it, atomically; batched per event-loop turn. */
@@ -61,18 +62,15 @@ export class QuotaService {
     return [usdToMicros(t.free), usdToMicros(t.pro), usdToMicros(t.enterprise)];
   }
 
+  /** Creates the users' rows for this period if needed and locks them (user order: no deadlocks), in one statement. */
   private async lockPeriods(m: EntityManager, userIds: string[], start: Date, end: Date): Promise<Map<string, QuotaRow>> {
-    await m.query(
+    const rows: QuotaRow[] = await m.query(
       `INSERT INTO quota_periods (user_id, period_start, period_end, limit_micros)
        SELECT u.id, $2, $3, COALESCE(u.quota_limit_micros, CASE u.tier WHEN 'free' THEN $4::bigint WHEN 'pro' THEN $5::bigint ELSE $6::bigint END)
-         FROM users u WHERE u.id = ANY($1::uuid[])
-       ON CONFLICT DO NOTHING`,
+         FROM users u WHERE u.id = ANY($1::uuid[]) ORDER BY u.id
+       ON CONFLICT (user_id, period_start) DO UPDATE SET period_end = EXCLUDED.period_end
+       RETURNING user_id, limit_micros, spent_micros, reserved_micros, warned_at`,
       [userIds, start, end, ...this.tierDefaults()],
-    );
-    const rows: QuotaRow[] = await m.query(
-      `SELECT user_id, limit_micros, spent_micros, reserved_micros, warned_at FROM quota_periods
-        WHERE user_id = ANY($1::uuid[]) AND period_start = $2 ORDER BY user_id FOR UPDATE`,
-      [userIds, start],
     );
     return new Map(rows.map((r) => [r.user_id, r]));
   }
@@ -115,24 +113,26 @@ export class QuotaService {
       await m.createQueryBuilder().insert().into(GenerationEntity).values(accepted as never[]).execute();
       const perUser = [...used.entries()];
       const counts = perUser.map(([u]) => accepted.filter((g) => g.userId === u).length);
-      await m.query(
-        `UPDATE quota_periods qp SET reserved_micros = qp.reserved_micros + v.amount, requests = qp.requests + v.n
-           FROM unnest($1::uuid[], $2::bigint[], $3::int[]) AS v(user_id, amount, n)
-          WHERE qp.user_id = v.user_id AND qp.period_start = $4`,
-        [perUser.map(([u]) => u), perUser.map(([, a]) => a), counts, start],
-      );
-      await m.query(
-        `INSERT INTO spend_ledger (user_id, period_start, generation_id, attempt_no, kind, amount_micros)
-         SELECT v.user_id, $4, v.generation_id, 0, 'reserve', v.amount FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS v(user_id, generation_id, amount)`,
-        [accepted.map((g) => g.userId), accepted.map((g) => g.id), accepted.map((g) => g.estimatedCostMicros), start],
-      );
       for (const [u, amount] of perUser) {
         const q = quotas.get(u)!;
         const limit = Number(q.limit_micros);
         if (!q.warned_at && limit > 0 && Number(q.spent_micros) + Number(q.reserved_micros) + amount >= this.cfg.warnRatio * limit) warnings.push(u);
       }
-      if (warnings.length)
-        await m.query(`UPDATE quota_periods SET warned_at = now() WHERE user_id = ANY($1::uuid[]) AND period_start = $2 AND warned_at IS NULL`, [warnings, start]);
+      // Reservation, request count, warning mark and ledger entries: one statement.
+      await m.query(
+        `WITH q AS (
+           UPDATE quota_periods qp SET reserved_micros = qp.reserved_micros + v.amount, requests = qp.requests + v.n,
+                  warned_at = CASE WHEN v.warn AND qp.warned_at IS NULL THEN now() ELSE qp.warned_at END
+             FROM unnest($1::uuid[], $2::bigint[], $3::int[], $4::boolean[]) AS v(user_id, amount, n, warn)
+            WHERE qp.user_id = v.user_id AND qp.period_start = $5
+         )
+         INSERT INTO spend_ledger (user_id, period_start, generation_id, attempt_no, kind, amount_micros)
+         SELECT v.user_id, $5, v.generation_id, 0, 'reserve', v.amount FROM unnest($6::uuid[], $7::uuid[], $8::bigint[]) AS v(user_id, generation_id, amount)`,
+        [
+          perUser.map(([u]) => u), perUser.map(([, a]) => a), counts, perUser.map(([u]) => warnings.includes(u)), start,
+          accepted.map((g) => g.userId), accepted.map((g) => g.id), accepted.map((g) => g.estimatedCostMicros),
+        ],
+      );
       return out;
     });
     for (const u of new Set(items.filter((_, i) => results[i].kind === "inserted").map((g) => g.userId))) this.changed(u, warnings.includes(u));
