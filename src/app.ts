@@ -38,6 +38,7 @@ import { QuotaService } from "./domain/quotas/quota.service";
 import { ExactCacheService } from "./domain/cache/exact-cache.service";
 import { SemanticCacheService } from "./domain/cache/semantic-cache.service";
 import { CachePlanner } from "./domain/cache/cache-planner";
+import { RateLimits } from "./domain/quotas/rate-limits";
 import { systemClock, type Clock } from "./common/clock";
 
 export interface AppOptions {
@@ -107,7 +108,17 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     const queue = new GenerationQueue({ connection: redis, prefix: config.redis.prefix, attempts: config.worker.attempts });
     cleanup.unshift(() => queue.close());
     const apiKeys = new ApiKeyService(ds, bus, config.auth.cacheTtlMs);
-    const quotas = new QuotaService(ds, bus, opts.clock ?? systemClock, config.quotas);
+    let sampledDepth = { at: 0, n: 0 };
+    const quotas = new QuotaService(ds, bus, opts.clock ?? systemClock, config.quotas, {
+      ...config.admission,
+      async queueDepth() {
+        if (Date.now() - sampledDepth.at > 1000) {
+          const d = await queue.depth();
+          sampledDepth = { at: Date.now(), n: d.waiting + d.delayed };
+        }
+        return sampledDepth.n;
+      },
+    });
     const cacheRedis = config.cache.redisUrl ? await connectRedis(config.cache.redisUrl, "switchboard-cache", { autoPipelining: true }) : publisher;
     if (cacheRedis !== publisher) cleanup.unshift(() => cacheRedis.quit());
     const cache = new ExactCacheService(cacheRedis, config.redis.prefix, config.cache.ttlSeconds, config.cache.sharedModels);
@@ -117,7 +128,8 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
       cleanup.unshift(async () => semantic.stop());
     }
     const planner = new CachePlanner(registry, cache, semantic, config.cache.caseSensitive, metrics);
-    const generations = new GenerationService(ds, registry, queue, bus, config.limits, log, metrics, quotas, planner);
+    const rateLimits = new RateLimits(publisher, config.redis.prefix, config.rateLimits);
+    const generations = new GenerationService(ds, registry, queue, bus, config.limits, log, metrics, quotas, planner, rateLimits);
     const sweeper = new SweeperService(ds, queue, bus, config.sweeper, log, metrics);
     const services: Services = {
       config, generations, apiKeys, registry, bus, quotas, cache, semantic,

@@ -119,6 +119,14 @@ export interface AppConfig {
     /** QUOTA_WARN_RATIO: warn once per period when spent + reserved crosses this share of the limit, default 0.8. */
     warnRatio: number;
   };
+  /** RATE_LIMIT_<TIER>_PER_MINUTE / _PER_HOUR: createGeneration calls per user (0 = unlimited). Defaults: free 120 / 2000, pro 1200 / 50000, enterprise 12000 / 500000. */
+  rateLimits: Record<Tier, { perMinute: number; perHour: number }>;
+  admission: {
+    /** MAX_QUEUED_PER_USER: a user's QUEUED + RUNNING generations before QUEUE_FULL, default 5000. */
+    maxQueuedPerUser: number;
+    /** MAX_QUEUED_TOTAL: jobs waiting in the queue (all users) before QUEUE_FULL, default 200000. */
+    maxQueuedTotal: number;
+  };
   cache: {
     /** CACHE_REDIS_URL: a separate Redis for the cache (LRU eviction is fine there); default: REDIS_URL. */
     redisUrl?: string;
@@ -294,6 +302,15 @@ export function loadConfig(env: Env): AppConfig {
         enterprise: r.num("QUOTA_ENTERPRISE_USD", 10_000),
       },
       warnRatio: r.num("QUOTA_WARN_RATIO", 0.8, 0, 1),
+    },
+    rateLimits: {
+      free: { perMinute: r.int("RATE_LIMIT_FREE_PER_MINUTE", 120), perHour: r.int("RATE_LIMIT_FREE_PER_HOUR", 2000) },
+      pro: { perMinute: r.int("RATE_LIMIT_PRO_PER_MINUTE", 1200), perHour: r.int("RATE_LIMIT_PRO_PER_HOUR", 50_000) },
+      enterprise: { perMinute: r.int("RATE_LIMIT_ENTERPRISE_PER_MINUTE", 12_000), perHour: r.int("RATE_LIMIT_ENTERPRISE_PER_HOUR", 500_000) },
+    },
+    admission: {
+      maxQueuedPerUser: r.int("MAX_QUEUED_PER_USER", 5000, 1),
+      maxQueuedTotal: r.int("MAX_QUEUED_TOTAL", 200_000, 1),
     },
     cache: {
       redisUrl: r.opt("CACHE_REDIS_URL"),

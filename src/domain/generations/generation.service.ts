@@ -22,6 +22,7 @@ import { decodeCursor, encodeCursor, type GenerationFilter, type GenerationPage 
 import type { QuotaService } from "../quotas/quota.service";
 import { RELEASE_AND_SELECT } from "../quotas/release.sql";
 import type { CacheHitResult, CachePlanner } from "../cache/cache-planner";
+import type { RateLimits } from "../quotas/rate-limits";
 import type { GenerationRequest } from "../../providers/contract";
 import { microsToUsd, usdToMicros } from "../../common/money";
 
@@ -36,6 +37,7 @@ export class GenerationService {
     private readonly metrics: Metrics,
     private readonly quotas: QuotaService,
     private readonly cache: CachePlanner,
+    private readonly rateLimits?: RateLimits,
   ) {}
 
   /** Cost estimate without creating anything. */
@@ -51,6 +53,7 @@ export class GenerationService {
       const existing = await this.ds.getRepository(GenerationEntity).findOneBy({ userId: viewer.userId, idempotencyKey: idem });
       if (existing) return cmd.wait ? this.waitFor(existing, cmd.wait) : existing;
     }
+    await this.rateLimits?.consume(viewer.userId, viewer.tier);
     const cache = await this.cache.plan(viewer.userId, cmd, request, model);
     if (cache.hit) return this.serveHit(viewer, cmd, request, model.id, model.provider, model.name, cache.hit);
     const now = new Date();
@@ -72,7 +75,7 @@ export class GenerationService {
       );
 
     const admitted = await this.quotas.admit(gen);
-    if (admitted.kind === "quota") throw admitted.error;
+    if (admitted.kind === "quota" || admitted.kind === "queue_full") throw admitted.error;
     if (admitted.kind === "duplicate" && idem) {
       // Lost an idempotency race: the winner's row is the answer.
       const winner = await this.ds.getRepository(GenerationEntity).findOneByOrFail({ userId: viewer.userId, idempotencyKey: idem });

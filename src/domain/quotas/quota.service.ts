@@ -7,7 +7,7 @@
  */
 import type { DataSource, EntityManager } from "typeorm";
 import { periodOf, type Clock } from "../../common/clock";
-import { ForbiddenError, NotFoundError, BadUserInputError } from "../../common/errors";
+import { ForbiddenError, NotFoundError, BadUserInputError, QueueFullError } from "../../common/errors";
 import { isUuid } from "../../common/ids";
 import { usdToMicros } from "../../common/money";
 import { TickBatcher } from "../../common/tick-batcher";
@@ -18,7 +18,18 @@ import { Topic } from "../../realtime/topics";
 import { isAdmin, type Viewer } from "../viewer";
 import { QuotaExceededError } from "./quota-exceeded.error";
 
-export type AdmitResult = { kind: "inserted" } | { kind: "duplicate" } | { kind: "quota"; error: QuotaExceededError };
+export type AdmitResult =
+  | { kind: "inserted" }
+  | { kind: "duplicate" }
+  | { kind: "quota"; error: QuotaExceededError }
+  | { kind: "queue_full"; error: QueueFullError };
+
+export interface AdmissionLimits {
+  maxQueuedPerUser: number;
+  maxQueuedTotal: number;
+  /** Jobs waiting in the queue (all users); sampled, not exact to the job. */
+  queueDepth(): Promise<number>;
+}
 
 export interface QuotaView {
   userId: string;
@@ -47,6 +58,7 @@ export class QuotaService {
     private readonly bus: EventBus,
     private readonly clock: Clock,
     private readonly cfg: AppConfig["quotas"],
+    private readonly admission?: AdmissionLimits,
   ) {
     // Serial: batches lock the same quota rows, so parallel ones would only queue on the lock.
     this.admissions = new TickBatcher((items) => this.admitBatch(items), 200, true);
@@ -78,9 +90,22 @@ export class QuotaService {
   private async admitBatch(items: GenerationEntity[]): Promise<AdmitResult[]> {
     const { start, end } = periodOf(this.clock.now(), this.cfg.period);
     const warnings: string[] = [];
+    const depth = this.admission ? await this.admission.queueDepth() : 0;
+    if (this.admission && depth + items.length > this.admission.maxQueuedTotal) {
+      const error = new QueueFullError(`The queue is full (${depth} generations waiting); retry later`, { depth, limit: this.admission.maxQueuedTotal });
+      return items.map(() => ({ kind: "queue_full", error }) as AdmitResult);
+    }
     const results = await this.ds.transaction(async (m) => {
       const userIds = [...new Set(items.map((g) => g.userId))].sort();
       const quotas = await this.lockPeriods(m, userIds, start, end);
+      const active = new Map<string, number>();
+      if (this.admission) {
+        const rows: { user_id: string; n: number }[] = await m.query(
+          `SELECT user_id, count(*)::int AS n FROM generations WHERE user_id = ANY($1::uuid[]) AND status IN ('QUEUED','RUNNING') GROUP BY 1`,
+          [userIds],
+        );
+        for (const r of rows) active.set(r.user_id, r.n);
+      }
       const keyed = items.filter((g) => g.idempotencyKey);
       const taken = new Set<string>();
       if (keyed.length) {
@@ -96,6 +121,12 @@ export class QuotaService {
       const out: AdmitResult[] = items.map((g) => {
         const key = g.idempotencyKey ? `${g.userId}\n${g.idempotencyKey}` : null;
         if (key && taken.has(key)) return { kind: "duplicate" };
+        const queued = active.get(g.userId) ?? 0;
+        if (this.admission && queued >= this.admission.maxQueuedPerUser)
+          return {
+            kind: "queue_full",
+            error: new QueueFullError(`You have ${queued} generations queued or running, the most allowed; retry when some finish`, { depth: queued, limit: this.admission.maxQueuedPerUser }),
+          };
         const q = quotas.get(g.userId)!;
         const limit = Number(q.limit_micros);
         const spent = Number(q.spent_micros);
@@ -103,6 +134,7 @@ export class QuotaService {
         if (spent + reserved + g.estimatedCostMicros > limit)
           return { kind: "quota", error: new QuotaExceededError({ limitMicros: limit, spentMicros: spent, reservedMicros: reserved, periodEnd: end }, g.estimatedCostMicros) };
         if (key) taken.add(key);
+        active.set(g.userId, queued + 1);
         used.set(g.userId, (used.get(g.userId) ?? 0) + g.estimatedCostMicros);
         g.reservedMicros = g.estimatedCostMicros;
         g.quotaPeriodStart = start;
