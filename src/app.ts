@@ -39,6 +39,7 @@ import { ExactCacheService } from "./domain/cache/exact-cache.service";
 import { SemanticCacheService } from "./domain/cache/semantic-cache.service";
 import { CachePlanner } from "./domain/cache/cache-planner";
 import { RateLimits } from "./domain/quotas/rate-limits";
+import { Coalescer } from "./domain/cache/coalescer";
 import { systemClock, type Clock } from "./common/clock";
 
 export interface AppOptions {
@@ -129,7 +130,8 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     }
     const planner = new CachePlanner(registry, cache, semantic, config.cache.caseSensitive, metrics);
     const rateLimits = new RateLimits(publisher, config.redis.prefix, config.rateLimits);
-    const generations = new GenerationService(ds, registry, queue, bus, config.limits, log, metrics, quotas, planner, rateLimits);
+    const coalescer = new Coalescer(publisher, config.redis.prefix, config.sweeper.maxAgeMs);
+    const generations = new GenerationService(ds, registry, queue, bus, config.limits, log, metrics, quotas, planner, rateLimits, coalescer);
     const sweeper = new SweeperService(ds, queue, bus, config.sweeper, log, metrics);
     const services: Services = {
       config, generations, apiKeys, registry, bus, quotas, cache, semantic,
@@ -156,7 +158,7 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     const workers: Worker[] = [];
     const unsubs: (() => void)[] = [];
     if (opts.workers) {
-      runner = new GenerationRunner(ds, registry, bus, blobs, config.worker, log, metrics, quotas, { exact: cache, semantic });
+      runner = new GenerationRunner(ds, registry, bus, blobs, config.worker, log, metrics, quotas, { exact: cache, semantic, coalescer });
       const r = runner;
       unsubs.push(await bus.subscribe(Topic.CANCEL_GENERATION, undefined, ({ generationId }) => void r.abort(generationId)));
       const settings = { connection: redis, prefix: config.redis.prefix };

@@ -10,7 +10,9 @@ export type AudioOptionsInput = {
   voice?: string | null | undefined;
 };
 
+/** EXACT / SEMANTIC: served from cache. COALESCED: shared the upstream work of an identical request in flight at the same time (sourceGenerationId). */
 export type CacheHitKind =
+  | 'COALESCED'
   | 'EXACT'
   | 'SEMANTIC';
 

@@ -14,6 +14,8 @@ export enum Topic {
   QUOTA_UPDATED = "QUOTA_UPDATED",
   /** Broadcast: a semantic cache entry was added or removed (every node keeps the vectors in memory). */
   SEMANTIC_CACHE = "SEMANTIC_CACHE",
+  /** A follower joined a coalesced group: `GROUP_JOINED:<leaderId>` (the worker running it mirrors its events). */
+  GROUP_JOINED = "GROUP_JOINED",
 }
 
 export interface TopicPayloads {
@@ -23,4 +25,5 @@ export interface TopicPayloads {
   [Topic.API_KEY_REVOKED]: { keyId: string; keyHash: string };
   [Topic.QUOTA_UPDATED]: { userId: string; warning: boolean };
   [Topic.SEMANTIC_CACHE]: { op: "add" | "remove"; id: string; scope: string; embedding?: number[] };
+  [Topic.GROUP_JOINED]: { generationId: string };
 }

@@ -14,8 +14,12 @@ registerEnumType(CachePolicy, {
 export enum CacheHitKind {
   EXACT = "EXACT",
   SEMANTIC = "SEMANTIC",
+  COALESCED = "COALESCED",
 }
-registerEnumType(CacheHitKind, { name: "CacheHitKind" });
+registerEnumType(CacheHitKind, {
+  name: "CacheHitKind",
+  description: "EXACT / SEMANTIC: served from cache. COALESCED: shared the upstream work of an identical request in flight at the same time (sourceGenerationId).",
+});
 
 @ObjectType()
 export class CacheHit {

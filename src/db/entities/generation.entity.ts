@@ -55,9 +55,11 @@ export class GenerationEntity {
   /** "<scope>:<hash>" when the result is to be written to the exact cache. */
   @Column("text", { name: "cache_key", nullable: true }) cacheKey: string | null;
   /** For cache hits: where the answer came from. */
-  @Column("jsonb", { name: "cache_hit", nullable: true }) cacheHit: { kind: "EXACT" | "SEMANTIC"; similarity: number; sourceGenerationId: string } | null;
+  @Column("jsonb", { name: "cache_hit", nullable: true }) cacheHit: { kind: "EXACT" | "SEMANTIC" | "COALESCED"; similarity: number; sourceGenerationId: string } | null;
   /** Set when the result is to be written to the semantic cache (opt-in). */
   @Column("text", { name: "semantic_scope", nullable: true }) semanticScope: string | null;
+  /** Set on a follower: the generation whose upstream work it shares (in-flight coalescing). */
+  @Column("uuid", { name: "group_id", nullable: true }) groupId: string | null;
   /** Claim counter: bumped each time a worker takes the job; guards every transition. */
   @Column("integer", { name: "run_attempt", default: 0 }) runAttempt: number;
   @Column("timestamptz", { name: "created_at" }) createdAt: Date;

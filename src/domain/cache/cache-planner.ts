@@ -21,6 +21,8 @@ export interface CacheHitResult {
 export interface CachePlan {
   /** "<scope>:<hash>" to write on success, or null. */
   exactKey: string | null;
+  /** Identical in-flight requests with this key share one upstream call (null: no coalescing). */
+  coalesceKey: string | null;
   /** Semantic scope to write on success, or null. */
   semanticScope: string | null;
   hit: CacheHitResult | null;
@@ -50,7 +52,7 @@ export class CachePlanner {
       // Reproducible where the provider honours seeds; the seed used is on the generation.
       if (request.seed === undefined) request.seed = derivedSeed(hash);
     }
-    const plan: CachePlan = { exactKey: use.write ? exactKey : null, semanticScope, hit: null };
+    const plan: CachePlan = { exactKey: use.write ? exactKey : null, coalesceKey: use.read && use.write ? exactKey : null, semanticScope, hit: null };
     if (use.read && exactKey) {
       const e = await this.exact.get(exactKey);
       this.metrics.cacheLookups.inc({ kind: "exact", outcome: e ? "hit" : "miss" });

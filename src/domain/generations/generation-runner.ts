@@ -9,7 +9,7 @@ import { GenerationEntity, type StoredOutput } from "../../db/entities/generatio
 import { rowToEntity } from "../../db/row-mapper";
 import type { Logger } from "../../observability/logger";
 import type { Metrics } from "../../observability/metrics";
-import { ProviderError, type GenerationRequest, type GenerationResult, type ModelInfo } from "../../providers/contract";
+import { ProviderError, type GenerationProvider, type GenerationRequest, type GenerationResult, type ModelInfo } from "../../providers/contract";
 import type { ProviderRegistry } from "../../providers/registry";
 import type { EventBus } from "../../realtime/event-bus";
 import type { BlobStore } from "../../storage/blob-store";
@@ -18,6 +18,8 @@ import { RunStore } from "./run-store";
 import type { QuotaService } from "../quotas/quota.service";
 import type { ExactCacheService } from "../cache/exact-cache.service";
 import type { SemanticCacheService } from "../cache/semantic-cache.service";
+import type { Coalescer } from "../cache/coalescer";
+import { finishFollowers, Followers, promoteHeir, type GroupOutcome } from "./coalesced-group";
 import { CHARGE_CTES, RELEASE_AND_SELECT } from "../quotas/release.sql";
 import { costOf } from "./pricing";
 
@@ -59,7 +61,7 @@ export class GenerationRunner {
     private readonly log: Logger,
     private readonly metrics: Metrics,
     private readonly quotas: QuotaService,
-    private readonly cache?: { exact: ExactCacheService; semantic: SemanticCacheService },
+    private readonly cache?: { exact: ExactCacheService; semantic: SemanticCacheService; coalescer: Coalescer },
   ) {
     this.store = new RunStore(ds);
   }
@@ -84,12 +86,23 @@ export class GenerationRunner {
   async run(job: RunJob): Promise<RunOutcome> {
     const ctrl = new AbortController();
     this.active.set(job.generationId, ctrl); // before the claim: a cancel racing the claim is not missed
+    let heirId: string | undefined;
     try {
-      const claimed = await this.store.claim(job.generationId);
+      let claimed = await this.store.claim(job.generationId);
+      if (!claimed && this.cache) {
+        // The leader is gone but identical requests still wait on it: the oldest leads now.
+        const heir = await promoteHeir(this.ds, job.generationId);
+        if (heir) {
+          this.active.set(heir.id, ctrl);
+          heirId = heir.id;
+          claimed = await this.store.claim(heir.id);
+        }
+      }
       if (!claimed) return { kind: "skipped", reason: "not QUEUED or RUNNING" };
       return await this.execute(claimed.gen, claimed.attemptNo, ctrl, job);
     } finally {
       this.active.delete(job.generationId);
+      if (heirId) this.active.delete(heirId);
     }
   }
 
@@ -108,7 +121,23 @@ export class GenerationRunner {
     }
     if (gen.runAttempt === 1) this.metrics.queueWait.observe({ priority: gen.priority }, (Date.now() - gen.createdAt.getTime()) / 1000);
     await this.bus.publishGenerationEvent(gen, { type: "STARTED" });
-    const events = new DeltaBuffer(this.cfg.deltaCoalesceMs, (delta) => this.bus.publishGenerationEvent(gen, { type: "DELTA", delta }));
+    // Only a request that can be coalesced (it has a cache key) can have followers.
+    const followers = gen.cacheKey && this.cache ? await Followers.start(this.ds, this.bus, gen) : null;
+    try {
+      return await this.call(gen, attemptNo, ctrl, job, provider, model, followers);
+    } finally {
+      followers?.close();
+    }
+  }
+
+  private async call(
+    gen: GenerationEntity, attemptNo: number, ctrl: AbortController, job: RunJob,
+    provider: GenerationProvider, model: ModelInfo, followers: Followers | null,
+  ): Promise<RunOutcome> {
+    const events = new DeltaBuffer(this.cfg.deltaCoalesceMs, async (delta) => {
+      await this.bus.publishGenerationEvent(gen, { type: "DELTA", delta });
+      await followers?.delta(delta);
+    });
     const timeout = AbortSignal.timeout(this.cfg.providerTimeoutMs);
     const t0 = performance.now();
     try {
@@ -117,7 +146,7 @@ export class GenerationRunner {
         timeoutMs: this.cfg.providerTimeoutMs,
         attempt: attemptNo,
         onDelta: (d) => events.push(d),
-        onProgress: (p) => void events.then(() => this.progress(gen, p)),
+        onProgress: (p) => void events.then(() => this.progress(gen, p, followers)),
       });
       await events.flush();
       return await this.succeed(gen, model, attemptNo, result, Math.round(performance.now() - t0));
@@ -150,8 +179,10 @@ export class GenerationRunner {
     const cost = costOf(model, result.usage);
     this.metrics.upstreamAttempts.inc({ provider: model.provider, model: model.id, outcome: "ok" });
     const done = await this.store.succeed({ gen, attemptNo, output, latencyMs, costMicros: cost });
+    // Followers get the answer even when the leader was cancelled meanwhile (one of them paid).
+    const shared = await this.endGroup(gen, { status: "SUCCEEDED", output });
     if (!done) {
-      for (const f of output.files ?? []) await this.blobs.delete(f.key).catch(() => undefined);
+      if (!shared) for (const f of output.files ?? []) await this.blobs.delete(f.key).catch(() => undefined);
       return { kind: "skipped", reason: "superseded or cancelled while running" };
     }
     await this.bus.publishGenerationEvent(done, { type: "SUCCEEDED" });
@@ -207,6 +238,7 @@ export class GenerationRunner {
        ) ${RELEASE_AND_SELECT}`,
       [gen.id, gen.runAttempt, code, err.message.slice(0, 1000), skipAttemptCheck],
     );
+    await this.endGroup(gen, { status: "FAILED", code, message: err.message });
     const row = rows[0];
     if (!row) return { kind: "skipped", reason: "superseded or cancelled while running" };
     const done = rowToEntity(this.ds, GenerationEntity, row);
@@ -216,13 +248,23 @@ export class GenerationRunner {
     return { kind: "finished", status: "FAILED" };
   }
 
-  private async progress(gen: GenerationEntity, p: number): Promise<void> {
+  private async progress(gen: GenerationEntity, p: number, followers: Followers | null): Promise<void> {
     gen.progress = Math.max(0, Math.min(1, p));
     await this.ds.query(
       `UPDATE generations SET progress = $3, updated_at = now() WHERE id = $1 AND status = 'RUNNING' AND run_attempt = $2`,
       [gen.id, gen.runAttempt, gen.progress],
     );
     await this.bus.publishGenerationEvent(gen, { type: "PROGRESS", progress: gen.progress });
+    await followers?.progress(gen.progress);
+  }
+
+  /** The group's work is over: its followers end the same way and the in-flight key is dropped. */
+  private async endGroup(gen: GenerationEntity, outcome: GroupOutcome): Promise<number> {
+    if (!gen.cacheKey || !this.cache) return 0;
+    const done = await finishFollowers(this.ds, this.bus, this.quotas, gen.id, outcome);
+    for (const d of done) this.observeTerminal(d);
+    await this.cache.coalescer.release(gen.cacheKey, gen.id).catch(() => undefined);
+    return done.length;
   }
 
   /** Records how an attempt ended and charges what it cost (once: the ledger entry is unique). */

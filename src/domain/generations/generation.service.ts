@@ -23,6 +23,8 @@ import type { QuotaService } from "../quotas/quota.service";
 import { RELEASE_AND_SELECT } from "../quotas/release.sql";
 import type { CacheHitResult, CachePlanner } from "../cache/cache-planner";
 import type { RateLimits } from "../quotas/rate-limits";
+import type { Coalescer } from "../cache/coalescer";
+import { promoteHeir } from "./coalesced-group";
 import type { GenerationRequest } from "../../providers/contract";
 import { microsToUsd, usdToMicros } from "../../common/money";
 
@@ -37,7 +39,8 @@ export class GenerationService {
     private readonly metrics: Metrics,
     private readonly quotas: QuotaService,
     private readonly cache: CachePlanner,
-    private readonly rateLimits?: RateLimits,
+    private readonly rateLimits: RateLimits | undefined,
+    private readonly coalescer: Coalescer,
   ) {}
 
   /** Cost estimate without creating anything. */
@@ -66,7 +69,7 @@ export class GenerationService {
       errorCode: null, errorMessage: null, cached: false, estimatedCostMicros: costOf(model, worstCaseUsage(request, model)),
       costMicros: null, idempotencyKey: idem, runAttempt: 0, createdAt: now, updatedAt: now, startedAt: null, completedAt: null,
       reservedMicros: 0, quotaPeriodStart: null, maxCostMicros: cmd.maxCostUsd != null ? usdToMicros(cmd.maxCostUsd) : null,
-      cachePolicy: cmd.cache ?? "AUTO", cacheKey: cache.exactKey, cacheHit: null, semanticScope: cache.semanticScope,
+      cachePolicy: cmd.cache ?? "AUTO", cacheKey: cache.exactKey, cacheHit: null, semanticScope: cache.semanticScope, groupId: null as string | null,
     } satisfies GenerationEntity);
     if (gen.maxCostMicros !== null && gen.estimatedCostMicros > gen.maxCostMicros)
       throw new BadUserInputError(
@@ -74,8 +77,25 @@ export class GenerationService {
         { field: "maxCostUsd", estimatedCostUsd: microsToUsd(gen.estimatedCostMicros) },
       );
 
+    // In-flight coalescing: an identical request already queued or running leads; this one joins it.
+    const leader = cache.coalesceKey ? await this.coalescer.lead(cache.coalesceKey, gen.id) : null;
+    if (leader) {
+      gen.groupId = leader;
+      gen.cacheKey = null as string | null; // the leader fills the cache
+      gen.semanticScope = null as string | null;
+    }
     const admitted = await this.quotas.admit(gen);
-    if (admitted.kind === "quota" || admitted.kind === "queue_full") throw admitted.error;
+    if (admitted.kind === "quota" || admitted.kind === "queue_full") {
+      if (cache.coalesceKey && !leader) await this.coalescer.release(cache.coalesceKey, gen.id);
+      throw admitted.error;
+    }
+    if (leader && !gen.groupId && cache.coalesceKey) {
+      // Its leader had already finished: this one runs on its own and leads from now on.
+      gen.cacheKey = cache.exactKey;
+      gen.semanticScope = cache.semanticScope;
+      await this.ds.query(`UPDATE generations SET cache_key = $2, semantic_scope = $3 WHERE id = $1`, [gen.id, gen.cacheKey, gen.semanticScope]);
+      await this.coalescer.takeOver(cache.coalesceKey, gen.id);
+    }
     if (admitted.kind === "duplicate" && idem) {
       // Lost an idempotency race: the winner's row is the answer.
       const winner = await this.ds.getRepository(GenerationEntity).findOneByOrFail({ userId: viewer.userId, idempotencyKey: idem });
@@ -85,12 +105,14 @@ export class GenerationService {
     // Subscribe before enqueueing so a fast worker's SUCCEEDED cannot slip past a waiting caller.
     const waiter = cmd.wait ? await this.terminalWaiter(gen.id) : undefined;
     try {
-      await this.scheduler.enqueue(gen.id, gen.priority);
+      // A follower enqueues its group: a no-op while the leader's job lives, a fresh run if it just ended.
+      await this.scheduler.enqueue(gen.groupId ?? gen.id, gen.priority);
     } catch (err) {
       // The row is the source of truth: the sweeper enqueues it later. Never lose an accepted generation.
       this.log.error({ err, generationId: gen.id, requestId: viewer.requestId }, "enqueue failed; the sweeper will retry");
     }
     await this.bus.publishGenerationEvent(gen, { type: "QUEUED" });
+    if (gen.groupId) await this.bus.publish(Topic.GROUP_JOINED, gen.groupId, { generationId: gen.id });
     if (!waiter) return gen;
     return (await waiter.wait(cmd.wait! * 1000)) ?? (await this.reload(gen.id));
   }
@@ -109,7 +131,7 @@ export class GenerationService {
       errorMessage: null, cached: true, estimatedCostMicros: 0, costMicros: 0, idempotencyKey: cmd.idempotencyKey ?? null,
       runAttempt: 0, createdAt: now, updatedAt: now, startedAt: now, completedAt: now, reservedMicros: 0, quotaPeriodStart: null,
       maxCostMicros: null, cachePolicy: cmd.cache ?? "AUTO", cacheKey: null, semanticScope: null,
-      cacheHit: { kind: hit.kind, similarity: hit.similarity, sourceGenerationId: hit.sourceGenerationId },
+      cacheHit: { kind: hit.kind, similarity: hit.similarity, sourceGenerationId: hit.sourceGenerationId }, groupId: null,
     } satisfies GenerationEntity);
     const res = await this.ds.createQueryBuilder().insert().into(GenerationEntity).values(gen as never).orIgnore().returning("id").execute();
     if (!res.raw?.length && gen.idempotencyKey)
@@ -167,12 +189,31 @@ export class GenerationService {
       throw new ConflictError(`Generation ${id} is already ${now.status}; there is nothing to cancel`, { status: now.status });
     }
     const gen = rowToEntity(this.ds, GenerationEntity, row);
-    await this.scheduler.remove(gen.id).catch(() => false);
-    await this.bus.publish(Topic.CANCEL_GENERATION, undefined, { generationId: gen.id });
+    // The shared upstream work goes on while anyone else in the group still waits for it.
+    const group = gen.groupId ?? gen.id;
+    const [{ waiting }] = await this.ds.query(
+      `SELECT count(*)::int AS waiting FROM generations WHERE (id = $1 OR group_id = $1) AND status IN ('QUEUED','RUNNING')`,
+      [group],
+    );
+    if (waiting === 0) {
+      await this.scheduler.remove(group).catch(() => false);
+      await this.bus.publish(Topic.CANCEL_GENERATION, undefined, { generationId: group });
+    } else if (!gen.groupId && current.status === "QUEUED" && !current.startedAt) {
+      await this.promoteFollower(gen);
+    }
     await this.bus.publishGenerationEvent(gen, { type: "CANCELLED" });
     this.quotas.changed(gen.userId, false);
     this.metrics.generations.inc({ provider: gen.provider ?? "", model: gen.model, status: "CANCELLED", cached: "false" });
     return gen;
+  }
+
+  /** A leader cancelled before it ran: its oldest follower leads the group and runs instead. */
+  private async promoteFollower(leader: GenerationEntity): Promise<void> {
+    const next = await promoteHeir(this.ds, leader.id);
+    if (!next) return;
+    await this.scheduler.remove(leader.id).catch(() => false);
+    await this.scheduler.enqueue(next.id, next.priority);
+    if (leader.cacheKey) await this.coalescer.takeOver(leader.cacheKey, next.id);
   }
 
   private reload(id: string): Promise<GenerationEntity> {

@@ -31,10 +31,11 @@ export class SweeperService {
 
   async sweep(): Promise<{ requeued: number; expired: number }> {
     const expired = await this.expireOld();
+    // A coalesced follower has no job of its own: its group's job (the leader's id) is what must exist.
     const rows: { id: string; priority: Priority }[] = await this.ds.query(
-      `SELECT id, priority FROM generations
+      `SELECT DISTINCT ON (COALESCE(group_id, id)) COALESCE(group_id, id) AS id, priority FROM generations
         WHERE status IN ('QUEUED','RUNNING') AND updated_at < now() - make_interval(secs => $1::double precision / 1000)
-        ORDER BY updated_at LIMIT $2`,
+        ORDER BY COALESCE(group_id, id), updated_at LIMIT $2`,
       [this.cfg.graceMs, this.cfg.batchSize ?? 500],
     );
     let requeued = 0;

@@ -116,6 +116,15 @@ export class QuotaService {
         );
         for (const r of rows) taken.add(`${r.user_id}\n${r.idempotency_key}`);
       }
+      // A follower joins only a leader still queued or running (or admitted in this very batch).
+      const leaderIds = [...new Set(items.map((g) => g.groupId).filter((x): x is string => !!x))];
+      if (leaderIds.length) {
+        const live = new Set<string>(
+          (await m.query(`SELECT id FROM generations WHERE id = ANY($1::uuid[]) AND status IN ('QUEUED','RUNNING')`, [leaderIds])).map((r: { id: string }) => r.id),
+        );
+        const inBatch = new Set(items.map((g) => g.id));
+        for (const g of items) if (g.groupId && !live.has(g.groupId) && !inBatch.has(g.groupId)) g.groupId = null;
+      }
       const used = new Map<string, number>(); // reserved in this batch, per user
       const accepted: GenerationEntity[] = [];
       const out: AdmitResult[] = items.map((g) => {
@@ -142,6 +151,8 @@ export class QuotaService {
         return { kind: "inserted" };
       });
       if (!accepted.length) return out;
+      const acceptedIds = new Set(accepted.map((g) => g.id));
+      for (const g of accepted) if (g.groupId && !acceptedIds.has(g.groupId) && items.some((x) => x.id === g.groupId)) g.groupId = null; // its leader was refused
       await m.createQueryBuilder().insert().into(GenerationEntity).values(accepted as never[]).execute();
       const perUser = [...used.entries()];
       const counts = perUser.map(([u]) => accepted.filter((g) => g.userId === u).length);

@@ -26,8 +26,14 @@ export const RELEASE_AND_SELECT = `${RELEASE_LEDGER}, relq AS (
 export const CHARGE_LEDGER = `
   , chg AS (
     INSERT INTO spend_ledger (user_id, period_start, generation_id, attempt_no, kind, amount_micros)
-    SELECT gen.user_id, gen.quota_period_start, c.generation_id, c.attempt_no, 'charge', c.cost_micros
-      FROM charged c JOIN generations gen ON gen.id = c.generation_id
+    SELECT gen.user_id, gen.quota_period_start, gen.id, c.attempt_no, 'charge', c.cost_micros
+      FROM charged c
+      -- the payer: the generation that made the call, unless it was cancelled while others in
+      -- its coalescing group still wait; then the oldest of those
+      CROSS JOIN LATERAL (
+        SELECT x.* FROM generations x WHERE x.id = c.generation_id OR x.group_id = c.generation_id
+         ORDER BY (x.status <> 'CANCELLED') DESC, (x.id = c.generation_id) DESC, x.created_at LIMIT 1
+      ) gen
      WHERE c.cost_micros > 0 AND gen.quota_period_start IS NOT NULL
     ON CONFLICT DO NOTHING
     RETURNING user_id, period_start, amount_micros
