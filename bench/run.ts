@@ -174,6 +174,11 @@ async function switchboard() {
   clearTimeout(openTimeout);
   agent.destroy();
   const openEvent = summarise([...openSent].filter(([id]) => succeededAt.has(id)).map(([id, at]) => succeededAt.get(id)! - at));
+  // (c3) Exact-cache hits at C: the same seeded request over and over (served without a worker).
+  const seeded = JSON.stringify({ query: 'mutation { createGeneration(input: {modality: TEXT, model: "simulated/text", prompt: "cached answer", seed: 1, wait: 10}) { id cached } }' });
+  await post(url, new http.Agent(), headers, seeded);
+  const hits = await load({ url, concurrency: C, total: 2000, headers, body: () => seeded });
+
   await ws.dispose();
   proc.send({ cmd: "stop" });
   await new Promise((r) => proc.once("exit", r));
@@ -188,6 +193,7 @@ async function switchboard() {
     sqlStatementsPerGeneration: Math.round((stats.sql / N) * 100) / 100,
     redisCommandsPerGeneration: Math.round((redisCmds / N) * 100) / 100,
     peakRssMb: Math.round(stats.peakRss / 1048576),
+    exactCacheHits: { requests: hits.requests, errors: hits.errors, perSecond: hits.perSecond, latencyMs: hits.latencyMs },
     oneClientIdle: { generations: 200, acceptLatencyMs: summarise(idleAccept), succeededEventLatencyMs: summarise(idleEvent) },
     belowSaturation: { openLoopPerSecond: rate, generations: openN, acceptLatencyMs: summarise(openAccept), succeededEventLatencyMs: openEvent },
   };
@@ -218,8 +224,10 @@ async function main() {
     ratios: {
       completedPerSecondVsBullmq: Math.round(((sb.completedPerSecond as number) / bullmq.jobsPerSecond) * 1000) / 1000,
       acceptP50VsApolloP50: Math.round((acceptP50 / apollo.latencyMs.p50) * 100) / 100,
+      exactHitP50VsApolloP50: Math.round(((sb.exactCacheHits as { latencyMs: { p50: number } }).latencyMs.p50 / apollo.latencyMs.p50) * 100) / 100,
     },
     targets: {
+      "exact-hit p50 <= 3 x bare Apollo p50": ((sb.exactCacheHits as { latencyMs: { p50: number } }).latencyMs.p50) <= 3 * apollo.latencyMs.p50,
       "completed/s >= 0.12 x bare BullMQ": (sb.completedPerSecond as number) >= 0.12 * bullmq.jobsPerSecond,
       "accept p50 <= 3 x bare Apollo p50": acceptP50 <= 3 * apollo.latencyMs.p50,
       "SUCCEEDED event p50 <= 15 ms": eventP50 <= 15,
