@@ -45,7 +45,7 @@ export class ExactCacheService {
 
   async get(scopedKey: string): Promise<CacheEntry | null> {
     const raw = await this.redis.get(this.entryKey(scopedKey));
-    await this.redis.hincrby(this.statsKey(), raw ? "hits" : "misses", 1);
+    void this.redis.hincrby(this.statsKey(), raw ? "hits" : "misses", 1).catch(() => undefined); // statistics: not worth a wait
     return raw ? (JSON.parse(raw) as CacheEntry) : null;
   }
 

@@ -25,10 +25,18 @@ import type { CacheHitResult, CachePlanner } from "../cache/cache-planner";
 import type { RateLimits } from "../quotas/rate-limits";
 import type { Coalescer } from "../cache/coalescer";
 import { promoteHeir } from "./coalesced-group";
+import { TickBatcher } from "../../common/tick-batcher";
 import type { GenerationRequest } from "../../providers/contract";
 import { microsToUsd, usdToMicros } from "../../common/money";
 
 export class GenerationService {
+  /** Cache hits made in the same turn are written with one multi-row INSERT; false = idempotency duplicate. */
+  private readonly hitInserts = new TickBatcher<GenerationEntity, boolean>(async (rows) => {
+    const res = await this.ds.createQueryBuilder().insert().into(GenerationEntity).values(rows as never[]).orIgnore().returning("id").execute();
+    const inserted = new Set((res.raw as { id: string }[]).map((r) => r.id));
+    return rows.map((r) => inserted.has(r.id));
+  });
+
   constructor(
     private readonly ds: DataSource,
     private readonly registry: ProviderRegistry,
@@ -133,8 +141,7 @@ export class GenerationService {
       maxCostMicros: null, cachePolicy: cmd.cache ?? "AUTO", cacheKey: null, semanticScope: null,
       cacheHit: { kind: hit.kind, similarity: hit.similarity, sourceGenerationId: hit.sourceGenerationId }, groupId: null,
     } satisfies GenerationEntity);
-    const res = await this.ds.createQueryBuilder().insert().into(GenerationEntity).values(gen as never).orIgnore().returning("id").execute();
-    if (!res.raw?.length && gen.idempotencyKey)
+    if (!(await this.hitInserts.add(gen)) && gen.idempotencyKey)
       return this.ds.getRepository(GenerationEntity).findOneByOrFail({ userId: viewer.userId, idempotencyKey: gen.idempotencyKey });
     await this.bus.publishGenerationEvent(gen, { type: "SUCCEEDED", message: `served from the ${hit.kind.toLowerCase()} cache (${route})` });
     this.metrics.generations.inc({ provider, model: gen.model, status: "SUCCEEDED", cached: "true" });
