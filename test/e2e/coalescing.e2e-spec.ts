@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collect, startTestApp, type TestApp } from "../helpers/test-app";
+import { spawnWorker } from "../helpers/worker-process";
 
 const CREATE = `mutation($input: CreateGenerationInput!) { createGeneration(input: $input) { id status } }`;
 const GET = `query($id: ID!) { generation(id: $id) { id status costUsd cached cacheHit { kind sourceGenerationId } output { text } attempts { status } } }`;
@@ -126,5 +127,22 @@ describe("in-flight coalescing", () => {
       await solo.close();
     }
   });
-});
 
+  it("coalesces across two API processes (a second `serve --no-worker` process)", async () => {
+    const u = await t.createUser(undefined, { tier: "pro" });
+    const proc = await spawnWorker(t, {}, 30_000, ["serve", "--no-worker"]);
+    try {
+      const url = `http://127.0.0.1:${proc.metricsPort}/graphql`;
+      const a = (await t.gql(u.key, CREATE, { input: input("two processes", 1500) })).data!.createGeneration.id;
+      await new Promise((r) => setTimeout(r, 200));
+      const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${u.key}` }, body: JSON.stringify({ query: CREATE, variables: { input: input("two processes", 1500) } }) });
+      const b = ((await res.json()) as any).data.createGeneration.id;
+      const [ga, gb] = [await terminal(t, u.key, a), await terminal(t, u.key, b)];
+      expect([ga.status, gb.status]).toEqual(["SUCCEEDED", "SUCCEEDED"]);
+      expect(gb.cacheHit).toEqual({ kind: "COALESCED", sourceGenerationId: a });
+      expect(await attempts(t, [a, b])).toBe(1);
+    } finally {
+      await proc.stop();
+    }
+  });
+});

@@ -20,9 +20,9 @@ export interface WorkerProcess {
 const ROOT = path.resolve(__dirname, "../..");
 
 /** Spawns a worker process on `t`'s database and prefix and resolves once its /readyz answers 200. */
-export async function spawnWorker(t: TestApp, env: Record<string, string> = {}, readyTimeoutMs = 30_000): Promise<WorkerProcess> {
+export async function spawnWorker(t: TestApp, env: Record<string, string> = {}, readyTimeoutMs = 30_000, args: string[] = ["worker"]): Promise<WorkerProcess> {
   const metricsPort = await freePort();
-  const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "src/main.ts", "worker"], {
+  const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "src/main.ts", ...args], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,
@@ -32,6 +32,7 @@ export async function spawnWorker(t: TestApp, env: Record<string, string> = {}, 
       REDIS_URL: t.config.redis.url,
       REDIS_PREFIX: t.config.redis.prefix,
       METRICS_PORT: String(metricsPort),
+      PORT: String(metricsPort), // `serve` answers /readyz on its HTTP port
       HOST: "127.0.0.1",
       JOB_BACKOFF_MS: "50",
       ...env,
