@@ -7,6 +7,7 @@ import type { Redis } from "ioredis";
 import type { RedisPubSub } from "graphql-redis-subscriptions";
 import type { GenerationEntity } from "../db/entities/generation.entity";
 import { Topic, type TopicPayloads } from "./topics";
+import { createPushIterator } from "../common/push-iterator";
 import { toSnapshot, type GenerationEventPayload, type GenerationEventType } from "./generation-event";
 
 const PUBLISH_EVENT_LUA = `
@@ -60,6 +61,14 @@ export class EventBus {
   async subscribe<T extends Topic>(topic: T, id: string | undefined, onMessage: (p: TopicPayloads[T]) => void): Promise<() => void> {
     const subId = await this.pubsub.subscribe(this.channel(topic, id), onMessage);
     return () => this.pubsub.unsubscribe(subId);
+  }
+
+  /** A subscription as an async iterator (what a GraphQL subscription returns); live once this resolves. */
+  async iterate<T extends Topic>(topic: T, id: string | undefined, accept: (p: TopicPayloads[T]) => boolean = () => true): Promise<AsyncIterableIterator<TopicPayloads[T]>> {
+    let unsubscribe: () => void = () => undefined;
+    const it = createPushIterator<TopicPayloads[T]>(() => unsubscribe());
+    unsubscribe = await this.subscribe(topic, id, (p) => accept(p) && it.push(p));
+    return it;
   }
 
   /** Publishes one generation event to its own and its owner's channel; returns its seq. */

@@ -62,12 +62,7 @@ export class GenerationEventResolver {
     subscribe: async ({ context }) => {
       const ctx = context as GraphQLContext;
       const viewer = viewerOf(ctx);
-      let unsubscribe: () => void = () => undefined;
-      const it = createPushIterator<GenerationEventPayload>(() => unsubscribe());
-      unsubscribe = await ctx.services.bus.subscribe(Topic.USER_GENERATION_EVENT, viewer.userId, (ev) => {
-        if (ev.userId === viewer.userId) it.push(ev);
-      });
-      return it;
+      return ctx.services.bus.iterate(Topic.USER_GENERATION_EVENT, viewer.userId, (ev) => ev.userId === viewer.userId);
     },
   })
   myGenerations(@Root() ev: GenerationEventPayload, @Ctx() ctx: GraphQLContext): GenerationEventPayload {

@@ -1,5 +1,4 @@
 import { Arg, Ctx, Float, ID, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
-import { createPushIterator } from "../../common/push-iterator";
 import { microsToUsd } from "../../common/money";
 import type { QuotaView } from "../../domain/quotas/quota.service";
 import { Topic, type TopicPayloads } from "../../realtime/topics";
@@ -35,11 +34,7 @@ export class QuotaResolver {
     description: "Your budget figures after every reservation, settlement and release",
     subscribe: async ({ context }) => {
       const ctx = context as GraphQLContext;
-      const viewer = viewerOf(ctx);
-      let unsubscribe: () => void = () => undefined;
-      const it = createPushIterator<TopicPayloads[Topic.QUOTA_UPDATED]>(() => unsubscribe());
-      unsubscribe = await ctx.services.bus.subscribe(Topic.QUOTA_UPDATED, viewer.userId, (p) => it.push(p));
-      return it;
+      return ctx.services.bus.iterate(Topic.QUOTA_UPDATED, viewerOf(ctx).userId);
     },
   })
   async quotaUpdated(@Root() p: TopicPayloads[Topic.QUOTA_UPDATED], @Ctx() ctx: GraphQLContext): Promise<QuotaEvent> {
