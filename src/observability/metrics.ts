@@ -59,7 +59,7 @@ export function createMetrics(opts: { defaultMetrics: boolean }) {
     }),
     cacheLookups: new Counter({
       name: "switchboard_cache_lookups_total",
-      help: "Cache lookups by kind (exact | semantic) and outcome (hit | miss)",
+      help: "Cache lookups by kind (exact | semantic | coalesce) and outcome (hit | miss | joined)",
       labelNames: ["kind", "outcome"] as const,
       registers: r,
     }),

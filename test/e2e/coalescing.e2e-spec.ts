@@ -50,6 +50,10 @@ describe("in-flight coalescing", () => {
     const [q] = await t.app.ds.query(`SELECT spent_micros::int AS spent, reserved_micros::int AS reserved FROM quota_periods WHERE user_id = $1`, [u.id]);
     expect(q).toEqual({ spent: charges[0].amount, reserved: 0 });
     expect((await t.app.services.quotas.verify()).mismatches).toEqual([]);
+    const stats = (await t.gql(t.adminKey, "{ cacheStats { coalesced } }")).data!.cacheStats;
+    expect(stats.coalesced).toBeGreaterThanOrEqual(4);
+    const metrics = await (await fetch(t.url.replace("/graphql", "/metrics"))).text();
+    expect(metrics).toMatch(/switchboard_cache_lookups_total\{kind="coalesce",outcome="joined"\} [4-9]/);
   });
 
   it("a follower streams the same deltas, and cancelling it does not stop the shared work", async () => {

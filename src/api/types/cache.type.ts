@@ -33,5 +33,6 @@ export class CacheStats {
   @Field(() => Int) hits: number;
   @Field(() => Int) misses: number;
   @Field(() => Int) writes: number;
+  @Field(() => Int, { description: "Requests that joined an identical one in flight (in-flight coalescing)" }) coalesced: number;
   @Field(() => Float, { description: "hits / (hits + misses)" }) hitRate: number;
 }

@@ -37,6 +37,10 @@ export class CachePlanner {
     private readonly metrics: Metrics,
   ) {}
 
+  countCoalesced(): void {
+    this.exact.count("coalesced");
+  }
+
   /** May set `request.seed` (derived from the request) when the request is cacheable and has none. */
   async plan(userId: string, cmd: CreateGenerationCommand, request: GenerationRequest, model: ModelInfo): Promise<CachePlan> {
     const policy = cmd.cache ?? "AUTO";

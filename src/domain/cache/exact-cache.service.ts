@@ -18,6 +18,8 @@ export interface CacheStats {
   hits: number;
   misses: number;
   writes: number;
+  /** Requests that joined an identical one in flight instead of calling a provider. */
+  coalesced: number;
 }
 
 export class ExactCacheService {
@@ -82,8 +84,12 @@ export class ExactCacheService {
     return removed;
   }
 
+  count(field: "coalesced"): void {
+    void this.redis.hincrby(this.statsKey(), field, 1).catch(() => undefined);
+  }
+
   async stats(): Promise<CacheStats> {
     const h = await this.redis.hgetall(this.statsKey());
-    return { hits: Number(h.hits ?? 0), misses: Number(h.misses ?? 0), writes: Number(h.writes ?? 0) };
+    return { hits: Number(h.hits ?? 0), misses: Number(h.misses ?? 0), writes: Number(h.writes ?? 0), coalesced: Number(h.coalesced ?? 0) };
   }
 }

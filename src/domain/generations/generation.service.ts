@@ -120,7 +120,11 @@ export class GenerationService {
       this.log.error({ err, generationId: gen.id, requestId: viewer.requestId }, "enqueue failed; the sweeper will retry");
     }
     await this.bus.publishGenerationEvent(gen, { type: "QUEUED" });
-    if (gen.groupId) await this.bus.publish(Topic.GROUP_JOINED, gen.groupId, { generationId: gen.id });
+    if (gen.groupId) {
+      await this.bus.publish(Topic.GROUP_JOINED, gen.groupId, { generationId: gen.id });
+      this.metrics.cacheLookups.inc({ kind: "coalesce", outcome: "joined" });
+      this.cache.countCoalesced();
+    }
     if (!waiter) return gen;
     return (await waiter.wait(cmd.wait! * 1000)) ?? (await this.reload(gen.id));
   }
