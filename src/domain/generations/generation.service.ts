@@ -94,8 +94,14 @@ export class GenerationService {
     }
     const admitted = await this.quotas.admit(gen);
     if (admitted.kind === "quota" || admitted.kind === "queue_full") {
-      if (cache.coalesceKey && !leader) await this.coalescer.release(cache.coalesceKey, gen.id);
+      if (cache.coalesceKey && !leader) await this.coalescer.release(cache.coalesceKey, gen.id); // it led nothing
       throw admitted.error;
+    }
+    if (admitted.kind === "duplicate" && idem) {
+      // Lost an idempotency race: the winner's row is the answer.
+      if (cache.coalesceKey && !leader) await this.coalescer.release(cache.coalesceKey, gen.id);
+      const winner = await this.ds.getRepository(GenerationEntity).findOneByOrFail({ userId: viewer.userId, idempotencyKey: idem });
+      return cmd.wait ? this.waitFor(winner, cmd.wait) : winner;
     }
     if (leader && !gen.groupId && cache.coalesceKey) {
       // Its leader had already finished: this one runs on its own and leads from now on.
@@ -103,11 +109,6 @@ export class GenerationService {
       gen.semanticScope = cache.semanticScope;
       await this.ds.query(`UPDATE generations SET cache_key = $2, semantic_scope = $3 WHERE id = $1`, [gen.id, gen.cacheKey, gen.semanticScope]);
       await this.coalescer.takeOver(cache.coalesceKey, gen.id);
-    }
-    if (admitted.kind === "duplicate" && idem) {
-      // Lost an idempotency race: the winner's row is the answer.
-      const winner = await this.ds.getRepository(GenerationEntity).findOneByOrFail({ userId: viewer.userId, idempotencyKey: idem });
-      return cmd.wait ? this.waitFor(winner, cmd.wait) : winner;
     }
     this.metrics.generationsCreated.inc({ modality: gen.modality });
     // Subscribe before enqueueing so a fast worker's SUCCEEDED cannot slip past a waiting caller.
