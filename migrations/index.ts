@@ -4,6 +4,7 @@ import { Cache1732390000000 } from "./1732390000000-cache";
 import { SemanticCache1732400000000 } from "./1732400000000-semantic-cache";
 import { ActiveByUser1732410000000 } from "./1732410000000-active-by-user";
 import { Coalescing1732420000000 } from "./1732420000000-coalescing";
+import { Deadlines1732430000000 } from "./1732430000000-deadlines";
 
 /** Every migration, listed explicitly (TypeORM's glob loading breaks under vitest). */
-export const migrations = [Initial1732370000000, Quotas1732380000000, Cache1732390000000, SemanticCache1732400000000, ActiveByUser1732410000000, Coalescing1732420000000];
+export const migrations = [Initial1732370000000, Quotas1732380000000, Cache1732390000000, SemanticCache1732400000000, ActiveByUser1732410000000, Coalescing1732420000000, Deadlines1732430000000];

@@ -38,6 +38,8 @@ export type CreateGenerationInput = {
   audio?: AudioOptionsInput | null | undefined;
   /** Exact cache: AUTO caches only deterministic requests */
   cache?: CachePolicy;
+  /** Whole-request deadline: not finished this many seconds after creation → FAILED with DEADLINE_EXCEEDED, the upstream call aborted */
+  deadlineSeconds?: number | null | undefined;
   /** The same key from the same user returns the first generation */
   idempotencyKey?: string | null | undefined;
   image?: ImageOptionsInput | null | undefined;

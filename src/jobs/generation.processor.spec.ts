@@ -16,4 +16,9 @@ describe("backoffDelay", () => {
       }
     }
   });
+  it("never waits past the request's deadline", () => {
+    const err = Object.assign(new ProviderError({ provider: "p", kind: "rate_limited", message: "x", retryAfterSeconds: 30 }), { maxDelayMs: 1200 });
+    expect(backoffDelay(1, 1000, err)).toBe(1200);
+    expect(backoffDelay(6, 1000, Object.assign(new Error("x"), { maxDelayMs: 5 }))).toBeLessThanOrEqual(5);
+  });
 });

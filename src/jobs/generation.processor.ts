@@ -16,10 +16,9 @@ export interface GenerationWorkerSettings {
 
 /** Exponential backoff with full jitter, or the provider's Retry-After when it sent one. */
 export function backoffDelay(attemptsMade: number, baseMs: number, err?: Error): number {
-  if (err instanceof ProviderError && err.retryAfterSeconds !== undefined) return Math.round(err.retryAfterSeconds * 1000);
-  const ra = (err as { retryAfterMs?: number } | undefined)?.retryAfterMs;
-  if (typeof ra === "number") return ra;
-  return Math.round(Math.random() * baseMs * 2 ** Math.max(0, attemptsMade - 1));
+  const cap = (err as { maxDelayMs?: number } | undefined)?.maxDelayMs ?? Infinity; // the request's deadline
+  if (err instanceof ProviderError && err.retryAfterSeconds !== undefined) return Math.min(cap, Math.round(err.retryAfterSeconds * 1000));
+  return Math.min(cap, Math.round(Math.random() * baseMs * 2 ** Math.max(0, attemptsMade - 1)));
 }
 
 export function createGenerationWorker(runner: GenerationRunner, s: GenerationWorkerSettings, log: Logger): Worker<GenerationJobData> {
@@ -30,7 +29,7 @@ export function createGenerationWorker(runner: GenerationRunner, s: GenerationWo
         generationId: job.data.generationId,
         isLastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
       });
-      if (outcome.kind === "retry") throw outcome.error; // BullMQ retries with BACKOFF_TYPE
+      if (outcome.kind === "retry") throw Object.assign(outcome.error, { maxDelayMs: outcome.maxDelayMs }); // BullMQ retries with BACKOFF_TYPE
       if (outcome.kind === "handback") {
         await job.moveToDelayed(Date.now(), token);
         throw new DelayedError();

@@ -67,6 +67,8 @@ export class CreateGenerationInput {
   @Field(() => Int, { nullable: true, description: "Seconds (≤ 60) to wait for a terminal state before returning" }) @IsOptional() @Min(0) @Max(600) wait?: number | null;
   @Field(() => Float, { nullable: true, description: "Upper bound on this request's cost in USD: a route whose worst-case estimate exceeds it is not used" })
   @IsOptional() @Min(0) maxCostUsd?: number | null;
+  @Field(() => Int, { nullable: true, description: "Whole-request deadline: not finished this many seconds after creation → FAILED with DEADLINE_EXCEEDED, the upstream call aborted" })
+  @IsOptional() @Min(1) @Max(86_400) deadlineSeconds?: number | null;
   @Field(() => CachePolicy, { defaultValue: CachePolicy.AUTO, description: "Exact cache: AUTO caches only deterministic requests" })
   cache: CachePolicy;
   @Field(() => Boolean, { nullable: true, description: "Semantic cache: serve a similar earlier answer (same scope, route and options) when similarity ≥ the threshold. Default: the route's setting" })

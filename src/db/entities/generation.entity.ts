@@ -60,6 +60,8 @@ export class GenerationEntity {
   @Column("text", { name: "semantic_scope", nullable: true }) semanticScope: string | null;
   /** Set on a follower: the generation whose upstream work it shares (in-flight coalescing). */
   @Column("uuid", { name: "group_id", nullable: true }) groupId: string | null;
+  /** When the whole request gives up (DEADLINE_EXCEEDED), from createGeneration's deadlineSeconds. */
+  @Column("timestamptz", { name: "deadline_at", nullable: true }) deadlineAt: Date | null;
   /** Claim counter: bumped each time a worker takes the job; guards every transition. */
   @Column("integer", { name: "run_attempt", default: 0 }) runAttempt: number;
   @Column("timestamptz", { name: "created_at" }) createdAt: Date;

@@ -21,6 +21,8 @@ export interface CreateGenerationCommand {
   maxCostUsd?: number | null;
   /** AUTO (default: only deterministic requests), USE, BYPASS or REFRESH. */
   cache?: "AUTO" | "USE" | "BYPASS" | "REFRESH" | null;
+  /** Give up (DEADLINE_EXCEEDED) if not finished this many seconds after creation; the upstream call is aborted. */
+  deadlineSeconds?: number | null;
   /** Opt in (or out) of the semantic cache; default: the route's setting. */
   semanticCache?: boolean | null;
 }

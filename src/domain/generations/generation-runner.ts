@@ -32,7 +32,7 @@ export interface RunJob {
 export type RunOutcome =
   | { kind: "finished"; status: "SUCCEEDED" | "FAILED" }
   | { kind: "skipped"; reason: string }
-  | { kind: "retry"; delayMs?: number; error: ProviderError }
+  | { kind: "retry"; delayMs?: number; error: ProviderError; maxDelayMs?: number }
   /** This process is shutting down: the job goes back to the queue for another worker. */
   | { kind: "handback" };
 
@@ -114,6 +114,11 @@ export class GenerationRunner {
       await this.settleAttempt(gen.id, attemptNo, "FAILED", 0, 0, err);
       return this.fail(gen, err, true);
     }
+    if (deadlinePassed(gen)) {
+      const err = deadlineError(gen.provider ?? "?");
+      await this.settleAttempt(gen.id, attemptNo, "CANCELLED", 0, 0, err);
+      return this.fail(gen, err, false, "DEADLINE_EXCEEDED");
+    }
     if (attemptNo > 1 && !(await this.quotas.extend(gen, attemptNo))) {
       const err = new ProviderError({ provider: gen.provider ?? "?", kind: "invalid_request", message: "Another attempt would exceed the budget: the remaining quota cannot cover its worst-case cost" });
       await this.settleAttempt(gen.id, attemptNo, "CANCELLED", 0, 0, err);
@@ -138,12 +143,15 @@ export class GenerationRunner {
       await this.bus.publishGenerationEvent(gen, { type: "DELTA", delta });
       await followers?.delta(delta);
     });
-    const timeout = AbortSignal.timeout(this.cfg.providerTimeoutMs);
+    // The attempt's timeout, shortened to what is left of the request's deadline.
+    const untilDeadline = gen.deadlineAt ? gen.deadlineAt.getTime() - Date.now() : Infinity;
+    const timeoutMs = Math.max(1, Math.min(this.cfg.providerTimeoutMs, untilDeadline));
+    const timeout = AbortSignal.timeout(timeoutMs);
     const t0 = performance.now();
     try {
       const result = await provider.generate(toRequest(gen), {
         signal: AbortSignal.any([ctrl.signal, timeout]),
-        timeoutMs: this.cfg.providerTimeoutMs,
+        timeoutMs,
         attempt: attemptNo,
         onDelta: (d) => events.push(d),
         onProgress: (p) => void events.then(() => this.progress(gen, p, followers)),
@@ -158,6 +166,7 @@ export class GenerationRunner {
       this.metrics.upstreamAttempts.inc({ provider: provider.id, model: model.id, outcome: err.kind });
       if (ctrl.signal.reason === SHUTDOWN) return this.handBack(gen);
       if (err.kind === "cancelled") return { kind: "skipped", reason: "cancelled" };
+      if (deadlinePassed(gen)) return this.fail(gen, deadlineError(provider.id), false, "DEADLINE_EXCEEDED");
       if (err.partial) await this.bus.publishGenerationEvent(gen, { type: "RESTARTED", message: "the stream broke mid-answer; partial output discarded" });
       if (err.retryable && !job.isLastAttempt) return this.retry(gen, err);
       return this.fail(gen, err, false);
@@ -210,7 +219,9 @@ export class GenerationRunner {
       type: "RETRYING",
       message: `${err.kind}: ${err.message}; retrying${delayMs !== undefined ? ` in ${delayMs / 1000}s` : ""}`,
     });
-    return { kind: "retry", delayMs, error: err };
+    // Never wait past the request's deadline: the retry then fails it with DEADLINE_EXCEEDED on time.
+    const maxDelayMs = gen.deadlineAt ? Math.max(0, gen.deadlineAt.getTime() - Date.now()) : undefined;
+    return { kind: "retry", delayMs, error: err, maxDelayMs };
   }
 
   private async handBack(gen: GenerationEntity): Promise<RunOutcome> {
@@ -290,6 +301,11 @@ export class GenerationRunner {
       this.metrics.generationDuration.observe({ provider: g.provider ?? "", modality: g.modality, status: g.status }, (g.completedAt.getTime() - g.startedAt.getTime()) / 1000);
   }
 }
+
+const deadlinePassed = (g: GenerationEntity): boolean => !!g.deadlineAt && Date.now() >= g.deadlineAt.getTime();
+
+const deadlineError = (provider: string) =>
+  new ProviderError({ provider, kind: "timeout", retryable: false, message: "The request's deadline passed before it finished (deadlineSeconds); the upstream call was aborted" });
 
 function classify(e: unknown, provider: string, cancelled: boolean, timedOut: boolean): ProviderError {
   if (cancelled) return new ProviderError({ provider, kind: "cancelled", message: "cancelled" });

@@ -78,6 +78,7 @@ export class GenerationService {
       costMicros: null, idempotencyKey: idem, runAttempt: 0, createdAt: now, updatedAt: now, startedAt: null, completedAt: null,
       reservedMicros: 0, quotaPeriodStart: null, maxCostMicros: cmd.maxCostUsd != null ? usdToMicros(cmd.maxCostUsd) : null,
       cachePolicy: cmd.cache ?? "AUTO", cacheKey: cache.exactKey, cacheHit: null, semanticScope: cache.semanticScope, groupId: null as string | null,
+      deadlineAt: cmd.deadlineSeconds ? new Date(now.getTime() + cmd.deadlineSeconds * 1000) : null,
     } satisfies GenerationEntity);
     if (gen.maxCostMicros !== null && gen.estimatedCostMicros > gen.maxCostMicros)
       throw new BadUserInputError(
@@ -144,7 +145,7 @@ export class GenerationService {
       errorMessage: null, cached: true, estimatedCostMicros: 0, costMicros: 0, idempotencyKey: cmd.idempotencyKey ?? null,
       runAttempt: 0, createdAt: now, updatedAt: now, startedAt: now, completedAt: now, reservedMicros: 0, quotaPeriodStart: null,
       maxCostMicros: null, cachePolicy: cmd.cache ?? "AUTO", cacheKey: null, semanticScope: null,
-      cacheHit: { kind: hit.kind, similarity: hit.similarity, sourceGenerationId: hit.sourceGenerationId }, groupId: null,
+      cacheHit: { kind: hit.kind, similarity: hit.similarity, sourceGenerationId: hit.sourceGenerationId }, groupId: null, deadlineAt: null,
     } satisfies GenerationEntity);
     if (!(await this.hitInserts.add(gen)) && gen.idempotencyKey)
       return this.ds.getRepository(GenerationEntity).findOneByOrFail({ userId: viewer.userId, idempotencyKey: gen.idempotencyKey });
