@@ -188,6 +188,11 @@ export class GenerationRunner {
     const cost = costOf(model, result.usage);
     this.metrics.upstreamAttempts.inc({ provider: model.provider, model: model.id, outcome: "ok" });
     const done = await this.store.succeed({ gen, attemptNo, output, latencyMs, costMicros: cost });
+    // Fill the cache before the in-flight key goes, so an identical request finds one or the other.
+    if (done?.cacheKey && this.cache)
+      await this.cache.exact
+        .set(done.cacheKey, done.modality, { sourceGenerationId: done.id, model: done.model, output, createdAt: new Date().toISOString() })
+        .catch((err) => this.log.warn({ err, generationId: done.id }, "cache write failed"));
     // Followers get the answer even when the leader was cancelled meanwhile (one of them paid).
     const shared = await this.endGroup(gen, { status: "SUCCEEDED", output });
     if (!done) {
@@ -196,10 +201,6 @@ export class GenerationRunner {
     }
     await this.bus.publishGenerationEvent(done, { type: "SUCCEEDED" });
     this.quotas.changed(done.userId, false);
-    if (done.cacheKey && this.cache)
-      await this.cache.exact
-        .set(done.cacheKey, done.modality, { sourceGenerationId: done.id, model: done.model, output, createdAt: new Date().toISOString() })
-        .catch((err) => this.log.warn({ err, generationId: done.id }, "cache write failed"));
     if (done.semanticScope && this.cache)
       await this.cache.semantic.add(done, toRequest(done), output).catch((err) => this.log.warn({ err, generationId: done.id }, "semantic cache write failed"));
     this.observeTerminal(done);
