@@ -17,7 +17,7 @@ import { ApiKeyService } from "./domain/auth/api-key.service";
 import { GenerationRunner } from "./domain/generations/generation-runner";
 import { GenerationService } from "./domain/generations/generation.service";
 import { SweeperService } from "./domain/generations/sweeper.service";
-import { createHttpServer, type HttpServer } from "./http/server";
+import { createHttpServer, listenOn, type HttpServer } from "./http/server";
 import { probesHandler, type Probes } from "./http/probes";
 import { sendJson } from "./http/http-utils";
 import { assertMigrated, connectPostgres, connectRedis } from "./infra";
@@ -195,10 +195,7 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
               () => sendJson(res, 500, { error: "internal error" }),
             );
           });
-          await new Promise<void>((resolve, reject) => {
-            metricsServer!.once("error", reject);
-            metricsServer!.listen(config.metricsPort, config.http.host, () => resolve());
-          });
+          await listenOn(metricsServer, config.metricsPort, config.http.host, "METRICS_PORT");
         }
         return httpServer ? httpServer.listen() : undefined;
       },

@@ -20,6 +20,7 @@ import type { GraphQLContext } from "../api/context";
 import type { Services } from "../api/services";
 import type { AppConfig } from "../config/config";
 import type { Viewer } from "../domain/viewer";
+import { UserFacingError } from "../common/errors";
 import type { Logger } from "../observability/logger";
 import type { Metrics } from "../observability/metrics";
 import type { BlobStore } from "../storage/blob-store";
@@ -59,6 +60,16 @@ const bearer = (h: unknown): string | undefined => {
   return m ? m[1].trim() : h.trim() || undefined;
 };
 
+/** Listens, turning "address in use" into one clear line. */
+export function listenOn(server: http.Server, port: number, host: string, variable: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      reject(err.code === "EADDRINUSE" ? new UserFacingError(`Port ${port} on ${host} is already in use: stop what holds it or set ${variable}`) : err),
+    );
+    server.listen(port, host, () => resolve((server.address() as { port: number }).port));
+  });
+}
+
 /**
  * Coalesces the frames sent to one socket in the same event-loop turn into one TCP write:
  * a subscriber of many busy generations gets one syscall per turn, not one per event.
@@ -95,7 +106,13 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
   }).protect();
 
   // --- WebSocket subscriptions (graphql-ws) on the same path ---
-  const wss = new WebSocketServer({ server, path: "/graphql", maxPayload: config.limits.wsMaxPayloadBytes });
+  // noServer: upgrades are routed here by hand, so the http.Server's own errors (EADDRINUSE) stay
+  // with listen() instead of being re-emitted (and logged) by the WebSocket server.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.wsMaxPayloadBytes });
+  server.on("upgrade", (req, socket, head) => {
+    if ((req.url ?? "").split("?")[0] !== "/graphql") return void socket.destroy();
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
+  });
   const socketsByKey = new Map<string, Set<WebSocket>>();
   wss.on("connection", corkPerTurn);
   const wsServer = useServer<Record<string, unknown>, SocketExtra>(
@@ -228,11 +245,7 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
 
   return {
     server,
-    listen: () =>
-      new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(config.http.port, config.http.host, () => resolve((server.address() as { port: number }).port));
-      }),
+    listen: () => listenOn(server, config.http.port, config.http.host, "PORT"),
     closeSocketsForKey(keyId) {
       const set = socketsByKey.get(keyId);
       if (!set) return 0;
