@@ -165,7 +165,7 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
       workers.push(createGenerationWorker(runner, { ...settings, ...config.worker }, log));
       const maintenanceQueue = await scheduleMaintenance({ ...settings, sweepIntervalMs: config.sweeper.intervalMs, retentionDays: config.files.retentionDays });
       cleanup.unshift(() => maintenanceQueue.close());
-      workers.push(createMaintenanceWorker({ sweeper, blobs }, { ...settings, sweepIntervalMs: config.sweeper.intervalMs, retentionDays: config.files.retentionDays }, log));
+      workers.push(createMaintenanceWorker({ sweeper, blobs, purgeExpiredCache: () => semantic.purgeExpired() }, { ...settings, sweepIntervalMs: config.sweeper.intervalMs, retentionDays: config.files.retentionDays }, log));
     }
 
     let httpServer: HttpServer | undefined;

@@ -21,15 +21,20 @@ export async function scheduleMaintenance(s: MaintenanceSettings): Promise<Queue
   return q;
 }
 
-export function createMaintenanceWorker(deps: { sweeper: SweeperService; blobs: BlobStore }, s: MaintenanceSettings, log: Logger): Worker {
+export function createMaintenanceWorker(
+  deps: { sweeper: SweeperService; blobs: BlobStore; purgeExpiredCache: () => Promise<number> },
+  s: MaintenanceSettings,
+  log: Logger,
+): Worker {
   const worker = new Worker(
     MAINTENANCE_QUEUE,
     async (job) => {
       if (job.name === "sweep") return deps.sweeper.sweep();
       if (job.name === "retention") {
         const deleted = await deps.blobs.deleteOlderThan(new Date(Date.now() - s.retentionDays * 86_400_000));
-        if (deleted) log.info({ deleted }, "retention removed old media");
-        return { deleted };
+        const expiredCacheEntries = await deps.purgeExpiredCache();
+        if (deleted || expiredCacheEntries) log.info({ deleted, expiredCacheEntries }, "retention removed old media and expired semantic cache entries");
+        return { deleted, expiredCacheEntries };
       }
       return undefined;
     },

@@ -87,6 +87,12 @@ export class SemanticCacheService {
     await this.bus.publish(Topic.SEMANTIC_CACHE, undefined, { op: "add", id, scope: g.semanticScope, embedding: Array.from(v) });
   }
 
+  /** Deletes expired entries (every node's index drops them lazily on lookup). */
+  async purgeExpired(): Promise<number> {
+    const res = await this.ds.query(`DELETE FROM semantic_cache_entries WHERE expires_at < now()`);
+    return Number(res?.[1] ?? 0);
+  }
+
   /** Deletes entries by source generation, model or scope prefix ("user:<id>" or "shared"); returns how many. */
   async invalidate(by: { generationId?: string; model?: string; scope?: string }): Promise<number> {
     const rows: { id: string; scope: string }[] = await this.ds.query(
