@@ -45,7 +45,10 @@ export interface GenerationRequest {
 
 /** Per-call context. */
 export interface ProviderCall {
+  /** The API key picked from this provider's key pool (never logged, never in an error message). */
   apiKey?: string;
+  /** The key's label, for attempts and logs. */
+  keyLabel?: string;
   /** Aborted on cancel, deadline or timeout: adapters must stop work and reject promptly. */
   signal: AbortSignal;
   /** Per-attempt timeout in milliseconds (the caller also enforces it through `signal`). */
@@ -75,6 +78,8 @@ export interface Usage {
 
 export interface GenerationResult {
   text?: string;
+  /** Tool calls the model asked for (OpenAI shape: { id, type: "function", function: { name, arguments } }). */
+  toolCalls?: unknown[];
   embedding?: number[];
   media?: MediaOutput[];
   usage: Usage;
@@ -102,6 +107,32 @@ export interface ModelInfo {
   maxOutputTokens?: number;
 }
 
+/**
+ * An upstream task still running (async providers such as video): the worker gives its slot
+ * back and a delayed job re-checks it after `checkAfterMs` through {@link GenerationProvider.poll}.
+ */
+export interface PendingTask {
+  pending: true;
+  /** The provider's task or prediction id. */
+  taskId: string;
+  /** Whatever the adapter needs to re-check or cancel it (JSON-serialisable). */
+  state?: Record<string, unknown>;
+  /** When to look again. */
+  checkAfterMs: number;
+  /** 0..1 when the provider reports it. */
+  progress?: number;
+}
+
+export type GenerateOutcome = GenerationResult | PendingTask;
+
+export const isPending = (r: GenerateOutcome): r is PendingTask => (r as PendingTask).pending === true;
+
+/** What a health check or an admin call gets: no streaming, no attempt. */
+export interface ProviderProbeCall {
+  apiKey?: string;
+  signal: AbortSignal;
+}
+
 export interface GenerationProvider {
   /** kebab-case, equals the folder name. */
   readonly id: string;
@@ -109,7 +140,18 @@ export interface GenerationProvider {
   /** True for providers that fabricate output locally (no upstream call). */
   readonly simulated: boolean;
   readonly models: readonly ModelInfo[];
-  generate(req: GenerationRequest, call: ProviderCall): Promise<GenerationResult>;
+  /** Does the work, or starts an upstream task and returns it pending (async providers). */
+  generate(req: GenerationRequest, call: ProviderCall): Promise<GenerateOutcome>;
+  /** Async providers: re-checks a pending task; the finished result (files fetched), still pending, or a ProviderError. */
+  poll?(task: PendingTask, req: GenerationRequest, call: ProviderCall): Promise<GenerateOutcome>;
+  /** Async providers: stops the upstream task (our generation was cancelled). Best effort. */
+  cancelTask?(task: PendingTask, call: ProviderProbeCall): Promise<void>;
+  /** Embeddings: several inputs in one upstream call, results in input order (micro-batching). */
+  embedBatch?(reqs: GenerationRequest[], call: ProviderCall): Promise<GenerationResult[]>;
+  /** Cheap authenticated check that the provider answers (e.g. list models); throws a ProviderError. */
+  healthCheck?(call: ProviderProbeCall): Promise<void>;
+  /** True when calls need an API key from the key pool (false: local servers such as Ollama or LM Studio). */
+  readonly requiresKey?: boolean;
   /** Keys of `params` that do not affect output (left out of cache keys). */
   readonly cacheIgnoredParams?: readonly string[];
   /** Optional request-time check of provider-specific params: a message naming what to fix, or undefined. */

@@ -1,0 +1,19 @@
+/** What every adapter factory receives: built by the provider config (src/providers/provider-config.ts). */
+import type { ModelInfo } from "./contract";
+
+export interface AdapterSettings {
+  /** The provider instance id (kebab-case): "openai", "openrouter", "groq", "anthropic", "ollama", … */
+  id: string;
+  displayName: string;
+  /** Base URL of the provider's API, always configurable (<PROVIDER>_BASE_URL). */
+  baseUrl: string;
+  /** Extra headers on every call (OpenRouter's HTTP-Referer and X-Title). */
+  headers?: Record<string, string>;
+  /** The catalog entries this instance serves (public ids "<id>/<name>"). */
+  models: ModelInfo[];
+  /** False for local servers that need no key (Ollama, LM Studio, vLLM without auth). */
+  requiresKey: boolean;
+  /** Async-task adapters: first and largest re-check delay (ms). */
+  pollMinMs?: number;
+  pollMaxMs?: number;
+}

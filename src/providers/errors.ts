@@ -1,0 +1,96 @@
+/**
+ * One mapping from upstream failures to {@link ProviderError}, shared by every adapter:
+ * HTTP statuses (direct fetch or an SDK's APIError), aborts, network errors and bodies that
+ * are not what the wire format promises. Messages never include request headers (keys).
+ */
+import { ProviderError, type ProviderErrorKind } from "./contract";
+
+/** Retry-After as seconds: delta-seconds or an HTTP date; undefined when absent or unparseable. */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (value == null || value === "") return undefined;
+  const n = Number(value);
+  if (Number.isFinite(n)) return Math.max(0, n);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+export function kindForStatus(status: number): ProviderErrorKind {
+  if (status === 401 || status === 403) return "auth";
+  if (status === 429) return "rate_limited";
+  if (status === 408 || status === 504) return "timeout";
+  if (status >= 500) return "unavailable"; // 500, 502, 503, 529 overloaded
+  return "invalid_request"; // 400, 404, 413, 422, …
+}
+
+const CONTENT_POLICY = /content[_ ]?(policy|filter)|safety|moderation/i;
+
+type HeaderBag = Headers | Record<string, string | string[] | undefined> | undefined;
+
+function header(h: HeaderBag, name: string): string | undefined {
+  if (!h) return undefined;
+  if (typeof (h as Headers).get === "function") return (h as Headers).get(name) ?? undefined;
+  const v = (h as Record<string, string | string[] | undefined>)[name] ?? (h as Record<string, string | string[] | undefined>)[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Keeps an upstream message short and free of anything that looks like a key. */
+export function scrub(message: string): string {
+  return message.replace(/\b(sk|sb|hf|r8|pk|key)[-_][A-Za-z0-9_-]{8,}/g, "$1-***").replace(/Bearer\s+\S+/gi, "Bearer ***").slice(0, 500);
+}
+
+export function errorFromStatus(provider: string, status: number, message: string, headers?: HeaderBag): ProviderError {
+  let kind = kindForStatus(status);
+  if (kind === "invalid_request" && CONTENT_POLICY.test(message)) kind = "content_policy";
+  return new ProviderError({
+    provider,
+    kind,
+    status,
+    message: `${provider} answered ${status}: ${scrub(message) || "no message"}`,
+    retryAfterSeconds: parseRetryAfter(header(headers, "retry-after")),
+  });
+}
+
+/** Reads an error response's message from common JSON shapes ({error:{message}}, {error:"…"}, {message}, {detail}). */
+export function messageOf(body: unknown): string {
+  if (typeof body === "string") {
+    try {
+      return messageOf(JSON.parse(body));
+    } catch {
+      return body;
+    }
+  }
+  if (!body || typeof body !== "object") return "";
+  const b = body as Record<string, unknown>;
+  const e = b.error;
+  if (typeof e === "string") return e;
+  if (e && typeof e === "object" && typeof (e as Record<string, unknown>).message === "string") return (e as Record<string, string>).message;
+  for (const k of ["message", "detail", "error_message"]) if (typeof b[k] === "string") return b[k] as string;
+  const base = b.base_resp as Record<string, unknown> | undefined; // MiniMax
+  if (base && typeof base.status_msg === "string") return base.status_msg;
+  return JSON.stringify(body).slice(0, 300);
+}
+
+const isAbort = (e: unknown): boolean =>
+  e instanceof Error && (e.name === "AbortError" || e.name === "APIUserAbortError" || e.name === "TimeoutError" || /aborted/i.test(e.message));
+
+/**
+ * Any thrown value → ProviderError. `signal` tells an abort we asked for (cancel, timeout:
+ * kind `cancelled`; the runner reclassifies a timeout) from a connection the server dropped.
+ */
+export function toProviderError(provider: string, e: unknown, signal?: AbortSignal, opts: { partial?: boolean } = {}): ProviderError {
+  if (e instanceof ProviderError) return e;
+  if (signal?.aborted || (isAbort(e) && signal?.aborted !== false))
+    return new ProviderError({ provider, kind: "cancelled", message: "the call was aborted", partial: opts.partial });
+  const err = e as { status?: unknown; statusCode?: unknown; headers?: HeaderBag; message?: string; error?: unknown; response?: { status?: number; headers?: HeaderBag } };
+  const status = typeof err?.status === "number" ? err.status : typeof err?.statusCode === "number" ? err.statusCode : err?.response?.status;
+  if (typeof status === "number" && status >= 400) {
+    const pe = errorFromStatus(provider, status, messageOf(err.error) || err.message || "", err.headers ?? err.response?.headers);
+    return opts.partial ? new ProviderError({ ...pe, provider, kind: pe.kind, message: pe.message, partial: true }) : pe;
+  }
+  if (e instanceof SyntaxError)
+    return new ProviderError({ provider, kind: "bad_response", message: `${provider} sent a malformed response: ${scrub(e.message)}`, partial: opts.partial });
+  const msg = scrub((e as Error)?.message ?? String(e));
+  if (opts.partial) return new ProviderError({ provider, kind: "bad_response", message: `${provider}'s stream broke mid-answer: ${msg}`, partial: true });
+  if (/JSON|Unexpected token|malformed|invalid response/i.test(msg)) return new ProviderError({ provider, kind: "bad_response", message: `${provider} sent a malformed response: ${msg}` });
+  return new ProviderError({ provider, kind: "unavailable", message: `${provider} could not be reached: ${msg}` });
+}
