@@ -26,7 +26,12 @@ import { createMaintenanceWorker, scheduleMaintenance } from "./jobs/maintenance
 import { GenerationQueue } from "./jobs/queues";
 import { createLogger, type Logger } from "./observability/logger";
 import { createMetrics, type Metrics } from "./observability/metrics";
-import { SimulatedProvider } from "./providers/simulated/simulated.provider";
+import { buildProviders } from "./providers/setup";
+import { AlertsService } from "./domain/providers/alerts.service";
+import { KeyPool } from "./domain/providers/key-pool";
+import { ProviderService } from "./domain/providers/provider.service";
+import { Router } from "./domain/routing/router";
+import { EmbeddingBatcher } from "./domain/generations/embedding-batcher";
 import { ProviderRegistry } from "./providers/registry";
 import { EventBus } from "./realtime/event-bus";
 import { Topic } from "./realtime/topics";
@@ -104,7 +109,19 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     cleanup.unshift(() => publisher.quit());
     const pubsub = new RedisPubSub({ publisher, subscriber });
     const bus = new EventBus(pubsub, publisher, config.redis.prefix);
-    const registry = new ProviderRegistry([new SimulatedProvider()]);
+    const setup = buildProviders(config.providers, config.http.publicUrl);
+    const registry = new ProviderRegistry(setup.providers);
+    const alerts = new AlertsService(ds, bus);
+    const keyPool = new KeyPool(ds, redis, bus, config.redis.prefix, config.providers, alerts, log);
+    await keyPool.start();
+    cleanup.unshift(async () => keyPool.stop());
+    const providers = new ProviderService(registry, setup, keyPool, redis, config.redis.prefix, log);
+    cleanup.unshift(async () => providers.stop());
+    registry.setAvailability((id) => providers.configured(id));
+    const router = new Router(registry, {
+      aliases: setup.aliases, tierModels: setup.tierModels, maxCandidates: config.providers.maxCandidates,
+      unavailableReason: (id) => providers.unavailableReason(id),
+    });
     const blobs = await createBlobStore(config, ds);
     const queue = new GenerationQueue({ connection: redis, prefix: config.redis.prefix, attempts: config.worker.attempts });
     cleanup.unshift(() => queue.close());
@@ -131,10 +148,10 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     const planner = new CachePlanner(registry, cache, semantic, config.cache.caseSensitive, metrics);
     const rateLimits = new RateLimits(publisher, config.redis.prefix, config.rateLimits);
     const coalescer = new Coalescer(publisher, config.redis.prefix, config.sweeper.maxAgeMs);
-    const generations = new GenerationService(ds, registry, queue, bus, config.limits, log, metrics, quotas, planner, rateLimits, coalescer);
+    const generations = new GenerationService(ds, registry, queue, bus, config.limits, log, metrics, quotas, planner, rateLimits, coalescer, router, providers);
     const sweeper = new SweeperService(ds, queue, bus, config.sweeper, log, metrics);
     const services: Services = {
-      config, generations, apiKeys, registry, bus, quotas, cache, semantic,
+      config, generations, apiKeys, registry, bus, quotas, cache, semantic, providers, alerts, router,
       filesSecret: await filesSecret(ds, config.files.signingSecret),
       newLoaders: () => createLoaders(ds),
     };
@@ -158,7 +175,8 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     const workers: Worker[] = [];
     const unsubs: (() => void)[] = [];
     if (opts.workers) {
-      runner = new GenerationRunner(ds, registry, bus, blobs, config.worker, log, metrics, quotas, { exact: cache, semantic, coalescer });
+      runner = new GenerationRunner(ds, registry, bus, blobs, config.worker, log, metrics, quotas, { exact: cache, semantic, coalescer }, keyPool, new EmbeddingBatcher(config.providers.embeddingBatch, providers.runBatch), providers);
+      providers.startProbes(config.providers.healthIntervalMs);
       const r = runner;
       unsubs.push(await bus.subscribe(Topic.CANCEL_GENERATION, undefined, ({ generationId }) => void r.abort(generationId)));
       const settings = { connection: redis, prefix: config.redis.prefix };
@@ -171,7 +189,7 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     let httpServer: HttpServer | undefined;
     if (opts.api) {
       const schema = await buildAppSchema();
-      httpServer = await createHttpServer({ config, schema, services, blobs, log, metrics, probes });
+      httpServer = await createHttpServer({ config, schema, services, blobs, log, metrics, probes, promoteJob: (id) => queue.promote(id) });
       const h = httpServer;
       unsubs.push(
         await bus.subscribe(Topic.API_KEY_REVOKED, undefined, ({ keyId, keyHash }) => {

@@ -7,6 +7,9 @@ import type { SemanticCacheService } from "../domain/cache/semantic-cache.servic
 import type { ProviderRegistry } from "../providers/registry";
 import type { EventBus } from "../realtime/event-bus";
 import type { Loaders } from "./loaders/loaders";
+import type { ProviderService } from "../domain/providers/provider.service";
+import type { AlertsService } from "../domain/providers/alerts.service";
+import type { Router } from "../domain/routing/router";
 
 /** What resolvers may call: domain services built once in the composition root. */
 export interface Services {
@@ -17,6 +20,9 @@ export interface Services {
   cache: ExactCacheService;
   semantic: SemanticCacheService;
   registry: ProviderRegistry;
+  providers: ProviderService;
+  alerts: AlertsService;
+  router: Router;
   bus: EventBus;
   /** HMAC secret for /files URLs. */
   filesSecret: string;

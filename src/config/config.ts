@@ -141,6 +141,39 @@ export interface AppConfig {
     /** SEMANTIC_CACHE_MODELS: comma-separated routes that use the semantic cache without asking; default none. */
     semanticModels: string[];
   };
+  providers: {
+    /** SWITCHBOARD_PROVIDERS_FILE: optional JSON file with extra providers, models, prices, aliases and tier restrictions (see README). */
+    file?: string;
+    /** SIMULATED_PROVIDER: offer the built-in simulated provider (fabricated outputs, no upstream), default true. */
+    simulated: boolean;
+    /**
+     * Per provider, from the environment: `<PROVIDER>_API_KEY`, `<PROVIDER>_API_KEY_2` … `_N`
+     * (labels env-1, env-2 …), `<PROVIDER>_BASE_URL`, `<PROVIDER>_KEY_STRATEGY`. The provider id is the
+     * prefix in lower case (OPENAI → openai; HF_TOKEN also counts for huggingface).
+     */
+    vendors: Record<string, { baseUrl?: string; keys: { label: string; key: string }[]; keyStrategy?: string }>;
+    /** SWITCHBOARD_MASTER_KEY: encrypts provider keys stored through the API (AES-256-GCM); required to add keys. */
+    masterKey?: string;
+    /** KEY_STRATEGY: round-robin | least-loaded (a provider's <PROVIDER>_KEY_STRATEGY may also be label:<label>), default round-robin. */
+    keyStrategy: string;
+    /** KEY_MAX_CONCURRENCY: calls in flight per provider key, default 64. */
+    maxConcurrentPerKey: number;
+    /** KEY_AUTH_FAILURES_TO_DISABLE: consecutive 401/403 answers that disable a key, default 2. */
+    authFailuresToDisable: number;
+    /** KEY_COOLDOWN_MS: cooldown after a 429 without Retry-After, default 10000. */
+    defaultCooldownMs: number;
+    /** PROVIDER_HEALTH_INTERVAL_MS: how often one worker probes each provider's health check (0 = never), default 60000. */
+    healthIntervalMs: number;
+    /** EMBEDDING_BATCH_MAX_SIZE / EMBEDDING_BATCH_MAX_WAIT_MS: embedding micro-batching (max wait 0 = off), defaults 64 / 10. */
+    embeddingBatch: { maxSize: number; maxWaitMs: number };
+    /** TASK_POLL_MIN_MS / TASK_POLL_MAX_MS: re-check delays for async upstream tasks (video), defaults 5000 / 60000. */
+    pollMinMs: number;
+    pollMaxMs: number;
+    /** REPLICATE_WEBHOOK_SECRET: verifies Replicate's completion webhooks on /webhooks/providers/replicate (unset: the route is off, polling only). */
+    replicateWebhookSecret?: string;
+    /** MAX_FALLBACK_CANDIDATES: how many models a route may try in order, default 4. */
+    maxCandidates: number;
+  };
   bootstrap: {
     /** ADMIN_EMAIL: the admin created on an empty database by `serve --setup`, default admin@localhost. */
     adminEmail: string;
@@ -215,6 +248,31 @@ class Reader {
     }
     return raw;
   }
+}
+
+/** Env names that end in _API_KEY or _BASE_URL but are not providers. */
+const NOT_PROVIDERS = new Set(["DATABASE", "DATABASE_READ", "REDIS", "CACHE_REDIS", "PUBLIC", "S3", "MONITORING_WEBHOOK"]);
+
+/** Scans `<PROVIDER>_API_KEY[_N]`, `<PROVIDER>_BASE_URL` and `<PROVIDER>_KEY_STRATEGY` for every provider. */
+function vendorsFromEnv(env: Env, r: Reader): AppConfig["providers"]["vendors"] {
+  const out: AppConfig["providers"]["vendors"] = {};
+  const get = (prefix: string) => (out[prefix.toLowerCase().replace(/_/g, "-")] ??= { keys: [] });
+  const keys: { prefix: string; n: number; key: string }[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (!value) continue;
+    const k = /^([A-Z][A-Z0-9_]*?)_API_KEY(?:_(\d+))?$/.exec(name);
+    if (k && !NOT_PROVIDERS.has(k[1])) keys.push({ prefix: k[1], n: k[2] ? Number(k[2]) : 1, key: value });
+    const b = /^([A-Z][A-Z0-9_]*?)_BASE_URL$/.exec(name);
+    if (b && !NOT_PROVIDERS.has(b[1])) get(b[1]).baseUrl = r.url(name, value, ["http:", "https:"]).replace(/\/$/, "");
+    const s = /^([A-Z][A-Z0-9_]*?)_KEY_STRATEGY$/.exec(name);
+    if (s) {
+      if (!/^(round-robin|least-loaded|label:.+)$/.test(value)) r.problems.push(`${name} must be round-robin, least-loaded or label:<label> (got "${value}")`);
+      else get(s[1]).keyStrategy = value;
+    }
+  }
+  if (env.HF_TOKEN) keys.push({ prefix: "HUGGINGFACE", n: 0, key: env.HF_TOKEN });
+  for (const k of keys.sort((a, b) => a.prefix.localeCompare(b.prefix) || a.n - b.n)) get(k.prefix).keys.push({ label: k.n === 0 ? "hf-token" : `env-${k.n}`, key: k.key });
+  return out;
 }
 
 function deepFreeze<T>(o: T): T {
@@ -326,8 +384,26 @@ export function loadConfig(env: Env): AppConfig {
       semanticThreshold: r.num("SEMANTIC_CACHE_THRESHOLD", 0.92, 0, 1),
       semanticModels: r.str("SEMANTIC_CACHE_MODELS", "").split(",").map((x) => x.trim()).filter(Boolean),
     },
+    providers: {
+      file: r.opt("SWITCHBOARD_PROVIDERS_FILE"),
+      simulated: r.bool("SIMULATED_PROVIDER", true),
+      vendors: vendorsFromEnv(env, r),
+      masterKey: r.opt("SWITCHBOARD_MASTER_KEY"),
+      keyStrategy: r.oneOf("KEY_STRATEGY", "round-robin", ["round-robin", "least-loaded"] as const),
+      maxConcurrentPerKey: r.int("KEY_MAX_CONCURRENCY", 64, 1),
+      authFailuresToDisable: r.int("KEY_AUTH_FAILURES_TO_DISABLE", 2, 1),
+      defaultCooldownMs: r.int("KEY_COOLDOWN_MS", 10_000, 0),
+      healthIntervalMs: r.int("PROVIDER_HEALTH_INTERVAL_MS", 60_000, 0),
+      embeddingBatch: { maxSize: r.int("EMBEDDING_BATCH_MAX_SIZE", 64, 1, 2048), maxWaitMs: r.int("EMBEDDING_BATCH_MAX_WAIT_MS", 10, 0, 10_000) },
+      pollMinMs: r.int("TASK_POLL_MIN_MS", 5000, 10),
+      pollMaxMs: r.int("TASK_POLL_MAX_MS", 60_000, 10),
+      replicateWebhookSecret: r.opt("REPLICATE_WEBHOOK_SECRET"),
+      maxCandidates: r.int("MAX_FALLBACK_CANDIDATES", 4, 1, 20),
+    },
     bootstrap: { adminEmail: r.str("ADMIN_EMAIL", "admin@localhost") },
   };
+  if (cfg.providers.masterKey !== undefined && cfg.providers.masterKey.length < 32)
+    r.problems.push("SWITCHBOARD_MASTER_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)");
   if (cfg.files.store === "s3" && !env.S3_BUCKET && !env.S3_ENDPOINT) {
     r.problems.push("BLOB_STORE=s3 needs S3_ENDPOINT (or AWS defaults) and S3_BUCKET");
   }

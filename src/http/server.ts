@@ -25,6 +25,7 @@ import type { Logger } from "../observability/logger";
 import type { Metrics } from "../observability/metrics";
 import type { BlobStore } from "../storage/blob-store";
 import { filesHandler } from "./files.route";
+import { providerWebhooksHandler } from "./provider-webhooks.route";
 import { createFormatError } from "./format-error";
 import { HttpError, readBody, runMiddleware, sendJson, type Middleware } from "./http-utils";
 import { operationsPlugin } from "./operations.plugin";
@@ -38,6 +39,8 @@ export interface HttpDeps {
   log: Logger;
   metrics: Metrics;
   probes: Probes;
+  /** Wakes a generation's delayed job (provider completion webhooks). */
+  promoteJob(generationId: string): Promise<boolean>;
 }
 
 export interface HttpServer {
@@ -176,6 +179,9 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
   ];
   const probes = probesHandler(d.probes, d.metrics);
   const files = filesHandler(d.blobs, services.filesSecret);
+  const providerWebhooks = providerWebhooksHandler({
+    ds: services.generations.dataSource, secret: config.providers.replicateWebhookSecret, promote: d.promoteJob, log,
+  });
 
   const context = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<GraphQLContext> => {
     const rid = req.headers["x-request-id"];
@@ -230,6 +236,10 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
       if (path.startsWith("/files/")) {
         await runMiddleware([security], req, res);
         return files(path, req, res);
+      }
+      if (path.startsWith("/webhooks/providers/")) {
+        await runMiddleware([security], req, res);
+        if (await providerWebhooks(path, req, res)) return;
       }
       if (!(await probes(path, req, res))) sendJson(res, 404, { errors: [{ message: `Cannot ${req.method} ${path}`, extensions: { code: "NOT_FOUND" } }] });
     };

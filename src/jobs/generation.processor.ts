@@ -30,8 +30,10 @@ export function createGenerationWorker(runner: GenerationRunner, s: GenerationWo
         isLastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
       });
       if (outcome.kind === "retry") throw Object.assign(outcome.error, { maxDelayMs: outcome.maxDelayMs }); // BullMQ retries with BACKOFF_TYPE
-      if (outcome.kind === "handback") {
-        await job.moveToDelayed(Date.now(), token);
+      if (outcome.kind === "handback" || outcome.kind === "delay" || outcome.kind === "recheck") {
+        // Back to delayed without using up one of the job's attempts: shutdown hand-back,
+        // every key cooling down, or an upstream task to re-check later.
+        await job.moveToDelayed(Date.now() + (outcome.kind === "handback" ? 0 : outcome.delayMs), token);
         throw new DelayedError();
       }
       return outcome;

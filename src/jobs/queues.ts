@@ -58,6 +58,14 @@ export class GenerationQueue implements GenerationScheduler {
     await this.enqueue(generationId, priority);
   }
 
+  /** A delayed job runs now (an upstream task reported completion by webhook); false when it is not delayed. */
+  async promote(generationId: string): Promise<boolean> {
+    const job = await this.queue.getJob(generationId);
+    if (!job || !(await job.isDelayed())) return false;
+    await job.promote();
+    return true;
+  }
+
   async remove(generationId: string): Promise<boolean> {
     const job = await this.queue.getJob(generationId);
     if (!job) return false;

@@ -105,6 +105,12 @@ export interface ModelInfo {
   pricing: Pricing;
   /** Largest output for text (tokens). */
   maxOutputTokens?: number;
+  /** Context window for text (tokens). */
+  contextTokens?: number;
+  /** Largest image side in pixels (image models). */
+  maxImageSide?: number;
+  /** Relative quality, 0..100: `auto` routing's `requirements.minQuality` compares against it. */
+  quality?: number;
 }
 
 /**

@@ -4,6 +4,8 @@ import type { GenerationProvider, Modality, ModelInfo } from "./contract";
 export class ProviderRegistry {
   private readonly providers = new Map<string, GenerationProvider>();
   private readonly models = new Map<string, ModelInfo>();
+  /** Which providers can serve now (keys, base URL); all by default. */
+  private available: (providerId: string) => boolean = () => true;
 
   constructor(providers: GenerationProvider[]) {
     for (const p of providers) {
@@ -12,20 +14,30 @@ export class ProviderRegistry {
     }
   }
 
+  setAvailability(fn: (providerId: string) => boolean): void {
+    this.available = fn;
+  }
+
+  isAvailable(providerId: string): boolean {
+    return this.providers.has(providerId) && this.available(providerId);
+  }
+
   provider(id: string): GenerationProvider | undefined {
     return this.providers.get(id);
   }
 
-  listProviders(): GenerationProvider[] {
-    return [...this.providers.values()];
+  /** Configured providers, or every known one with `all`. */
+  listProviders(all = false): GenerationProvider[] {
+    return [...this.providers.values()].filter((p) => all || this.available(p.id));
   }
 
   model(id: string): ModelInfo | undefined {
     return this.models.get(id);
   }
 
+  /** Models of configured providers. */
   listModels(modality?: Modality): ModelInfo[] {
-    const all = [...this.models.values()];
+    const all = [...this.models.values()].filter((m) => this.available(m.provider));
     return modality ? all.filter((m) => m.modality === modality) : all;
   }
 }

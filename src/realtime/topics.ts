@@ -1,6 +1,16 @@
 /** Every pub/sub topic with its payload type. Channel names are prefixed per deployment (REDIS_PREFIX). */
 import type { GenerationEventPayload } from "./generation-event";
 
+export interface AlertPayload {
+  id: string;
+  kind: string;
+  severity: "info" | "warning" | "critical";
+  provider: string | null;
+  message: string;
+  details: Record<string, unknown>;
+  createdAt: string;
+}
+
 export enum Topic {
   /** Events of one generation: `GENERATION_EVENT:<generationId>`. */
   GENERATION_EVENT = "GENERATION_EVENT",
@@ -16,6 +26,12 @@ export enum Topic {
   SEMANTIC_CACHE = "SEMANTIC_CACHE",
   /** A follower joined a coalesced group: `GROUP_JOINED:<leaderId>` (the worker running it mirrors its events). */
   GROUP_JOINED = "GROUP_JOINED",
+  /** Broadcast: a provider key was added, disabled, enabled or removed (every node reloads its pools). */
+  PROVIDER_KEYS_CHANGED = "PROVIDER_KEYS_CHANGED",
+  /** Broadcast: an alert was raised (key disabled, budget warning, anomaly). */
+  ALERT_RAISED = "ALERT_RAISED",
+  /** Progress of an Ollama model pull: `OLLAMA_PULL:<model>`. */
+  OLLAMA_PULL = "OLLAMA_PULL",
 }
 
 export interface TopicPayloads {
@@ -26,4 +42,7 @@ export interface TopicPayloads {
   [Topic.QUOTA_UPDATED]: { userId: string; warning: boolean };
   [Topic.SEMANTIC_CACHE]: { op: "add" | "remove"; id: string; scope: string; embedding?: number[] };
   [Topic.GROUP_JOINED]: { generationId: string };
+  [Topic.PROVIDER_KEYS_CHANGED]: { provider: string };
+  [Topic.ALERT_RAISED]: AlertPayload;
+  [Topic.OLLAMA_PULL]: { model: string; status: string; fraction: number | null; completedBytes: number | null; totalBytes: number | null; done: boolean; error: string | null };
 }

@@ -48,6 +48,12 @@ export class AudioOptionsInput {
   @Field(() => Float, { nullable: true }) @IsOptional() @Min(0.1) @Max(600) durationSeconds?: number;
 }
 
+@InputType({ description: "What `auto` (and aliases) must meet" })
+export class RequirementsInput {
+  @Field(() => Int, { nullable: true, description: "Minimum catalog quality score, 0..100" }) @IsOptional() @Min(0) @Max(100) minQuality?: number | null;
+  @Field(() => Float, { nullable: true, description: "Largest worst-case cost in USD" }) @IsOptional() @Min(0) maxCostUsd?: number | null;
+}
+
 @InputType()
 export class CreateGenerationInput {
   @Field(() => Modality) modality: Modality;
@@ -71,6 +77,10 @@ export class CreateGenerationInput {
   @IsOptional() @Min(1) @Max(86_400) deadlineSeconds?: number | null;
   @Field(() => CachePolicy, { defaultValue: CachePolicy.AUTO, description: "Exact cache: AUTO caches only deterministic requests" })
   cache: CachePolicy;
+  @Field(() => [String], { nullable: true, description: 'Models to fall back to, in order, when the requested one fails retryably ("<provider>/<model>")' })
+  @IsOptional() @ArrayMaxSize(10) fallbackModels?: string[] | null;
+  @Field(() => RequirementsInput, { nullable: true, description: "For auto routing (and to filter an alias's chain): minimum quality and maximum cost" })
+  @IsOptional() @ValidateNested() requirements?: RequirementsInput | null;
   @Field(() => Boolean, { nullable: true, description: "Semantic cache: serve a similar earlier answer (same scope, route and options) when similarity ≥ the threshold. Default: the route's setting" })
   semanticCache?: boolean | null;
 }

@@ -14,7 +14,12 @@ export class GenerationFieldsResolver {
   @FieldResolver(() => Provider, { nullable: true, description: "The provider that serves it, once routed" })
   provider(@Root() g: GenerationEntity, @Ctx() ctx: GraphQLContext): Provider | null {
     const p = g.provider ? ctx.services.registry.provider(g.provider) : undefined;
-    return p ? toProvider(p) : null;
+    return p ? toProvider(p, ctx) : null;
+  }
+
+  @FieldResolver(() => [String], { description: "Routing's candidates in order (primary first, then fallbacks); empty for cache hits" })
+  candidates(@Root() g: GenerationEntity): string[] {
+    return (g.candidates ?? []).map((c) => c.model);
   }
 
   @FieldResolver(() => Float)

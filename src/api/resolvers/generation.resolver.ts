@@ -26,9 +26,11 @@ export class GenerationResolver {
 
   @Query(() => CostEstimate, { description: "The worst-case cost of a request, without creating it" })
   estimateCost(@Arg("input", () => CreateGenerationInput) input: CreateGenerationInput, @Ctx() ctx: GraphQLContext): CostEstimate {
-    viewerOf(ctx);
-    const e = ctx.services.generations.estimate(input);
-    return { estimatedCostUsd: microsToUsd(e.costMicros), model: e.model, provider: e.provider };
+    const e = ctx.services.generations.estimate(input, viewerOf(ctx).tier);
+    return {
+      estimatedCostUsd: microsToUsd(e.costMicros), model: e.model, provider: e.provider, strategy: e.strategy,
+      candidates: e.candidates.map((c) => ({ model: c.model, provider: c.provider, estimatedCostUsd: microsToUsd(c.costMicros), ...c.usage })),
+    };
   }
 
   @Mutation(() => Generation, { description: "Queue a generation. With `wait`, returns once it is terminal or the wait ends." })

@@ -49,6 +49,7 @@ export class Attempt {
   @Field(() => Int, { nullable: true }) latencyMs: number | null;
   @Field(() => String, { nullable: true }) errorKind: string | null;
   @Field(() => String, { nullable: true }) errorMessage: string | null;
+  @Field(() => String, { nullable: true, description: "Label of the provider key used (never the key)" }) keyLabel: string | null;
   @Field(() => Float) costUsd: number;
   @Field() createdAt: Date;
 }

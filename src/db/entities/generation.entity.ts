@@ -15,6 +15,26 @@ export interface StoredOutput {
   files?: { key: string; mimeType: string; sizeBytes: number; width?: number; height?: number; durationSeconds?: number }[];
   usage?: { inputTokens?: number; outputTokens?: number; images?: number; seconds?: number };
   finishReason?: string;
+  toolCalls?: unknown[];
+}
+
+/** One model a generation may run on, in routing order. */
+export interface Candidate {
+  /** Public id "<provider>/<model>". */
+  model: string;
+  provider: string;
+  providerModel: string;
+}
+
+/** An upstream task still running (async providers): re-checked by a delayed job. */
+export interface UpstreamTask {
+  taskId: string;
+  state?: Record<string, unknown>;
+  provider: string;
+  providerModel: string;
+  keyLabel?: string;
+  attemptNo: number;
+  startedAt: string;
 }
 
 @Entity("generations")
@@ -62,6 +82,11 @@ export class GenerationEntity {
   @Column("uuid", { name: "group_id", nullable: true }) groupId: string | null;
   /** When the whole request gives up (DEADLINE_EXCEEDED), from createGeneration's deadlineSeconds. */
   @Column("timestamptz", { name: "deadline_at", nullable: true }) deadlineAt: Date | null;
+  /** Routing's ordered candidates (primary first, then fallbacks); null for cache hits. */
+  @Column("jsonb", { nullable: true }) candidates: Candidate[] | null;
+  /** Which candidate runs now (provider/providerModel mirror it). */
+  @Column("integer", { name: "candidate_index", default: 0 }) candidateIndex: number;
+  @Column("jsonb", { name: "upstream_task", nullable: true }) upstreamTask: UpstreamTask | null;
   /** Claim counter: bumped each time a worker takes the job; guards every transition. */
   @Column("integer", { name: "run_attempt", default: 0 }) runAttempt: number;
   @Column("timestamptz", { name: "created_at" }) createdAt: Date;

@@ -22,6 +22,12 @@ import type { Coalescer } from "../cache/coalescer";
 import { finishFollowers, Followers, promoteHeir, type GroupOutcome } from "./coalesced-group";
 import { CHARGE_CTES, RELEASE_AND_SELECT } from "../quotas/release.sql";
 import { costOf } from "./pricing";
+import { isPending, type GenerateOutcome, type PendingTask, type ProviderCall } from "../../providers/contract";
+import type { Candidate, UpstreamTask } from "../../db/entities/generation.entity";
+import type { Acquired, KeyOutcome, KeyPool } from "../providers/key-pool";
+import type { EmbeddingBatcher } from "./embedding-batcher";
+import { validateOutput } from "./output-validation";
+import type { UpstreamCanceller } from "./generation.service";
 
 export interface RunJob {
   generationId: string;
@@ -34,7 +40,26 @@ export type RunOutcome =
   | { kind: "skipped"; reason: string }
   | { kind: "retry"; delayMs?: number; error: ProviderError; maxDelayMs?: number }
   /** This process is shutting down: the job goes back to the queue for another worker. */
-  | { kind: "handback" };
+  | { kind: "handback" }
+  /** Every key is cooling down: the job waits in delayed (no retry used up). */
+  | { kind: "delay"; delayMs: number }
+  /** An upstream task is running: a delayed job re-checks it (no worker slot held meanwhile). */
+  | { kind: "recheck"; delayMs: number };
+
+type CallOutcome =
+  | { kind: "done"; result: RunOutcome }
+  | { kind: "error"; err: ProviderError; otherKeys: boolean }
+  | { kind: "wait"; err: ProviderError; delayMs: number; reason: string };
+
+/** Calls (fallbacks, other keys) one run may make before it hands over to the job's backoff. */
+const MAX_CALLS_PER_RUN = 8;
+
+function keyOutcome(err: ProviderError): KeyOutcome {
+  if (err.kind === "rate_limited") return "rate_limited";
+  if (err.kind === "auth") return "auth";
+  if (err.kind === "cancelled") return "cancelled";
+  return err.kind === "invalid_request" || err.kind === "content_policy" ? "ok" : "error";
+}
 
 export interface RunnerConfig {
   providerTimeoutMs: number;
@@ -62,6 +87,9 @@ export class GenerationRunner {
     private readonly metrics: Metrics,
     private readonly quotas: QuotaService,
     private readonly cache?: { exact: ExactCacheService; semantic: SemanticCacheService; coalescer: Coalescer },
+    private readonly keys?: KeyPool,
+    private readonly batcher?: EmbeddingBatcher,
+    private readonly upstream?: UpstreamCanceller,
   ) {
     this.store = new RunStore(ds);
   }
@@ -107,75 +135,217 @@ export class GenerationRunner {
   }
 
   private async execute(gen: GenerationEntity, attemptNo: number, ctrl: AbortController, job: RunJob): Promise<RunOutcome> {
-    const provider = this.registry.provider(gen.provider ?? "");
-    const model = this.registry.model(`${gen.provider}/${gen.providerModel}`);
-    if (!provider || !model) {
-      const err = new ProviderError({ provider: gen.provider ?? "?", kind: "invalid_request", message: `model ${gen.provider}/${gen.providerModel} is not configured on this worker` });
-      await this.settleAttempt(gen.id, attemptNo, "FAILED", 0, 0, err);
-      return this.fail(gen, err, true);
-    }
     if (deadlinePassed(gen)) {
       const err = deadlineError(gen.provider ?? "?");
       await this.settleAttempt(gen.id, attemptNo, "CANCELLED", 0, 0, err);
+      if (gen.upstreamTask) await this.cancelUpstream(gen);
       return this.fail(gen, err, false, "DEADLINE_EXCEEDED");
     }
-    if (attemptNo > 1 && !(await this.quotas.extend(gen, attemptNo))) {
-      const err = new ProviderError({ provider: gen.provider ?? "?", kind: "invalid_request", message: "Another attempt would exceed the budget: the remaining quota cannot cover its worst-case cost" });
-      await this.settleAttempt(gen.id, attemptNo, "CANCELLED", 0, 0, err);
-      return this.fail(gen, err, false, "QUOTA_EXCEEDED");
-    }
+    if (!gen.upstreamTask && attemptNo > 1 && !(await this.quotas.extend(gen, attemptNo))) return this.overBudget(gen, attemptNo);
     if (gen.runAttempt === 1) this.metrics.queueWait.observe({ priority: gen.priority }, (Date.now() - gen.createdAt.getTime()) / 1000);
-    await this.bus.publishGenerationEvent(gen, { type: "STARTED" });
+    if (!gen.upstreamTask) await this.bus.publishGenerationEvent(gen, { type: "STARTED" });
     // Only a request that can be coalesced (it has a cache key) can have followers.
     const followers = gen.cacheKey && this.cache ? await Followers.start(this.ds, this.bus, gen) : null;
     try {
-      return await this.call(gen, attemptNo, ctrl, job, provider, model, followers);
+      return await this.runCandidates(gen, attemptNo, ctrl, job, followers);
     } finally {
       followers?.close();
     }
   }
 
-  private async call(
-    gen: GenerationEntity, attemptNo: number, ctrl: AbortController, job: RunJob,
-    provider: GenerationProvider, model: ModelInfo, followers: Followers | null,
-  ): Promise<RunOutcome> {
-    const events = new DeltaBuffer(this.cfg.deltaCoalesceMs, async (delta) => {
-      await this.bus.publishGenerationEvent(gen, { type: "DELTA", delta });
-      await followers?.delta(delta);
-    });
-    // The attempt's timeout, shortened to what is left of the request's deadline.
-    const untilDeadline = gen.deadlineAt ? gen.deadlineAt.getTime() - Date.now() : Infinity;
-    const timeoutMs = Math.max(1, Math.min(this.cfg.providerTimeoutMs, untilDeadline));
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const t0 = performance.now();
-    try {
-      const result = await provider.generate(toRequest(gen), {
-        signal: AbortSignal.any([ctrl.signal, timeout]),
-        timeoutMs,
-        attempt: attemptNo,
-        onDelta: (d) => events.push(d),
-        onProgress: (p) => void events.then(() => this.progress(gen, p, followers)),
-      });
-      await events.flush();
-      return await this.succeed(gen, model, attemptNo, result, Math.round(performance.now() - t0));
-    } catch (e) {
-      await events.flush();
-      const err = classify(e, provider.id, ctrl.signal.aborted, timeout.aborted);
-      const latency = Math.round(performance.now() - t0);
-      await this.settleAttempt(gen.id, attemptNo, err.kind === "cancelled" ? "CANCELLED" : "FAILED", latency, 0, err);
-      this.metrics.upstreamAttempts.inc({ provider: provider.id, model: model.id, outcome: err.kind });
+  /**
+   * Calls the current candidate; a retryable failure falls through to the next one (FALLBACK)
+   * within this run, a rate-limited key to another key; when the list is exhausted the job
+   * retries with backoff from the first candidate. Every call is an attempt row.
+   */
+  private async runCandidates(gen: GenerationEntity, attemptNo: number, ctrl: AbortController, job: RunJob, followers: Followers | null): Promise<RunOutcome> {
+    const candidates: Candidate[] = gen.candidates?.length
+      ? gen.candidates
+      : [{ model: `${gen.provider}/${gen.providerModel}`, provider: gen.provider ?? "?", providerModel: gen.providerModel ?? "?" }];
+    let idx = Math.min(gen.candidateIndex ?? 0, candidates.length - 1);
+    for (let calls = 0; ; calls++) {
+      const cand = candidates[idx];
+      const provider = this.registry.provider(cand.provider);
+      const model = this.registry.model(cand.model);
+      let outcome: CallOutcome;
+      if (!provider || !model) {
+        const err = new ProviderError({ provider: cand.provider, kind: "invalid_request", retryable: true, message: `model ${cand.model} is not configured on this worker` });
+        await this.settleAttempt(gen.id, attemptNo, "FAILED", 0, 0, err);
+        outcome = { kind: "error", err, otherKeys: false };
+      } else {
+        outcome = await this.callCandidate(gen, attemptNo, ctrl, provider, model, followers);
+      }
+      if (outcome.kind === "done") return outcome.result;
+      const err = outcome.err;
       if (ctrl.signal.reason === SHUTDOWN) return this.handBack(gen);
       if (err.kind === "cancelled") return { kind: "skipped", reason: "cancelled" };
-      if (deadlinePassed(gen)) return this.fail(gen, deadlineError(provider.id), false, "DEADLINE_EXCEEDED");
-      if (err.partial) await this.bus.publishGenerationEvent(gen, { type: "RESTARTED", message: "the stream broke mid-answer; partial output discarded" });
-      if (err.retryable && !job.isLastAttempt) return this.retry(gen, err);
+      if (deadlinePassed(gen)) return this.fail(gen, deadlineError(cand.provider), false, "DEADLINE_EXCEEDED");
+      if (err.partial) await this.bus.publishGenerationEvent(gen, { type: "RESTARTED", message: "the stream broke mid-answer; partial output discarded, the next attempt streams afresh" });
+      if (!err.retryable) return this.fail(gen, err, false);
+      // Another key of the same provider may serve at once (the rate-limited one is cooling down).
+      const sameAgain = err.kind === "rate_limited" && outcome.kind === "error" && outcome.otherKeys;
+      const next = sameAgain ? idx : idx + 1;
+      if (next < candidates.length && calls < MAX_CALLS_PER_RUN) {
+        const opened = await this.openAttempt(gen, candidates[next], next);
+        if (!opened) return { kind: "skipped", reason: "superseded or cancelled while running" };
+        attemptNo = opened;
+        if (!(await this.quotas.extend(gen, attemptNo))) return this.overBudget(gen, attemptNo);
+        if (next !== idx)
+          await this.bus.publishGenerationEvent(gen, { type: "FALLBACK", message: `${cand.model} failed (${err.kind}: ${err.message.slice(0, 200)}); trying ${candidates[next].model}` });
+        idx = next;
+        continue;
+      }
+      if (outcome.kind === "wait") return this.delay(gen, outcome.delayMs, outcome.reason);
+      if (!job.isLastAttempt) return this.retry(gen, err);
       return this.fail(gen, err, false);
     }
   }
 
-  private async succeed(gen: GenerationEntity, model: ModelInfo, attemptNo: number, result: GenerationResult, latencyMs: number): Promise<RunOutcome> {
+  /** One upstream call (or the re-check of a pending task) on one candidate. */
+  private async callCandidate(
+    gen: GenerationEntity, attemptNo: number, ctrl: AbortController, provider: GenerationProvider, model: ModelInfo, followers: Followers | null,
+  ): Promise<CallOutcome> {
+    const task = gen.upstreamTask;
+    // The attempt's timeout, shortened to what is left of the request's deadline.
+    const untilDeadline = gen.deadlineAt ? gen.deadlineAt.getTime() - Date.now() : Infinity;
+    const timeoutMs = Math.max(1, Math.min(this.cfg.providerTimeoutMs, untilDeadline));
+    const req = toRequest(gen);
+    const batched = !task && req.modality === "EMBEDDING" && !!provider.embedBatch && !!this.batcher?.enabled;
+    let lease: Extract<Acquired, { kind: "key" }> | undefined;
+    if (provider.requiresKey && this.keys && !batched) {
+      const got = await this.keys.acquire(provider.id, timeoutMs + 60_000, task?.keyLabel);
+      if (got.kind !== "key") {
+        const err = new ProviderError({ provider: provider.id, kind: got.kind === "wait" ? "rate_limited" : "auth", retryable: true, message: got.reason });
+        await this.settleAttempt(gen.id, attemptNo, "SKIPPED", 0, 0, err);
+        if (got.kind === "wait") return { kind: "wait", err, delayMs: got.delayMs, reason: got.reason };
+        return { kind: "error", err, otherKeys: false };
+      }
+      lease = got;
+    }
+    const events = new DeltaBuffer(this.cfg.deltaCoalesceMs, async (delta) => {
+      await this.bus.publishGenerationEvent(gen, { type: "DELTA", delta });
+      await followers?.delta(delta);
+    });
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = AbortSignal.any([ctrl.signal, timeout]);
+    const t0 = performance.now();
+    let keyLabel = lease?.label;
+    try {
+      const call: ProviderCall = {
+        apiKey: lease?.key, keyLabel, signal, timeoutMs, attempt: attemptNo,
+        onDelta: (d) => events.push(d),
+        onProgress: (p) => void events.then(() => this.progress(gen, p, followers)),
+      };
+      let out: GenerateOutcome;
+      if (task) out = await provider.poll!({ pending: true, taskId: task.taskId, state: task.state, checkAfterMs: 0 }, req, call);
+      else if (batched) {
+        const b = await this.batcher!.embed(provider, req, signal, timeoutMs);
+        out = b.result;
+        keyLabel = b.keyLabel;
+      } else out = await provider.generate(req, call);
+      await events.flush();
+      if (isPending(out)) {
+        await this.keys?.release(provider.id, lease?.label ?? "", lease?.leaseId ?? "", "ok");
+        return { kind: "done", result: await this.pend(gen, attemptNo, provider.id, model, out, keyLabel, followers) };
+      }
+      const latency = Math.round(performance.now() - t0);
+      const problem = validateOutput(out, req);
+      if (problem) {
+        // The call happened (and costs what it cost); its output is unusable: try the next candidate.
+        const err = new ProviderError({ provider: provider.id, kind: "bad_response", message: `output validation failed: ${problem}` });
+        if (lease) await this.keys!.release(provider.id, lease.label, lease.leaseId, "ok");
+        await this.settleAttempt(gen.id, attemptNo, "INVALID", latency, costOf(model, out.usage), err, keyLabel);
+        this.metrics.upstreamAttempts.inc({ provider: provider.id, model: model.id, outcome: "invalid_output" });
+        if (task) await this.clearTask(gen);
+        return { kind: "error", err, otherKeys: false };
+      }
+      if (lease) await this.keys!.release(provider.id, lease.label, lease.leaseId, "ok");
+      return { kind: "done", result: await this.succeed(gen, model, attemptNo, out, latency, keyLabel) };
+    } catch (e) {
+      await events.flush();
+      const err = classify(e, provider.id, ctrl.signal.aborted, timeout.aborted);
+      const latency = Math.round(performance.now() - t0);
+      if (lease)
+        await this.keys!.release(provider.id, lease.label, lease.leaseId, keyOutcome(err), err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined);
+      await this.settleAttempt(gen.id, attemptNo, err.kind === "cancelled" ? "CANCELLED" : "FAILED", latency, 0, err, keyLabel);
+      this.metrics.upstreamAttempts.inc({ provider: provider.id, model: model.id, outcome: err.kind });
+      if (task && err.kind !== "cancelled") await this.clearTask(gen);
+      return { kind: "error", err, otherKeys: err.kind === "rate_limited" && !!this.keys && (this.keys.keyCount(provider.id) > 1) };
+    }
+  }
+
+  /** An upstream task is running: remember it, report progress, and let a delayed job re-check it. */
+  private async pend(gen: GenerationEntity, attemptNo: number, providerId: string, model: ModelInfo, task: PendingTask, keyLabel: string | undefined, followers: Followers | null): Promise<RunOutcome> {
+    const stored: UpstreamTask = {
+      taskId: task.taskId, state: task.state, provider: providerId, providerModel: model.name, keyLabel, attemptNo,
+      startedAt: gen.upstreamTask?.startedAt ?? new Date().toISOString(),
+    };
+    const [rows] = await this.ds.query(
+      `UPDATE generations SET upstream_task = $3, updated_at = now() WHERE id = $1 AND status = 'RUNNING' AND run_attempt = $2 RETURNING id`,
+      [gen.id, gen.runAttempt, JSON.stringify(stored)],
+    );
+    if (!rows.length) {
+      // Cancelled while the task was being created: stop it upstream too.
+      await this.cancelUpstream({ ...gen, upstreamTask: stored } as GenerationEntity);
+      return { kind: "skipped", reason: "cancelled while the upstream task started" };
+    }
+    if (task.progress !== undefined) await this.progress(gen, task.progress, followers);
+    return { kind: "recheck", delayMs: Math.max(0, task.checkAfterMs) };
+  }
+
+  private async clearTask(gen: GenerationEntity): Promise<void> {
+    gen.upstreamTask = null;
+    await this.ds.query(`UPDATE generations SET upstream_task = NULL WHERE id = $1 AND run_attempt = $2`, [gen.id, gen.runAttempt]);
+  }
+
+  private async cancelUpstream(gen: GenerationEntity): Promise<void> {
+    await this.upstream?.cancel(gen).catch((err) => this.log.warn({ err, generationId: gen.id }, "cancelling the upstream task failed"));
+  }
+
+  /** Opens the next attempt on a candidate (fallback or another key); its number, or null when this run no longer owns the generation. */
+  private async openAttempt(gen: GenerationEntity, cand: Candidate, idx: number): Promise<number | null> {
+    const rows: { attempt_no: number }[] = await this.ds.query(
+      `WITH g AS (
+         UPDATE generations SET provider = $3, provider_model = $4, candidate_index = $5, updated_at = now()
+          WHERE id = $1 AND status = 'RUNNING' AND run_attempt = $2 RETURNING id
+       )
+       INSERT INTO generation_attempts (id, generation_id, attempt_no, provider, model, status, cost_micros, created_at)
+       SELECT gen_random_uuid(), g.id, (SELECT COALESCE(MAX(x.attempt_no), 0) + 1 FROM generation_attempts x WHERE x.generation_id = g.id),
+              $3, $4, 'RUNNING', 0, now() FROM g
+       RETURNING attempt_no`,
+      [gen.id, gen.runAttempt, cand.provider, cand.providerModel, idx],
+    );
+    if (!rows[0]) return null;
+    gen.provider = cand.provider;
+    gen.providerModel = cand.providerModel;
+    gen.candidateIndex = idx;
+    return rows[0].attempt_no;
+  }
+
+  private async overBudget(gen: GenerationEntity, attemptNo: number): Promise<RunOutcome> {
+    const err = new ProviderError({ provider: gen.provider ?? "?", kind: "invalid_request", message: "Another attempt would exceed the budget: the remaining quota cannot cover its worst-case cost" });
+    await this.settleAttempt(gen.id, attemptNo, "CANCELLED", 0, 0, err);
+    return this.fail(gen, err, false, "QUOTA_EXCEEDED");
+  }
+
+  /** Every key is cooling down (or at its cap): the job waits in delayed without using up a retry. */
+  private async delay(gen: GenerationEntity, delayMs: number, reason: string): Promise<RunOutcome> {
+    const cap = gen.deadlineAt ? Math.max(0, gen.deadlineAt.getTime() - Date.now()) : Infinity;
+    const [rows] = await this.ds.query(
+      `UPDATE generations SET status = 'QUEUED', progress = 0, candidate_index = 0,
+              provider = COALESCE(candidates->0->>'provider', provider), provider_model = COALESCE(candidates->0->>'providerModel', provider_model), updated_at = now()
+        WHERE id = $1 AND status = 'RUNNING' AND run_attempt = $2 RETURNING *`,
+      [gen.id, gen.runAttempt],
+    );
+    if (!rows[0]) return { kind: "skipped", reason: "superseded or cancelled while running" };
+    await this.bus.publishGenerationEvent(rowToEntity(this.ds, GenerationEntity, rows[0]), { type: "RETRYING", message: `${reason}; waiting ${Math.ceil(delayMs / 100) / 10}s` });
+    return { kind: "delay", delayMs: Math.min(delayMs, cap) };
+  }
+
+  private async succeed(gen: GenerationEntity, model: ModelInfo, attemptNo: number, result: GenerationResult, latencyMs: number, keyLabel?: string): Promise<RunOutcome> {
     const output: StoredOutput = { usage: result.usage, finishReason: result.finishReason };
     if (result.text !== undefined) output.text = result.text;
+    if (result.toolCalls?.length) output.toolCalls = result.toolCalls;
     if (result.embedding) output.embedding = result.embedding;
     if (result.media?.length) {
       output.files = [];
@@ -187,7 +357,7 @@ export class GenerationRunner {
     }
     const cost = costOf(model, result.usage);
     this.metrics.upstreamAttempts.inc({ provider: model.provider, model: model.id, outcome: "ok" });
-    const done = await this.store.succeed({ gen, attemptNo, output, latencyMs, costMicros: cost });
+    const done = await this.store.succeed({ gen, attemptNo, output, latencyMs, costMicros: cost, keyLabel });
     // Fill the cache before the in-flight key goes, so an identical request finds one or the other.
     if (done?.cacheKey && this.cache)
       await this.cache.exact
@@ -208,8 +378,10 @@ export class GenerationRunner {
   }
 
   private async retry(gen: GenerationEntity, err: ProviderError): Promise<RunOutcome> {
+    // The next run starts again from the first candidate.
     const res = await this.ds.query(
-      `UPDATE generations SET status = 'QUEUED', progress = 0, updated_at = now()
+      `UPDATE generations SET status = 'QUEUED', progress = 0, candidate_index = 0, upstream_task = NULL,
+              provider = COALESCE(candidates->0->>'provider', provider), provider_model = COALESCE(candidates->0->>'providerModel', provider_model), updated_at = now()
         WHERE id = $1 AND status = 'RUNNING' AND run_attempt = $2 RETURNING *`,
       [gen.id, gen.runAttempt],
     );
@@ -243,7 +415,7 @@ export class GenerationRunner {
   private async fail(gen: GenerationEntity, err: ProviderError, skipAttemptCheck: boolean, code = errorCode(err.kind)): Promise<RunOutcome> {
     const rows = await this.ds.query(
       `WITH g AS (
-         UPDATE generations SET status = 'FAILED', error_code = $3, error_message = $4,
+         UPDATE generations SET status = 'FAILED', error_code = $3, error_message = $4, upstream_task = NULL,
                 cost_micros = (SELECT COALESCE(SUM(cost_micros), 0) FROM generation_attempts WHERE generation_id = $1),
                 completed_at = now(), updated_at = now()
           WHERE id = $1 AND status = 'RUNNING' AND ($5 OR run_attempt = $2) RETURNING *
@@ -280,10 +452,10 @@ export class GenerationRunner {
   }
 
   /** Records how an attempt ended and charges what it cost (once: the ledger entry is unique). */
-  private async settleAttempt(generationId: string, attemptNo: number, status: string, latencyMs: number, costMicros: number, err?: ProviderError) {
+  private async settleAttempt(generationId: string, attemptNo: number, status: string, latencyMs: number, costMicros: number, err?: ProviderError, keyLabel?: string) {
     await this.ds.query(
       `WITH charged AS (
-         UPDATE generation_attempts SET status = $3, latency_ms = $4, cost_micros = $5, error_kind = $6, error_message = $7
+         UPDATE generation_attempts SET status = $3, latency_ms = $4, cost_micros = $5, error_kind = $6, error_message = $7, key_label = COALESCE($8, key_label)
           WHERE generation_id = $1 AND attempt_no = $2 AND status = 'RUNNING'
          RETURNING generation_id, attempt_no, cost_micros
        ) ${CHARGE_CTES}, late AS (
@@ -292,7 +464,7 @@ export class GenerationRunner {
            FROM charged c WHERE g.id = c.generation_id AND c.cost_micros > 0 AND g.status IN ('SUCCEEDED','FAILED','CANCELLED')
        )
        SELECT 1`,
-      [generationId, attemptNo, status, latencyMs, costMicros, err?.kind ?? null, err?.message.slice(0, 500) ?? null],
+      [generationId, attemptNo, status, latencyMs, costMicros, err?.kind ?? null, err?.message.slice(0, 500) ?? null, keyLabel ?? null],
     );
   }
 

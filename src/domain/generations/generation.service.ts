@@ -27,7 +27,23 @@ import type { Coalescer } from "../cache/coalescer";
 import { promoteHeir } from "./coalesced-group";
 import { TickBatcher } from "../../common/tick-batcher";
 import type { GenerationRequest } from "../../providers/contract";
-import { microsToUsd, usdToMicros } from "../../common/money";
+import { usdToMicros } from "../../common/money";
+import type { Route, Router } from "../routing/router";
+import type { Tier } from "../../config/config";
+
+/** Cancels an upstream task (video, Replicate) when its generation is cancelled; best effort. */
+export interface UpstreamCanceller {
+  cancel(gen: GenerationEntity): Promise<void>;
+}
+
+export interface CostEstimateResult {
+  /** The most expensive candidate's worst case: what would be reserved. */
+  costMicros: number;
+  model: string;
+  provider: string;
+  strategy: string;
+  candidates: { model: string; provider: string; costMicros: number; usage: ReturnType<typeof worstCaseUsage> }[];
+}
 
 export class GenerationService {
   /** Cache hits made in the same turn are written with one multi-row INSERT; false = idempotency duplicate. */
@@ -36,6 +52,10 @@ export class GenerationService {
     const inserted = new Set((res.raw as { id: string }[]).map((r) => r.id));
     return rows.map((r) => inserted.has(r.id));
   });
+
+  get dataSource(): DataSource {
+    return this.ds;
+  }
 
   constructor(
     private readonly ds: DataSource,
@@ -49,16 +69,38 @@ export class GenerationService {
     private readonly cache: CachePlanner,
     private readonly rateLimits: RateLimits | undefined,
     private readonly coalescer: Coalescer,
+    private readonly router: Router,
+    private readonly upstream?: UpstreamCanceller,
   ) {}
 
-  /** Cost estimate without creating anything. */
-  estimate(cmd: CreateGenerationCommand): { costMicros: number; model: string; provider: string } {
-    const { request, model } = normaliseRequest(cmd, this.registry, this.limits);
-    return { costMicros: costOf(model, worstCaseUsage(request, model)), model: model.id, provider: model.provider };
+  /** Routes the request: candidates in order, the normalised request for the primary. */
+  private routeAndNormalise(cmd: CreateGenerationCommand, tier: Tier): { route: Route; request: GenerationRequest; model: ReturnType<typeof normaliseRequest>["model"] } {
+    const caps = [cmd.maxCostUsd, cmd.requirements?.maxCostUsd].filter((x): x is number => x != null);
+    if (cmd.requirements?.minQuality != null && (cmd.requirements.minQuality < 0 || cmd.requirements.minQuality > 100))
+      throw new BadUserInputError("requirements.minQuality must be between 0 and 100", { field: "requirements.minQuality" });
+    if ((cmd.fallbackModels?.length ?? 0) > 10) throw new BadUserInputError("at most 10 fallbackModels", { field: "fallbackModels" });
+    // Shape checks first (every field error names its field), then routing against the real request size.
+    const probe = this.registry.listModels(cmd.modality)[0];
+    const pre = normaliseRequest({ ...cmd }, this.registry, this.limits, probe ?? undefined);
+    const route = this.router.route(
+      { modality: cmd.modality, model: cmd.model, fallbackModels: cmd.fallbackModels, requirements: cmd.requirements, maxCostMicros: caps.length ? usdToMicros(Math.min(...caps)) : null },
+      pre.request, tier,
+    );
+    const { request, model } = normaliseRequest(cmd, this.registry, this.limits, route.candidates[0].info);
+    return { route, request, model };
+  }
+
+  /** Cost estimate without creating anything: the worst case of every candidate. */
+  estimate(cmd: CreateGenerationCommand, tier: Tier): CostEstimateResult {
+    const { route, request } = this.routeAndNormalise(cmd, tier);
+    return {
+      costMicros: route.estimatedCostMicros, model: route.candidates[0].model, provider: route.candidates[0].provider, strategy: route.strategy,
+      candidates: route.candidates.map((c) => ({ model: c.model, provider: c.provider, costMicros: c.estimatedCostMicros, usage: worstCaseUsage({ ...request, model: c.providerModel }, c.info) })),
+    };
   }
 
   async create(viewer: Viewer, cmd: CreateGenerationCommand): Promise<GenerationEntity> {
-    const { request, model } = normaliseRequest(cmd, this.registry, this.limits);
+    const { route, request, model } = this.routeAndNormalise(cmd, viewer.tier);
     const idem = cmd.idempotencyKey ?? null;
     if (idem) {
       const existing = await this.ds.getRepository(GenerationEntity).findOneBy({ userId: viewer.userId, idempotencyKey: idem });
@@ -74,17 +116,14 @@ export class GenerationService {
       messages: request.messages ?? null, system: request.system ?? null, textOptions: request.text ?? null,
       imageOptions: request.image ?? null, videoOptions: request.video ?? null, audioOptions: request.audio ?? null,
       params: request.params, priority: cmd.priority ?? "NORMAL", seed: request.seed ?? null, progress: 0, output: null,
-      errorCode: null, errorMessage: null, cached: false, estimatedCostMicros: costOf(model, worstCaseUsage(request, model)),
+      errorCode: null, errorMessage: null, cached: false, estimatedCostMicros: route.estimatedCostMicros,
       costMicros: null, idempotencyKey: idem, runAttempt: 0, createdAt: now, updatedAt: now, startedAt: null, completedAt: null,
       reservedMicros: 0, quotaPeriodStart: null, maxCostMicros: cmd.maxCostUsd != null ? usdToMicros(cmd.maxCostUsd) : null,
       cachePolicy: cmd.cache ?? "AUTO", cacheKey: cache.exactKey, cacheHit: null, semanticScope: cache.semanticScope, groupId: null as string | null,
       deadlineAt: cmd.deadlineSeconds ? new Date(now.getTime() + cmd.deadlineSeconds * 1000) : null,
+      candidates: route.candidates.map(({ model: m, provider, providerModel }) => ({ model: m, provider, providerModel })),
+      candidateIndex: 0, upstreamTask: null,
     } satisfies GenerationEntity);
-    if (gen.maxCostMicros !== null && gen.estimatedCostMicros > gen.maxCostMicros)
-      throw new BadUserInputError(
-        `No route fits maxCostUsd $${microsToUsd(gen.maxCostMicros)}: ${model.id} may cost up to $${microsToUsd(gen.estimatedCostMicros)}`,
-        { field: "maxCostUsd", estimatedCostUsd: microsToUsd(gen.estimatedCostMicros) },
-      );
 
     // In-flight coalescing: an identical request already queued or running leads; this one joins it.
     const leader = cache.coalesceKey ? await this.coalescer.lead(cache.coalesceKey, gen.id) : null;
@@ -146,6 +185,7 @@ export class GenerationService {
       runAttempt: 0, createdAt: now, updatedAt: now, startedAt: now, completedAt: now, reservedMicros: 0, quotaPeriodStart: null,
       maxCostMicros: null, cachePolicy: cmd.cache ?? "AUTO", cacheKey: null, semanticScope: null,
       cacheHit: { kind: hit.kind, similarity: hit.similarity, sourceGenerationId: hit.sourceGenerationId }, groupId: null, deadlineAt: null,
+      candidates: null, candidateIndex: 0, upstreamTask: null,
     } satisfies GenerationEntity);
     if (!(await this.hitInserts.add(gen)) && gen.idempotencyKey)
       return this.ds.getRepository(GenerationEntity).findOneByOrFail({ userId: viewer.userId, idempotencyKey: gen.idempotencyKey });
@@ -211,6 +251,9 @@ export class GenerationService {
     if (waiting === 0) {
       await this.scheduler.remove(group).catch(() => false);
       await this.bus.publish(Topic.CANCEL_GENERATION, undefined, { generationId: group });
+      // An upstream task (video) keeps running (and billing) unless it is stopped too.
+      if (current.upstreamTask && this.upstream)
+        await this.upstream.cancel(current).catch((err) => this.log.warn({ err, generationId: gen.id }, "cancelling the upstream task failed"));
     } else if (!gen.groupId && current.status === "QUEUED" && !current.startedAt) {
       await this.promoteFollower(gen);
     }

@@ -79,9 +79,13 @@ function normaliseParams(params: unknown, limits: RequestLimits): Record<string,
   return params as Record<string, unknown>;
 }
 
-export function normaliseRequest(cmd: CreateGenerationCommand, registry: ProviderRegistry, limits: RequestLimits): NormalisedRequest {
+/**
+ * @param routed the primary candidate when routing chose it (aliases, `auto`, fallbacks);
+ *   otherwise `cmd.model` must be a catalog id.
+ */
+export function normaliseRequest(cmd: CreateGenerationCommand, registry: ProviderRegistry, limits: RequestLimits, routed?: ModelInfo): NormalisedRequest {
   checkStorable("", cmd);
-  const model = registry.model(cmd.model);
+  const model = routed ?? registry.model(cmd.model);
   if (!model) {
     const known = registry.listModels(cmd.modality).map((m) => m.id);
     bad("model", `unknown model "${cmd.model}"; models for ${cmd.modality}: ${known.join(", ") || "none"}`);

@@ -20,6 +20,7 @@ export interface Success {
   output: StoredOutput;
   latencyMs: number;
   costMicros: number;
+  keyLabel?: string;
 }
 
 const CLAIM_SQL = `
@@ -29,17 +30,19 @@ const CLAIM_SQL = `
      WHERE id = ANY($1::uuid[]) AND status IN ('QUEUED','RUNNING') RETURNING *
   ), lost AS (
     -- an attempt still RUNNING when the job is claimed again belonged to a worker that died
+    -- (unless an upstream task is pending: then its attempt goes on, re-checked by this run)
     UPDATE generation_attempts SET status = 'FAILED', error_kind = 'worker_lost',
            error_message = 'the worker running this attempt stopped before it finished'
-     WHERE generation_id IN (SELECT id FROM g) AND status = 'RUNNING'
+     WHERE generation_id IN (SELECT id FROM g WHERE upstream_task IS NULL) AND status = 'RUNNING'
   ), a AS (
     INSERT INTO generation_attempts (id, generation_id, attempt_no, provider, model, status, cost_micros, created_at)
     SELECT gen_random_uuid(), g.id,
            (SELECT COALESCE(MAX(x.attempt_no), 0) + 1 FROM generation_attempts x WHERE x.generation_id = g.id),
            COALESCE(g.provider, '?'), COALESCE(g.provider_model, '?'), 'RUNNING', 0, now()
-      FROM g RETURNING generation_id, attempt_no
+      FROM g WHERE g.upstream_task IS NULL RETURNING generation_id, attempt_no
   )
-  SELECT g.*, a.attempt_no AS claimed_attempt_no FROM g JOIN a ON a.generation_id = g.id`;
+  SELECT g.*, COALESCE(a.attempt_no, (g.upstream_task->>'attemptNo')::int) AS claimed_attempt_no
+    FROM g LEFT JOIN a ON a.generation_id = g.id`;
 
 // The attempt is settled (and charged) even when the generation was cancelled meanwhile: the
 // upstream call happened. The generation completes only if this run still owns it, and then
@@ -47,13 +50,13 @@ const CLAIM_SQL = `
 const SUCCEED_SQL = `
   WITH v AS (
     SELECT * FROM jsonb_to_recordset($1::jsonb)
-      AS v(id uuid, run_attempt int, attempt_no int, output jsonb, latency_ms int, cost_micros bigint)
+      AS v(id uuid, run_attempt int, attempt_no int, output jsonb, latency_ms int, cost_micros bigint, key_label text)
   ), charged AS (
-    UPDATE generation_attempts ga SET status = 'SUCCEEDED', latency_ms = v.latency_ms, cost_micros = v.cost_micros
+    UPDATE generation_attempts ga SET status = 'SUCCEEDED', latency_ms = v.latency_ms, cost_micros = v.cost_micros, key_label = v.key_label
       FROM v WHERE ga.generation_id = v.id AND ga.attempt_no = v.attempt_no AND ga.status = 'RUNNING'
     RETURNING ga.generation_id, ga.attempt_no, ga.cost_micros
   ) ${CHARGE_LEDGER}, g AS (
-    UPDATE generations gen SET status = 'SUCCEEDED', progress = 1, output = v.output, error_code = NULL, error_message = NULL,
+    UPDATE generations gen SET status = 'SUCCEEDED', progress = 1, output = v.output, error_code = NULL, error_message = NULL, upstream_task = NULL,
            cost_micros = (SELECT COALESCE(SUM(x.cost_micros), 0) FROM generation_attempts x WHERE x.generation_id = gen.id AND x.attempt_no <> v.attempt_no)
                        + COALESCE((SELECT SUM(c.cost_micros) FROM charged c WHERE c.generation_id = gen.id), 0),
            completed_at = now(), updated_at = now()
@@ -79,7 +82,7 @@ export class RunStore {
     });
     this.successes = new TickBatcher(async (items) => {
       const input = items.map((s) => ({
-        id: s.gen.id, run_attempt: s.gen.runAttempt, attempt_no: s.attemptNo, output: s.output, latency_ms: s.latencyMs, cost_micros: s.costMicros,
+        id: s.gen.id, run_attempt: s.gen.runAttempt, attempt_no: s.attemptNo, output: s.output, latency_ms: s.latencyMs, cost_micros: s.costMicros, key_label: s.keyLabel ?? null,
       }));
       const rows: Record<string, unknown>[] = await this.ds.query(SUCCEED_SQL, [JSON.stringify(input)]);
       const byId = new Map(rows.map((r) => [r.id as string, r]));

@@ -13,6 +13,7 @@ export const SIMULATED_MODELS: readonly ModelInfo[] = Object.freeze([
     description: "Simulated text model: fabricates a deterministic answer offline (no real model).",
     pricing: { inputPer1kTokens: 100, outputPer1kTokens: 200 },
     maxOutputTokens: 4096,
+    quality: 10,
   },
   {
     id: "simulated/image",
@@ -21,6 +22,7 @@ export const SIMULATED_MODELS: readonly ModelInfo[] = Object.freeze([
     modality: "IMAGE",
     description: "Simulated image model: renders a deterministic gradient PNG offline (no real model).",
     pricing: { perImage: 2000 },
+    quality: 10,
   },
   {
     id: "simulated/video",
@@ -29,6 +31,7 @@ export const SIMULATED_MODELS: readonly ModelInfo[] = Object.freeze([
     modality: "VIDEO",
     description: "Simulated video model: renders a small animated GIF as a stand-in for video, offline.",
     pricing: { perSecond: 5000 },
+    quality: 10,
   },
   {
     id: "simulated/audio",
@@ -37,6 +40,7 @@ export const SIMULATED_MODELS: readonly ModelInfo[] = Object.freeze([
     modality: "AUDIO",
     description: "Simulated speech model: renders a plain WAV tone offline (no real speech).",
     pricing: { perSecond: 500 },
+    quality: 10,
   },
   {
     id: "simulated/embedding",
@@ -45,5 +49,6 @@ export const SIMULATED_MODELS: readonly ModelInfo[] = Object.freeze([
     modality: "EMBEDDING",
     description: "Simulated embedding model: hashed character-trigram vectors (256 dims), offline.",
     pricing: { inputPer1kTokens: 10 },
+    quality: 10,
   },
 ]);

@@ -1,0 +1,321 @@
+/**
+ * API-key pools, shared by every worker through Redis. Each provider has keys from the
+ * environment (`<PROVIDER>_API_KEY`, `_2` … `_N`) and keys added through the API (stored
+ * AES-256-GCM encrypted). Per key, Redis holds: in-flight leases (a sorted set of lease ids
+ * scored by expiry, so a worker that dies leaks nothing), a cooldown end after a 429,
+ * counters, the last 20 outcomes (the health score) and a disabled flag. Picking a key and
+ * taking its lease is one Lua script, so two workers never both take a key's last slot.
+ */
+import { randomUUID } from "node:crypto";
+import type { Redis } from "ioredis";
+import type { DataSource } from "typeorm";
+import { BadUserInputError, ConflictError, NotFoundError } from "../../common/errors";
+import type { Logger } from "../../observability/logger";
+import type { EventBus } from "../../realtime/event-bus";
+import { Topic } from "../../realtime/topics";
+import type { AlertsService } from "./alerts.service";
+import { KeyCrypto, last4 } from "./key-crypto";
+
+export interface PoolKey {
+  label: string;
+  key: string;
+  source: "ENV" | "STORED";
+}
+
+export type KeyOutcome = "ok" | "rate_limited" | "auth" | "error" | "cancelled";
+
+export type Acquired =
+  | { kind: "key"; label: string; key: string; leaseId: string }
+  /** Every usable key is cooling down or at its concurrency cap: try again after delayMs. */
+  | { kind: "wait"; delayMs: number; reason: string }
+  /** No key can ever serve (none configured, or all disabled). */
+  | { kind: "unavailable"; reason: string };
+
+export interface KeyStatus {
+  label: string;
+  last4: string;
+  source: "ENV" | "STORED";
+  state: "ACTIVE" | "COOLING_DOWN" | "DISABLED";
+  health: number;
+  inFlight: number;
+  cooldownUntil: Date | null;
+  disabledReason: string | null;
+  requests: number;
+  successes: number;
+  errors: number;
+  rateLimited: number;
+}
+
+export interface KeyPoolConfig {
+  masterKey?: string;
+  keyStrategy: string;
+  maxConcurrentPerKey: number;
+  authFailuresToDisable: number;
+  defaultCooldownMs: number;
+  vendors: Record<string, { keys: { label: string; key: string }[]; keyStrategy?: string }>;
+}
+
+const ACQUIRE = `
+local base, now, cap, strategy, lease, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
+local n = #ARGV - 6
+local best, bestLoad, earliest, busy = nil, nil, nil, false
+local start = 0
+if strategy == 'round-robin' then start = redis.call('INCR', base .. 'rr') end
+for i = 0, n - 1 do
+  local label = ARGV[((start + i) % n) + 7]
+  local st = base .. 'state:' .. label
+  if redis.call('HEXISTS', st, 'disabled') == 0 then
+    local cd = tonumber(redis.call('HGET', st, 'cooldown_until') or '0')
+    if cd > now then
+      if not earliest or cd < earliest then earliest = cd end
+    else
+      local lk = base .. 'leases:' .. label
+      redis.call('ZREMRANGEBYSCORE', lk, '-inf', now)
+      local load = redis.call('ZCARD', lk)
+      if load < cap then
+        if strategy ~= 'least-loaded' then best = label break end
+        if not bestLoad or load < bestLoad then best, bestLoad = label, load end
+      else
+        busy = true
+      end
+    end
+  end
+end
+if best then
+  local lk = base .. 'leases:' .. best
+  redis.call('ZADD', lk, now + ttl, lease)
+  redis.call('PEXPIRE', lk, ttl + 60000)
+  return {'key', best}
+end
+if busy then return {'busy', '250'} end
+if earliest then return {'wait', tostring(earliest - now)} end
+return {'none', ''}`;
+
+const RELEASE = `
+local base, label, lease, outcome, now, cooldown, threshold = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local st = base .. 'state:' .. label
+redis.call('ZREM', base .. 'leases:' .. label, lease)
+if outcome == 'cancelled' then return 0 end
+redis.call('HINCRBY', st, 'requests', 1)
+local mark = 'o'
+if outcome == 'ok' then
+  redis.call('HINCRBY', st, 'successes', 1)
+  redis.call('HSET', st, 'auth_failures', 0)
+elseif outcome == 'rate_limited' then
+  mark = 'r'
+  redis.call('HINCRBY', st, 'rate_limited', 1)
+  local cd = tonumber(redis.call('HGET', st, 'cooldown_until') or '0')
+  if now + cooldown > cd then redis.call('HSET', st, 'cooldown_until', now + cooldown) end
+else
+  mark = 'e'
+  redis.call('HINCRBY', st, 'errors', 1)
+end
+redis.call('LPUSH', base .. 'recent:' .. label, mark)
+redis.call('LTRIM', base .. 'recent:' .. label, 0, 19)
+if outcome == 'auth' then
+  local f = redis.call('HINCRBY', st, 'auth_failures', 1)
+  if f >= threshold and redis.call('HEXISTS', st, 'disabled') == 0 then
+    redis.call('HSET', st, 'disabled', 'repeated authentication failures (401/403)')
+    return 1
+  end
+end
+return 0`;
+
+export class KeyPool {
+  private readonly crypto?: KeyCrypto;
+  private keys = new Map<string, PoolKey[]>();
+  private unsubscribe?: () => void;
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly redis: Redis,
+    private readonly bus: EventBus,
+    private readonly prefix: string,
+    private readonly cfg: KeyPoolConfig,
+    private readonly alerts: AlertsService,
+    private readonly log: Logger,
+  ) {
+    if (cfg.masterKey) this.crypto = new KeyCrypto(cfg.masterKey);
+    redis.defineCommand("sbKeyAcquire", { numberOfKeys: 0, lua: ACQUIRE });
+    redis.defineCommand("sbKeyRelease", { numberOfKeys: 0, lua: RELEASE });
+  }
+
+  async start(): Promise<void> {
+    await this.reload();
+    this.unsubscribe = await this.bus.subscribe(Topic.PROVIDER_KEYS_CHANGED, undefined, () => void this.reload().catch((err) => this.log.error({ err }, "reloading provider keys failed")));
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+  }
+
+  /** Env keys first (in _N order), then stored keys by creation. */
+  async reload(): Promise<void> {
+    const next = new Map<string, PoolKey[]>();
+    for (const [provider, v] of Object.entries(this.cfg.vendors)) next.set(provider, v.keys.map((k) => ({ ...k, source: "ENV" as const })));
+    const rows: { provider: string; label: string; ciphertext: string }[] = await this.ds.query(
+      `SELECT provider, label, ciphertext FROM provider_keys WHERE disabled_at IS NULL ORDER BY created_at`,
+    );
+    for (const r of rows) {
+      if (!this.crypto) {
+        this.log.warn({ provider: r.provider, label: r.label }, "a stored provider key is ignored: SWITCHBOARD_MASTER_KEY is not set");
+        continue;
+      }
+      try {
+        const list = next.get(r.provider) ?? [];
+        list.push({ label: r.label, key: this.crypto.decrypt(r.ciphertext), source: "STORED" });
+        next.set(r.provider, list);
+      } catch {
+        this.log.error({ provider: r.provider, label: r.label }, "a stored provider key cannot be decrypted with SWITCHBOARD_MASTER_KEY; it is ignored");
+      }
+    }
+    this.keys = next;
+  }
+
+  keyCount(provider: string): number {
+    return this.keys.get(provider)?.length ?? 0;
+  }
+
+  /** The key behind a label (the API process cancelling an upstream task). */
+  keyFor(provider: string, label: string | undefined): string | undefined {
+    const list = this.keys.get(provider) ?? [];
+    return (label ? list.find((k) => k.label === label) : list[0])?.key;
+  }
+
+  /** True when the provider has at least one key (env or stored). */
+  hasKeys(provider: string): boolean {
+    return (this.keys.get(provider)?.length ?? 0) > 0;
+  }
+
+  private base(provider: string): string {
+    return `${this.prefix}:kp:${provider}:`;
+  }
+
+  private strategy(provider: string): string {
+    return this.cfg.vendors[provider]?.keyStrategy ?? this.cfg.keyStrategy;
+  }
+
+  /** Picks a key and takes a lease on it (released by {@link release}; it expires after leaseTtlMs anyway). */
+  async acquire(provider: string, leaseTtlMs: number, label?: string): Promise<Acquired> {
+    const all = this.keys.get(provider) ?? [];
+    if (!all.length) return { kind: "unavailable", reason: `provider ${provider} has no API key: set ${provider.toUpperCase().replace(/-/g, "_")}_API_KEY or add one with addProviderKey` };
+    let strategy = this.strategy(provider);
+    const wanted = label ?? (strategy.startsWith("label:") ? strategy.slice(6) : undefined);
+    const candidates = wanted ? all.filter((k) => k.label === wanted) : all;
+    if (!candidates.length) return { kind: "unavailable", reason: `provider ${provider} has no key labelled "${wanted}"` };
+    if (wanted) strategy = "round-robin";
+    const leaseId = randomUUID();
+    const [kind, value] = (await (this.redis as unknown as { sbKeyAcquire(...a: (string | number)[]): Promise<[string, string]> }).sbKeyAcquire(
+      this.base(provider), Date.now(), this.cfg.maxConcurrentPerKey, strategy, leaseId, leaseTtlMs, ...candidates.map((k) => k.label),
+    ));
+    if (kind === "key") {
+      const k = candidates.find((x) => x.label === value)!;
+      return { kind: "key", label: k.label, key: k.key, leaseId };
+    }
+    if (kind === "busy") return { kind: "wait", delayMs: Number(value), reason: `every ${provider} key is at its concurrency cap (${this.cfg.maxConcurrentPerKey})` };
+    if (kind === "wait") return { kind: "wait", delayMs: Math.max(1, Number(value)), reason: `every ${provider} key is cooling down after rate limits` };
+    return { kind: "unavailable", reason: `every ${provider} key is disabled` };
+  }
+
+  /** Ends a lease and records how the call went; repeated auth failures disable the key and raise an alert. */
+  async release(provider: string, label: string, leaseId: string, outcome: KeyOutcome, retryAfterMs?: number): Promise<void> {
+    const disabled = await (this.redis as unknown as { sbKeyRelease(...a: (string | number)[]): Promise<number> }).sbKeyRelease(
+      this.base(provider), label, leaseId, outcome, Date.now(), retryAfterMs ?? this.cfg.defaultCooldownMs, this.cfg.authFailuresToDisable,
+    );
+    if (disabled === 1) {
+      const k = this.keys.get(provider)?.find((x) => x.label === label);
+      this.log.warn({ provider, label }, "provider key disabled after repeated authentication failures");
+      await this.alerts.raise({
+        kind: "provider_key_disabled", severity: "critical", provider,
+        message: `${provider} key "${label}" (…${k ? last4(k.key) : "????"}) was disabled after ${this.cfg.authFailuresToDisable} authentication failures`,
+        details: { label, last4: k ? last4(k.key) : null },
+      });
+    }
+  }
+
+  async describe(provider: string): Promise<KeyStatus[]> {
+    const list = [...(this.keys.get(provider) ?? [])];
+    // Stored keys disabled in Postgres are not in the pool but are still shown.
+    const disabledRows: { label: string; last4: string; disabled_reason: string | null }[] = await this.ds.query(
+      `SELECT label, last4, disabled_reason FROM provider_keys WHERE provider = $1 AND disabled_at IS NOT NULL`, [provider],
+    );
+    const now = Date.now();
+    const base = this.base(provider);
+    const pipe = this.redis.pipeline();
+    for (const k of list) {
+      pipe.hgetall(`${base}state:${k.label}`);
+      pipe.zcount(`${base}leases:${k.label}`, now, "+inf");
+      pipe.lrange(`${base}recent:${k.label}`, 0, 19);
+    }
+    const res = (await pipe.exec()) ?? [];
+    const out: KeyStatus[] = list.map((k, i) => {
+      const st = (res[i * 3]?.[1] ?? {}) as Record<string, string>;
+      const inFlight = Number(res[i * 3 + 1]?.[1] ?? 0);
+      const recent = (res[i * 3 + 2]?.[1] ?? []) as string[];
+      const cd = Number(st.cooldown_until ?? 0);
+      return {
+        label: k.label, last4: last4(k.key), source: k.source,
+        state: st.disabled ? "DISABLED" : cd > now ? "COOLING_DOWN" : "ACTIVE",
+        health: recent.length ? Math.round((recent.filter((m) => m === "o").length / recent.length) * 100) / 100 : 1,
+        inFlight, cooldownUntil: cd > now ? new Date(cd) : null, disabledReason: st.disabled ?? null,
+        requests: Number(st.requests ?? 0), successes: Number(st.successes ?? 0), errors: Number(st.errors ?? 0), rateLimited: Number(st.rate_limited ?? 0),
+      };
+    });
+    for (const r of disabledRows)
+      out.push({ label: r.label, last4: r.last4, source: "STORED", state: "DISABLED", health: 0, inFlight: 0, cooldownUntil: null, disabledReason: r.disabled_reason, requests: 0, successes: 0, errors: 0, rateLimited: 0 });
+    return out;
+  }
+
+  async add(provider: string, label: string, key: string): Promise<void> {
+    if (!this.crypto) throw new BadUserInputError("Storing provider keys needs SWITCHBOARD_MASTER_KEY (32+ characters) set on every node", { field: "key" });
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(label)) throw new BadUserInputError("label must be 1-64 characters of letters, digits, dot, dash or underscore", { field: "label" });
+    if (key.trim().length < 8 || /\s/.test(key.trim())) throw new BadUserInputError("key must be at least 8 characters without spaces", { field: "key" });
+    if (this.keys.get(provider)?.some((k) => k.label === label)) throw new ConflictError(`${provider} already has a key labelled "${label}"`);
+    const res = await this.ds.query(
+      `INSERT INTO provider_keys (provider, label, ciphertext, last4) VALUES ($1, $2, $3, $4) ON CONFLICT (provider, label) DO NOTHING RETURNING id`,
+      [provider, label, this.crypto.encrypt(key.trim()), last4(key.trim())],
+    );
+    if (!res.length) throw new ConflictError(`${provider} already has a key labelled "${label}"`);
+    await this.redis.del(`${this.base(provider)}state:${label}`, `${this.base(provider)}recent:${label}`);
+    await this.changed(provider);
+  }
+
+  /** Disables a key everywhere: env keys through Redis, stored keys also in Postgres. */
+  async disable(provider: string, label: string, reason = "disabled by an admin"): Promise<void> {
+    const k = this.find(provider, label);
+    await this.redis.hset(`${this.base(provider)}state:${label}`, "disabled", reason);
+    if (k.source === "STORED") await this.ds.query(`UPDATE provider_keys SET disabled_at = now(), disabled_reason = $3 WHERE provider = $1 AND label = $2`, [provider, label, reason]);
+    await this.changed(provider);
+  }
+
+  async enable(provider: string, label: string): Promise<void> {
+    // UPDATE … RETURNING comes back from TypeORM as [rows, count].
+    const [stored] = await this.ds.query(`UPDATE provider_keys SET disabled_at = NULL, disabled_reason = NULL WHERE provider = $1 AND label = $2 RETURNING id`, [provider, label]);
+    if (!stored.length) this.find(provider, label);
+    await this.redis.hdel(`${this.base(provider)}state:${label}`, "disabled", "auth_failures", "cooldown_until");
+    await this.changed(provider);
+  }
+
+  async remove(provider: string, label: string): Promise<void> {
+    const [deleted] = await this.ds.query(`DELETE FROM provider_keys WHERE provider = $1 AND label = $2 RETURNING id`, [provider, label]);
+    if (!deleted.length) {
+      if (this.keys.get(provider)?.some((k) => k.label === label && k.source === "ENV"))
+        throw new BadUserInputError(`${provider} key "${label}" comes from the environment: remove it there, or disable it`, { field: "label" });
+      throw new NotFoundError(`${provider} stored key`, label);
+    }
+    const b = this.base(provider);
+    await this.redis.del(`${b}state:${label}`, `${b}recent:${label}`, `${b}leases:${label}`);
+    await this.changed(provider);
+  }
+
+  private find(provider: string, label: string): PoolKey {
+    const k = this.keys.get(provider)?.find((x) => x.label === label);
+    if (!k) throw new NotFoundError(`${provider} key`, label);
+    return k;
+  }
+
+  private async changed(provider: string): Promise<void> {
+    await this.reload();
+    await this.bus.publish(Topic.PROVIDER_KEYS_CHANGED, undefined, { provider });
+  }
+}

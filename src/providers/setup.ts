@@ -1,0 +1,188 @@
+/**
+ * Builds the providers this deployment offers from the config: the vendors known to
+ * Switchboard (base URL overridable), the built-in catalog, and the optional providers file
+ * (SWITCHBOARD_PROVIDERS_FILE) that adds providers and models, overrides prices, defines
+ * aliases with their fallback chains and restricts tiers to some models. Every problem is a
+ * startup error naming what to fix.
+ */
+import { readFileSync } from "node:fs";
+import type { AppConfig, Tier } from "../config/config";
+import { ConfigError } from "../config/config";
+import type { AdapterSettings } from "./adapter-settings";
+import { BUILT_IN_ALIASES, builtInModels } from "./catalog";
+import { MODALITIES, type GenerationProvider, type Modality, type ModelInfo, type Pricing } from "./contract";
+import { createAnthropicProvider } from "./anthropic/anthropic.provider";
+import { createHuggingFaceProvider } from "./huggingface/huggingface.provider";
+import { createMiniMaxProvider } from "./minimax/minimax.provider";
+import { createOpenAICompatibleProvider } from "./openai-compatible/openai-compatible.provider";
+import { OllamaAdmin } from "./ollama/ollama-admin";
+import { createReplicateProvider } from "./replicate/replicate.provider";
+import { SimulatedProvider } from "./simulated/simulated.provider";
+
+export type AdapterKind = "openai-compatible" | "anthropic" | "huggingface" | "ollama" | "minimax" | "replicate";
+const KINDS: readonly AdapterKind[] = ["openai-compatible", "anthropic", "huggingface", "ollama", "minimax", "replicate"];
+
+export interface VendorDef {
+  kind: AdapterKind;
+  name: string;
+  baseUrl: string;
+  requiresKey: boolean;
+  headers?: Record<string, string>;
+}
+
+/** The vendors Switchboard knows; `<ID>_BASE_URL` overrides the base URL. */
+export const VENDORS: Record<string, VendorDef> = {
+  openai: { kind: "openai-compatible", name: "OpenAI", baseUrl: "https://api.openai.com/v1", requiresKey: true },
+  openrouter: { kind: "openai-compatible", name: "OpenRouter", baseUrl: "https://openrouter.ai/api/v1", requiresKey: true },
+  groq: { kind: "openai-compatible", name: "Groq", baseUrl: "https://api.groq.com/openai/v1", requiresKey: true },
+  together: { kind: "openai-compatible", name: "Together AI", baseUrl: "https://api.together.xyz/v1", requiresKey: true },
+  lmstudio: { kind: "openai-compatible", name: "LM Studio (local)", baseUrl: "http://127.0.0.1:1234/v1", requiresKey: false },
+  vllm: { kind: "openai-compatible", name: "vLLM (local)", baseUrl: "http://127.0.0.1:8000/v1", requiresKey: false },
+  ollama: { kind: "ollama", name: "Ollama (local)", baseUrl: "http://127.0.0.1:11434", requiresKey: false },
+  anthropic: { kind: "anthropic", name: "Anthropic", baseUrl: "https://api.anthropic.com", requiresKey: true },
+  huggingface: { kind: "huggingface", name: "Hugging Face Inference", baseUrl: "https://router.huggingface.co/hf-inference", requiresKey: true },
+  minimax: { kind: "minimax", name: "MiniMax (Hailuo video)", baseUrl: "https://api.minimax.io", requiresKey: true },
+  replicate: { kind: "replicate", name: "Replicate", baseUrl: "https://api.replicate.com", requiresKey: true },
+};
+
+/** What a providers file may say (all optional). Prices in USD. */
+interface ProvidersFile {
+  providers?: { id: string; kind: AdapterKind; name?: string; baseUrl: string; requiresKey?: boolean; headers?: Record<string, string> }[];
+  models?: {
+    id: string; modality: Modality; description?: string; quality?: number; maxOutputTokens?: number; contextTokens?: number; maxImageSide?: number;
+    pricing?: { inputPer1kTokensUsd?: number; outputPer1kTokensUsd?: number; perImageUsd?: number; perSecondUsd?: number };
+  }[];
+  /** Model ids to leave out of the catalog. */
+  disableModels?: string[];
+  /** alias → ordered chain of model ids (the first available is primary, the rest its fallbacks). */
+  aliases?: Record<string, string[]>;
+  /** tier → allowed model patterns ("openai/*", "simulated/text"); a tier not listed may use every model. */
+  tiers?: Partial<Record<Tier, string[]>>;
+}
+
+export interface ProviderSetup {
+  providers: GenerationProvider[];
+  /** Provider id → how it is reached; keys come from the key pool. */
+  defs: Record<string, VendorDef & { id: string; configured: boolean }>;
+  aliases: Record<string, string[]>;
+  tierModels: Partial<Record<Tier, string[]>>;
+  ollama?: OllamaAdmin;
+}
+
+const usdToMicros = (usd?: number) => (usd === undefined ? undefined : Math.round(usd * 1_000_000));
+
+function readFile(path: string): ProvidersFile {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as ProvidersFile;
+  } catch (e) {
+    throw new ConfigError([`SWITCHBOARD_PROVIDERS_FILE (${path}) cannot be read as JSON: ${(e as Error).message}`]);
+  }
+}
+
+export function buildProviders(cfg: AppConfig["providers"], publicUrl: string): ProviderSetup {
+  const file: ProvidersFile = cfg.file ? readFile(cfg.file) : {};
+  const problems: string[] = [];
+  const defs: ProviderSetup["defs"] = {};
+  for (const [id, v] of Object.entries(VENDORS)) defs[id] = { ...v, id, configured: false };
+  for (const p of file.providers ?? []) {
+    if (!/^[a-z][a-z0-9-]*$/.test(p.id ?? "")) problems.push(`providers file: provider id "${p.id}" must be kebab-case`);
+    else if (!KINDS.includes(p.kind)) problems.push(`providers file: provider ${p.id} has kind "${p.kind}"; use one of ${KINDS.join(", ")}`);
+    else if (!p.baseUrl) problems.push(`providers file: provider ${p.id} needs a baseUrl`);
+    else defs[p.id] = { kind: p.kind, name: p.name ?? p.id, baseUrl: p.baseUrl.replace(/\/$/, ""), requiresKey: p.requiresKey ?? true, headers: p.headers, id: p.id, configured: false };
+  }
+  defs.openrouter.headers = { "HTTP-Referer": publicUrl, "X-Title": "Switchboard", ...defs.openrouter.headers };
+  for (const [id, env] of Object.entries(cfg.vendors)) {
+    const d = defs[id];
+    if (!d) {
+      problems.push(`${id.toUpperCase().replace(/-/g, "_")}_API_KEY / _BASE_URL is set but "${id}" is not a known provider: known are ${Object.keys(defs).join(", ")} (add others in SWITCHBOARD_PROVIDERS_FILE)`);
+      continue;
+    }
+    if (env.baseUrl) d.baseUrl = env.baseUrl;
+    // A keyed provider is configured by its keys (env here, or stored ones later); a local one by its base URL.
+    d.configured = d.requiresKey ? env.keys.length > 0 : !!env.baseUrl;
+  }
+  for (const p of file.providers ?? []) if (defs[p.id] && !defs[p.id].requiresKey) defs[p.id].configured = true;
+
+  // The catalog: built-in entries, then the file's additions and overrides.
+  const models = new Map<string, ModelInfo>();
+  for (const id of Object.keys(defs)) for (const m of builtInModels(id)) models.set(m.id, m);
+  for (const m of file.models ?? []) {
+    const slash = m.id?.indexOf("/") ?? -1;
+    const provider = slash > 0 ? m.id.slice(0, slash) : "";
+    if (!defs[provider]) {
+      problems.push(`providers file: model "${m.id}" must be "<provider>/<model>" with a known provider`);
+      continue;
+    }
+    if (!MODALITIES.includes(m.modality)) {
+      problems.push(`providers file: model ${m.id} has modality "${m.modality}"; use one of ${MODALITIES.join(", ")}`);
+      continue;
+    }
+    const prev = models.get(m.id);
+    const p = m.pricing ?? {};
+    const pricing: Pricing = {
+      ...prev?.pricing,
+      ...Object.fromEntries(Object.entries({
+        inputPer1kTokens: usdToMicros(p.inputPer1kTokensUsd), outputPer1kTokens: usdToMicros(p.outputPer1kTokensUsd),
+        perImage: usdToMicros(p.perImageUsd), perSecond: usdToMicros(p.perSecondUsd),
+      }).filter(([, v]) => v !== undefined)),
+    };
+    models.set(m.id, {
+      ...prev, id: m.id, provider, name: m.id.slice(slash + 1), modality: m.modality, pricing,
+      description: m.description ?? prev?.description ?? m.id,
+      quality: m.quality ?? prev?.quality ?? 50,
+      ...(m.maxOutputTokens ? { maxOutputTokens: m.maxOutputTokens } : {}),
+      ...(m.contextTokens ? { contextTokens: m.contextTokens } : {}),
+      ...(m.maxImageSide ? { maxImageSide: m.maxImageSide } : {}),
+    });
+  }
+  for (const id of file.disableModels ?? []) models.delete(id);
+
+  const aliases: Record<string, string[]> = { ...BUILT_IN_ALIASES, ...(file.aliases ?? {}) };
+  for (const [alias, chain] of Object.entries(file.aliases ?? {})) {
+    if (alias.includes("/") || alias === "auto") problems.push(`providers file: alias "${alias}" may not contain "/" or be "auto"`);
+    for (const id of chain) if (!models.has(id) && !id.startsWith("simulated/")) problems.push(`providers file: alias ${alias} names unknown model ${id}`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  const providers: GenerationProvider[] = [];
+  let ollama: OllamaAdmin | undefined;
+  if (cfg.simulated) providers.push(new SimulatedProvider());
+  for (const d of Object.values(defs)) {
+    const settings: AdapterSettings = {
+      id: d.id, displayName: d.name, baseUrl: d.baseUrl, headers: d.headers, requiresKey: d.requiresKey,
+      models: [...models.values()].filter((m) => m.provider === d.id), pollMinMs: cfg.pollMinMs, pollMaxMs: cfg.pollMaxMs,
+    };
+    providers.push(createAdapter(d.kind, settings, (admin) => (ollama = admin)));
+  }
+  return { providers, defs, aliases, tierModels: file.tiers ?? {}, ollama };
+}
+
+function createAdapter(kind: AdapterKind, s: AdapterSettings, onOllama: (a: OllamaAdmin) => void): GenerationProvider {
+  switch (kind) {
+    case "openai-compatible":
+      return createOpenAICompatibleProvider(s);
+    case "anthropic":
+      return createAnthropicProvider(s);
+    case "huggingface":
+      return createHuggingFaceProvider(s);
+    case "minimax":
+      return createMiniMaxProvider(s);
+    case "replicate":
+      return createReplicateProvider(s);
+    case "ollama": {
+      // Generation goes through Ollama's OpenAI-compatible /v1; the native API lists, pulls and deletes models.
+      const admin = new OllamaAdmin({ baseUrl: s.baseUrl });
+      onOllama(admin);
+      const inner = createOpenAICompatibleProvider({ ...s, baseUrl: `${s.baseUrl}/v1` });
+      return {
+        id: inner.id, displayName: inner.displayName, simulated: false, models: inner.models, requiresKey: false,
+        cacheIgnoredParams: inner.cacheIgnoredParams,
+        generate: (req, call) => inner.generate(req, call),
+        ...(inner.embedBatch ? { embedBatch: (reqs: Parameters<NonNullable<GenerationProvider["embedBatch"]>>[0], call: Parameters<NonNullable<GenerationProvider["embedBatch"]>>[1]) => inner.embedBatch!(reqs, call) } : {}),
+        healthCheck: async () => {
+          await admin.healthCheck();
+        },
+      };
+    }
+  }
+}
