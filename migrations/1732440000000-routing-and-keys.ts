@@ -12,6 +12,10 @@ export class RoutingAndKeys1732440000000 implements MigrationInterface {
       ADD COLUMN candidates jsonb,
       ADD COLUMN candidate_index integer NOT NULL DEFAULT 0,
       ADD COLUMN upstream_task jsonb`);
+    // INVALID: the call answered but its output failed validation; SKIPPED: no call was made (no usable key).
+    await q.query(`ALTER TABLE generation_attempts DROP CONSTRAINT generation_attempts_status_check`);
+    await q.query(`ALTER TABLE generation_attempts ADD CONSTRAINT generation_attempts_status_check
+      CHECK (status IN ('RUNNING','SUCCEEDED','FAILED','CANCELLED','INVALID','SKIPPED'))`);
     await q.query(`CREATE INDEX generations_upstream_task_idx ON generations ((upstream_task->>'taskId')) WHERE upstream_task IS NOT NULL`);
     await q.query(`CREATE TABLE provider_keys (
       id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -40,6 +44,8 @@ export class RoutingAndKeys1732440000000 implements MigrationInterface {
     await q.query(`DROP TABLE alerts`);
     await q.query(`DROP TABLE provider_keys`);
     await q.query(`DROP INDEX generations_upstream_task_idx`);
+    await q.query(`ALTER TABLE generation_attempts DROP CONSTRAINT generation_attempts_status_check`);
+    await q.query(`ALTER TABLE generation_attempts ADD CONSTRAINT generation_attempts_status_check CHECK (status IN ('RUNNING','SUCCEEDED','FAILED','CANCELLED'))`);
     await q.query(`ALTER TABLE generations DROP COLUMN candidates, DROP COLUMN candidate_index, DROP COLUMN upstream_task`);
   }
 }

@@ -34,9 +34,9 @@ export const BUILT_IN_CATALOG: Record<string, Entry[]> = {
     { name: "gpt-image-1", modality: "IMAGE", pricing: { perImage: 42_000 }, quality: 90, maxImageSide: 1536, description: "OpenAI GPT Image 1 (medium quality, 1024²)" },
   ],
   anthropic: [
-    text("claude-3-5-haiku-latest", 0.8, 4, 75, 200_000, 8192, "Anthropic Claude 3.5 Haiku"),
-    text("claude-sonnet-4-5", 3, 15, 92, 200_000, 64_000, "Anthropic Claude Sonnet 4.5"),
-    text("claude-opus-4-1", 15, 75, 95, 200_000, 32_000, "Anthropic Claude Opus 4.1"),
+    text("claude-haiku-4-5", 1, 5, 78, 200_000, 64_000, "Anthropic Claude Haiku 4.5: fast"),
+    text("claude-sonnet-4-6", 3, 15, 92, 200_000, 64_000, "Anthropic Claude Sonnet 4.6"),
+    text("claude-opus-4-7", 5, 25, 95, 200_000, 64_000, "Anthropic Claude Opus 4.7"),
   ],
   openrouter: [
     text("openai/gpt-4o-mini", 0.15, 0.6, 70, 128_000, 16_384, "GPT-4o mini through OpenRouter"),
@@ -82,9 +82,9 @@ export function builtInModels(provider: string): ModelInfo[] {
  * simulated models close each chain so a fresh install answers every alias.
  */
 export const BUILT_IN_ALIASES: Record<string, string[]> = {
-  "fast-text": ["groq/llama-3.1-8b-instant", "openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-latest", "openrouter/meta-llama/llama-3.1-8b-instruct", "ollama/llama3.2", "simulated/text"],
+  "fast-text": ["groq/llama-3.1-8b-instant", "openai/gpt-4o-mini", "anthropic/claude-haiku-4-5", "openrouter/meta-llama/llama-3.1-8b-instruct", "ollama/llama3.2", "simulated/text"],
   "cheap-text": ["ollama/llama3.2", "openrouter/meta-llama/llama-3.1-8b-instruct", "groq/llama-3.1-8b-instant", "openai/gpt-4o-mini", "simulated/text"],
-  "best-text": ["anthropic/claude-sonnet-4-5", "openai/gpt-4.1", "openai/gpt-4o", "openrouter/anthropic/claude-3.5-haiku", "simulated/text"],
+  "best-text": ["anthropic/claude-sonnet-4-6", "openai/gpt-4.1", "openai/gpt-4o", "openrouter/anthropic/claude-3.5-haiku", "simulated/text"],
   "best-image": ["openai/gpt-image-1", "replicate/black-forest-labs/flux-1.1-pro", "openai/dall-e-3", "huggingface/black-forest-labs/FLUX.1-schnell", "simulated/image"],
   "fast-image": ["replicate/black-forest-labs/flux-schnell", "huggingface/black-forest-labs/FLUX.1-schnell", "openai/dall-e-3", "simulated/image"],
   "embedding": ["openai/text-embedding-3-small", "together/BAAI/bge-large-en-v1.5", "ollama/nomic-embed-text", "simulated/embedding"],

@@ -35,11 +35,20 @@ interface FakeTask {
   queries: number;
   failed: boolean;
   fileId: string;
+  /** The query that reports Success (fixed when the task is created). */
+  doneAt: number;
 }
 
-export async function startMiniMaxFake(): Promise<FakeProviderServer> {
+/** The MiniMax fake; `queriesToFinish` (default 3) is how many queries a new task takes to succeed. */
+export interface MiniMaxFake extends FakeProviderServer {
+  /** Query n of a task (counted from 1) reports Success; 1 is Queueing, the ones between Processing. */
+  queriesToFinish: number;
+}
+
+export async function startMiniMaxFake(): Promise<MiniMaxFake> {
   const tasks = new Map<string, FakeTask>();
   let next = 106_916_112_212_032;
+  let fake!: MiniMaxFake;
 
   const errorScenario = (s: FakeProviderServer, res: http.ServerResponse): boolean => {
     const inBody = IN_BODY[s.scenario];
@@ -51,7 +60,7 @@ export async function startMiniMaxFake(): Promise<FakeProviderServer> {
     return answerErrorScenario(s, res, (status, message) => baseResp(status === 529 ? 1013 : 1000, message));
   };
 
-  return startFakeServer((req: RecordedRequest, res, s) => {
+  const base = await startFakeServer((req: RecordedRequest, res, s) => {
     const url = new URL(req.path, "http://fake");
 
     // The signed download URL: served without a key, whatever the scenario.
@@ -74,7 +83,7 @@ export async function startMiniMaxFake(): Promise<FakeProviderServer> {
         return sendJson(res, 200, { task_id: "", ...baseResp(2013, "invalid params, model and prompt are required") });
       }
       const taskId = String(next++);
-      tasks.set(taskId, { queries: 0, failed: s.scenario === "task_failed", fileId: String(next++) });
+      tasks.set(taskId, { queries: 0, failed: s.scenario === "task_failed", fileId: String(next++), doneAt: Math.max(2, fake.queriesToFinish) });
       return sendJson(res, 200, { task_id: taskId, base_resp: ok });
     }
 
@@ -84,7 +93,7 @@ export async function startMiniMaxFake(): Promise<FakeProviderServer> {
       if (!task) return sendJson(res, 200, { task_id: taskId, status: "", file_id: "", ...baseResp(2013, "task not found") });
       task.queries++;
       if (task.failed) return sendJson(res, 200, { task_id: taskId, status: "Fail", file_id: "", base_resp: ok });
-      const status = task.queries === 1 ? "Queueing" : task.queries === 2 ? "Processing" : "Success";
+      const status = task.queries === 1 ? "Queueing" : task.queries < task.doneAt ? "Processing" : "Success";
       return sendJson(res, 200, {
         task_id: taskId,
         status,
@@ -117,4 +126,6 @@ export async function startMiniMaxFake(): Promise<FakeProviderServer> {
 
     sendJson(res, 404, baseResp(1000, `no route ${req.method} ${url.pathname}`));
   });
+  fake = Object.assign(base, { queriesToFinish: 3 });
+  return fake;
 }

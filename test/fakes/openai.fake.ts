@@ -15,12 +15,12 @@
  * Scenarios (server.scenario): ok, 400/401/429/500/503/529 (OpenAI error body; 429 with
  * Retry-After), malformed (broken JSON; for streams a `data: {not json` event), cut (streams
  * two content chunks then destroys the socket; non-stream bodies are cut halfway), slow.
- * Everything is deterministic.
+ * Everything is deterministic. Per-key scenarios, latency and concurrency tracking: {@link OpenAIFake}.
  */
 import { createHash } from "node:crypto";
 import type http from "node:http";
 import { PNG } from "pngjs";
-import { answerErrorScenario, openSse, sendJson, slow, startFakeServer, type FakeProviderServer, type RecordedRequest } from "./fake-server";
+import { answerErrorScenario, openSse, sendJson, slow, startFakeServer, type FakeProviderServer, type RecordedRequest, type Scenario } from "./fake-server";
 
 const CREATED = 1_700_000_000;
 const DIMS = 8;
@@ -221,11 +221,59 @@ function cutBody(res: http.ServerResponse, full: string): void {
   res.write(bytes.subarray(0, Math.floor(bytes.length / 2)), () => setTimeout(() => res.socket?.destroy(), 20));
 }
 
-export async function startOpenAIFake(): Promise<FakeProviderServer> {
-  return startFakeServer(async (req, res, s) => {
+/**
+ * The OpenAI fake with per-key behaviour for key-pool tests (all optional; the defaults keep
+ * the plain global-scenario behaviour):
+ * - `scenarioForKey`: bearer token → scenario, overriding `scenario` for requests with that key;
+ * - `latencyMs`: every API answer (not files) waits this long first (a client abort ends the wait);
+ * - `inFlight` / `maxInFlight`: API requests being answered now / the most at once (overall and per key).
+ */
+export interface OpenAIFake extends FakeProviderServer {
+  scenarioForKey: Record<string, Scenario>;
+  latencyMs: number;
+  inFlight: number;
+  maxInFlight: number;
+  maxInFlightByKey: Record<string, number>;
+}
+
+/** The bearer token a request carried (undefined without one). */
+export function bearerOf(req: RecordedRequest): string | undefined {
+  const h = req.headers.authorization;
+  const v = Array.isArray(h) ? h[0] : h;
+  return v?.startsWith("Bearer ") ? v.slice(7) : undefined;
+}
+
+export async function startOpenAIFake(): Promise<OpenAIFake> {
+  const inFlightByKey: Record<string, number> = {};
+  let fake!: OpenAIFake;
+  const base = await startFakeServer(async (req, res, server) => {
     const path = req.path.split("?")[0];
     // Files are the vendor's CDN: they do not follow the API scenarios.
     if (req.method === "GET" && path.startsWith("/v1/files/")) return file(req, res);
+    const key = bearerOf(req) ?? "";
+    fake.inFlight++;
+    fake.maxInFlight = Math.max(fake.maxInFlight, fake.inFlight);
+    inFlightByKey[key] = (inFlightByKey[key] ?? 0) + 1;
+    fake.maxInFlightByKey[key] = Math.max(fake.maxInFlightByKey[key] ?? 0, inFlightByKey[key]);
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      fake.inFlight--;
+      inFlightByKey[key]--;
+    };
+    res.once("close", end);
+    res.once("finish", end);
+    if (fake.latencyMs > 0) {
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, fake.latencyMs);
+        res.once("close", () => (clearTimeout(t), r()));
+      });
+      if (res.destroyed || res.writableEnded) return;
+    }
+    const forKey = fake.scenarioForKey[key];
+    // The scenario this request gets: the key's own, else the server-wide one.
+    const s: FakeProviderServer = forKey ? { ...server, scenario: forKey } : server;
     if (answerErrorScenario(s, res, openAIError)) return;
     const route = () => {
       if (req.method === "POST" && path === "/v1/chat/completions") return chatCompletions(req, res, s);
@@ -237,4 +285,6 @@ export async function startOpenAIFake(): Promise<FakeProviderServer> {
     if (s.scenario === "slow") return slow(res, () => void route());
     await route();
   });
+  fake = Object.assign(base, { scenarioForKey: {}, latencyMs: 0, inFlight: 0, maxInFlight: 0, maxInFlightByKey: {} });
+  return fake;
 }

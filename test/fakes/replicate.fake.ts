@@ -35,6 +35,11 @@ export interface FakePrediction {
 /** The fake's side of the test: predictions by id (a test may inspect or tweak them). */
 export interface ReplicateFake extends FakeProviderServer {
   predictions: Map<string, FakePrediction>;
+  /**
+   * Ends a running prediction now, as Replicate would before calling its webhook: succeeded
+   * (output URLs on this server) or failed. Returns the prediction (its webhook body).
+   */
+  finishPrediction(id: string, failed?: boolean): FakePrediction;
 }
 
 const TITLES: Record<number, string> = {
@@ -176,6 +181,15 @@ export async function startReplicateFake(): Promise<ReplicateFake> {
 
     sendJson(res, 404, problem(404, "Not found."));
   });
-  server = Object.assign(base, { predictions });
+  const finishPrediction = (id: string, failed = false): FakePrediction => {
+    const p = predictions.get(id);
+    if (!p) throw new Error(`no prediction ${id}`);
+    if (p.status === "starting" || p.status === "processing") {
+      p.started_at ??= new Date().toISOString();
+      finish(p, failed);
+    }
+    return p;
+  };
+  server = Object.assign(base, { predictions, finishPrediction });
   return server;
 }

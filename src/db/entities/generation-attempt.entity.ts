@@ -1,7 +1,8 @@
 import { Column, Entity, PrimaryColumn } from "typeorm";
 import { bigintNumber } from "./transformers";
 
-export type AttemptStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
+/** INVALID: answered, but the output failed validation; SKIPPED: no call made (no usable key). */
+export type AttemptStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "INVALID" | "SKIPPED";
 
 /** One upstream call made for a generation. */
 @Entity("generation_attempts")

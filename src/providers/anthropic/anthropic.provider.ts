@@ -218,8 +218,8 @@ export class AnthropicProvider implements GenerationProvider {
 
   // ── request body ──────────────────────────────────────────────────────────
 
-  /** Our request as a Messages API body (without `stream`). Exported through the class for tests. */
-  body(req: GenerationRequest): Body {
+  /** Our request as a Messages API body (without `stream`); throws invalid_request for what cannot be sent. */
+  private body(req: GenerationRequest): Body {
     const systemParts: string[] = [];
     if (req.system) systemParts.push(req.system);
     const messages: Body[] = [];
@@ -257,7 +257,7 @@ export class AnthropicProvider implements GenerationProvider {
     const content: Block[] = [];
     for (const p of m.content) {
       if (p.type === "text") {
-        if (p.text) content.push({ type: "text", text: p.text });
+        if (p.text) content.push({ type: "text", text: m.role === "tool" ? `Tool result: ${p.text}` : p.text });
         continue;
       }
       if (role !== "user") throw this.invalid("images are accepted in user messages only");

@@ -18,7 +18,9 @@
  *   responseFormat JSON adds an instruction to answer with JSON only.
  * - IMAGE: text-to-image posts `{ inputs, parameters: { width, height, … } }` to
  *   `${baseUrl}/models/${model}` and gets the image bytes; one call per image (`count`), with
- *   `seed + i` when a seed is given. Mime type and size come from the bytes (image-size).
+ *   `seed + i` when a seed is given; a `style` is appended to the prompt (", <style> style");
+ *   other `params` (num_inference_steps, guidance_scale, negative_prompt …) go into
+ *   `parameters`. Mime type and size come from the bytes (image-size).
  * - healthCheck: `GET /api/whoami-v2` with the key — the Hub's cheap "who is this token"
  *   call. For Hugging Face hosts it goes to https://huggingface.co; for any other base URL
  *   (a proxy, the test fake) to that host's origin.
