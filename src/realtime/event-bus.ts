@@ -71,8 +71,26 @@ export class EventBus {
     return it;
   }
 
+  private readonly terminalHooks: ((g: GenerationEntity, type: "SUCCEEDED" | "FAILED" | "CANCELLED") => void)[] = [];
+
+  /**
+   * Runs `fn` in the process that publishes a generation's terminal event (exactly one process
+   * per transition: transitions are conditional updates). Webhooks and analytics hang off it.
+   */
+  onTerminal(fn: (g: GenerationEntity, type: "SUCCEEDED" | "FAILED" | "CANCELLED") => void): void {
+    this.terminalHooks.push(fn);
+  }
+
   /** Publishes one generation event to its own and its owner's channel; returns its seq. */
   async publishGenerationEvent(g: GenerationEntity, ev: EventInit): Promise<number> {
+    if (ev.type === "SUCCEEDED" || ev.type === "FAILED" || ev.type === "CANCELLED")
+      for (const fn of this.terminalHooks) {
+        try {
+          fn(g, ev.type);
+        } catch {
+          /* a hook never breaks the event itself */
+        }
+      }
     const rest: Omit<GenerationEventPayload, "seq"> = {
       type: ev.type,
       generationId: g.id,
