@@ -31,6 +31,9 @@ import { AlertsService } from "./domain/providers/alerts.service";
 import { KeyPool } from "./domain/providers/key-pool";
 import { ProviderService } from "./domain/providers/provider.service";
 import { Router } from "./domain/routing/router";
+import { CircuitBreakers } from "./domain/resilience/circuit-breaker";
+import { KeyLimits } from "./domain/providers/key-limits";
+import { SimulatedFaults } from "./domain/providers/simulated-faults";
 import { EmbeddingBatcher } from "./domain/generations/embedding-batcher";
 import { ProviderRegistry } from "./providers/registry";
 import { EventBus } from "./realtime/event-bus";
@@ -109,7 +112,11 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     cleanup.unshift(() => publisher.quit());
     const pubsub = new RedisPubSub({ publisher, subscriber });
     const bus = new EventBus(pubsub, publisher, config.redis.prefix);
-    const setup = buildProviders(config.providers, config.http.publicUrl);
+    const simulatedIds = [...(config.providers.simulated ? ["simulated"] : []), ...config.providers.simulatedExtra];
+    const faults = new SimulatedFaults(redis, config.redis.prefix, simulatedIds);
+    await faults.start();
+    cleanup.unshift(async () => faults.stop());
+    const setup = buildProviders(config.providers, config.http.publicUrl, (id) => faults.get(id));
     const registry = new ProviderRegistry(setup.providers);
     const alerts = new AlertsService(ds, bus);
     const keyPool = new KeyPool(ds, redis, bus, config.redis.prefix, config.providers, alerts, log);
@@ -118,6 +125,12 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     const providers = new ProviderService(registry, setup, keyPool, redis, config.redis.prefix, log);
     cleanup.unshift(async () => providers.stop());
     registry.setAvailability((id) => providers.configured(id));
+    const r = config.resilience;
+    const breakers = new CircuitBreakers(redis, ds, bus, config.redis.prefix, {
+      defaults: { failureThreshold: r.failureThreshold, failureRate: r.failureRate, minCalls: r.minCalls, windowMs: r.windowMs, resetMs: r.resetMs, halfOpenMax: r.halfOpenMax, perModel: false },
+      overrides: { ...Object.fromEntries(r.perModelProviders.map((p) => [p, { perModel: true }])), ...setup.circuits },
+    }, log);
+    const keyLimits = new KeyLimits(redis, config.redis.prefix, r);
     const router = new Router(registry, {
       aliases: setup.aliases, tierModels: setup.tierModels, maxCandidates: config.providers.maxCandidates,
       unavailableReason: (id) => providers.unavailableReason(id),
@@ -151,7 +164,7 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     const generations = new GenerationService(ds, registry, queue, bus, config.limits, log, metrics, quotas, planner, rateLimits, coalescer, router, providers);
     const sweeper = new SweeperService(ds, queue, bus, config.sweeper, log, metrics);
     const services: Services = {
-      config, generations, apiKeys, registry, bus, quotas, cache, semantic, providers, alerts, router,
+      config, generations, apiKeys, registry, bus, quotas, cache, semantic, providers, alerts, router, breakers, faults,
       filesSecret: await filesSecret(ds, config.files.signingSecret),
       newLoaders: () => createLoaders(ds),
     };
@@ -175,7 +188,7 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     const workers: Worker[] = [];
     const unsubs: (() => void)[] = [];
     if (opts.workers) {
-      runner = new GenerationRunner(ds, registry, bus, blobs, config.worker, log, metrics, quotas, { exact: cache, semantic, coalescer }, keyPool, new EmbeddingBatcher(config.providers.embeddingBatch, providers.runBatch), providers);
+      runner = new GenerationRunner(ds, registry, bus, blobs, config.worker, log, metrics, quotas, { exact: cache, semantic, coalescer }, keyPool, new EmbeddingBatcher(config.providers.embeddingBatch, providers.runBatch), providers, breakers, keyLimits);
       providers.startProbes(config.providers.healthIntervalMs);
       const r = runner;
       unsubs.push(await bus.subscribe(Topic.CANCEL_GENERATION, undefined, ({ generationId }) => void r.abort(generationId)));

@@ -10,6 +10,8 @@ import type { Loaders } from "./loaders/loaders";
 import type { ProviderService } from "../domain/providers/provider.service";
 import type { AlertsService } from "../domain/providers/alerts.service";
 import type { Router } from "../domain/routing/router";
+import type { CircuitBreakers } from "../domain/resilience/circuit-breaker";
+import type { SimulatedFaults } from "../domain/providers/simulated-faults";
 
 /** What resolvers may call: domain services built once in the composition root. */
 export interface Services {
@@ -23,6 +25,8 @@ export interface Services {
   providers: ProviderService;
   alerts: AlertsService;
   router: Router;
+  breakers: CircuitBreakers;
+  faults: SimulatedFaults;
   bus: EventBus;
   /** HMAC secret for /files URLs. */
   filesSecret: string;

@@ -111,6 +111,38 @@ export interface AppConfig {
     /** LOG_LEVEL, default "info" ("silent" in tests). */
     level: string;
   };
+  tracing: {
+    /** OTEL_EXPORTER_OTLP_ENDPOINT: OTLP/HTTP base URL of a collector (`/v1/traces` is appended); unset (default) = tracing off, no overhead. */
+    endpoint?: string;
+    /** OTEL_EXPORTER_OTLP_HEADERS: `key=value,key2=value2` sent with every export (e.g. an auth token), default none. */
+    headers: Record<string, string>;
+    /** OTEL_SERVICE_NAME: `service.name` of every span, default "switchboard". */
+    serviceName: string;
+    /** OTEL_TRACES_SAMPLER_ARG: share of new traces recorded, 0..1 (a sampled parent is always followed), default 1. */
+    sampleRatio: number;
+    /** OTEL_BSP_SCHEDULE_DELAY: milliseconds between span export batches, default 5000. */
+    exportDelayMs: number;
+  };
+  monitoring: {
+    /** MONITORING_WEBHOOK_URL: every alert is POSTed here as JSON (5 s timeout, failures logged), default none. */
+    webhookUrl?: string;
+    anomaly: {
+      /** ANOMALY_INTERVAL_MS: how often one worker (Redis lock) compares each provider's recent window with its baseline (0 = off), default 60000. */
+      intervalMs: number;
+      /** ANOMALY_STDDEV: standard deviations above the baseline that count as an anomaly, default 3. */
+      stddev: number;
+      /** ANOMALY_MIN_SAMPLES: attempts both windows need before anything is judged, default 20. */
+      minSamples: number;
+      /** ANOMALY_MIN_DEVIATION_MS: a latency rise smaller than this never alerts (floor under the stddev rule), default 500. */
+      minDeviationMs: number;
+      /** ANOMALY_MIN_ERROR_RATE_DEVIATION: an error-rate rise smaller than this (0..1, absolute) never alerts, default 0.1. */
+      minErrorRateDeviation: number;
+      /** ANOMALY_BASELINE_WINDOW_MS: the baseline is the last this-long less the recent window, default 3600000 (the last hour but its last 5 minutes). */
+      baselineWindowMs: number;
+      /** ANOMALY_RECENT_WINDOW_MS: the recent window judged against the baseline, default 300000 (5 min). */
+      recentWindowMs: number;
+    };
+  };
   quotas: {
     /** QUOTA_PERIOD: "month" (default), "week" or "day"; periods start at UTC boundaries. */
     period: "month" | "week" | "day";
@@ -146,6 +178,8 @@ export interface AppConfig {
     file?: string;
     /** SIMULATED_PROVIDER: offer the built-in simulated provider (fabricated outputs, no upstream), default true. */
     simulated: boolean;
+    /** SIMULATED_PROVIDERS: comma-separated ids of extra independent simulated providers (e.g. simulated-b) for fallback and fault drills, default none. */
+    simulatedExtra: string[];
     /**
      * Per provider, from the environment: `<PROVIDER>_API_KEY`, `<PROVIDER>_API_KEY_2` … `_N`
      * (labels env-1, env-2 …), `<PROVIDER>_BASE_URL`, `<PROVIDER>_KEY_STRATEGY`. The provider id is the
@@ -173,6 +207,28 @@ export interface AppConfig {
     replicateWebhookSecret?: string;
     /** MAX_FALLBACK_CANDIDATES: how many models a route may try in order, default 4. */
     maxCandidates: number;
+  };
+  resilience: {
+    /** CIRCUIT_FAILURE_THRESHOLD: consecutive failures that open a provider's circuit, default 5. */
+    failureThreshold: number;
+    /** CIRCUIT_FAILURE_RATE: failure share over the window that opens it, default 0.5 (more than half) … */
+    failureRate: number;
+    /** CIRCUIT_MIN_CALLS: … once the window holds this many calls, default 10. */
+    minCalls: number;
+    /** CIRCUIT_WINDOW_MS: the sliding window, default 60000. */
+    windowMs: number;
+    /** CIRCUIT_RESET_MS: how long a circuit stays OPEN before a probe, default 30000. */
+    resetMs: number;
+    /** CIRCUIT_HALF_OPEN_MAX: probe calls admitted at once while HALF_OPEN, default 1. */
+    halfOpenMax: number;
+    /** CIRCUIT_PER_MODEL: comma-separated providers whose breakers are per model, default none. */
+    perModelProviders: string[];
+    /** USER_MAX_IN_FLIGHT: a user's generations running at once across all workers (fairness; 0 = no cap), default 16. */
+    userMaxInFlight: number;
+    /** KEY_RPM / KEY_TPM: requests and tokens per minute per provider key (0 = no limit); `<PROVIDER>_KEY_RPM` / `_KEY_TPM` override per provider. */
+    keyRpm: number;
+    keyTpm: number;
+    keyLimits: Record<string, { rpm?: number; tpm?: number }>;
   };
   bootstrap: {
     /** ADMIN_EMAIL: the admin created on an empty database by `serve --setup`, default admin@localhost. */
@@ -275,6 +331,36 @@ function vendorsFromEnv(env: Env, r: Reader): AppConfig["providers"]["vendors"] 
   return out;
 }
 
+/** `<PROVIDER>_KEY_RPM` / `<PROVIDER>_KEY_TPM`: per-key limits for one provider. */
+function keyLimitsFromEnv(env: Env, r: Reader): Record<string, { rpm?: number; tpm?: number }> {
+  const out: Record<string, { rpm?: number; tpm?: number }> = {};
+  for (const name of Object.keys(env)) {
+    const m = /^([A-Z][A-Z0-9_]*?)_KEY_(RPM|TPM)$/.exec(name);
+    if (!m) continue;
+    const id = m[1].toLowerCase().replace(/_/g, "-");
+    (out[id] ??= {})[m[2] === "RPM" ? "rpm" : "tpm"] = r.int(name, 0, 0);
+  }
+  return out;
+}
+
+/** OTEL_EXPORTER_OTLP_HEADERS: `key=value` pairs separated by commas (values may be URL-encoded, as the OTel spec says). */
+function otlpHeaders(raw: string, r: Reader): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of raw.split(",").map((x) => x.trim()).filter(Boolean)) {
+    const eq = part.indexOf("=");
+    if (eq <= 0) r.problems.push(`OTEL_EXPORTER_OTLP_HEADERS must be key=value pairs separated by commas (got "${part}")`);
+    else {
+      const v = part.slice(eq + 1).trim();
+      try {
+        out[part.slice(0, eq).trim()] = decodeURIComponent(v);
+      } catch {
+        out[part.slice(0, eq).trim()] = v;
+      }
+    }
+  }
+  return out;
+}
+
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === "object") {
     for (const v of Object.values(o)) deepFreeze(v);
@@ -352,6 +438,25 @@ export function loadConfig(env: Env): AppConfig {
       },
     },
     log: { level: r.oneOf("LOG_LEVEL", nodeEnv === "test" ? "silent" : "info", ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const) },
+    tracing: {
+      endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT ? r.url("OTEL_EXPORTER_OTLP_ENDPOINT", "", ["http:", "https:"]).replace(/\/$/, "") : undefined,
+      headers: otlpHeaders(r.str("OTEL_EXPORTER_OTLP_HEADERS", ""), r),
+      serviceName: r.str("OTEL_SERVICE_NAME", "switchboard"),
+      sampleRatio: r.num("OTEL_TRACES_SAMPLER_ARG", 1, 0, 1),
+      exportDelayMs: r.int("OTEL_BSP_SCHEDULE_DELAY", 5000, 1),
+    },
+    monitoring: {
+      webhookUrl: env.MONITORING_WEBHOOK_URL ? r.url("MONITORING_WEBHOOK_URL", "", ["http:", "https:"]) : undefined,
+      anomaly: {
+        intervalMs: r.int("ANOMALY_INTERVAL_MS", 60_000, 0),
+        stddev: r.num("ANOMALY_STDDEV", 3, 0),
+        minSamples: r.int("ANOMALY_MIN_SAMPLES", 20, 1),
+        minDeviationMs: r.int("ANOMALY_MIN_DEVIATION_MS", 500, 0),
+        minErrorRateDeviation: r.num("ANOMALY_MIN_ERROR_RATE_DEVIATION", 0.1, 0, 1),
+        baselineWindowMs: r.int("ANOMALY_BASELINE_WINDOW_MS", 3_600_000, 1000),
+        recentWindowMs: r.int("ANOMALY_RECENT_WINDOW_MS", 300_000, 100),
+      },
+    },
     quotas: {
       period: r.oneOf("QUOTA_PERIOD", "month", ["month", "week", "day"] as const),
       tierLimitsUsd: {
@@ -387,6 +492,7 @@ export function loadConfig(env: Env): AppConfig {
     providers: {
       file: r.opt("SWITCHBOARD_PROVIDERS_FILE"),
       simulated: r.bool("SIMULATED_PROVIDER", true),
+      simulatedExtra: r.str("SIMULATED_PROVIDERS", "").split(",").map((x) => x.trim()).filter(Boolean),
       vendors: vendorsFromEnv(env, r),
       masterKey: r.opt("SWITCHBOARD_MASTER_KEY"),
       keyStrategy: r.oneOf("KEY_STRATEGY", "round-robin", ["round-robin", "least-loaded"] as const),
@@ -400,10 +506,27 @@ export function loadConfig(env: Env): AppConfig {
       replicateWebhookSecret: r.opt("REPLICATE_WEBHOOK_SECRET"),
       maxCandidates: r.int("MAX_FALLBACK_CANDIDATES", 4, 1, 20),
     },
+    resilience: {
+      failureThreshold: r.int("CIRCUIT_FAILURE_THRESHOLD", 5, 1),
+      failureRate: r.num("CIRCUIT_FAILURE_RATE", 0.5, 0, 1),
+      minCalls: r.int("CIRCUIT_MIN_CALLS", 10, 1),
+      windowMs: r.int("CIRCUIT_WINDOW_MS", 60_000, 100),
+      resetMs: r.int("CIRCUIT_RESET_MS", 30_000, 10),
+      halfOpenMax: r.int("CIRCUIT_HALF_OPEN_MAX", 1, 1),
+      perModelProviders: r.str("CIRCUIT_PER_MODEL", "").split(",").map((x) => x.trim()).filter(Boolean),
+      userMaxInFlight: r.int("USER_MAX_IN_FLIGHT", 16, 0),
+      keyRpm: r.int("KEY_RPM", 0, 0),
+      keyTpm: r.int("KEY_TPM", 0, 0),
+      keyLimits: keyLimitsFromEnv(env, r),
+    },
     bootstrap: { adminEmail: r.str("ADMIN_EMAIL", "admin@localhost") },
   };
+  for (const id of cfg.providers.simulatedExtra)
+    if (!/^simulated-[a-z0-9-]+$/.test(id)) r.problems.push(`SIMULATED_PROVIDERS: "${id}" must look like simulated-<name> (kebab-case)`);
   if (cfg.providers.masterKey !== undefined && cfg.providers.masterKey.length < 32)
     r.problems.push("SWITCHBOARD_MASTER_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)");
+  if (cfg.monitoring.anomaly.recentWindowMs >= cfg.monitoring.anomaly.baselineWindowMs)
+    r.problems.push("ANOMALY_RECENT_WINDOW_MS must be shorter than ANOMALY_BASELINE_WINDOW_MS (the baseline is the longer window before the recent one)");
   if (cfg.files.store === "s3" && !env.S3_BUCKET && !env.S3_ENDPOINT) {
     r.problems.push("BLOB_STORE=s3 needs S3_ENDPOINT (or AWS defaults) and S3_BUCKET");
   }

@@ -1,4 +1,7 @@
-/** Every Prometheus metric, defined in one place. One registry per process (per app in tests). */
+/**
+ * Every Prometheus metric, defined in one place. One registry per process (per app in tests).
+ * Each process (API node, worker) exports what it did; Prometheus sums across instances.
+ */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 export function createMetrics(opts: { defaultMetrics: boolean }) {
@@ -66,6 +69,60 @@ export function createMetrics(opts: { defaultMetrics: boolean }) {
     wsConnections: new Gauge({
       name: "switchboard_ws_connections",
       help: "Open GraphQL WebSocket connections on this node",
+      registers: r,
+    }),
+    upstreamRetries: new Counter({
+      name: "switchboard_upstream_retries_total",
+      help: "Upstream failures that led to another try, by provider that failed, error kind and action (retry: the job backs off | fallback: the next candidate | other_key: another key of the same provider | delay: every key cooling down)",
+      labelNames: ["provider", "error_kind", "action"] as const,
+      registers: r,
+    }),
+    costUsd: new Counter({
+      name: "switchboard_cost_usd_total",
+      help: "What finished generations cost upstream, in USD, by provider and model (counted where the terminal transition happens)",
+      labelNames: ["provider", "model"] as const,
+      registers: r,
+    }),
+    circuitState: new Gauge({
+      name: "switchboard_circuit_state",
+      help: "Circuit breaker state per provider: 0 closed, 1 half-open, 2 open",
+      labelNames: ["provider"] as const,
+      registers: r,
+    }),
+    keyHealth: new Gauge({
+      name: "switchboard_provider_key_health",
+      help: "Share of successes among a provider key's last 20 calls, 0..1 (sampled at scrape time)",
+      labelNames: ["provider", "label"] as const,
+      registers: r,
+    }),
+    keyInFlight: new Gauge({
+      name: "switchboard_provider_key_in_flight",
+      help: "Calls in flight on a provider key across all workers (sampled at scrape time)",
+      labelNames: ["provider", "label"] as const,
+      registers: r,
+    }),
+    keyState: new Gauge({
+      name: "switchboard_provider_key_state",
+      help: "Provider key state: 0 active, 1 cooling down, 2 disabled (sampled at scrape time)",
+      labelNames: ["provider", "label"] as const,
+      registers: r,
+    }),
+    webhookDeliveries: new Counter({
+      name: "switchboard_webhook_deliveries_total",
+      help: "Webhook deliveries to users' endpoints by event and outcome",
+      labelNames: ["event", "outcome"] as const,
+      registers: r,
+    }),
+    alertsRaised: new Counter({
+      name: "switchboard_alerts_total",
+      help: "Alerts raised in this process, by kind and provider",
+      labelNames: ["kind", "provider"] as const,
+      registers: r,
+    }),
+    monitoringWebhook: new Counter({
+      name: "switchboard_monitoring_webhook_total",
+      help: "Alerts POSTed to MONITORING_WEBHOOK_URL, by outcome (ok | error)",
+      labelNames: ["outcome"] as const,
       registers: r,
     }),
   };

@@ -17,7 +17,8 @@ import { createMiniMaxProvider } from "./minimax/minimax.provider";
 import { createOpenAICompatibleProvider } from "./openai-compatible/openai-compatible.provider";
 import { OllamaAdmin } from "./ollama/ollama-admin";
 import { createReplicateProvider } from "./replicate/replicate.provider";
-import { SimulatedProvider } from "./simulated/simulated.provider";
+import { SimulatedProvider, type ProviderFaults } from "./simulated/simulated.provider";
+import type { CircuitPolicy } from "../domain/resilience/circuit-breaker";
 
 export type AdapterKind = "openai-compatible" | "anthropic" | "huggingface" | "ollama" | "minimax" | "replicate";
 const KINDS: readonly AdapterKind[] = ["openai-compatible", "anthropic", "huggingface", "ollama", "minimax", "replicate"];
@@ -58,6 +59,8 @@ interface ProvidersFile {
   aliases?: Record<string, string[]>;
   /** tier → allowed model patterns ("openai/*", "simulated/text"); a tier not listed may use every model. */
   tiers?: Partial<Record<Tier, string[]>>;
+  /** provider → circuit breaker policy overrides (failureThreshold, failureRate, minCalls, windowMs, resetMs, halfOpenMax, perModel). */
+  circuits?: Record<string, Partial<CircuitPolicy>>;
 }
 
 export interface ProviderSetup {
@@ -66,6 +69,7 @@ export interface ProviderSetup {
   defs: Record<string, VendorDef & { id: string; configured: boolean }>;
   aliases: Record<string, string[]>;
   tierModels: Partial<Record<Tier, string[]>>;
+  circuits: Record<string, Partial<CircuitPolicy>>;
   ollama?: OllamaAdmin;
 }
 
@@ -79,7 +83,7 @@ function readFile(path: string): ProvidersFile {
   }
 }
 
-export function buildProviders(cfg: AppConfig["providers"], publicUrl: string): ProviderSetup {
+export function buildProviders(cfg: AppConfig["providers"], publicUrl: string, faults: (id: string) => ProviderFaults | undefined = () => undefined): ProviderSetup {
   const file: ProvidersFile = cfg.file ? readFile(cfg.file) : {};
   const problems: string[] = [];
   const defs: ProviderSetup["defs"] = {};
@@ -146,7 +150,8 @@ export function buildProviders(cfg: AppConfig["providers"], publicUrl: string): 
 
   const providers: GenerationProvider[] = [];
   let ollama: OllamaAdmin | undefined;
-  if (cfg.simulated) providers.push(new SimulatedProvider());
+  if (cfg.simulated) providers.push(new SimulatedProvider(undefined, () => faults("simulated")));
+  for (const id of cfg.simulatedExtra) providers.push(new SimulatedProvider(id, () => faults(id)));
   for (const d of Object.values(defs)) {
     const settings: AdapterSettings = {
       id: d.id, displayName: d.name, baseUrl: d.baseUrl, headers: d.headers, requiresKey: d.requiresKey,
@@ -154,7 +159,7 @@ export function buildProviders(cfg: AppConfig["providers"], publicUrl: string): 
     };
     providers.push(createAdapter(d.kind, settings, (admin) => (ollama = admin)));
   }
-  return { providers, defs, aliases, tierModels: file.tiers ?? {}, ollama };
+  return { providers, defs, aliases, tierModels: file.tiers ?? {}, circuits: file.circuits ?? {}, ollama };
 }
 
 function createAdapter(kind: AdapterKind, s: AdapterSettings, onOllama: (a: OllamaAdmin) => void): GenerationProvider {

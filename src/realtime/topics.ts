@@ -1,6 +1,19 @@
 /** Every pub/sub topic with its payload type. Channel names are prefixed per deployment (REDIS_PREFIX). */
 import type { GenerationEventPayload } from "./generation-event";
 
+export interface CircuitEventPayload {
+  provider: string;
+  model: string | null;
+  from: "CLOSED" | "OPEN" | "HALF_OPEN";
+  to: "CLOSED" | "OPEN" | "HALF_OPEN";
+  reason: string;
+  consecutiveFailures: number;
+  windowCalls: number;
+  windowFailures: number;
+  nextProbeAt: string | null;
+  at: string;
+}
+
 export interface AlertPayload {
   id: string;
   kind: string;
@@ -30,6 +43,8 @@ export enum Topic {
   PROVIDER_KEYS_CHANGED = "PROVIDER_KEYS_CHANGED",
   /** Broadcast: an alert was raised (key disabled, budget warning, anomaly). */
   ALERT_RAISED = "ALERT_RAISED",
+  /** A circuit breaker changed state: `CIRCUIT_STATE_CHANGED:<provider>` and, for everyone, `CIRCUIT_STATE_CHANGED`. */
+  CIRCUIT_STATE_CHANGED = "CIRCUIT_STATE_CHANGED",
   /** Progress of an Ollama model pull: `OLLAMA_PULL:<model>`. */
   OLLAMA_PULL = "OLLAMA_PULL",
 }
@@ -44,5 +59,6 @@ export interface TopicPayloads {
   [Topic.GROUP_JOINED]: { generationId: string };
   [Topic.PROVIDER_KEYS_CHANGED]: { provider: string };
   [Topic.ALERT_RAISED]: AlertPayload;
+  [Topic.CIRCUIT_STATE_CHANGED]: CircuitEventPayload;
   [Topic.OLLAMA_PULL]: { model: string; status: string; fraction: number | null; completedBytes: number | null; totalBytes: number | null; done: boolean; error: string | null };
 }

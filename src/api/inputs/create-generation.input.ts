@@ -3,6 +3,7 @@ import { GraphQLJSON } from "graphql-scalars";
 import { Field, Float, InputType, Int } from "type-graphql";
 import { ContentPartType, MessageRole, Modality, Priority, ResponseFormat } from "../types/enums";
 import { CachePolicy } from "../types/cache.type";
+import { UnavailablePolicy } from "../types/circuit.type";
 
 @InputType()
 export class ContentPartInput {
@@ -77,6 +78,8 @@ export class CreateGenerationInput {
   @IsOptional() @Min(1) @Max(86_400) deadlineSeconds?: number | null;
   @Field(() => CachePolicy, { defaultValue: CachePolicy.AUTO, description: "Exact cache: AUTO caches only deterministic requests" })
   cache: CachePolicy;
+  @Field(() => UnavailablePolicy, { defaultValue: UnavailablePolicy.WAIT, description: "When every candidate's circuit is OPEN: WAIT until the earliest probe, or FAIL at once with SERVICE_UNAVAILABLE" })
+  whenUnavailable: UnavailablePolicy;
   @Field(() => [String], { nullable: true, description: 'Models to fall back to, in order, when the requested one fails retryably ("<provider>/<model>")' })
   @IsOptional() @ArrayMaxSize(10) fallbackModels?: string[] | null;
   @Field(() => RequirementsInput, { nullable: true, description: "For auto routing (and to filter an alias's chain): minimum quality and maximum cost" })

@@ -87,6 +87,8 @@ export class GenerationEntity {
   /** Which candidate runs now (provider/providerModel mirror it). */
   @Column("integer", { name: "candidate_index", default: 0 }) candidateIndex: number;
   @Column("jsonb", { name: "upstream_task", nullable: true }) upstreamTask: UpstreamTask | null;
+  /** When every candidate's circuit is OPEN: WAIT (delayed until the earliest probe) or FAIL (SERVICE_UNAVAILABLE at once). */
+  @Column("text", { name: "when_unavailable", default: "WAIT" }) whenUnavailable: "WAIT" | "FAIL";
   /** Claim counter: bumped each time a worker takes the job; guards every transition. */
   @Column("integer", { name: "run_attempt", default: 0 }) runAttempt: number;
   @Column("timestamptz", { name: "created_at" }) createdAt: Date;

@@ -25,6 +25,8 @@ export interface CreateGenerationCommand {
   deadlineSeconds?: number | null;
   /** Opt in (or out) of the semantic cache; default: the route's setting. */
   semanticCache?: boolean | null;
+  /** When every candidate's circuit is OPEN: WAIT (default) or FAIL. */
+  whenUnavailable?: "WAIT" | "FAIL" | null;
   /** Models to fall back to, in order, after the requested one (or the alias's chain). */
   fallbackModels?: string[] | null;
   /** For `auto` (and to filter aliases): the minimum quality and the largest worst-case cost. */

@@ -21,12 +21,14 @@ import type { SemanticCacheService } from "../cache/semantic-cache.service";
 import type { Coalescer } from "../cache/coalescer";
 import { finishFollowers, Followers, promoteHeir, type GroupOutcome } from "./coalesced-group";
 import { CHARGE_CTES, RELEASE_AND_SELECT } from "../quotas/release.sql";
-import { costOf } from "./pricing";
+import { costOf, worstCaseUsage } from "./pricing";
 import { isPending, type GenerateOutcome, type PendingTask, type ProviderCall } from "../../providers/contract";
 import type { Candidate, UpstreamTask } from "../../db/entities/generation.entity";
 import type { Acquired, KeyOutcome, KeyPool } from "../providers/key-pool";
 import type { EmbeddingBatcher } from "./embedding-batcher";
 import { validateOutput } from "./output-validation";
+import { verdictOf, type CallVerdict, type CircuitBreakers, type Gate } from "../resilience/circuit-breaker";
+import type { KeyLimits } from "../providers/key-limits";
 import type { UpstreamCanceller } from "./generation.service";
 
 export interface RunJob {
@@ -90,6 +92,8 @@ export class GenerationRunner {
     private readonly keys?: KeyPool,
     private readonly batcher?: EmbeddingBatcher,
     private readonly upstream?: UpstreamCanceller,
+    private readonly breakers?: CircuitBreakers,
+    private readonly keyLimits?: KeyLimits,
   ) {
     this.store = new RunStore(ds);
   }
@@ -163,17 +167,32 @@ export class GenerationRunner {
       ? gen.candidates
       : [{ model: `${gen.provider}/${gen.providerModel}`, provider: gen.provider ?? "?", providerModel: gen.providerModel ?? "?" }];
     let idx = Math.min(gen.candidateIndex ?? 0, candidates.length - 1);
+    let allOpen = true;
+    let earliestProbe = Infinity;
     for (let calls = 0; ; calls++) {
       const cand = candidates[idx];
       const provider = this.registry.provider(cand.provider);
       const model = this.registry.model(cand.model);
       let outcome: CallOutcome;
+      // A pending task is re-checked whatever its circuit says: the call that started it was admitted.
+      const gate = provider && model && this.breakers && !gen.upstreamTask ? await this.breakers.allow(provider.id, model.name) : undefined;
       if (!provider || !model) {
         const err = new ProviderError({ provider: cand.provider, kind: "invalid_request", retryable: true, message: `model ${cand.model} is not configured on this worker` });
         await this.settleAttempt(gen.id, attemptNo, "FAILED", 0, 0, err);
         outcome = { kind: "error", err, otherKeys: false };
+        allOpen = false;
+      } else if (gate && !gate.allowed) {
+        // Skipped without an upstream call.
+        const err = new ProviderError({
+          provider: provider.id, kind: "unavailable", retryable: true,
+          message: `circuit ${gate.circuit} is OPEN; next probe at ${new Date(gate.nextProbeAt).toISOString()}`,
+        });
+        await this.settleAttempt(gen.id, attemptNo, "SKIPPED", 0, 0, Object.assign(err, { kind: "circuit_open" as never }));
+        earliestProbe = Math.min(earliestProbe, gate.nextProbeAt);
+        outcome = { kind: "error", err, otherKeys: false };
       } else {
-        outcome = await this.callCandidate(gen, attemptNo, ctrl, provider, model, followers);
+        allOpen = false;
+        outcome = await this.callCandidate(gen, attemptNo, ctrl, provider, model, followers, gate);
       }
       if (outcome.kind === "done") return outcome.result;
       const err = outcome.err;
@@ -195,6 +214,12 @@ export class GenerationRunner {
         idx = next;
         continue;
       }
+      if (allOpen && earliestProbe < Infinity) {
+        // Every candidate's circuit is OPEN: wait for the earliest probe, or fail at once, as the request chose.
+        if (gen.whenUnavailable === "FAIL")
+          return this.fail(gen, new ProviderError({ provider: cand.provider, kind: "unavailable", retryable: false, message: `every candidate's circuit is OPEN (${candidates.map((c) => c.model).join(", ")})` }), false, "SERVICE_UNAVAILABLE");
+        return this.delay(gen, Math.max(50, earliestProbe - Date.now()), "every candidate's circuit is OPEN");
+      }
       if (outcome.kind === "wait") return this.delay(gen, outcome.delayMs, outcome.reason);
       if (!job.isLastAttempt) return this.retry(gen, err);
       return this.fail(gen, err, false);
@@ -204,7 +229,21 @@ export class GenerationRunner {
   /** One upstream call (or the re-check of a pending task) on one candidate. */
   private async callCandidate(
     gen: GenerationEntity, attemptNo: number, ctrl: AbortController, provider: GenerationProvider, model: ModelInfo, followers: Followers | null,
+    gate?: Extract<Gate, { allowed: true }>,
   ): Promise<CallOutcome> {
+    let verdict: CallVerdict = "neutral";
+    try {
+      const out = await this.callCandidateInner(gen, attemptNo, ctrl, provider, model, followers);
+      verdict = out.verdict;
+      return out.outcome;
+    } finally {
+      if (gate) await this.breakers!.record(gate, provider.id, verdict).catch((err) => this.log.warn({ err }, "recording a circuit outcome failed"));
+    }
+  }
+
+  private async callCandidateInner(
+    gen: GenerationEntity, attemptNo: number, ctrl: AbortController, provider: GenerationProvider, model: ModelInfo, followers: Followers | null,
+  ): Promise<{ outcome: CallOutcome; verdict: CallVerdict }> {
     const task = gen.upstreamTask;
     // The attempt's timeout, shortened to what is left of the request's deadline.
     const untilDeadline = gen.deadlineAt ? gen.deadlineAt.getTime() - Date.now() : Infinity;
@@ -212,16 +251,42 @@ export class GenerationRunner {
     const req = toRequest(gen);
     const batched = !task && req.modality === "EMBEDDING" && !!provider.embedBatch && !!this.batcher?.enabled;
     let lease: Extract<Acquired, { kind: "key" }> | undefined;
+    let reservedTokens = 0;
     if (provider.requiresKey && this.keys && !batched) {
-      const got = await this.keys.acquire(provider.id, timeoutMs + 60_000, task?.keyLabel);
-      if (got.kind !== "key") {
-        const err = new ProviderError({ provider: provider.id, kind: got.kind === "wait" ? "rate_limited" : "auth", retryable: true, message: got.reason });
+      const skip = async (kind: "rate_limited" | "auth" | "invalid_request", reason: string, delayMs?: number) => {
+        const err = new ProviderError({ provider: provider.id, kind, retryable: kind !== "invalid_request", message: reason });
         await this.settleAttempt(gen.id, attemptNo, "SKIPPED", 0, 0, err);
-        if (got.kind === "wait") return { kind: "wait", err, delayMs: got.delayMs, reason: got.reason };
-        return { kind: "error", err, otherKeys: false };
+        const outcome: CallOutcome = delayMs !== undefined ? { kind: "wait", err, delayMs, reason } : { kind: "error", err, otherKeys: false };
+        return { outcome, verdict: "neutral" as CallVerdict };
+      };
+      const limited = !task && !!this.keyLimits?.limited(provider.id);
+      const usage = limited ? worstCaseUsage(req, model) : undefined;
+      const tokens = (usage?.inputTokens ?? 0) + (usage?.outputTokens ?? 0);
+      for (let tries = 0; ; tries++) {
+        const got = await this.keys.acquire(provider.id, timeoutMs + 60_000, task?.keyLabel);
+        if (got.kind !== "key") return skip(got.kind === "wait" ? "rate_limited" : "auth", got.reason, got.kind === "wait" ? got.delayMs : undefined);
+        if (!limited) {
+          lease = got;
+          break;
+        }
+        // Per-key RPM/TPM: a key whose minute is spent rests; another key, or the job waits (queue instead of 429).
+        const adm = await this.keyLimits!.admit(provider.id, got.label, tokens);
+        if (adm.ok) {
+          lease = got;
+          reservedTokens = adm.tokens;
+          break;
+        }
+        await this.keys.release(provider.id, got.label, got.leaseId, "cancelled");
+        if ("never" in adm) return skip("invalid_request", adm.reason);
+        await this.keys.pause(provider.id, got.label, got.leaseId, adm.waitMs);
+        if (tries >= this.keys.keyCount(provider.id)) return skip("rate_limited", adm.reason, adm.waitMs);
       }
-      lease = got;
     }
+    const refund = async (usage?: GenerationResult["usage"]) => {
+      if (!lease || reservedTokens <= 0) return;
+      const used = usage ? (usage.inputTokens ?? 0) + (usage.outputTokens ?? 0) : 0;
+      await this.keyLimits!.refund(provider.id, lease.label, Math.max(0, reservedTokens - used));
+    };
     const events = new DeltaBuffer(this.cfg.deltaCoalesceMs, async (delta) => {
       await this.bus.publishGenerationEvent(gen, { type: "DELTA", delta });
       await followers?.delta(delta);
@@ -245,9 +310,10 @@ export class GenerationRunner {
       } else out = await provider.generate(req, call);
       await events.flush();
       if (isPending(out)) {
-        await this.keys?.release(provider.id, lease?.label ?? "", lease?.leaseId ?? "", "ok");
-        return { kind: "done", result: await this.pend(gen, attemptNo, provider.id, model, out, keyLabel, followers) };
+        if (lease) await this.keys!.release(provider.id, lease.label, lease.leaseId, "ok");
+        return { outcome: { kind: "done", result: await this.pend(gen, attemptNo, provider.id, model, out, keyLabel, followers) }, verdict: "success" };
       }
+      await refund(out.usage);
       const latency = Math.round(performance.now() - t0);
       const problem = validateOutput(out, req);
       if (problem) {
@@ -257,10 +323,10 @@ export class GenerationRunner {
         await this.settleAttempt(gen.id, attemptNo, "INVALID", latency, costOf(model, out.usage), err, keyLabel);
         this.metrics.upstreamAttempts.inc({ provider: provider.id, model: model.id, outcome: "invalid_output" });
         if (task) await this.clearTask(gen);
-        return { kind: "error", err, otherKeys: false };
+        return { outcome: { kind: "error", err, otherKeys: false }, verdict: "failure" };
       }
       if (lease) await this.keys!.release(provider.id, lease.label, lease.leaseId, "ok");
-      return { kind: "done", result: await this.succeed(gen, model, attemptNo, out, latency, keyLabel) };
+      return { outcome: { kind: "done", result: await this.succeed(gen, model, attemptNo, out, latency, keyLabel) }, verdict: "success" };
     } catch (e) {
       await events.flush();
       const err = classify(e, provider.id, ctrl.signal.aborted, timeout.aborted);
@@ -270,7 +336,11 @@ export class GenerationRunner {
       await this.settleAttempt(gen.id, attemptNo, err.kind === "cancelled" ? "CANCELLED" : "FAILED", latency, 0, err, keyLabel);
       this.metrics.upstreamAttempts.inc({ provider: provider.id, model: model.id, outcome: err.kind });
       if (task && err.kind !== "cancelled") await this.clearTask(gen);
-      return { kind: "error", err, otherKeys: err.kind === "rate_limited" && !!this.keys && (this.keys.keyCount(provider.id) > 1) };
+      await refund(undefined);
+      return {
+        outcome: { kind: "error", err, otherKeys: err.kind === "rate_limited" && !!this.keys && this.keys.keyCount(provider.id) > 1 },
+        verdict: ctrl.signal.aborted ? "neutral" : verdictOf(err.kind),
+      };
     }
   }
 

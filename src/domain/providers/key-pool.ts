@@ -233,6 +233,17 @@ export class KeyPool {
     }
   }
 
+  /** Ends a lease without counting it and rests the key for `ms` (its RPM/TPM minute is spent). */
+  async pause(provider: string, label: string, leaseId: string, ms: number): Promise<void> {
+    const b = this.base(provider);
+    const until = Date.now() + ms;
+    await this.redis
+      .multi()
+      .zrem(`${b}leases:${label}`, leaseId)
+      .eval(`local c = tonumber(redis.call('HGET', KEYS[1], 'cooldown_until') or '0') if tonumber(ARGV[1]) > c then redis.call('HSET', KEYS[1], 'cooldown_until', ARGV[1]) end return 1`, 1, `${b}state:${label}`, until)
+      .exec();
+  }
+
   async describe(provider: string): Promise<KeyStatus[]> {
     const list = [...(this.keys.get(provider) ?? [])];
     // Stored keys disabled in Postgres are not in the pool but are still shown.

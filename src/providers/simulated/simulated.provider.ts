@@ -7,9 +7,19 @@ import type {
 } from "../contract";
 import { hangUntilTimeout, injectedError, invalidRequest } from "./failures";
 import { planMedia } from "./media-plan";
-import { abortError, paced } from "./pacing";
+import { abortError, paced, sleep } from "./pacing";
 import { attemptFails, contentRng, requestDigest, type Rng } from "./seeding";
-import { parseSimulateOptions, type SimulateOptions } from "./simulate-options";
+import { parseSimulateOptions, type SimulatedFailure, type SimulateOptions } from "./simulate-options";
+
+/** Faults injected into a whole simulated provider (not per request): drills and benchmarks. */
+export interface ProviderFaults {
+  /** 0..1: the share of calls that fail. */
+  failRate: number;
+  failWith: SimulatedFailure;
+  /** Added to every call. */
+  latencyMs: number;
+  retryAfterSeconds?: number;
+}
 import { SIMULATED_MODELS, SIMULATED_PROVIDER_ID } from "./simulated-models";
 import { chunkText, hashedNgramEmbedding, inputTokens, promptText, simulatedAnswer } from "./text";
 import { estimateTokens } from "./tokens";
@@ -27,12 +37,23 @@ type Work = (steps: number | undefined, stopEarly: boolean) => Promise<Generatio
  * (see {@link parseSimulateOptions}); output depends only on the request and `seed`.
  */
 export class SimulatedProvider implements GenerationProvider {
-  readonly id = SIMULATED_PROVIDER_ID;
-  readonly displayName = "Simulated (offline, fabricated output)";
+  readonly id: string;
+  readonly displayName: string;
   readonly simulated = true;
-  readonly models: readonly ModelInfo[] = SIMULATED_MODELS;
+  readonly models: readonly ModelInfo[];
   /** Latency and failure injection never change the output. */
   readonly cacheIgnoredParams = ["simulate"] as const;
+
+  /**
+   * @param id another id gives a second, independent simulated provider ("simulated-b/text" …),
+   *   for fallback and circuit-breaker drills.
+   * @param faults provider-wide injected faults (fault drills, benchmarks), read on every call.
+   */
+  constructor(id = SIMULATED_PROVIDER_ID, private readonly faults: () => ProviderFaults | undefined = () => undefined) {
+    this.id = id;
+    this.displayName = id === SIMULATED_PROVIDER_ID ? "Simulated (offline, fabricated output)" : `Simulated ${id} (offline, fabricated output)`;
+    this.models = id === SIMULATED_PROVIDER_ID ? SIMULATED_MODELS : SIMULATED_MODELS.map((m) => ({ ...m, id: `${id}/${m.name}`, provider: id }));
+  }
 
   async generate(req: GenerationRequest, call: ProviderCall): Promise<GenerationResult> {
     const model = this.models.find((m) => m.name === req.model);
@@ -50,6 +71,15 @@ export class SimulatedProvider implements GenerationProvider {
     const work = this.plan(req, model, call, options, contentRng(digest));
     if (call.signal.aborted) throw abortError(call.signal, this.id);
 
+    // Provider-wide injected faults (a drill): every call fails with probability failRate.
+    const fault = this.faults();
+    if (fault && (fault.failRate > 0 || fault.latencyMs > 0)) {
+      if (fault.latencyMs > 0) await sleep(fault.latencyMs, call.signal, this.id);
+      if (fault.failRate > 0 && Math.random() < fault.failRate) {
+        if (fault.failWith === "timeout") return hangUntilTimeout(call, this.id);
+        throw injectedError(fault.failWith === "cut_stream" ? "unavailable" : fault.failWith, { ...options, retryAfterSeconds: fault.retryAfterSeconds ?? options.retryAfterSeconds }, this.id);
+      }
+    }
     const { failWith } = options;
     if (failWith === undefined || !attemptFails(digest, call.attempt, options.failRate)) {
       return work(options.steps, false);
