@@ -33,6 +33,7 @@ import { ProviderService } from "./domain/providers/provider.service";
 import { Router } from "./domain/routing/router";
 import { CircuitBreakers } from "./domain/resilience/circuit-breaker";
 import { KeyLimits } from "./domain/providers/key-limits";
+import { UserFairness } from "./domain/resilience/user-fairness";
 import { SimulatedFaults } from "./domain/providers/simulated-faults";
 import { EmbeddingBatcher } from "./domain/generations/embedding-batcher";
 import { ProviderRegistry } from "./providers/registry";
@@ -193,7 +194,9 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
       const r = runner;
       unsubs.push(await bus.subscribe(Topic.CANCEL_GENERATION, undefined, ({ generationId }) => void r.abort(generationId)));
       const settings = { connection: redis, prefix: config.redis.prefix };
-      workers.push(createGenerationWorker(runner, { ...settings, ...config.worker }, log));
+      // A lease outlives the longest run (every fallback call timing out) and then frees itself.
+      const fairness = new UserFairness(redis, config.redis.prefix, config.resilience.userMaxInFlight, 8 * config.worker.providerTimeoutMs + 60_000);
+      workers.push(createGenerationWorker(runner, { ...settings, ...config.worker }, log, fairness));
       const maintenanceQueue = await scheduleMaintenance({ ...settings, sweepIntervalMs: config.sweeper.intervalMs, retentionDays: config.files.retentionDays });
       cleanup.unshift(() => maintenanceQueue.close());
       workers.push(createMaintenanceWorker({ sweeper, blobs, purgeExpiredCache: () => semantic.purgeExpired() }, { ...settings, sweepIntervalMs: config.sweeper.intervalMs, retentionDays: config.files.retentionDays }, log));

@@ -4,6 +4,8 @@ import type { GenerationRunner } from "../domain/generations/generation-runner";
 import type { Logger } from "../observability/logger";
 import { ProviderError } from "../providers/contract";
 import { BACKOFF_TYPE, GENERATIONS_QUEUE, type GenerationJobData } from "./queues";
+import { jobSpan } from "../observability/tracing";
+import { UserFairness } from "../domain/resilience/user-fairness";
 
 export interface GenerationWorkerSettings {
   connection: ConnectionOptions;
@@ -21,14 +23,27 @@ export function backoffDelay(attemptsMade: number, baseMs: number, err?: Error):
   return Math.min(cap, Math.round(Math.random() * baseMs * 2 ** Math.max(0, attemptsMade - 1)));
 }
 
-export function createGenerationWorker(runner: GenerationRunner, s: GenerationWorkerSettings, log: Logger): Worker<GenerationJobData> {
+export function createGenerationWorker(runner: GenerationRunner, s: GenerationWorkerSettings, log: Logger, fairness?: UserFairness): Worker<GenerationJobData> {
   const worker = new Worker<GenerationJobData>(
     GENERATIONS_QUEUE,
-    async (job: Job<GenerationJobData>, token?: string) => {
-      const outcome = await runner.run({
-        generationId: job.data.generationId,
-        isLastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
-      });
+    // With tracing on, the run is a span continuing the trace of the enqueue (job.data.trace).
+    (job: Job<GenerationJobData>, token?: string) => jobSpan(GENERATIONS_QUEUE, { ...job.data, attempt: job.attemptsMade + 1 }, (e) => e instanceof DelayedError, async (span) => {
+      // Fairness: a user at their in-flight cap waits (in delayed) instead of taking another slot.
+      const fair = fairness?.enabled && job.data.userId ? fairness : undefined;
+      if (fair && !(await fair.acquire(job.data.userId!, job.id!))) {
+        await job.moveToDelayed(Date.now() + UserFairness.backoffMs(job.attemptsStarted), token);
+        throw new DelayedError();
+      }
+      let outcome;
+      try {
+        outcome = await runner.run({
+          generationId: job.data.generationId,
+          isLastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
+        });
+      } finally {
+        if (fair) await fair.release(job.data.userId!, job.id!).catch(() => undefined);
+      }
+      span?.setAttribute("switchboard.outcome", outcome.kind);
       if (outcome.kind === "retry") throw Object.assign(outcome.error, { maxDelayMs: outcome.maxDelayMs }); // BullMQ retries with BACKOFF_TYPE
       if (outcome.kind === "handback" || outcome.kind === "delay" || outcome.kind === "recheck") {
         // Back to delayed without using up one of the job's attempts: shutdown hand-back,
@@ -37,7 +52,7 @@ export function createGenerationWorker(runner: GenerationRunner, s: GenerationWo
         throw new DelayedError();
       }
       return outcome;
-    },
+    }),
     {
       connection: s.connection,
       prefix: s.prefix,

@@ -3,12 +3,17 @@ import { Queue, type ConnectionOptions, type JobsOptions } from "bullmq";
 import type { Priority } from "../db/entities/generation.entity";
 import type { GenerationScheduler } from "../domain/generations/scheduler";
 import { TickBatcher } from "../common/tick-batcher";
+import { enqueueSpan, type TraceCarrier } from "../observability/tracing";
 
 export const GENERATIONS_QUEUE = "generations";
 export const MAINTENANCE_QUEUE = "maintenance";
 
 export interface GenerationJobData {
   generationId: string;
+  /** The owner, for per-user fairness caps (absent on jobs re-enqueued by the sweeper). */
+  userId?: string;
+  /** W3C trace context of the enqueue (only when tracing is on): the worker's span continues the trace. */
+  trace?: TraceCarrier;
 }
 
 /** BullMQ: lower number = sooner. Every job gets a priority so HIGH can overtake NORMAL. */
@@ -26,12 +31,12 @@ export interface QueueSettings {
 export class GenerationQueue implements GenerationScheduler {
   readonly queue: Queue<GenerationJobData>;
   /** Enqueues made in the same turn go to Redis as one addBulk (one round trip). */
-  private readonly adds: TickBatcher<{ id: string; priority: Priority }, void>;
+  private readonly adds: TickBatcher<{ id: string; priority: Priority; userId?: string; trace?: TraceCarrier }, void>;
 
   constructor(private readonly settings: QueueSettings) {
     this.queue = new Queue<GenerationJobData>(GENERATIONS_QUEUE, { connection: settings.connection, prefix: settings.prefix });
-    this.adds = new TickBatcher<{ id: string; priority: Priority }, void>(async (items) => {
-      await this.queue.addBulk(items.map(({ id, priority }) => ({ name: "generate", data: { generationId: id }, opts: this.jobOptions(id, priority) })));
+    this.adds = new TickBatcher<{ id: string; priority: Priority; userId?: string; trace?: TraceCarrier }, void>(async (items) => {
+      await this.queue.addBulk(items.map(({ id, priority, userId, trace }) => ({ name: "generate", data: { generationId: id, ...(userId ? { userId } : {}), ...(trace ? { trace } : {}) }, opts: this.jobOptions(id, priority) })));
       return items.map((): void => undefined);
     });
   }
@@ -47,8 +52,9 @@ export class GenerationQueue implements GenerationScheduler {
     };
   }
 
-  enqueue(generationId: string, priority: Priority): Promise<void> {
-    return this.adds.add({ id: generationId, priority });
+  enqueue(generationId: string, priority: Priority, userId?: string): Promise<void> {
+    // The caller's context is active here: the enqueue span is its child, and travels in the job.
+    return enqueueSpan(GENERATIONS_QUEUE, generationId, (trace) => this.adds.add({ id: generationId, priority, userId, trace }));
   }
 
   /** Replaces a lost/failed job with a fresh one under the same id. */

@@ -155,7 +155,7 @@ export class GenerationService {
     const waiter = cmd.wait ? await this.terminalWaiter(gen.id) : undefined;
     try {
       // A follower enqueues its group: a no-op while the leader's job lives, a fresh run if it just ended.
-      await this.scheduler.enqueue(gen.groupId ?? gen.id, gen.priority);
+      await this.scheduler.enqueue(gen.groupId ?? gen.id, gen.priority, gen.groupId ? undefined : gen.userId);
     } catch (err) {
       // The row is the source of truth: the sweeper enqueues it later. Never lose an accepted generation.
       this.log.error({ err, generationId: gen.id, requestId: viewer.requestId }, "enqueue failed; the sweeper will retry");

@@ -1,0 +1,49 @@
+/**
+ * Fairness without BullMQ Pro's groups: a cap on each user's generations running at once,
+ * across every worker, kept in Redis as leases (a sorted set per user scored by expiry, so a
+ * worker that dies leaks nothing). A job over its user's cap goes back to delayed with a
+ * growing backoff, so one user flooding the queue cannot hold every worker slot while other
+ * users' jobs wait behind theirs.
+ */
+import type { Redis } from "ioredis";
+
+const ACQUIRE = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZSCORE', KEYS[1], ARGV[3]) then return 1 end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1`;
+
+export class UserFairness {
+  constructor(private readonly redis: Redis, private readonly prefix: string, readonly cap: number, private readonly leaseMs: number) {
+    redis.defineCommand("sbFairAcquire", { numberOfKeys: 1, lua: ACQUIRE });
+  }
+
+  get enabled(): boolean {
+    return this.cap > 0;
+  }
+
+  private key(userId: string): string {
+    return `${this.prefix}:inflight:${userId}`;
+  }
+
+  /** Takes one of the user's slots for this job; false when the user is at the cap. */
+  async acquire(userId: string, jobId: string): Promise<boolean> {
+    const now = Date.now();
+    const ok = await (this.redis as unknown as { sbFairAcquire(k: string, ...a: (string | number)[]): Promise<number> }).sbFairAcquire(
+      this.key(userId), now, now + this.leaseMs, jobId, this.cap, this.leaseMs + 60_000,
+    );
+    return ok === 1;
+  }
+
+  async release(userId: string, jobId: string): Promise<void> {
+    await this.redis.zrem(this.key(userId), jobId);
+  }
+
+  /** How long an over-cap job waits before it is tried again: grows with each bounce, with jitter. */
+  static backoffMs(bounces: number): number {
+    const base = Math.min(5_000, 100 * 1.5 ** Math.max(0, bounces - 1));
+    return Math.round(base * (0.5 + Math.random()));
+  }
+}
