@@ -25,6 +25,9 @@ import { createGenerationWorker } from "./jobs/generation.processor";
 import { createMaintenanceWorker, scheduleMaintenance } from "./jobs/maintenance.processor";
 import { GenerationQueue } from "./jobs/queues";
 import { createLogger, type Logger } from "./observability/logger";
+import { startTracing } from "./observability/tracing";
+import { tracedProvider } from "./providers/traced-provider";
+import { Monitoring } from "./domain/monitoring/monitoring";
 import { createMetrics, type Metrics } from "./observability/metrics";
 import { buildProviders } from "./providers/setup";
 import { AlertsService } from "./domain/providers/alerts.service";
@@ -49,7 +52,18 @@ import { SemanticCacheService } from "./domain/cache/semantic-cache.service";
 import { CachePlanner } from "./domain/cache/cache-planner";
 import { RateLimits } from "./domain/quotas/rate-limits";
 import { Coalescer } from "./domain/cache/coalescer";
+import { AddressPolicy } from "./domain/webhooks/address-policy";
+import { SecretBox } from "./domain/webhooks/secret-box";
+import { WebhookDeliverer } from "./domain/webhooks/webhook-deliverer";
+import { WebhookDispatcher } from "./domain/webhooks/webhook-dispatcher";
+import { WebhookSender } from "./domain/webhooks/webhook-sender";
+import { WebhookService } from "./domain/webhooks/webhook.service";
+import { WebhookQueue } from "./jobs/webhook-queue";
+import { createWebhookWorker } from "./jobs/webhook.processor";
 import { systemClock, type Clock } from "./common/clock";
+import { AnalyticsService } from "./domain/analytics/analytics.service";
+import { RollupService } from "./domain/analytics/rollup.service";
+import { createRollupWorker, scheduleRollups } from "./jobs/rollup.processor";
 
 export interface AppOptions {
   /** Serve the HTTP API (serve). */
@@ -98,12 +112,17 @@ async function createBlobStore(config: AppConfig, ds: DataSource): Promise<BlobS
 }
 
 export async function createApp(config: AppConfig, opts: AppOptions): Promise<App> {
-  const log = opts.logger ?? createLogger(config.log.level);
+  const log = opts.logger ?? createLogger(config.log.level, {}, { traceIds: !!config.tracing.endpoint });
   const metrics = createMetrics({ defaultMetrics: true });
   const ds = await connectPostgres({ url: config.db.url, poolSize: config.db.poolSize, create: !!opts.createDatabase, onQuery: opts.onQuery });
   const cleanup: (() => Promise<unknown>)[] = [() => ds.destroy()];
+  // Tracing (OTEL_EXPORTER_OTLP_ENDPOINT) stops last: what the shutdown itself traced is flushed.
+  if (config.tracing.endpoint) cleanup.push(await startTracing({ ...config.tracing, endpoint: config.tracing.endpoint }));
   try {
     await assertMigrated(ds);
+    // Analytics may read from a replica; everything else uses the primary.
+    const readDs = config.db.readUrl ? await connectPostgres({ url: config.db.readUrl, poolSize: config.db.poolSize, create: false }) : ds;
+    if (readDs !== ds) cleanup.unshift(() => readDs.destroy());
     const redis = await connectRedis(config.redis.url, "switchboard");
     cleanup.unshift(() => redis.quit());
     const subscriber = await connectRedis(config.redis.url, "switchboard-sub");
@@ -118,7 +137,8 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     await faults.start();
     cleanup.unshift(async () => faults.stop());
     const setup = buildProviders(config.providers, config.http.publicUrl, (id) => faults.get(id));
-    const registry = new ProviderRegistry(setup.providers);
+    for (const w of setup.warnings) log.warn(w);
+    const registry = new ProviderRegistry(config.tracing.endpoint ? setup.providers.map(tracedProvider) : setup.providers);
     const alerts = new AlertsService(ds, bus);
     const keyPool = new KeyPool(ds, redis, bus, config.redis.prefix, config.providers, alerts, log);
     await keyPool.start();
@@ -131,6 +151,8 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
       defaults: { failureThreshold: r.failureThreshold, failureRate: r.failureRate, minCalls: r.minCalls, windowMs: r.windowMs, resetMs: r.resetMs, halfOpenMax: r.halfOpenMax, perModel: false },
       overrides: { ...Object.fromEntries(r.perModelProviders.map((p) => [p, { perModel: true }])), ...setup.circuits },
     }, log);
+    await breakers.start();
+    cleanup.unshift(async () => breakers.stop());
     const keyLimits = new KeyLimits(redis, config.redis.prefix, r);
     const router = new Router(registry, {
       aliases: setup.aliases, tierModels: setup.tierModels, maxCandidates: config.providers.maxCandidates,
@@ -164,8 +186,23 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     const coalescer = new Coalescer(publisher, config.redis.prefix, config.sweeper.maxAgeMs);
     const generations = new GenerationService(ds, registry, queue, bus, config.limits, log, metrics, quotas, planner, rateLimits, coalescer, router, providers);
     const sweeper = new SweeperService(ds, queue, bus, config.sweeper, log, metrics);
+    const monitoring = new Monitoring({ ds, redis, prefix: config.redis.prefix, bus, alerts, providers, metrics, log, queueDepth: () => queue.depth(), config: config.monitoring });
+    cleanup.unshift(() => monitoring.stop());
+    // Webhooks: terminal events and budget warnings become deliveries wherever they happen (API or worker).
+    const webhookQueue = new WebhookQueue({ connection: redis, prefix: config.redis.prefix, maxAttempts: config.webhooks.maxAttempts });
+    const webhookDispatcher = new WebhookDispatcher(ds, webhookQueue, quotas, alerts, config.quotas.warnRatio, log);
+    cleanup.unshift(() => webhookQueue.close());
+    cleanup.unshift(() => webhookDispatcher.drain()); // before the queue closes
+    const addressPolicy = new AddressPolicy(config.webhooks.allowedHosts);
+    const secretBox = new SecretBox(config.providers.masterKey);
+    const webhooks = new WebhookService(ds, webhookQueue, addressPolicy, secretBox, config.limits.maxPageSize);
+    bus.onTerminal((g, type) => webhookDispatcher.generationEnded(g, type));
+    quotas.onWarning((userId) => webhookDispatcher.quotaWarning(userId));
+    generations.checkCallbackUrl = (viewer, url) => webhooks.checkCallbackUrl(viewer, url);
     const services: Services = {
-      config, generations, apiKeys, registry, bus, quotas, cache, semantic, providers, alerts, router, breakers, faults,
+      config, generations, apiKeys, registry, bus, quotas, cache, semantic, providers, alerts, router, breakers, faults, webhooks,
+      analytics: new AnalyticsService(readDs, config.analytics),
+      health: monitoring.health,
       filesSecret: await filesSecret(ds, config.files.signingSecret),
       newLoaders: () => createLoaders(ds),
     };
@@ -182,6 +219,7 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
       async beforeScrape() {
         const d = await queue.depth();
         for (const [state, n] of Object.entries(d)) metrics.queueDepth.set({ state }, n);
+        await monitoring.sampleKeyPools();
       },
     };
 
@@ -191,6 +229,7 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     if (opts.workers) {
       runner = new GenerationRunner(ds, registry, bus, blobs, config.worker, log, metrics, quotas, { exact: cache, semantic, coalescer }, keyPool, new EmbeddingBatcher(config.providers.embeddingBatch, providers.runBatch), providers, breakers, keyLimits);
       providers.startProbes(config.providers.healthIntervalMs);
+      monitoring.startAnomalyChecks();
       const r = runner;
       unsubs.push(await bus.subscribe(Topic.CANCEL_GENERATION, undefined, ({ generationId }) => void r.abort(generationId)));
       const settings = { connection: redis, prefix: config.redis.prefix };
@@ -200,6 +239,15 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
       const maintenanceQueue = await scheduleMaintenance({ ...settings, sweepIntervalMs: config.sweeper.intervalMs, retentionDays: config.files.retentionDays });
       cleanup.unshift(() => maintenanceQueue.close());
       workers.push(createMaintenanceWorker({ sweeper, blobs, purgeExpiredCache: () => semantic.purgeExpired() }, { ...settings, sweepIntervalMs: config.sweeper.intervalMs, retentionDays: config.files.retentionDays }, log));
+      if (config.analytics.rollupIntervalMs > 0) {
+        const rollupSettings = { ...settings, everyMs: config.analytics.rollupIntervalMs };
+        const rollupQueue = await scheduleRollups(rollupSettings);
+        cleanup.unshift(() => rollupQueue.close());
+        workers.push(createRollupWorker(new RollupService(ds, { dirtyLookbackMs: config.sweeper.maxAgeMs + 3_600_000 }), rollupSettings, log));
+      }
+      const webhookSender = new WebhookSender(addressPolicy, config.webhooks.timeoutMs);
+      cleanup.unshift(async () => webhookSender.close());
+      workers.push(createWebhookWorker(new WebhookDeliverer(ds, webhookSender, secretBox, config.webhooks.backoffBaseMs, log), { ...settings, ...config.webhooks }, log));
     }
 
     let httpServer: HttpServer | undefined;

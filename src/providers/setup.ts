@@ -71,6 +71,8 @@ export interface ProviderSetup {
   tierModels: Partial<Record<Tier, string[]>>;
   circuits: Record<string, Partial<CircuitPolicy>>;
   ollama?: OllamaAdmin;
+  /** Things worth a log line at startup (an unknown *_API_KEY in the environment). */
+  warnings: string[];
 }
 
 const usdToMicros = (usd?: number) => (usd === undefined ? undefined : Math.round(usd * 1_000_000));
@@ -86,6 +88,7 @@ function readFile(path: string): ProvidersFile {
 export function buildProviders(cfg: AppConfig["providers"], publicUrl: string, faults: (id: string) => ProviderFaults | undefined = () => undefined): ProviderSetup {
   const file: ProvidersFile = cfg.file ? readFile(cfg.file) : {};
   const problems: string[] = [];
+  const warnings: string[] = [];
   const defs: ProviderSetup["defs"] = {};
   for (const [id, v] of Object.entries(VENDORS)) defs[id] = { ...v, id, configured: false };
   for (const p of file.providers ?? []) {
@@ -98,7 +101,8 @@ export function buildProviders(cfg: AppConfig["providers"], publicUrl: string, f
   for (const [id, env] of Object.entries(cfg.vendors)) {
     const d = defs[id];
     if (!d) {
-      problems.push(`${id.toUpperCase().replace(/-/g, "_")}_API_KEY / _BASE_URL is set but "${id}" is not a known provider: known are ${Object.keys(defs).join(", ")} (add others in SWITCHBOARD_PROVIDERS_FILE)`);
+      // Other software's *_API_KEY variables are common in an environment: a warning, not a failure.
+      warnings.push(`${id.toUpperCase().replace(/-/g, "_")}_API_KEY / _BASE_URL is set but "${id}" is not a known provider (known: ${Object.keys(defs).join(", ")}); add it in SWITCHBOARD_PROVIDERS_FILE to use it`);
       continue;
     }
     if (env.baseUrl) d.baseUrl = env.baseUrl;
@@ -159,7 +163,7 @@ export function buildProviders(cfg: AppConfig["providers"], publicUrl: string, f
     };
     providers.push(createAdapter(d.kind, settings, (admin) => (ollama = admin)));
   }
-  return { providers, defs, aliases, tierModels: file.tiers ?? {}, circuits: file.circuits ?? {}, ollama };
+  return { providers, defs, aliases, tierModels: file.tiers ?? {}, circuits: file.circuits ?? {}, ollama, warnings };
 }
 
 function createAdapter(kind: AdapterKind, s: AdapterSettings, onOllama: (a: OllamaAdmin) => void): GenerationProvider {

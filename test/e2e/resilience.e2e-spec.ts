@@ -55,9 +55,9 @@ describe("circuit breakers under injected faults", () => {
     const events = await sub.done;
     expect(events.at(-1)).toMatchObject({ provider: "simulated", from: "CLOSED", to: "OPEN", consecutiveFailures: 3 });
     expect(events.at(-1).reason).toMatch(/3 consecutive failures/);
-    // The first 3 tried the primary; once OPEN it is skipped without an upstream call.
+    // The first 3 tried the primary; once OPEN it is skipped without an upstream call: one attempt, on the secondary.
     expect(results.slice(0, 3).every((g) => g.attempts[0].status === "FAILED" && g.attempts[0].errorKind === "unavailable")).toBe(true);
-    expect(results.slice(3).every((g) => g.attempts[0].status === "SKIPPED" && g.attempts[0].errorKind === "circuit_open")).toBe(true);
+    expect(results.slice(3).every((g) => g.attempts.length === 1 && g.attempts[0].provider === "simulated-b" && g.attempts[0].status === "SUCCEEDED")).toBe(true);
     const c = await circuit("simulated");
     expect(c.state).toBe("OPEN");
     expect(new Date(c.nextProbeAt).getTime()).toBeGreaterThan(Date.now() - 1000);
@@ -153,7 +153,7 @@ describe("circuit breakers under injected faults", () => {
     await new Promise((r) => setTimeout(r, 700)); // forced: no automatic probe even after resetMs
     const g = await gen();
     expect(g.provider.id).toBe("simulated-b");
-    expect(g.attempts[0]).toMatchObject({ status: "SKIPPED", errorKind: "circuit_open" });
+    expect(g.attempts).toMatchObject([{ provider: "simulated-b", status: "SUCCEEDED" }]);
     const reset = await t.gql(t.adminKey, `mutation { resetCircuit(provider: "simulated") { state forced consecutiveFailures } }`);
     expect(reset.data!.resetCircuit).toEqual({ state: "CLOSED", forced: false, consecutiveFailures: 0 });
     expect((await gen()).provider.id).toBe("simulated");

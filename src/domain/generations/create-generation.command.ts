@@ -27,6 +27,8 @@ export interface CreateGenerationCommand {
   semanticCache?: boolean | null;
   /** When every candidate's circuit is OPEN: WAIT (default) or FAIL. */
   whenUnavailable?: "WAIT" | "FAIL" | null;
+  /** Terminal events of this generation are POSTed here, signed with the user's callback secret (webhooks). */
+  callbackUrl?: string | null;
   /** Models to fall back to, in order, after the requested one (or the alias's chain). */
   fallbackModels?: string[] | null;
   /** For `auto` (and to filter aliases): the minimum quality and the largest worst-case cost. */

@@ -176,19 +176,20 @@ export class GenerationRunner {
       let outcome: CallOutcome;
       // A pending task is re-checked whatever its circuit says: the call that started it was admitted.
       const gate = provider && model && this.breakers && !gen.upstreamTask ? await this.breakers.allow(provider.id, model.name) : undefined;
+      let skippedOpen = false;
       if (!provider || !model) {
         const err = new ProviderError({ provider: cand.provider, kind: "invalid_request", retryable: true, message: `model ${cand.model} is not configured on this worker` });
         await this.settleAttempt(gen.id, attemptNo, "FAILED", 0, 0, err);
         outcome = { kind: "error", err, otherKeys: false };
         allOpen = false;
       } else if (gate && !gate.allowed) {
-        // Skipped without an upstream call.
+        // Skipped without an upstream call: its attempt slot moves to the next candidate (or ends SKIPPED).
         const err = new ProviderError({
-          provider: provider.id, kind: "unavailable", retryable: true,
+          provider: provider.id, kind: "circuit_open" as never, retryable: true,
           message: `circuit ${gate.circuit} is OPEN; next probe at ${new Date(gate.nextProbeAt).toISOString()}`,
         });
-        await this.settleAttempt(gen.id, attemptNo, "SKIPPED", 0, 0, Object.assign(err, { kind: "circuit_open" as never }));
         earliestProbe = Math.min(earliestProbe, gate.nextProbeAt);
+        skippedOpen = true;
         outcome = { kind: "error", err, otherKeys: false };
       } else {
         allOpen = false;
@@ -205,15 +206,21 @@ export class GenerationRunner {
       const sameAgain = err.kind === "rate_limited" && outcome.kind === "error" && outcome.otherKeys;
       const next = sameAgain ? idx : idx + 1;
       if (next < candidates.length && calls < MAX_CALLS_PER_RUN) {
-        const opened = await this.openAttempt(gen, candidates[next], next);
-        if (!opened) return { kind: "skipped", reason: "superseded or cancelled while running" };
-        attemptNo = opened;
-        if (!(await this.quotas.extend(gen, attemptNo))) return this.overBudget(gen, attemptNo);
+        if (skippedOpen) {
+          // No call was made: the same attempt (and its reservation) goes to the next candidate.
+          if (!(await this.retarget(gen, attemptNo, candidates[next], next))) return { kind: "skipped", reason: "superseded or cancelled while running" };
+        } else {
+          const opened = await this.openAttempt(gen, candidates[next], next);
+          if (!opened) return { kind: "skipped", reason: "superseded or cancelled while running" };
+          attemptNo = opened;
+          if (!(await this.quotas.extend(gen, attemptNo))) return this.overBudget(gen, attemptNo);
+        }
         if (next !== idx)
           await this.bus.publishGenerationEvent(gen, { type: "FALLBACK", message: `${cand.model} failed (${err.kind}: ${err.message.slice(0, 200)}); trying ${candidates[next].model}` });
         idx = next;
         continue;
       }
+      if (skippedOpen) await this.settleAttempt(gen.id, attemptNo, "SKIPPED", 0, 0, err);
       if (allOpen && earliestProbe < Infinity) {
         // Every candidate's circuit is OPEN: wait for the earliest probe, or fail at once, as the request chose.
         if (gen.whenUnavailable === "FAIL")
@@ -390,6 +397,25 @@ export class GenerationRunner {
     gen.providerModel = cand.providerModel;
     gen.candidateIndex = idx;
     return rows[0].attempt_no;
+  }
+
+  /** Points the current (not yet called) attempt at another candidate. */
+  private async retarget(gen: GenerationEntity, attemptNo: number, cand: Candidate, idx: number): Promise<boolean> {
+    const rows: unknown[] = await this.ds.query(
+      `WITH g AS (
+         UPDATE generations SET provider = $4, provider_model = $5, candidate_index = $6, updated_at = now()
+          WHERE id = $1 AND status = 'RUNNING' AND run_attempt = $2 RETURNING id
+       )
+       UPDATE generation_attempts a SET provider = $4, model = $5 FROM g
+        WHERE a.generation_id = g.id AND a.attempt_no = $3 AND a.status = 'RUNNING' RETURNING a.attempt_no`,
+      [gen.id, gen.runAttempt, attemptNo, cand.provider, cand.providerModel, idx],
+    );
+    const updated = Array.isArray(rows[0]) ? (rows[0] as unknown[]).length : rows.length;
+    if (!updated) return false;
+    gen.provider = cand.provider;
+    gen.providerModel = cand.providerModel;
+    gen.candidateIndex = idx;
+    return true;
   }
 
   private async overBudget(gen: GenerationEntity, attemptNo: number): Promise<RunOutcome> {

@@ -73,6 +73,9 @@ export class GenerationService {
     private readonly upstream?: UpstreamCanceller,
   ) {}
 
+  /** Set by the composition root (webhooks): checks createGeneration's callbackUrl, throwing BAD_USER_INPUT. */
+  checkCallbackUrl?: (viewer: Viewer, url: string) => Promise<void>;
+
   /** Routes the request: candidates in order, the normalised request for the primary. */
   private routeAndNormalise(cmd: CreateGenerationCommand, tier: Tier): { route: Route; request: GenerationRequest; model: ReturnType<typeof normaliseRequest>["model"] } {
     const caps = [cmd.maxCostUsd, cmd.requirements?.maxCostUsd].filter((x): x is number => x != null);
@@ -101,6 +104,10 @@ export class GenerationService {
 
   async create(viewer: Viewer, cmd: CreateGenerationCommand): Promise<GenerationEntity> {
     const { route, request, model } = this.routeAndNormalise(cmd, viewer.tier);
+    if (cmd.callbackUrl != null) {
+      if (!this.checkCallbackUrl) throw new BadUserInputError("callbackUrl is not available on this server", { field: "callbackUrl" });
+      await this.checkCallbackUrl(viewer, cmd.callbackUrl);
+    }
     const idem = cmd.idempotencyKey ?? null;
     if (idem) {
       const existing = await this.ds.getRepository(GenerationEntity).findOneBy({ userId: viewer.userId, idempotencyKey: idem });
@@ -122,7 +129,7 @@ export class GenerationService {
       cachePolicy: cmd.cache ?? "AUTO", cacheKey: cache.exactKey, cacheHit: null, semanticScope: cache.semanticScope, groupId: null as string | null,
       deadlineAt: cmd.deadlineSeconds ? new Date(now.getTime() + cmd.deadlineSeconds * 1000) : null,
       candidates: route.candidates.map(({ model: m, provider, providerModel }) => ({ model: m, provider, providerModel })),
-      candidateIndex: 0, upstreamTask: null, whenUnavailable: cmd.whenUnavailable ?? "WAIT",
+      candidateIndex: 0, upstreamTask: null, whenUnavailable: cmd.whenUnavailable ?? "WAIT", callbackUrl: cmd.callbackUrl ?? null,
     } satisfies GenerationEntity);
 
     // In-flight coalescing: an identical request already queued or running leads; this one joins it.
@@ -185,7 +192,7 @@ export class GenerationService {
       runAttempt: 0, createdAt: now, updatedAt: now, startedAt: now, completedAt: now, reservedMicros: 0, quotaPeriodStart: null,
       maxCostMicros: null, cachePolicy: cmd.cache ?? "AUTO", cacheKey: null, semanticScope: null,
       cacheHit: { kind: hit.kind, similarity: hit.similarity, sourceGenerationId: hit.sourceGenerationId }, groupId: null, deadlineAt: null,
-      candidates: null, candidateIndex: 0, upstreamTask: null, whenUnavailable: "WAIT",
+      candidates: null, candidateIndex: 0, upstreamTask: null, whenUnavailable: "WAIT", callbackUrl: cmd.callbackUrl ?? null,
     } satisfies GenerationEntity);
     if (!(await this.hitInserts.add(gen)) && gen.idempotencyKey)
       return this.ds.getRepository(GenerationEntity).findOneByOrFail({ userId: viewer.userId, idempotencyKey: gen.idempotencyKey });

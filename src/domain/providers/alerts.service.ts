@@ -15,7 +15,14 @@ export interface AlertInit {
 }
 
 export class AlertsService {
+  private readonly hooks: ((a: AlertPayload) => void)[] = [];
+
   constructor(private readonly ds: DataSource, private readonly bus: EventBus) {}
+
+  /** Runs `fn` in the process that raised an alert, once per alert (the monitoring webhook, metrics). */
+  onRaised(fn: (a: AlertPayload) => void): void {
+    this.hooks.push(fn);
+  }
 
   async raise(a: AlertInit): Promise<AlertPayload> {
     const [row] = await this.ds.query(
@@ -25,6 +32,13 @@ export class AlertsService {
     );
     const alert = toAlert(row);
     await this.bus.publish(Topic.ALERT_RAISED, undefined, alert);
+    for (const fn of this.hooks) {
+      try {
+        fn(alert);
+      } catch {
+        /* a hook never breaks raising the alert */
+      }
+    }
     return alert;
   }
 

@@ -220,9 +220,17 @@ export class QuotaService {
     return ok;
   }
 
+  private readonly warningHooks: ((userId: string) => void)[] = [];
+
+  /** Runs `fn` once per warning crossing (per user and period), in the process that detected it (alerts, webhooks). */
+  onWarning(fn: (userId: string) => void): void {
+    this.warningHooks.push(fn);
+  }
+
   /** Tells quotaUpdated subscribers that the figures moved (they read them fresh). */
   changed(userId: string, warning: boolean): void {
     void this.bus.publish(Topic.QUOTA_UPDATED, userId, { userId, warning }).catch(() => undefined);
+    if (warning) for (const fn of this.warningHooks) fn(userId);
   }
 
   async get(viewer: Viewer, userId?: string): Promise<QuotaView> {

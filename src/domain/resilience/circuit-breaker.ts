@@ -89,23 +89,28 @@ if probe and st == 'HALF_OPEN' then
   local n = tonumber(redis.call('HGET', k, 'half_inflight') or '1')
   if n > 0 then redis.call('HSET', k, 'half_inflight', n - 1) end
 end
-if verdict == 'neutral' then return {'', 0, 0, 0, 0} end
+if verdict == 'neutral' then return {'', 0, 0, 0, 0, st} end
+local wf = w .. 'f'
 redis.call('ZREMRANGEBYSCORE', w, '-inf', now - windowMs)
-redis.call('ZADD', w, now, member .. (verdict == 'failure' and ':f' or ':s'))
+redis.call('ZREMRANGEBYSCORE', wf, '-inf', now - windowMs)
+redis.call('ZADD', w, now, member)
 redis.call('PEXPIRE', w, windowMs + 1000)
+if verdict == 'failure' then
+  redis.call('ZADD', wf, now, member)
+  redis.call('PEXPIRE', wf, windowMs + 1000)
+end
 local calls = redis.call('ZCARD', w)
-local fails = 0
-for _, m in ipairs(redis.call('ZRANGE', w, 0, -1)) do if string.sub(m, -2) == ':f' then fails = fails + 1 end end
+local fails = redis.call('ZCARD', wf)
 local consecutive = 0
 if verdict == 'failure' then consecutive = redis.call('HINCRBY', k, 'consecutive', 1) else redis.call('HSET', k, 'consecutive', 0) end
 if st == 'HALF_OPEN' then
   if verdict == 'success' then
     redis.call('HSET', k, 'state', 'CLOSED', 'consecutive', 0, 'half_inflight', 0)
-    redis.call('DEL', w)
-    return {'HALF_OPEN>CLOSED', 0, 0, 0, 0}
+    redis.call('DEL', w, wf)
+    return {'HALF_OPEN>CLOSED', 0, 0, 0, 0, 'CLOSED'}
   end
   redis.call('HSET', k, 'state', 'OPEN', 'opened_at', now, 'next_probe_at', now + resetMs, 'half_inflight', 0)
-  return {'HALF_OPEN>OPEN', consecutive, calls, fails, now + resetMs}
+  return {'HALF_OPEN>OPEN', consecutive, calls, fails, now + resetMs, 'OPEN'}
 end
 if st == 'CLOSED' and verdict == 'failure' then
   local why = ''
@@ -113,10 +118,10 @@ if st == 'CLOSED' and verdict == 'failure' then
   elseif calls >= minCalls and fails / calls > rate then why = 'rate' end
   if why ~= '' then
     redis.call('HSET', k, 'state', 'OPEN', 'opened_at', now, 'next_probe_at', now + resetMs)
-    return {'CLOSED>OPEN:' .. why, consecutive, calls, fails, now + resetMs}
+    return {'CLOSED>OPEN:' .. why, consecutive, calls, fails, now + resetMs, 'OPEN'}
   end
 end
-return {'', consecutive, calls, fails, 0}`;
+return {'', consecutive, calls, fails, 0, st}`;
 
 export interface BreakerConfig {
   defaults: CircuitPolicy;
@@ -124,7 +129,20 @@ export interface BreakerConfig {
   overrides: Record<string, Partial<CircuitPolicy>>;
 }
 
+/** What this process last learned of a circuit (from a script's answer or a transition event). */
+interface Known {
+  state: CircuitState;
+  nextProbeAt: number;
+  at: number;
+}
+
+/** How long a locally known CLOSED state is trusted without asking Redis (transitions also arrive by pub/sub at once). */
+const TRUST_CLOSED_MS = 1000;
+
 export class CircuitBreakers {
+  private readonly known = new Map<string, Known>();
+  private unsubscribe?: () => void;
+
   constructor(
     private readonly redis: Redis,
     private readonly ds: DataSource,
@@ -137,6 +155,18 @@ export class CircuitBreakers {
   ) {
     redis.defineCommand("sbCircuitAllow", { numberOfKeys: 1, lua: ALLOW });
     redis.defineCommand("sbCircuitRecord", { numberOfKeys: 2, lua: RECORD });
+  }
+
+  /** Follows every node's transitions, so this process skips an OPEN circuit without asking Redis. */
+  async start(): Promise<void> {
+    this.unsubscribe = await this.bus.subscribe(Topic.CIRCUIT_STATE_CHANGED, undefined, (e) => {
+      const circuit = e.model ? `${e.provider}|${e.model}` : e.provider;
+      this.known.set(circuit, { state: e.to, nextProbeAt: e.nextProbeAt ? Date.parse(e.nextProbeAt) : 0, at: Date.now() });
+    });
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
   }
 
   policy(provider: string): CircuitPolicy {
@@ -156,9 +186,15 @@ export class CircuitBreakers {
   async allow(provider: string, model: string): Promise<Gate> {
     const circuit = this.circuitOf(provider, model);
     const p = this.policy(provider);
+    // Fast paths, no Redis: a circuit known CLOSED a moment ago, or known OPEN (not forced-reset) before its probe time.
+    const k = this.known.get(circuit);
+    const now = Date.now();
+    if (k?.state === "CLOSED" && now - k.at < TRUST_CLOSED_MS) return { allowed: true, probe: false, circuit };
+    if (k?.state === "OPEN" && k.nextProbeAt > now && now - k.at < p.resetMs) return { allowed: false, circuit, nextProbeAt: k.nextProbeAt };
     const [ok, probe, transition, np] = (await (this.redis as unknown as { sbCircuitAllow(k: string, ...a: (string | number)[]): Promise<[number, number, string, number]> }).sbCircuitAllow(
       this.key(circuit), Date.now(), p.halfOpenMax,
     ));
+    this.known.set(circuit, { state: ok === 1 ? (probe === 1 ? "HALF_OPEN" : "CLOSED") : "OPEN", nextProbeAt: Number(np), at: now });
     if (transition) await this.transitioned(circuit, "OPEN", "HALF_OPEN", "reset timeout passed: probing", 0, 0, 0, null);
     return ok === 1 ? { allowed: true, probe: probe === 1, circuit } : { allowed: false, circuit, nextProbeAt: Number(np) };
   }
@@ -167,9 +203,10 @@ export class CircuitBreakers {
   async record(gate: Extract<Gate, { allowed: true }>, provider: string, verdict: CallVerdict): Promise<void> {
     const p = this.policy(provider);
     const k = this.key(gate.circuit);
-    const [transition, consecutive, calls, fails, np] = (await (this.redis as unknown as { sbCircuitRecord(k: string, w: string, ...a: (string | number)[]): Promise<[string, number, number, number, number]> }).sbCircuitRecord(
+    const [transition, consecutive, calls, fails, np, state] = (await (this.redis as unknown as { sbCircuitRecord(k: string, w: string, ...a: (string | number)[]): Promise<[string, number, number, number, number, CircuitState]> }).sbCircuitRecord(
       k, `${k}:w`, Date.now(), verdict, gate.probe ? "1" : "0", p.failureThreshold, p.failureRate, p.minCalls, p.windowMs, p.resetMs, randomUUID(),
     ));
+    if (state) this.known.set(gate.circuit, { state, nextProbeAt: Number(np) || 0, at: Date.now() });
     if (!transition) return;
     const [edge, why] = transition.split(":");
     const [from, to] = edge.split(">") as [CircuitState, CircuitState];
@@ -185,6 +222,7 @@ export class CircuitBreakers {
     const circuit = model ? `${provider}|${model}` : provider;
     const before = await this.view(circuit);
     await this.redis.hset(this.key(circuit), { state: "OPEN", forced: "1", opened_at: Date.now(), next_probe_at: 0 });
+    this.known.delete(circuit);
     await this.transitioned(circuit, before.state, "OPEN", "forced open by an admin", before.consecutiveFailures, before.windowCalls, before.windowFailures, null);
     return this.view(circuit);
   }
@@ -193,7 +231,8 @@ export class CircuitBreakers {
   async reset(provider: string, model: string | null): Promise<CircuitView> {
     const circuit = model ? `${provider}|${model}` : provider;
     const before = await this.view(circuit);
-    await this.redis.del(this.key(circuit), `${this.key(circuit)}:w`);
+    await this.redis.del(this.key(circuit), `${this.key(circuit)}:w`, `${this.key(circuit)}:wf`);
+    this.known.delete(circuit);
     await this.transitioned(circuit, before.state, "CLOSED", "reset by an admin", 0, 0, 0, null);
     return this.view(circuit);
   }
@@ -205,7 +244,7 @@ export class CircuitBreakers {
     do {
       const [next, found] = await this.redis.scan(cursor, "MATCH", `${this.prefix}:cb:${provider}|*`, "COUNT", 200);
       cursor = next;
-      keys.push(...found.filter((k) => !k.endsWith(":w")));
+      keys.push(...found.filter((k) => !k.endsWith(":w") && !k.endsWith(":wf")));
     } while (cursor !== "0");
     const circuits = [provider, ...keys.map((k) => k.slice(`${this.prefix}:cb:`.length)).sort()];
     return Promise.all(circuits.map((c) => this.view(c)));
@@ -214,13 +253,14 @@ export class CircuitBreakers {
   async view(circuit: string): Promise<CircuitView> {
     const k = this.key(circuit);
     const now = Date.now();
-    const [h, members] = await Promise.all([this.redis.hgetall(k), this.redis.zrangebyscore(`${k}:w`, now - this.policy(circuit.split("|")[0]).windowMs, "+inf")]);
+    const since = now - this.policy(circuit.split("|")[0]).windowMs;
+    const [h, calls, fails] = await Promise.all([this.redis.hgetall(k), this.redis.zcount(`${k}:w`, since, "+inf"), this.redis.zcount(`${k}:wf`, since, "+inf")]);
     const [provider, model] = circuit.split("|");
     const state = (h.state as CircuitState) ?? "CLOSED";
     return {
       provider, model: model ?? null, state,
       consecutiveFailures: Number(h.consecutive ?? 0),
-      windowCalls: members.length, windowFailures: members.filter((m) => m.endsWith(":f")).length,
+      windowCalls: calls, windowFailures: fails,
       openedAt: state !== "CLOSED" && h.opened_at ? new Date(Number(h.opened_at)) : null,
       nextProbeAt: state === "OPEN" && Number(h.next_probe_at) > 0 ? new Date(Number(h.next_probe_at)) : null,
       forced: h.forced === "1" && state === "OPEN",

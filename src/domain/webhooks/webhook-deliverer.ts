@@ -1,0 +1,95 @@
+/**
+ * One delivery attempt: sign the stored body with the endpoint's (or the user's callback)
+ * secret at send time, POST it through the guarded sender, and record the attempt and the
+ * delivery's new state in one statement. The caller (the queue worker) maps the outcome to
+ * a retry or an end.
+ */
+import type { DataSource } from "typeorm";
+import type { Logger } from "../../observability/logger";
+import type { SecretBox } from "./secret-box";
+import { webhookRetryDelayMs } from "./webhook-events";
+import type { SendResult, WebhookSender } from "./webhook-sender";
+import { SIGNATURE_HEADER, signatureHeader } from "./webhook-signature";
+
+export type AttemptOutcome =
+  | { kind: "delivered" }
+  /** Failed, attempts remain: retry after the backoff. */
+  | { kind: "retry"; error: string }
+  /** Failed for good (last attempt, blocked address, endpoint deleted, no secret): stop. */
+  | { kind: "final"; status: "FAILED" | "BLOCKED"; error: string }
+  /** Nothing to do (unknown delivery, or not pending: a duplicate job). */
+  | { kind: "skipped" };
+
+export class WebhookDeliverer {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly sender: WebhookSender,
+    private readonly box: SecretBox,
+    private readonly backoffBaseMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** @param failedSoFar attempts of this run already made; @param maxAttempts attempts per run. */
+  async attempt(deliveryId: string, failedSoFar: number, maxAttempts: number): Promise<AttemptOutcome> {
+    const [row] = await this.ds.query(
+      `SELECT d.id, d.url, d.body, d.event, d.status, d.target, d.endpoint_id,
+              e.secret AS endpoint_secret, e.deleted_at AS endpoint_deleted_at, c.secret AS callback_secret
+         FROM webhook_deliveries d
+         LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id
+         LEFT JOIN webhook_callback_secrets c ON c.user_id = d.user_id AND d.target = 'callback'
+        WHERE d.id = $1`,
+      [deliveryId],
+    );
+    if (!row || row.status !== "PENDING") return { kind: "skipped" };
+    const last = failedSoFar + 1 >= maxAttempts;
+
+    let secret: string;
+    try {
+      if (row.target === "endpoint" && (!row.endpoint_secret || row.endpoint_deleted_at)) throw new Error("the endpoint was deleted");
+      const stored = row.target === "endpoint" ? row.endpoint_secret : row.callback_secret;
+      if (!stored) throw new Error("no callback secret (rotateCallbackSecret creates one)");
+      secret = this.box.open(stored);
+    } catch (err) {
+      const error = (err as Error).message;
+      await this.record(deliveryId, "FAILED", { outcome: "failed", statusCode: null, latencyMs: 0, excerpt: null, error }, null);
+      return { kind: "final", status: "FAILED", error };
+    }
+
+    const result = await this.sender.send(row.url, row.body, {
+      [SIGNATURE_HEADER]: signatureHeader(secret, row.body),
+      "switchboard-event": row.event,
+      "switchboard-delivery": deliveryId,
+    });
+    if (result.outcome === "delivered") {
+      await this.record(deliveryId, "SUCCEEDED", result, null);
+      return { kind: "delivered" };
+    }
+    const error = result.error ?? "failed";
+    if (result.outcome === "blocked") {
+      await this.record(deliveryId, "BLOCKED", result, null);
+      this.log.warn({ deliveryId, url: row.url, error }, "webhook delivery blocked by the address guard");
+      return { kind: "final", status: "BLOCKED", error };
+    }
+    if (last) {
+      await this.record(deliveryId, "FAILED", result, null);
+      return { kind: "final", status: "FAILED", error };
+    }
+    await this.record(deliveryId, "PENDING", result, new Date(Date.now() + webhookRetryDelayMs(failedSoFar + 1, this.backoffBaseMs)));
+    return { kind: "retry", error };
+  }
+
+  /** The attempt row and the delivery's state, in one statement. */
+  private async record(deliveryId: string, status: "PENDING" | "SUCCEEDED" | "FAILED" | "BLOCKED", r: SendResult, nextAttemptAt: Date | null): Promise<void> {
+    const attemptStatus = r.outcome === "delivered" ? "SUCCEEDED" : r.outcome === "blocked" ? "BLOCKED" : "FAILED";
+    await this.ds.query(
+      `WITH d AS (
+         UPDATE webhook_deliveries SET attempt_count = attempt_count + 1, status = $2, last_status_code = $3, last_error = $4,
+                next_attempt_at = $5, delivered_at = CASE WHEN $2 = 'SUCCEEDED' THEN now() ELSE delivered_at END, updated_at = now()
+          WHERE id = $1 RETURNING id, attempt_count
+       )
+       INSERT INTO webhook_attempts (delivery_id, attempt_no, status, status_code, latency_ms, response_excerpt, error)
+       SELECT d.id, d.attempt_count, $6, $3, $7, $8, $4 FROM d`,
+      [deliveryId, status, r.statusCode, r.error?.slice(0, 1000) ?? null, nextAttemptAt, attemptStatus, r.latencyMs, r.excerpt],
+    );
+  }
+}

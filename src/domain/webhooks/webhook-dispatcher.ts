@@ -1,0 +1,127 @@
+/**
+ * Turns events into deliveries: a generation's terminal transition (EventBus.onTerminal)
+ * goes to the user's endpoints subscribed to it and to the generation's callbackUrl; a
+ * budget warning (QuotaService.onWarning) raises an alert and goes to endpoints subscribed
+ * to quota.warning. Deliveries are rows first, then jobs: terminal events of one
+ * event-loop turn share one endpoint lookup, one insert and one enqueue.
+ */
+import { randomUUID } from "node:crypto";
+import type { DataSource } from "typeorm";
+import { TickBatcher } from "../../common/tick-batcher";
+import type { GenerationEntity } from "../../db/entities/generation.entity";
+import type { Logger } from "../../observability/logger";
+import type { AlertsService } from "../providers/alerts.service";
+import type { QuotaService } from "../quotas/quota.service";
+import { systemViewer } from "../viewer";
+import { generationBody, quotaWarningBody, TERMINAL_EVENTS, type WebhookEvent } from "./webhook-events";
+import type { WebhookScheduler } from "./webhook-scheduler";
+
+interface Terminal {
+  g: GenerationEntity;
+  event: WebhookEvent;
+}
+
+interface NewDelivery {
+  id: string;
+  eventId: string;
+  userId: string;
+  endpointId: string | null;
+  generationId: string | null;
+  target: "endpoint" | "callback";
+  event: WebhookEvent;
+  url: string;
+  body: string;
+}
+
+export class WebhookDispatcher {
+  private readonly terminals = new TickBatcher<Terminal, void>((items) => this.dispatchTerminals(items));
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly scheduler: WebhookScheduler,
+    private readonly quotas: QuotaService,
+    private readonly alerts: AlertsService,
+    private readonly warnRatio: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** For EventBus.onTerminal: never throws, never blocks the event. */
+  generationEnded(g: GenerationEntity, type: "SUCCEEDED" | "FAILED" | "CANCELLED"): void {
+    this.track(this.terminals.add({ g, event: TERMINAL_EVENTS[type] }), { generationId: g.id }, "webhook dispatch failed");
+  }
+
+  /** For QuotaService.onWarning: an alert and quota.warning deliveries. */
+  quotaWarning(userId: string): void {
+    this.track(this.dispatchQuotaWarning(userId), { userId }, "budget warning dispatch failed");
+  }
+
+  /** Resolves once every dispatch started so far has been written and enqueued (shutdown). */
+  async drain(): Promise<void> {
+    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private track(p: Promise<unknown>, ctx: Record<string, unknown>, msg: string): void {
+    const tracked = p.catch((err) => this.log.error({ err, ...ctx }, msg)).finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+  }
+
+  private async dispatchTerminals(items: Terminal[]): Promise<void[]> {
+    const userIds = [...new Set(items.map((i) => i.g.userId))];
+    const endpoints: { id: string; user_id: string; url: string; events: string[] }[] = await this.ds.query(
+      `SELECT id, user_id, url, events FROM webhook_endpoints WHERE user_id = ANY($1::uuid[]) AND deleted_at IS NULL`,
+      [userIds],
+    );
+    // Rows built from a RETURNING * carry callback_url; anything else is looked up.
+    const unknownCallback = items.filter((i) => i.g.callbackUrl === undefined).map((i) => i.g.id);
+    const callbacks = new Map<string, string | null>();
+    if (unknownCallback.length)
+      for (const r of await this.ds.query(`SELECT id, callback_url FROM generations WHERE id = ANY($1::uuid[])`, [unknownCallback])) callbacks.set(r.id, r.callback_url);
+    const deliveries: NewDelivery[] = [];
+    for (const { g, event } of items) {
+      const callbackUrl = g.callbackUrl !== undefined ? g.callbackUrl : (callbacks.get(g.id) ?? null);
+      const targets = endpoints.filter((e) => e.user_id === g.userId && e.events.includes(event));
+      if (!targets.length && !callbackUrl) continue;
+      const eventId = randomUUID();
+      const body = generationBody(eventId, event, g);
+      const base = { eventId, userId: g.userId, generationId: g.id, event, body };
+      for (const e of targets) deliveries.push({ ...base, id: randomUUID(), endpointId: e.id, target: "endpoint", url: e.url });
+      if (callbackUrl) deliveries.push({ ...base, id: randomUUID(), endpointId: null, target: "callback", url: callbackUrl });
+    }
+    await this.insertAndEnqueue(deliveries);
+    return items.map((): void => undefined);
+  }
+
+  private async dispatchQuotaWarning(userId: string): Promise<void> {
+    const q = await this.quotas.get(systemViewer("budget-warning"), userId);
+    const used = q.limitMicros > 0 ? (q.spentMicros + q.reservedMicros) / q.limitMicros : 1;
+    const usd = (m: number) => `$${(m / 1e6).toFixed(2)}`;
+    await this.alerts.raise({
+      kind: "budget_warning",
+      severity: "warning",
+      message: `User ${userId} has used ${Math.round(used * 100)}% of its ${usd(q.limitMicros)} budget (spent ${usd(q.spentMicros)}, reserved ${usd(q.reservedMicros)}) for the period ending ${q.periodEnd.toISOString()}`,
+      details: { userId, limitMicros: q.limitMicros, spentMicros: q.spentMicros, reservedMicros: q.reservedMicros, warnRatio: this.warnRatio, periodStart: q.periodStart.toISOString(), periodEnd: q.periodEnd.toISOString() },
+    });
+    const endpoints: { id: string; url: string }[] = await this.ds.query(
+      `SELECT id, url FROM webhook_endpoints WHERE user_id = $1 AND deleted_at IS NULL AND 'quota.warning' = ANY(events)`,
+      [userId],
+    );
+    if (!endpoints.length) return;
+    const eventId = randomUUID();
+    const body = quotaWarningBody(eventId, q, this.warnRatio);
+    await this.insertAndEnqueue(
+      endpoints.map((e) => ({ id: randomUUID(), eventId, userId, endpointId: e.id, generationId: null, target: "endpoint", event: "quota.warning", url: e.url, body })),
+    );
+  }
+
+  private async insertAndEnqueue(ds: NewDelivery[]): Promise<void> {
+    if (!ds.length) return;
+    await this.ds.query(
+      `INSERT INTO webhook_deliveries (id, event_id, user_id, endpoint_id, generation_id, target, event, url, body, next_attempt_at)
+       SELECT *, now() FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[])`,
+      [ds.map((x) => x.id), ds.map((x) => x.eventId), ds.map((x) => x.userId), ds.map((x) => x.endpointId), ds.map((x) => x.generationId),
+        ds.map((x) => x.target), ds.map((x) => x.event), ds.map((x) => x.url), ds.map((x) => x.body)],
+    );
+    await this.scheduler.enqueue(ds.map((x) => ({ deliveryId: x.id, run: 0 })));
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * The analytics rollup as a repeatable BullMQ job on its own queue (a long catch-up run
+ * never delays the sweeper), so it runs once per interval across all workers.
+ */
+import { Queue, Worker, type ConnectionOptions } from "bullmq";
+import type { RollupRun } from "../domain/analytics/rollup.service";
+import type { Logger } from "../observability/logger";
+
+export const ANALYTICS_QUEUE = "analytics";
+
+export interface RollupSettings {
+  connection: ConnectionOptions;
+  prefix: string;
+  /** ANALYTICS_ROLLUP_INTERVAL_MS. */
+  everyMs: number;
+}
+
+export async function scheduleRollups(s: RollupSettings): Promise<Queue> {
+  const q = new Queue(ANALYTICS_QUEUE, { connection: s.connection, prefix: s.prefix });
+  await q.upsertJobScheduler("rollup", { every: s.everyMs }, { name: "rollup", opts: { removeOnComplete: true, removeOnFail: 100 } });
+  return q;
+}
+
+export function createRollupWorker(rollups: { rollUp(): Promise<RollupRun> }, s: RollupSettings, log: Logger): Worker {
+  const worker = new Worker(
+    ANALYTICS_QUEUE,
+    async (job) => {
+      if (job.name !== "rollup") return undefined;
+      const run = await rollups.rollUp();
+      if (run.hours || run.recomputed) log.info(run, "analytics rollup");
+      return run;
+    },
+    { connection: s.connection, prefix: s.prefix, concurrency: 1 },
+  );
+  worker.on("error", (err) => log.error({ err }, "analytics worker error"));
+  return worker;
+}
