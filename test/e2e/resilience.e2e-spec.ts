@@ -18,7 +18,8 @@ describe("circuit breakers under injected faults", () => {
     t = await startTestApp({
       providers: { simulatedExtra: ["simulated-b"] },
       resilience: { failureThreshold: 3, minCalls: 10, failureRate: 0.5, resetMs: 600, windowMs: 10_000 },
-      worker: { providerTimeoutMs: 300, attempts: 2 },
+      // Per-attempt timeouts by provider (and modality): 300 ms for the simulated ones, 10 s elsewhere.
+      worker: { providerTimeoutMs: 10_000, timeouts: { "simulated:TEXT": 300, "simulated-b": 300 }, attempts: 2 },
     });
   });
   afterAll(() => t?.close());

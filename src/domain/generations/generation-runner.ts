@@ -65,6 +65,8 @@ function keyOutcome(err: ProviderError): KeyOutcome {
 
 export interface RunnerConfig {
   providerTimeoutMs: number;
+  /** "<modality>", "<provider>" or "<provider>:<modality>" → ms (most specific wins). */
+  timeouts?: Record<string, number>;
   deltaCoalesceMs: number;
 }
 
@@ -254,7 +256,9 @@ export class GenerationRunner {
     const task = gen.upstreamTask;
     // The attempt's timeout, shortened to what is left of the request's deadline.
     const untilDeadline = gen.deadlineAt ? gen.deadlineAt.getTime() - Date.now() : Infinity;
-    const timeoutMs = Math.max(1, Math.min(this.cfg.providerTimeoutMs, untilDeadline));
+    const t = this.cfg.timeouts ?? {};
+    const perAttempt = t[`${provider.id}:${gen.modality}`] ?? t[provider.id] ?? t[gen.modality] ?? this.cfg.providerTimeoutMs;
+    const timeoutMs = Math.max(1, Math.min(perAttempt, untilDeadline));
     const req = toRequest(gen);
     const batched = !task && req.modality === "EMBEDDING" && !!provider.embedBatch && !!this.batcher?.enabled;
     let lease: Extract<Acquired, { kind: "key" }> | undefined;
@@ -269,9 +273,11 @@ export class GenerationRunner {
       const limited = !task && !!this.keyLimits?.limited(provider.id);
       const usage = limited ? worstCaseUsage(req, model) : undefined;
       const tokens = (usage?.inputTokens ?? 0) + (usage?.outputTokens ?? 0);
+      let limitReason: string | undefined;
       for (let tries = 0; ; tries++) {
         const got = await this.keys.acquire(provider.id, timeoutMs + 60_000, task?.keyLabel);
-        if (got.kind !== "key") return skip(got.kind === "wait" ? "rate_limited" : "auth", got.reason, got.kind === "wait" ? got.delayMs : undefined);
+        if (got.kind !== "key")
+          return skip(got.kind === "wait" ? "rate_limited" : "auth", limitReason ?? got.reason, got.kind === "wait" ? got.delayMs : undefined);
         if (!limited) {
           lease = got;
           break;
@@ -286,6 +292,7 @@ export class GenerationRunner {
         await this.keys.release(provider.id, got.label, got.leaseId, "cancelled");
         if ("never" in adm) return skip("invalid_request", adm.reason);
         await this.keys.pause(provider.id, got.label, got.leaseId, adm.waitMs);
+        limitReason = adm.reason;
         if (tries >= this.keys.keyCount(provider.id)) return skip("rate_limited", adm.reason, adm.waitMs);
       }
     }
