@@ -164,3 +164,26 @@ describe("circuit breakers under injected faults", () => {
     expect(real.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
   });
 });
+
+describe("per-model circuit breakers (CIRCUIT_PER_MODEL)", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ providers: { simulatedExtra: ["simulated-b"] }, resilience: { failureThreshold: 2, perModelProviders: ["simulated"] }, worker: { attempts: 1 } });
+  });
+  afterAll(() => t?.close());
+
+  it("a failing model opens only its own circuit; the provider's other models keep serving", async () => {
+    for (let i = 0; i < 2; i++) {
+      const r = await t.gql(t.adminKey, CREATE, {
+        input: { modality: "TEXT", model: "simulated/text", prompt: `x${i}`, wait: 10, params: { simulate: { failRate: 1, failWith: "unavailable" } } },
+      });
+      expect(r.data!.createGeneration.status).toBe("FAILED");
+    }
+    const circuits = (await t.gql(t.adminKey, `{ providers { id circuits { model state } } }`)).data!.providers.find((p: any) => p.id === "simulated").circuits;
+    expect(circuits).toContainEqual({ model: "text", state: "OPEN" });
+    const emb = await t.gql(t.adminKey, CREATE, { input: { modality: "EMBEDDING", model: "simulated/embedding", prompt: "still fine", wait: 10 } });
+    expect(emb.data!.createGeneration.status).toBe("SUCCEEDED");
+    const skipped = await t.gql(t.adminKey, CREATE, { input: { modality: "TEXT", model: "simulated/text", fallbackModels: ["simulated-b/text"], prompt: "y", wait: 10 } });
+    expect(skipped.data!.createGeneration).toMatchObject({ status: "SUCCEEDED", provider: { id: "simulated-b" } });
+  });
+});
