@@ -127,7 +127,8 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     cleanup.unshift(() => redis.quit());
     const subscriber = await connectRedis(config.redis.url, "switchboard-sub");
     cleanup.unshift(() => subscriber.quit());
-    // Events go out on their own auto-pipelined connection: concurrent publishes share one write.
+    // Events, breakers, key pools and fairness leases go out on their own auto-pipelined connection:
+    // concurrent small commands share one write.
     const publisher = await connectRedis(config.redis.url, "switchboard-pub", { autoPipelining: true });
     cleanup.unshift(() => publisher.quit());
     const pubsub = new RedisPubSub({ publisher, subscriber });
@@ -140,20 +141,20 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     for (const w of setup.warnings) log.warn(w);
     const registry = new ProviderRegistry(config.tracing.endpoint ? setup.providers.map(tracedProvider) : setup.providers);
     const alerts = new AlertsService(ds, bus);
-    const keyPool = new KeyPool(ds, redis, bus, config.redis.prefix, config.providers, alerts, log);
+    const keyPool = new KeyPool(ds, publisher, bus, config.redis.prefix, config.providers, alerts, log);
     await keyPool.start();
     cleanup.unshift(async () => keyPool.stop());
     const providers = new ProviderService(registry, setup, keyPool, redis, config.redis.prefix, log);
     cleanup.unshift(async () => providers.stop());
     registry.setAvailability((id) => providers.configured(id));
     const r = config.resilience;
-    const breakers = new CircuitBreakers(redis, ds, bus, config.redis.prefix, {
+    const breakers = new CircuitBreakers(publisher, ds, bus, config.redis.prefix, {
       defaults: { failureThreshold: r.failureThreshold, failureRate: r.failureRate, minCalls: r.minCalls, windowMs: r.windowMs, resetMs: r.resetMs, halfOpenMax: r.halfOpenMax, perModel: false },
       overrides: { ...Object.fromEntries(r.perModelProviders.map((p) => [p, { perModel: true }])), ...setup.circuits },
     }, log);
     await breakers.start();
     cleanup.unshift(async () => breakers.stop());
-    const keyLimits = new KeyLimits(redis, config.redis.prefix, r);
+    const keyLimits = new KeyLimits(publisher, config.redis.prefix, r);
     const router = new Router(registry, {
       aliases: setup.aliases, tierModels: setup.tierModels, maxCandidates: config.providers.maxCandidates,
       unavailableReason: (id) => providers.unavailableReason(id),
@@ -234,7 +235,7 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
       unsubs.push(await bus.subscribe(Topic.CANCEL_GENERATION, undefined, ({ generationId }) => void r.abort(generationId)));
       const settings = { connection: redis, prefix: config.redis.prefix };
       // A lease outlives the longest run (every fallback call timing out) and then frees itself.
-      const fairness = new UserFairness(redis, config.redis.prefix, config.resilience.userMaxInFlight, 8 * config.worker.providerTimeoutMs + 60_000);
+      const fairness = new UserFairness(publisher, config.redis.prefix, config.resilience.userMaxInFlight, 8 * config.worker.providerTimeoutMs + 60_000);
       workers.push(createGenerationWorker(runner, { ...settings, ...config.worker }, log, fairness));
       const maintenanceQueue = await scheduleMaintenance({ ...settings, sweepIntervalMs: config.sweeper.intervalMs, retentionDays: config.files.retentionDays });
       cleanup.unshift(() => maintenanceQueue.close());

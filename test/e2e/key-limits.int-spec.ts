@@ -3,6 +3,8 @@ import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { KeyLimits } from "../../src/domain/providers/key-limits";
 import { dropRedisPrefix, uniquePrefix } from "../helpers/infra";
+import { startOpenAIFake } from "../fakes/openai.fake";
+import { startTestApp } from "../helpers/test-app";
 
 describe("KeyLimits", () => {
   const redis = new Redis("redis://127.0.0.1:6379");
@@ -39,8 +41,6 @@ describe("KeyLimits", () => {
 
 describe("a key over its RPM: the job waits instead of failing (queue instead of 429)", () => {
   it("the second request in the minute is delayed, with a RETRYING event, and never reaches the provider", async () => {
-    const { startOpenAIFake } = await import("../fakes/openai.fake");
-    const { startTestApp } = await import("../helpers/test-app");
     const fake = await startOpenAIFake();
     const t = await startTestApp({ providers: { vendors: { openai: { baseUrl: `${fake.url}/v1`, keys: [{ label: "env-1", key: "sk-rpm-00000001" }] } } }, resilience: { keyLimits: { openai: { rpm: 1 } } } });
     try {
