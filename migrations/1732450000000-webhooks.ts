@@ -50,6 +50,10 @@ export class Webhooks1732450000000 implements MigrationInterface {
     await q.query(`CREATE INDEX webhook_deliveries_user_idx ON webhook_deliveries (user_id, created_at DESC)`);
     await q.query(`CREATE INDEX webhook_deliveries_created_idx ON webhook_deliveries (created_at DESC)`);
     await q.query(`CREATE INDEX webhook_deliveries_generation_idx ON webhook_deliveries (generation_id) WHERE generation_id IS NOT NULL`);
+    // One delivery per generation and target: the sweep's reconciliation and the live path never both deliver.
+    await q.query(`CREATE UNIQUE INDEX webhook_deliveries_once_idx ON webhook_deliveries (generation_id, target, COALESCE(endpoint_id, '00000000-0000-0000-0000-000000000000'::uuid)) WHERE generation_id IS NOT NULL`);
+    await q.query(`CREATE INDEX webhook_deliveries_pending_idx ON webhook_deliveries (updated_at) WHERE status = 'PENDING'`);
+    await q.query(`CREATE INDEX generations_callback_done_idx ON generations (completed_at) WHERE callback_url IS NOT NULL`);
     await q.query(`CREATE INDEX webhook_deliveries_endpoint_idx ON webhook_deliveries (endpoint_id, created_at DESC) WHERE endpoint_id IS NOT NULL`);
     await q.query(`CREATE TABLE webhook_attempts (
       delivery_id uuid NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,

@@ -92,6 +92,8 @@ export interface App {
   http?: HttpServer;
   runner?: GenerationRunner;
   sweeper: SweeperService;
+  /** Writes webhook deliveries lost to a crash and re-enqueues lost delivery jobs (the periodic sweep runs it). */
+  reconcileWebhooks(graceMs?: number): Promise<{ written: number; requeued: number }>;
   /** Starts listening (API and/or metrics port); returns the API port when serving. */
   start(): Promise<number | undefined>;
   stop(): Promise<void>;
@@ -239,7 +241,7 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
       workers.push(createGenerationWorker(runner, { ...settings, ...config.worker }, log, fairness));
       const maintenanceQueue = await scheduleMaintenance({ ...settings, sweepIntervalMs: config.sweeper.intervalMs, retentionDays: config.files.retentionDays });
       cleanup.unshift(() => maintenanceQueue.close());
-      workers.push(createMaintenanceWorker({ sweeper, blobs, purgeExpiredCache: () => semantic.purgeExpired() }, { ...settings, sweepIntervalMs: config.sweeper.intervalMs, retentionDays: config.files.retentionDays }, log));
+      workers.push(createMaintenanceWorker({ sweeper, blobs, purgeExpiredCache: () => semantic.purgeExpired(), reconcileWebhooks: () => webhookDispatcher.reconcile() }, { ...settings, sweepIntervalMs: config.sweeper.intervalMs, retentionDays: config.files.retentionDays }, log));
       if (config.analytics.rollupIntervalMs > 0) {
         const rollupSettings = { ...settings, everyMs: config.analytics.rollupIntervalMs };
         const rollupQueue = await scheduleRollups(rollupSettings);
@@ -268,6 +270,7 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
 
     return {
       config, ds, redis, bus, services, queue, metrics, log, http: httpServer, runner, sweeper,
+      reconcileWebhooks: (graceMs?: number) => webhookDispatcher.reconcile(graceMs),
       async start() {
         if (opts.metricsServer) {
           const handle = probesHandler(probes, metrics);

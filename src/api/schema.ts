@@ -9,9 +9,12 @@ import { GenerationResolver } from "./resolvers/generation.resolver";
 import { MeResolver } from "./resolvers/me.resolver";
 import { QuotaResolver } from "./resolvers/quota.resolver";
 import { CacheResolver } from "./resolvers/cache.resolver";
+import { HealthResolver } from "./resolvers/health.resolver";
+import { WebhookResolver } from "./resolvers/webhook.resolver";
 import { CircuitResolver } from "./resolvers/circuit.resolver";
+import { MetricsResolver } from "./resolvers/metrics.resolver";
 
-export const resolvers = [MeResolver, CatalogResolver, GenerationResolver, GenerationFieldsResolver, GenerationEventResolver, QuotaResolver, CacheResolver, CircuitResolver] as const;
+export const resolvers = [MeResolver, CatalogResolver, GenerationResolver, GenerationFieldsResolver, GenerationEventResolver, QuotaResolver, CacheResolver, CircuitResolver, WebhookResolver, HealthResolver, MetricsResolver] as const;
 
 /** Subscriptions use their own `subscribe` functions over the EventBus; this pub/sub is never used for them. */
 const unusedPubSub: PubSub = {

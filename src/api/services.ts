@@ -10,8 +10,11 @@ import type { Loaders } from "./loaders/loaders";
 import type { ProviderService } from "../domain/providers/provider.service";
 import type { AlertsService } from "../domain/providers/alerts.service";
 import type { Router } from "../domain/routing/router";
+import type { HealthService } from "../domain/monitoring/health.service";
+import type { WebhookService } from "../domain/webhooks/webhook.service";
 import type { CircuitBreakers } from "../domain/resilience/circuit-breaker";
 import type { SimulatedFaults } from "../domain/providers/simulated-faults";
+import type { AnalyticsService } from "../domain/analytics/analytics.service";
 
 /** What resolvers may call: domain services built once in the composition root. */
 export interface Services {
@@ -24,9 +27,13 @@ export interface Services {
   registry: ProviderRegistry;
   providers: ProviderService;
   alerts: AlertsService;
+  health: HealthService;
   router: Router;
+  webhooks: WebhookService;
   breakers: CircuitBreakers;
   faults: SimulatedFaults;
+  /** The `metrics` query (reads DATABASE_READ_URL when set). */
+  analytics: AnalyticsService;
   bus: EventBus;
   /** HMAC secret for /files URLs. */
   filesSecret: string;

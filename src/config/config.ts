@@ -32,6 +32,14 @@ export interface AppConfig {
     url: string;
     /** DATABASE_POOL_SIZE, default 10. */
     poolSize: number;
+    /** DATABASE_READ_URL: a read replica used only by analytics (`metrics`); default: DATABASE_URL. */
+    readUrl?: string;
+  };
+  analytics: {
+    /** ANALYTICS_RAW_MAX_HOURS: `metrics` ranges up to this long read raw rows (exact percentiles); longer ones read hourly rollups, default 48. */
+    rawMaxHours: number;
+    /** ANALYTICS_ROLLUP_INTERVAL_MS: how often a worker rolls up finished hours (0 = never), default 300000. */
+    rollupIntervalMs: number;
   };
   redis: {
     /** REDIS_URL, default redis://127.0.0.1:6379. */
@@ -77,6 +85,12 @@ export interface AppConfig {
     maxStalled: number;
     /** PROVIDER_TIMEOUT_MS: per-attempt upstream timeout, default 120000. */
     providerTimeoutMs: number;
+    /**
+     * PROVIDER_TIMEOUT_<MODALITY>_MS (TEXT, IMAGE, VIDEO, AUDIO, EMBEDDING) and `<PROVIDER>_TIMEOUT_MS` /
+     * `<PROVIDER>_TIMEOUT_<MODALITY>_MS`: per-attempt timeouts by modality and provider (most specific wins;
+     * default PROVIDER_TIMEOUT_MS).
+     */
+    timeouts: Record<string, number>;
     /** DELTA_COALESCE_MS: merge text deltas published within this window (0 = publish each), default 0. */
     deltaCoalesceMs: number;
   };
@@ -230,6 +244,18 @@ export interface AppConfig {
     keyTpm: number;
     keyLimits: Record<string, { rpm?: number; tpm?: number }>;
   };
+  webhooks: {
+    /** WEBHOOK_ALLOWED_HOSTS: comma-separated host names, IPs or CIDR ranges exempt from the private-address (SSRF) guard; default none. */
+    allowedHosts: string[];
+    /** WEBHOOK_MAX_ATTEMPTS: attempts per delivery before it is FAILED, default 8. */
+    maxAttempts: number;
+    /** WEBHOOK_BACKOFF_BASE_MS: retry n waits base × 2^n ms, default 340000 (8 attempts then span ≈ 24 h). */
+    backoffBaseMs: number;
+    /** WEBHOOK_TIMEOUT_MS: per attempt, connect to last byte read, default 5000. */
+    timeoutMs: number;
+    /** WEBHOOK_CONCURRENCY: deliveries in flight per worker process, default 16. */
+    concurrency: number;
+  };
   bootstrap: {
     /** ADMIN_EMAIL: the admin created on an empty database by `serve --setup`, default admin@localhost. */
     adminEmail: string;
@@ -331,6 +357,22 @@ function vendorsFromEnv(env: Env, r: Reader): AppConfig["providers"]["vendors"] 
   return out;
 }
 
+/**
+ * Per-attempt timeouts keyed "<modality>", "<provider>" or "<provider>:<modality>" from
+ * PROVIDER_TIMEOUT_<MODALITY>_MS, <PROVIDER>_TIMEOUT_MS and <PROVIDER>_TIMEOUT_<MODALITY>_MS.
+ */
+function timeoutsFromEnv(env: Env, r: Reader): Record<string, number> {
+  const out: Record<string, number> = {};
+  const modalities = ["TEXT", "IMAGE", "VIDEO", "AUDIO", "EMBEDDING"];
+  for (const name of Object.keys(env)) {
+    const m = /^([A-Z][A-Z0-9_]*?)_TIMEOUT(?:_(TEXT|IMAGE|VIDEO|AUDIO|EMBEDDING))?_MS$/.exec(name);
+    if (!m || name === "PROVIDER_TIMEOUT_MS" || ["JOB_LOCK", "SHUTDOWN", "WEBHOOK"].includes(m[1])) continue;
+    if (m[1] === "PROVIDER" && m[2] && modalities.includes(m[2])) out[m[2]] = r.int(name, 120_000, 10);
+    else if (m[1] !== "PROVIDER") out[m[2] ? `${m[1].toLowerCase().replace(/_/g, "-")}:${m[2]}` : m[1].toLowerCase().replace(/_/g, "-")] = r.int(name, 120_000, 10);
+  }
+  return out;
+}
+
 /** `<PROVIDER>_KEY_RPM` / `<PROVIDER>_KEY_TPM`: per-key limits for one provider. */
 function keyLimitsFromEnv(env: Env, r: Reader): Record<string, { rpm?: number; tpm?: number }> {
   const out: Record<string, { rpm?: number; tpm?: number }> = {};
@@ -390,6 +432,11 @@ export function loadConfig(env: Env): AppConfig {
     db: {
       url: r.url("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/switchboard", ["postgres:", "postgresql:"]),
       poolSize: r.int("DATABASE_POOL_SIZE", 10, 1, 500),
+      readUrl: r.opt("DATABASE_READ_URL") && r.url("DATABASE_READ_URL", "", ["postgres:", "postgresql:"]),
+    },
+    analytics: {
+      rawMaxHours: r.int("ANALYTICS_RAW_MAX_HOURS", 48, 1, 24 * 400),
+      rollupIntervalMs: r.int("ANALYTICS_ROLLUP_INTERVAL_MS", 300_000, 0),
     },
     redis: {
       url: r.url("REDIS_URL", "redis://127.0.0.1:6379", ["redis:", "rediss:"]),
@@ -416,6 +463,7 @@ export function loadConfig(env: Env): AppConfig {
       lockMs: r.int("JOB_LOCK_MS", 30_000, 500),
       maxStalled: r.int("JOB_MAX_STALLED", 2, 0),
       providerTimeoutMs: r.int("PROVIDER_TIMEOUT_MS", 120_000, 10),
+      timeouts: timeoutsFromEnv(env, r),
       deltaCoalesceMs: r.int("DELTA_COALESCE_MS", 0, 0, 5000),
     },
     sweeper: {
@@ -519,10 +567,19 @@ export function loadConfig(env: Env): AppConfig {
       keyTpm: r.int("KEY_TPM", 0, 0),
       keyLimits: keyLimitsFromEnv(env, r),
     },
+    webhooks: {
+      allowedHosts: r.str("WEBHOOK_ALLOWED_HOSTS", "").split(",").map((x) => x.trim().toLowerCase()).filter(Boolean),
+      maxAttempts: r.int("WEBHOOK_MAX_ATTEMPTS", 8, 1, 50),
+      backoffBaseMs: r.int("WEBHOOK_BACKOFF_BASE_MS", 340_000, 0),
+      timeoutMs: r.int("WEBHOOK_TIMEOUT_MS", 5000, 100, 60_000),
+      concurrency: r.int("WEBHOOK_CONCURRENCY", 16, 1, 1000),
+    },
     bootstrap: { adminEmail: r.str("ADMIN_EMAIL", "admin@localhost") },
   };
   for (const id of cfg.providers.simulatedExtra)
     if (!/^simulated-[a-z0-9-]+$/.test(id)) r.problems.push(`SIMULATED_PROVIDERS: "${id}" must look like simulated-<name> (kebab-case)`);
+  for (const h of cfg.webhooks.allowedHosts)
+    if (!/^(\[?[0-9a-z.:_-]+\]?)(\/\d{1,3})?$/.test(h)) r.problems.push(`WEBHOOK_ALLOWED_HOSTS entries must be host names, IPs or CIDR ranges (got "${h}")`);
   if (cfg.providers.masterKey !== undefined && cfg.providers.masterKey.length < 32)
     r.problems.push("SWITCHBOARD_MASTER_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)");
   if (cfg.monitoring.anomaly.recentWindowMs >= cfg.monitoring.anomaly.baselineWindowMs)

@@ -29,6 +29,8 @@ import { providerWebhooksHandler } from "./provider-webhooks.route";
 import { createFormatError } from "./format-error";
 import { HttpError, readBody, runMiddleware, sendJson, type Middleware } from "./http-utils";
 import { operationsPlugin } from "./operations.plugin";
+import { createRequestLogger, observabilityPlugin, requestIdFor, requestOfHeaders } from "./observability.plugin";
+import { httpServerSpan } from "../observability/tracing";
 import { probesHandler, type Probes } from "./probes";
 
 export interface HttpDeps {
@@ -166,6 +168,7 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       { async serverWillStart() { return { async drainServer() { await wsServer.dispose(); } }; } },
       operationsPlugin(d.metrics),
+      observabilityPlugin(),
       config.http.introspection ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
     ],
   });
@@ -184,9 +187,8 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
   });
 
   const context = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<GraphQLContext> => {
-    const rid = req.headers["x-request-id"];
-    const requestId = (typeof rid === "string" && rid.slice(0, 100)) || randomUUID();
-    res.setHeader("x-request-id", requestId);
+    // pino-http gave the request its id (the caller's x-request-id or a fresh one) and echoed it.
+    const requestId = String((req as { id?: unknown }).id ?? requestIdFor(req, res));
     const key = bearer(req.headers.authorization);
     const auth = key ? await services.apiKeys.authenticate(key) : null;
     const viewer: Viewer | null = auth
@@ -198,6 +200,7 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
       ...(key && !auth ? { authError: "The API key is invalid or has been revoked" } : {}),
     };
   };
+  const requestLog = createRequestLogger(log);
 
   const graphql = async (req: http.IncomingMessage, res: http.ServerResponse, search: string) => {
     if (!(await runMiddleware(graphqlChain, req, res))) return; // e.g. a CORS preflight was answered
@@ -215,6 +218,7 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
     }
     const headers = new HeaderMap();
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
+    requestOfHeaders.set(headers, req); // the plugin finds the request (for its log line) through Apollo's request.http
     const result = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? "GET", headers, search, body },
       context: () => context(req, res),
@@ -227,12 +231,13 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
   };
 
   server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    requestLog(req, res);
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const path = q >= 0 ? url.slice(0, q) : url;
     const search = q >= 0 ? url.slice(q) : "";
     const handle = async () => {
-      if (path === "/graphql") return graphql(req, res, search);
+      if (path === "/graphql") return httpServerSpan(req, res, path, () => graphql(req, res, search));
       if (path.startsWith("/files/")) {
         await runMiddleware([security], req, res);
         return files(path, req, res);

@@ -22,14 +22,18 @@ export async function scheduleMaintenance(s: MaintenanceSettings): Promise<Queue
 }
 
 export function createMaintenanceWorker(
-  deps: { sweeper: SweeperService; blobs: BlobStore; purgeExpiredCache: () => Promise<number> },
+  deps: { sweeper: SweeperService; blobs: BlobStore; purgeExpiredCache: () => Promise<number>; reconcileWebhooks?: () => Promise<unknown> },
   s: MaintenanceSettings,
   log: Logger,
 ): Worker {
   const worker = new Worker(
     MAINTENANCE_QUEUE,
     async (job) => {
-      if (job.name === "sweep") return deps.sweeper.sweep();
+      if (job.name === "sweep") {
+        const swept = await deps.sweeper.sweep();
+        const webhooks = await deps.reconcileWebhooks?.().catch((err) => log.error({ err }, "webhook reconciliation failed"));
+        return { ...swept, webhooks };
+      }
       if (job.name === "retention") {
         const deleted = await deps.blobs.deleteOlderThan(new Date(Date.now() - s.retentionDays * 86_400_000));
         const expiredCacheEntries = await deps.purgeExpiredCache();

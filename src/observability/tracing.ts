@@ -44,7 +44,10 @@ export async function startTracing(cfg: AppConfig["tracing"] & { endpoint: strin
     });
     provider.register();
     stopProvider = async () => {
-      await provider.shutdown().catch(() => undefined); // flushes what is buffered
+      // Flushes what is buffered; an unreachable collector does not hold the shutdown up for long.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([provider.shutdown().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 5000).unref()))]);
+      clearTimeout(timer);
       trace.disable();
       context.disable();
       propagation.disable();

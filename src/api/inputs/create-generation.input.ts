@@ -86,4 +86,6 @@ export class CreateGenerationInput {
   @IsOptional() @ValidateNested() requirements?: RequirementsInput | null;
   @Field(() => Boolean, { nullable: true, description: "Semantic cache: serve a similar earlier answer (same scope, route and options) when similarity ≥ the threshold. Default: the route's setting" })
   semanticCache?: boolean | null;
+  @Field(() => String, { nullable: true, description: "http(s) URL that receives this generation's terminal event (generation.succeeded / failed / cancelled), signed with your callback secret (rotateCallbackSecret)" })
+  @IsOptional() @MaxLength(2048) callbackUrl?: string | null;
 }

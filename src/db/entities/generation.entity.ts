@@ -89,6 +89,8 @@ export class GenerationEntity {
   @Column("jsonb", { name: "upstream_task", nullable: true }) upstreamTask: UpstreamTask | null;
   /** When every candidate's circuit is OPEN: WAIT (delayed until the earliest probe) or FAIL (SERVICE_UNAVAILABLE at once). */
   @Column("text", { name: "when_unavailable", default: "WAIT" }) whenUnavailable: "WAIT" | "FAIL";
+  /** createGeneration's callbackUrl: terminal events are POSTed there, signed with the user's callback secret. */
+  @Column("text", { name: "callback_url", nullable: true }) callbackUrl: string | null;
   /** Claim counter: bumped each time a worker takes the job; guards every transition. */
   @Column("integer", { name: "run_attempt", default: 0 }) runAttempt: number;
   @Column("timestamptz", { name: "created_at" }) createdAt: Date;

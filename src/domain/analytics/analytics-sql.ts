@@ -15,7 +15,8 @@ export type Dim = "provider" | "model" | "user" | "hour" | "day";
 export const MODEL_KEY_SQL = `CASE WHEN g.provider IS NOT NULL AND g.provider_model IS NOT NULL THEN g.provider || '/' || g.provider_model ELSE g.model END`;
 export const LATENCY_MS_SQL = `CASE WHEN NOT g.cached AND g.started_at IS NOT NULL AND g.completed_at IS NOT NULL THEN greatest(date_part('epoch', g.completed_at - g.started_at) * 1000, 0) END`;
 export const QUEUE_WAIT_MS_SQL = `CASE WHEN NOT g.cached AND g.started_at IS NOT NULL THEN greatest(date_part('epoch', g.started_at - g.created_at) * 1000, 0) END`;
-const ATTEMPTS_SQL = `(SELECT count(*) FROM generation_attempts a WHERE a.generation_id = g.id AND a.status <> 'SKIPPED')`;
+/** A lateral subquery (one evaluation per generation): `n` = its attempts that made a call. */
+const ATTEMPTS_SQL = `(SELECT count(*) AS n FROM generation_attempts a WHERE a.generation_id = g.id AND a.status <> 'SKIPPED')`;
 
 /** A dimension over generations (alias g). */
 const GEN_DIM: Record<Dim, string> = {
@@ -62,14 +63,19 @@ export function rollupRowsSql(where: string, perUser: boolean): string {
       count(*) FILTER (WHERE g.status = 'CANCELLED')::int AS cancelled,
       count(*) FILTER (WHERE g.status IN ('QUEUED', 'RUNNING'))::int AS in_progress,
       count(*) FILTER (WHERE g.cached)::int AS cache_hits,
-      COALESCE(sum(x.n), 0)::int AS attempts,
-      COALESCE(sum(greatest(x.n - 1, 0)), 0)::int AS retries,
+      COALESCE(sum(g.n), 0)::int AS attempts,
+      COALESCE(sum(greatest(g.n - 1, 0)), 0)::int AS retries,
       COALESCE(sum(g.cost_micros), 0)::bigint AS cost_micros,
-      ${histCount("x.lb")} AS latency_hist,
-      ${histCount("x.qb")} AS queue_wait_hist
-    FROM generations g
-    CROSS JOIN LATERAL (SELECT width_bucket(${LATENCY_MS_SQL}, ${BOUNDS_SQL}) AS lb, width_bucket(${QUEUE_WAIT_MS_SQL}, ${BOUNDS_SQL}) AS qb, ${ATTEMPTS_SQL} AS n) x
-    WHERE ${where}
+      ${histCount("g.lb")} AS latency_hist,
+      ${histCount("g.qb")} AS queue_wait_hist
+    FROM (
+      SELECT g.created_at, g.user_id, g.provider, g.provider_model, g.model, g.modality, g.status, g.cached, g.cost_micros,
+        width_bucket(${LATENCY_MS_SQL}, ${BOUNDS_SQL}) AS lb, width_bucket(${QUEUE_WAIT_MS_SQL}, ${BOUNDS_SQL}) AS qb, a.n
+      FROM generations g
+      CROSS JOIN LATERAL ${ATTEMPTS_SQL} a
+      WHERE ${where}
+      OFFSET 0 -- a fence: bucket each value once, not once per FILTER
+    ) g
     GROUP BY ${perUser ? "1, 2, 3, 4, 5" : "1, 2, 3, 4"}`;
 }
 
@@ -112,9 +118,11 @@ export function rawAggregateSql(dims: readonly Dim[], sets: readonly (readonly D
       percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY qw_ms) AS queue_wait_pct
     FROM (
       SELECT ${dims.map((d) => `${GEN_DIM[d]} AS d_${d}`).join(", ")}, g.status, g.cached, g.cost_micros,
-        ${LATENCY_MS_SQL} AS lat_ms, ${QUEUE_WAIT_MS_SQL} AS qw_ms, ${ATTEMPTS_SQL} AS n
+        ${LATENCY_MS_SQL} AS lat_ms, ${QUEUE_WAIT_MS_SQL} AS qw_ms, a.n
       FROM generations g
+      CROSS JOIN LATERAL ${ATTEMPTS_SQL} a
       WHERE ${where}
+      OFFSET 0
     ) x
     GROUP BY ${groupingSets(sets)}`;
 }
@@ -153,7 +161,12 @@ export function errorsSql(dims: readonly Dim[], sets: readonly (readonly Dim[])[
     : `SELECT hour, user_id, provider, model, modality, error_code, count FROM analytics_hourly_errors WHERE ${source.rollupWhere}` +
       (source.edgesWhere ? `\n      UNION ALL ${errorRowsSql(source.edgesWhere)}` : "");
   return `
+    WITH fine AS (
+      SELECT ${dims.map((d) => `${ROLLUP_DIM[d]} AS d_${d}`).join(", ")}, error_code, sum(count) AS count
+      FROM (${src}) s
+      GROUP BY ${[...dims, "error_code"].map((_, i) => i + 1).join(", ")}
+    )
     SELECT ${groupingCols(dims)}, error_code, sum(count)::float8 AS count
-    FROM (SELECT ${dims.map((d) => `${ROLLUP_DIM[d]} AS d_${d}`).join(", ")}, error_code, count FROM (${src}) s) e
+    FROM fine
     GROUP BY ${groupingSets(sets, ["error_code"])}`;
 }

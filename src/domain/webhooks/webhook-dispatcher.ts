@@ -8,7 +8,8 @@
 import { randomUUID } from "node:crypto";
 import type { DataSource } from "typeorm";
 import { TickBatcher } from "../../common/tick-batcher";
-import type { GenerationEntity } from "../../db/entities/generation.entity";
+import { GenerationEntity } from "../../db/entities/generation.entity";
+import { rowToEntity } from "../../db/row-mapper";
 import type { Logger } from "../../observability/logger";
 import type { AlertsService } from "../providers/alerts.service";
 import type { QuotaService } from "../quotas/quota.service";
@@ -116,12 +117,49 @@ export class WebhookDispatcher {
 
   private async insertAndEnqueue(ds: NewDelivery[]): Promise<void> {
     if (!ds.length) return;
-    await this.ds.query(
+    // One delivery per generation and target (unique index): the reconciler and the live path never both deliver.
+    const rows: { id: string }[] = await this.ds.query(
       `INSERT INTO webhook_deliveries (id, event_id, user_id, endpoint_id, generation_id, target, event, url, body, next_attempt_at)
-       SELECT *, now() FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[])`,
+       SELECT *, now() FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[])
+       ON CONFLICT DO NOTHING RETURNING id`,
       [ds.map((x) => x.id), ds.map((x) => x.eventId), ds.map((x) => x.userId), ds.map((x) => x.endpointId), ds.map((x) => x.generationId),
         ds.map((x) => x.target), ds.map((x) => x.event), ds.map((x) => x.url), ds.map((x) => x.body)],
     );
-    await this.scheduler.enqueue(ds.map((x) => ({ deliveryId: x.id, run: 0 })));
+    await this.scheduler.enqueue(rows.map((x) => ({ deliveryId: x.id, run: 0 })));
+  }
+
+  /**
+   * Nothing is lost (run by the periodic sweep): a terminal generation whose deliveries were
+   * never written (the process died between the transition and the insert) gets them now, and
+   * a PENDING delivery whose job is gone (enqueue failed, Redis flushed) is enqueued again.
+   */
+  async reconcile(graceMs = 30_000): Promise<{ written: number; requeued: number }> {
+    const missing: Record<string, unknown>[] = await this.ds.query(
+      `SELECT g.* FROM generations g
+        WHERE g.status IN ('SUCCEEDED','FAILED','CANCELLED')
+          AND g.completed_at > now() - interval '1 day' AND g.completed_at < now() - $1 * interval '1 millisecond'
+          AND (g.callback_url IS NOT NULL OR g.user_id IN (SELECT user_id FROM webhook_endpoints WHERE deleted_at IS NULL))
+          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.generation_id = g.id)
+        ORDER BY g.completed_at LIMIT 500`,
+      [graceMs],
+    );
+    let written = 0;
+    if (missing.length) {
+      const items = missing.map((r) => {
+        const g = rowToEntity(this.ds, GenerationEntity, r);
+        return { g, event: TERMINAL_EVENTS[g.status as "SUCCEEDED" | "FAILED" | "CANCELLED"] };
+      });
+      await this.dispatchTerminals(items);
+      written = items.length;
+    }
+    const pending: { id: string; runs: number }[] = await this.ds.query(
+      `SELECT id, runs FROM webhook_deliveries WHERE status = 'PENDING' AND updated_at < now() - $1 * interval '1 millisecond' ORDER BY updated_at LIMIT 500`,
+      [graceMs],
+    );
+    const lost = [];
+    for (const d of pending) if ((await this.scheduler.state(d.id, d.runs)) === "missing") lost.push({ deliveryId: d.id, run: d.runs });
+    await this.scheduler.enqueue(lost);
+    if (written || lost.length) this.log.warn({ written, requeued: lost.length }, "webhook reconciliation recovered deliveries");
+    return { written, requeued: lost.length };
   }
 }

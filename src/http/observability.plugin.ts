@@ -1,0 +1,95 @@
+/**
+ * HTTP request logs (pino-http: one line per request with its request id, status and
+ * duration, plus the generation it touched) and the Apollo plugin that tells that line and
+ * the request's trace span which operation ran and which generation it was about.
+ */
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ApolloServerPlugin, GraphQLRequestContextWillSendResponse, HeaderMap } from "@apollo/server";
+import { getNamedType, Kind } from "graphql";
+import { pinoHttp } from "pino-http";
+import type { GraphQLContext } from "../api/context";
+import type { Logger } from "../observability/logger";
+import { annotateOperation } from "../observability/tracing";
+
+/** Scraped every few seconds: not worth a log line each. */
+const QUIET_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
+
+const pathOf = (url = "/") => {
+  const q = url.indexOf("?");
+  return q >= 0 ? url.slice(0, q) : url;
+};
+
+/** The request id: the caller's `x-request-id` (up to 100 characters) or a fresh UUID; echoed in the response. */
+export function requestIdFor(req: IncomingMessage, res: ServerResponse): string {
+  const rid = req.headers["x-request-id"];
+  const id = (typeof rid === "string" && rid.slice(0, 100)) || randomUUID();
+  res.setHeader("x-request-id", id);
+  return id;
+}
+
+/**
+ * Apollo's `request.http.headers` (the HeaderMap server.ts builds per request) → that request.
+ * (Not the context object: Apollo hands plugins a shallow copy of it.)
+ */
+export const requestOfHeaders = new WeakMap<HeaderMap, IncomingMessage>();
+const generationOfRequest = new WeakMap<IncomingMessage, string>();
+
+/** pino-http: sets `req.id` (the request id) and logs each request once it ends (probes excepted). */
+export function createRequestLogger(log: Logger) {
+  return pinoHttp<IncomingMessage, ServerResponse>({
+    logger: log,
+    genReqId: requestIdFor,
+    quietReqLogger: true, // req.log carries only the request id
+    customAttributeKeys: { reqId: "requestId", responseTime: "durationMs" },
+    // Cheap serializers: no headers (authorization), no query string (signed file URLs).
+    wrapSerializers: false,
+    serializers: {
+      req: (r: IncomingMessage) => ({ method: r.method, path: pathOf(r.url) }),
+      res: (r: ServerResponse) => ({ statusCode: r.statusCode }),
+    },
+    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info"),
+    customProps: (req) => {
+      const generationId = generationOfRequest.get(req);
+      return generationId ? { generationId } : (undefined as unknown as object);
+    },
+    autoLogging: { ignore: (req) => QUIET_PATHS.has(pathOf(req.url)) },
+  });
+}
+
+/** The generation a single-result operation returned at its root (createGeneration, generation, cancelGeneration …). */
+function generationIn(rc: GraphQLRequestContextWillSendResponse<GraphQLContext>): string | undefined {
+  const body = rc.response.body;
+  const data = body.kind === "single" ? (body.singleResult.data as Record<string, unknown> | null | undefined) : undefined;
+  const op = rc.operation;
+  if (!data || !op) return undefined;
+  const root = rc.schema.getRootType(op.operation);
+  for (const sel of op.selectionSet.selections) {
+    if (sel.kind !== Kind.FIELD) continue;
+    const field = root?.getFields()[sel.name.value];
+    if (!field || getNamedType(field.type).name !== "Generation") continue;
+    const v = data[sel.alias?.value ?? sel.name.value] as { id?: unknown } | null | undefined;
+    if (v && typeof v.id === "string") return v.id;
+  }
+  return undefined;
+}
+
+export function observabilityPlugin(): ApolloServerPlugin<GraphQLContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation(rc) {
+          if (rc.operation) annotateOperation(rc.operation.operation, rc.operationName ?? undefined);
+        },
+        async willSendResponse(rc) {
+          const id = generationIn(rc);
+          if (!id) return;
+          const headers = rc.request.http?.headers;
+          const req = headers && requestOfHeaders.get(headers);
+          if (req) generationOfRequest.set(req, id);
+          annotateOperation(undefined, undefined, id);
+        },
+      };
+    },
+  };
+}
