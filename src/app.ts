@@ -135,11 +135,10 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     cleanup.unshift(() => publisher.quit());
     const pubsub = new RedisPubSub({ publisher, subscriber });
     const bus = new EventBus(pubsub, publisher, config.redis.prefix);
-    const simulatedIds = [...(config.providers.simulated ? ["simulated"] : []), ...config.providers.simulatedExtra];
-    const faults = new SimulatedFaults(redis, config.redis.prefix, simulatedIds);
+    const faults = new SimulatedFaults(redis, config.redis.prefix);
     await faults.start();
     cleanup.unshift(async () => faults.stop());
-    const setup = buildProviders(config.providers, config.http.publicUrl, (id) => faults.get(id));
+    const setup = buildProviders(config.providers, config.http.publicUrl, (id, model) => faults.get(id, model));
     for (const w of setup.warnings) log.warn(w);
     const registry = new ProviderRegistry(config.tracing.endpoint ? setup.providers.map(tracedProvider) : setup.providers);
     const alerts = new AlertsService(ds, bus);

@@ -73,7 +73,7 @@ export function createMetrics(opts: { defaultMetrics: boolean }) {
     }),
     upstreamRetries: new Counter({
       name: "switchboard_upstream_retries_total",
-      help: "Upstream failures that led to another try, by provider that failed, error kind and action (retry: the job backs off | fallback: the next candidate | other_key: another key of the same provider | delay: every key cooling down)",
+      help: "Upstream failures that led to another try, by provider that failed, error kind and action (retry: the job backs off | fallback: the next candidate | other_key: another key of the same provider | delay: the job waits for keys or circuits)",
       labelNames: ["provider", "error_kind", "action"] as const,
       registers: r,
     }),

@@ -85,7 +85,7 @@ function readFile(path: string): ProvidersFile {
   }
 }
 
-export function buildProviders(cfg: AppConfig["providers"], publicUrl: string, faults: (id: string) => ProviderFaults | undefined = () => undefined): ProviderSetup {
+export function buildProviders(cfg: AppConfig["providers"], publicUrl: string, faults: (id: string, model: string) => ProviderFaults | undefined = () => undefined): ProviderSetup {
   const file: ProvidersFile = cfg.file ? readFile(cfg.file) : {};
   const problems: string[] = [];
   const warnings: string[] = [];
@@ -154,19 +154,21 @@ export function buildProviders(cfg: AppConfig["providers"], publicUrl: string, f
 
   const providers: GenerationProvider[] = [];
   let ollama: OllamaAdmin | undefined;
-  if (cfg.simulated) providers.push(new SimulatedProvider(undefined, () => faults("simulated")));
-  for (const id of cfg.simulatedExtra) providers.push(new SimulatedProvider(id, () => faults(id)));
+  if (cfg.simulated) providers.push(new SimulatedProvider(undefined, (model) => faults("simulated", model)));
+  for (const id of cfg.simulatedExtra) providers.push(new SimulatedProvider(id, (model) => faults(id, model)));
   for (const d of Object.values(defs)) {
     const settings: AdapterSettings = {
       id: d.id, displayName: d.name, baseUrl: d.baseUrl, headers: d.headers, requiresKey: d.requiresKey,
       models: [...models.values()].filter((m) => m.provider === d.id), pollMinMs: cfg.pollMinMs, pollMaxMs: cfg.pollMaxMs,
     };
-    providers.push(createAdapter(d.kind, settings, (admin) => (ollama = admin)));
+    // With a webhook secret, Replicate calls us back on completion (polling goes on as the safety net).
+    const webhookUrl = d.kind === "replicate" && cfg.replicateWebhookSecret ? `${publicUrl}/webhooks/providers/replicate` : undefined;
+    providers.push(createAdapter(d.kind, settings, (admin) => (ollama = admin), webhookUrl));
   }
   return { providers, defs, aliases, tierModels: file.tiers ?? {}, circuits: file.circuits ?? {}, ollama, warnings };
 }
 
-function createAdapter(kind: AdapterKind, s: AdapterSettings, onOllama: (a: OllamaAdmin) => void): GenerationProvider {
+function createAdapter(kind: AdapterKind, s: AdapterSettings, onOllama: (a: OllamaAdmin) => void, webhookUrl?: string): GenerationProvider {
   switch (kind) {
     case "openai-compatible":
       return createOpenAICompatibleProvider(s);
@@ -177,7 +179,7 @@ function createAdapter(kind: AdapterKind, s: AdapterSettings, onOllama: (a: Olla
     case "minimax":
       return createMiniMaxProvider(s);
     case "replicate":
-      return createReplicateProvider(s);
+      return createReplicateProvider({ ...s, webhookUrl });
     case "ollama": {
       // Generation goes through Ollama's OpenAI-compatible /v1; the native API lists, pulls and deletes models.
       const admin = new OllamaAdmin({ baseUrl: s.baseUrl });

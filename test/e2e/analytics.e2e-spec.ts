@@ -2,7 +2,9 @@ import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bucketOf, bucketRange } from "../../src/domain/analytics/histogram";
+import { AnalyticsService } from "../../src/domain/analytics/analytics.service";
 import { RollupService } from "../../src/domain/analytics/rollup.service";
+import { systemViewer } from "../../src/domain/viewer";
 import { createRollupWorker, scheduleRollups } from "../../src/jobs/rollup.processor";
 import { createLogger } from "../../src/observability/logger";
 import { REDIS_URL, createTestDatabase, dropRedisPrefix, uniquePrefix, type TestDatabase } from "../helpers/infra";
@@ -101,7 +103,7 @@ describe("analytics: metrics", () => {
   let rollups: RollupService;
   let generationIds: string[] = [];
 
-  async function metrics(key: string, vars: Record<string, unknown> = {}): Promise<GqlResult<{ metrics: M }>> {
+  async function metrics(key: string | null, vars: Record<string, unknown> = {}): Promise<GqlResult<{ metrics: M }>> {
     return t.gql<{ metrics: M }>(key, METRICS, vars);
   }
   async function ok(key: string, vars: Record<string, unknown> = {}): Promise<M> {
@@ -277,6 +279,24 @@ describe("analytics: metrics", () => {
     const at = (ms: number) => m.series.find((s: M) => s.at === new Date(ms).toISOString())?.stats;
     expect(at(h1)).toEqual({ requests: 6, failed: 1, costUsd: 0.024 });
     expect(at(h2)).toEqual({ requests: 5, failed: 2, costUsd: 0.052 });
+
+    // ranges over 7 days are charted by day and read whole days from the daily all-users rollup
+    const tenDays = { from: new Date(H0 - 10 * 24 * HOUR + 17 * 60_000).toISOString(), to: now.toISOString() };
+    const exact = new AnalyticsService(t.app.ds, { rawMaxHours: 24 * 400 });
+    for (const groupBy of ["PROVIDER", "MODEL", "DAY", null] as const) {
+      const viaRollups = await ok(t.adminKey, { ...tenDays, groupBy });
+      expect(viaRollups).toMatchObject({ source: "ROLLUP", interval: "DAY" });
+      const reference = await exact.metrics(systemViewer(), { from: new Date(tenDays.from), to: new Date(tenDays.to), groupBy });
+      expect(reference.source).toBe("RAW");
+      const counts = (s: M) => [s.requests, s.succeeded, s.failed, s.cancelled, s.inProgress, s.cacheHits, s.attempts, s.retries, s.errors, s.latencyMs.samples];
+      expect(viaRollups.total.requests).toBe(13);
+      expect(viaRollups.groups.map((g: M) => [g.key, counts(g.stats), g.stats.costUsd])).toEqual(
+        reference.groups.map((g) => [g.key, counts(g.stats), g.stats.costMicros / 1e6]),
+      );
+      expect(viaRollups.series.map((p: M) => [p.at, p.stats.requests, p.stats.costUsd])).toEqual(
+        reference.series.map((p) => [p.at.toISOString(), p.stats.requests, p.stats.costMicros / 1e6]),
+      );
+    }
 
     // per-user rollups: a user's own view, an admin's filter, and grouping by user
     const a = await ok(users.alice.key, longRange);

@@ -255,11 +255,8 @@ describe("key pool: repeated 401 disables a key (KEY_AUTH_FAILURES_TO_DISABLE 2)
     expect(chatKeys(fake).filter((k) => k === KEY_A)).toHaveLength(2);
     const onA = gens.filter((g) => g.attempts.some((a) => a.keyLabel === "a"));
     expect(onA).toHaveLength(2);
-    for (const g of onA) {
-      const a = g.attempts.find((x) => x.keyLabel === "a")!;
-      expect(a).toMatchObject({ status: "FAILED", errorKind: "auth" });
-      if (g.status === "FAILED") expect(g.error!.code).toBe("PROVIDER_AUTH");
-    }
+    // A 401 is the key's fault, not the request's: the same run moves to key b and succeeds.
+    for (const g of onA) expect(g).toMatchObject({ status: "SUCCEEDED", attempts: [{ status: "FAILED", errorKind: "auth", keyLabel: "a" }, { status: "SUCCEEDED", keyLabel: "b" }] });
     for (const g of gens.filter((x) => !onA.includes(x))) expect(g).toMatchObject({ status: "SUCCEEDED", attempts: [{ status: "SUCCEEDED", keyLabel: "b" }] });
 
     const keys = await openaiKeys(t, seen);

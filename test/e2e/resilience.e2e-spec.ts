@@ -173,10 +173,9 @@ describe("per-model circuit breakers (CIRCUIT_PER_MODEL)", () => {
   afterAll(() => t?.close());
 
   it("a failing model opens only its own circuit; the provider's other models keep serving", async () => {
+    await t.gql(t.adminKey, `mutation { setSimulatedFaults(provider: "simulated", model: "text", failRate: 1) }`);
     for (let i = 0; i < 2; i++) {
-      const r = await t.gql(t.adminKey, CREATE, {
-        input: { modality: "TEXT", model: "simulated/text", prompt: `x${i}`, wait: 10, params: { simulate: { failRate: 1, failWith: "unavailable" } } },
-      });
+      const r = await t.gql(t.adminKey, CREATE, { input: { modality: "TEXT", model: "simulated/text", prompt: `x${i}`, wait: 10 } });
       expect(r.data!.createGeneration.status).toBe("FAILED");
     }
     const circuits = (await t.gql(t.adminKey, `{ providers { id circuits { model state } } }`)).data!.providers.find((p: any) => p.id === "simulated").circuits;
@@ -185,5 +184,14 @@ describe("per-model circuit breakers (CIRCUIT_PER_MODEL)", () => {
     expect(emb.data!.createGeneration.status).toBe("SUCCEEDED");
     const skipped = await t.gql(t.adminKey, CREATE, { input: { modality: "TEXT", model: "simulated/text", fallbackModels: ["simulated-b/text"], prompt: "y", wait: 10 } });
     expect(skipped.data!.createGeneration).toMatchObject({ status: "SUCCEEDED", provider: { id: "simulated-b" } });
+    await t.gql(t.adminKey, `mutation { setSimulatedFaults(provider: "simulated", model: "text", failRate: 0) }`);
+  });
+
+  it("failures a request injects into itself (params.simulate) do not count against the provider", async () => {
+    await t.gql(t.adminKey, `mutation { resetCircuit(provider: "simulated", model: "text") { state } }`);
+    for (let i = 0; i < 3; i++)
+      await t.gql(t.adminKey, CREATE, { input: { modality: "TEXT", model: "simulated/text", prompt: `inj${i}`, wait: 10, params: { simulate: { failRate: 1, failWith: "unavailable" } } } });
+    const circuits = (await t.gql(t.adminKey, `{ providers { id circuits { model state consecutiveFailures } } }`)).data!.providers.find((p: any) => p.id === "simulated").circuits;
+    expect(circuits.find((c: any) => c.model === "text")).toMatchObject({ state: "CLOSED", consecutiveFailures: 0 });
   });
 });

@@ -44,7 +44,7 @@ export class CircuitResolver {
   }
 
   @Mutation(() => Boolean, {
-    description: "Admin: inject provider-wide faults into a SIMULATED provider (drills, benchmarks): failRate 0..1, failWith (unavailable, overloaded, timeout, rate_limited, bad_response), latencyMs. failRate 0 and latencyMs 0 clear them. Real providers cannot be faulted.",
+    description: "Admin: inject faults into a SIMULATED provider, or one of its models (drills, benchmarks): failRate 0..1, failWith (unavailable, overloaded, timeout, rate_limited, bad_response), latencyMs. failRate 0 and latencyMs 0 clear them. Real providers cannot be faulted.",
   })
   async setSimulatedFaults(
     @Arg("provider", () => ID) id: string,
@@ -53,16 +53,18 @@ export class CircuitResolver {
     @Arg("failWith", () => String, { defaultValue: "unavailable" }) failWith: string,
     @Arg("latencyMs", () => Int, { defaultValue: 0 }) latencyMs: number,
     @Arg("retryAfterSeconds", () => Int, { nullable: true }) retryAfterSeconds?: number,
+    @Arg("model", () => String, { nullable: true, description: "Only this model (e.g. \"text\"); default the whole provider" }) model?: string,
   ): Promise<boolean> {
     admin(ctx, "inject faults");
     const p = ctx.services.registry.provider(id);
     if (!p?.simulated) throw new BadUserInputError(`"${id}" is not a simulated provider; only simulated providers can be faulted`, { field: "provider" });
+    if (model != null && !p.models.some((m) => m.name === model)) throw new BadUserInputError(`${id} has no model "${model}"`, { field: "model" });
     if (!(failRate >= 0 && failRate <= 1)) throw new BadUserInputError("failRate must be between 0 and 1", { field: "failRate" });
     if (!["unavailable", "overloaded", "timeout", "rate_limited", "bad_response"].includes(failWith))
       throw new BadUserInputError("failWith must be one of unavailable, overloaded, timeout, rate_limited, bad_response", { field: "failWith" });
     if (latencyMs < 0 || latencyMs > 60_000) throw new BadUserInputError("latencyMs must be between 0 and 60000", { field: "latencyMs" });
     const clear = failRate === 0 && latencyMs === 0;
-    await ctx.services.faults.set(id, clear ? null : { failRate, failWith: failWith as never, latencyMs, retryAfterSeconds: retryAfterSeconds ?? undefined });
+    await ctx.services.faults.set(id, model ?? null, clear ? null : { failRate, failWith: failWith as never, latencyMs, retryAfterSeconds: retryAfterSeconds ?? undefined });
     return true;
   }
 

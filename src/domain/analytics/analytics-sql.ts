@@ -128,18 +128,33 @@ export function rawAggregateSql(dims: readonly Dim[], sets: readonly (readonly D
 }
 
 /**
- * Figures from hourly rollups plus raw edges shaped like rollups (merged: counters add,
+ * Where rollup-mode figures come from, each part a condition (null: not used): hourly
+ * rollup rows (`hour`, and `user_id` when filtered), daily all-users rows for whole days
+ * (`day`; never per user), and raw generations for the edges (alias g).
+ */
+export interface RollupSources {
+  perUser: boolean;
+  hourly: string | null;
+  daily: string | null;
+  edges: string | null;
+}
+
+const HIST_COLS = ["latency_hist", "queue_wait_hist"];
+
+/**
+ * Figures from rollups plus raw edges shaped like rollups (merged: counters add,
  * histograms add bucket by bucket). Aggregated once at the finest grain the sets need,
  * then per grouping set, so the wide histogram sums run over few rows.
  */
-export function rollupAggregateSql(
-  dims: readonly Dim[], sets: readonly (readonly Dim[])[],
-  rollup: { table: string; where: string }, edgesWhere: string | null, perUser: boolean,
-): string {
-  const cols = ["hour", ...(perUser ? ["user_id"] : []), "provider", "model", "modality", ...ROLLUP_COUNTERS, "latency_hist", "queue_wait_hist"].join(", ");
-  const src = `SELECT ${cols} FROM ${rollup.table} WHERE ${rollup.where}` + (edgesWhere ? `\n      UNION ALL ${rollupRowsSql(edgesWhere, perUser)}` : "");
+export function rollupAggregateSql(dims: readonly Dim[], sets: readonly (readonly Dim[])[], s: RollupSources): string {
+  const cols = (hour: string) => [hour, ...(s.perUser ? ["user_id"] : []), "provider", "model", "modality", ...ROLLUP_COUNTERS, ...HIST_COLS].join(", ");
+  const parts = [
+    s.hourly && `SELECT ${cols("hour")} FROM ${s.perUser ? "analytics_hourly" : "analytics_hourly_all"} WHERE ${s.hourly}`,
+    s.daily && `SELECT ${cols("day AS hour")} FROM analytics_daily_all WHERE ${s.daily}`,
+    s.edges && rollupRowsSql(s.edges, s.perUser),
+  ].filter(Boolean);
   return `
-    WITH src AS (${src}),
+    WITH src AS (${parts.join("\n      UNION ALL ")}),
     fine AS (
       SELECT ${dims.map((d) => `${ROLLUP_DIM[d]} AS d_${d}`).join(", ")},
         ${ROLLUP_COUNTERS.map((c) => `sum(${c})::float8 AS ${c}`).join(", ")},
@@ -155,11 +170,17 @@ export function rollupAggregateSql(
 }
 
 /** Error counts by code per grouping set member: from raw rows, or from error rollups plus raw edges. */
-export function errorsSql(dims: readonly Dim[], sets: readonly (readonly Dim[])[], source: { raw: string } | { rollupWhere: string; edgesWhere: string | null }): string {
-  const src = "raw" in source
-    ? errorRowsSql(source.raw)
-    : `SELECT hour, user_id, provider, model, modality, error_code, count FROM analytics_hourly_errors WHERE ${source.rollupWhere}` +
-      (source.edgesWhere ? `\n      UNION ALL ${errorRowsSql(source.edgesWhere)}` : "");
+export function errorsSql(dims: readonly Dim[], sets: readonly (readonly Dim[])[], source: { raw: string } | RollupSources): string {
+  let src: string;
+  if ("raw" in source) src = errorRowsSql(source.raw);
+  else {
+    const cols = (hour: string) => [hour, ...(source.perUser ? ["user_id"] : []), "provider", "model", "modality", "error_code", "count"].join(", ");
+    src = [
+      source.hourly && `SELECT ${cols("hour")} FROM analytics_hourly_errors WHERE ${source.hourly}`,
+      source.daily && `SELECT ${cols("day AS hour")} FROM analytics_daily_errors_all WHERE ${source.daily}`,
+      source.edges && `SELECT ${cols("hour")} FROM (${errorRowsSql(source.edges)}) r`,
+    ].filter(Boolean).join("\n      UNION ALL ");
+  }
   return `
     WITH fine AS (
       SELECT ${dims.map((d) => `${ROLLUP_DIM[d]} AS d_${d}`).join(", ")}, error_code, sum(count) AS count

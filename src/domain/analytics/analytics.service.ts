@@ -3,9 +3,10 @@
  * latency and queue-wait percentiles and cost, grouped, charted and ranked.
  *
  * Short ranges (≤ rawMaxHours) read raw generations: exact percentile_cont. Longer ones
- * read whole hours from the hourly rollups and raw rows only for what the rollups do not
- * cover yet (the partial first hour, the tail after the watermark, the partial last
- * hour). Counts and costs are sums, so the two parts simply add; percentiles then come
+ * read whole hours from the hourly rollups (whole days from the daily all-users rollup
+ * when no user and no hourly figure is involved) and raw rows only for what the rollups
+ * do not cover yet (the partial first hour, the tail after the watermark, the partial
+ * last hour). Counts and costs are sums, so the two parts simply add; percentiles then come
  * from the merged histograms (raw edges bucketed the same way), within one bucket's width.
  * Everything runs in one read-only REPEATABLE READ transaction on the analytics
  * DataSource (a replica when DATABASE_READ_URL is set).
@@ -14,9 +15,9 @@ import type { DataSource, QueryRunner } from "typeorm";
 import { ForbiddenError, BadUserInputError } from "../../common/errors";
 import { isUuid } from "../../common/ids";
 import { isAdmin, type Viewer } from "../viewer";
-import { Params, errorsSql, generationsWhere, rawAggregateSql, rollupAggregateSql, type Dim } from "./analytics-sql";
+import { Params, errorsSql, generationsWhere, rawAggregateSql, rollupAggregateSql, type Dim, type RollupSources } from "./analytics-sql";
 import { BUCKET_BOUNDS_MS } from "./histogram";
-import { planSources, resolveRange, seriesBuckets, seriesInterval, type Interval } from "./metrics-range";
+import { planSources, resolveRange, seriesBuckets, seriesInterval, splitDays, type Interval } from "./metrics-range";
 import {
   emptyAggregate, sortGroups, statsFrom, topModels,
   type Aggregate, type GroupBy, type MetricsGroupView, type MetricsStats, type MetricsView,
@@ -71,13 +72,19 @@ export class AnalyticsService {
         rows = await qr.query(rawAggregateSql(dims, sets, generationsWhere(p, [plan.raw], userId)), p.values);
         errors = await qr.query(errorsSql(dims, sets, { raw: generationsWhere(pe, [plan.raw], userId) }), pe.values);
       } else {
-        // Per-user rollups when a user is involved; the all-users rollup (far fewer rows) otherwise.
+        // Per-user rollups when a user is involved; otherwise the all-users ones (far fewer rows), by day for whole days unless hours are wanted.
         const perUser = userId !== null || groupBy === "USER";
-        const rollupWhere = (ps: Params) => `hour >= ${ps.add(plan.rollup[0])} AND hour < ${ps.add(plan.rollup[1])}` + (userId ? ` AND user_id = ${ps.add(userId)}` : "");
-        const edges = (ps: Params) => (plan.rawEdges.length ? generationsWhere(ps, plan.rawEdges, userId) : null);
-        const table = perUser ? "analytics_hourly" : "analytics_hourly_all";
-        rows = await qr.query(rollupAggregateSql(dims, sets, { table, where: rollupWhere(p) }, edges(p), perUser), p.values);
-        errors = await qr.query(errorsSql(dims, sets, { rollupWhere: rollupWhere(pe), edgesWhere: edges(pe) }), pe.values);
+        const split = !perUser && !dims.includes("hour") ? splitDays(plan.rollup) : { days: null, hours: [plan.rollup] };
+        const sources = (ps: Params): RollupSources => ({
+          perUser,
+          hourly: split.hours.length
+            ? `(${split.hours.map(([a, b]) => `(hour >= ${ps.add(a)} AND hour < ${ps.add(b)})`).join(" OR ")})` + (userId ? ` AND user_id = ${ps.add(userId)}` : "")
+            : null,
+          daily: split.days ? `day >= ${ps.add(split.days[0])} AND day < ${ps.add(split.days[1])}` : null,
+          edges: plan.rawEdges.length ? generationsWhere(ps, plan.rawEdges, userId) : null,
+        });
+        rows = await qr.query(rollupAggregateSql(dims, sets, sources(p)), p.values);
+        errors = await qr.query(errorsSql(dims, sets, sources(pe)), pe.values);
       }
 
       const setOf = (r: Row): Dim | null => dims.find((d) => Number(r[`g_${d}`]) === 0) ?? null;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { planSources, resolveRange, seriesBuckets, seriesInterval } from "./metrics-range";
+import { planSources, resolveRange, seriesBuckets, seriesInterval, splitDays } from "./metrics-range";
 
 const d = (s: string) => new Date(s);
 const now = d("2024-11-20T10:17:00Z");
@@ -62,5 +62,16 @@ describe("planSources", () => {
   it("falls back to raw rows when nothing in the range is rolled up", () => {
     expect(planSources(d("2024-11-10T10:17:00Z"), now, 48, null).source).toBe("RAW");
     expect(planSources(d("2024-11-10T10:17:00Z"), now, 48, d("2024-11-10T11:00:00Z")).source).toBe("RAW");
+  });
+});
+
+describe("splitDays", () => {
+  it("reads whole UTC days from daily rollups and the hours around them from hourly ones", () => {
+    expect(splitDays([d("2024-11-10T11:00:00Z"), d("2024-11-20T09:00:00Z")])).toEqual({
+      days: [d("2024-11-11T00:00:00Z"), d("2024-11-20T00:00:00Z")],
+      hours: [[d("2024-11-10T11:00:00Z"), d("2024-11-11T00:00:00Z")], [d("2024-11-20T00:00:00Z"), d("2024-11-20T09:00:00Z")]],
+    });
+    expect(splitDays([d("2024-11-10T00:00:00Z"), d("2024-11-12T00:00:00Z")])).toEqual({ days: [d("2024-11-10T00:00:00Z"), d("2024-11-12T00:00:00Z")], hours: [] });
+    expect(splitDays([d("2024-11-10T11:00:00Z"), d("2024-11-11T09:00:00Z")])).toEqual({ days: null, hours: [[d("2024-11-10T11:00:00Z"), d("2024-11-11T09:00:00Z")]] });
   });
 });

@@ -17,6 +17,8 @@ export type Interval = "HOUR" | "DAY";
 
 export const floorHour = (d: Date): Date => new Date(Math.floor(d.getTime() / HOUR_MS) * HOUR_MS);
 export const ceilHour = (d: Date): Date => new Date(Math.ceil(d.getTime() / HOUR_MS) * HOUR_MS);
+export const floorDay = (d: Date): Date => new Date(Math.floor(d.getTime() / DAY_MS) * DAY_MS);
+export const ceilDay = (d: Date): Date => new Date(Math.ceil(d.getTime() / DAY_MS) * DAY_MS);
 export const floorTo = (d: Date, interval: Interval): Date => {
   const step = interval === "HOUR" ? HOUR_MS : DAY_MS;
   return new Date(Math.floor(d.getTime() / step) * step);
@@ -68,4 +70,15 @@ export function planSources(from: Date, to: Date, rawMaxHours: number, rolledUpT
   if (from.getTime() < a.getTime()) rawEdges.push([from, a]);
   if (b.getTime() < to.getTime()) rawEdges.push([b, to]);
   return { source: "ROLLUP", rollup: [a, b], rawEdges };
+}
+
+/** Splits a rolled-up span into whole UTC days (read from daily rollups) and the hours around them. */
+export function splitDays([a, b]: Span): { days: Span | null; hours: Span[] } {
+  const d1 = ceilDay(a);
+  const d2 = floorDay(b);
+  if (d1.getTime() >= d2.getTime()) return { days: null, hours: [[a, b]] };
+  const hours: Span[] = [];
+  if (a.getTime() < d1.getTime()) hours.push([a, d1]);
+  if (d2.getTime() < b.getTime()) hours.push([d2, b]);
+  return { days: [d1, d2], hours };
 }

@@ -1,8 +1,9 @@
 /**
- * Maintains the hourly rollups the metrics query reads for long ranges:
- * `analytics_hourly` (per hour, user, provider, model, modality), `analytics_hourly_all`
- * (the same without the user: what admin-wide queries scan) and `analytics_hourly_errors`
- * (FAILED generations by error code).
+ * Maintains the rollups the metrics query reads for long ranges: `analytics_hourly` (per
+ * hour, user, provider, model, modality), `analytics_hourly_all` (the same without the
+ * user: what admin-wide queries scan), `analytics_hourly_errors` (FAILED generations by
+ * error code), and daily all-users sums of the last two (`analytics_daily_all`,
+ * `analytics_daily_errors_all`).
  *
  * An hour is recomputed as a whole — its rows deleted and rebuilt from `generations` in
  * one transaction — so a run is idempotent and may repeat any hour. Each run rolls up
@@ -14,7 +15,7 @@
 import type { DataSource, EntityManager } from "typeorm";
 import { BUCKET_BOUNDS_MS } from "./histogram";
 import { ROLLUP_COUNTERS, errorRowsSql, histSum, rollupRowsSql } from "./analytics-sql";
-import { HOUR_MS, floorHour } from "./metrics-range";
+import { HOUR_MS, ceilDay, floorDay, floorHour } from "./metrics-range";
 
 /** Hours are rolled up this long after they end: rows written at the hour's edge (app clocks, batched inserts) have landed. */
 export const SETTLE_MS = 5 * 60_000;
@@ -36,6 +37,7 @@ export interface RollupRun {
   busy?: boolean;
 }
 
+const TABLES = ["analytics_hourly", "analytics_hourly_all", "analytics_hourly_errors", "analytics_daily_all", "analytics_daily_errors_all"];
 const G_WHERE = (a: string, b: string) => `g.created_at >= ${a} AND g.created_at < ${b}`;
 
 export class RollupService {
@@ -94,7 +96,10 @@ export class RollupService {
     let hours = 0;
     for (let t = floorHour(from).getTime(); t < end; t += chunk) {
       const stop = Math.min(t + chunk, end);
-      await this.ds.transaction((m) => this.recompute(m, new Date(t), new Date(stop)));
+      await this.ds.transaction(async (m) => {
+        await this.lockState(m, true); // waits for a running rollUp instead of racing it on the same hours
+        await this.recompute(m, new Date(t), new Date(stop));
+      });
       hours += (stop - t) / HOUR_MS;
     }
     return hours;
@@ -107,12 +112,12 @@ export class RollupService {
   }
 
   /** Locks the state row (null: another run holds it); starts over if the bucket bounds changed since the rollups were built. */
-  private async lockState(m: EntityManager): Promise<{ rolledUpTo: Date | null } | null> {
-    const rows = await m.query(`SELECT rolled_up_to, bucket_bounds_ms FROM analytics_rollup_state WHERE id = 1 FOR UPDATE SKIP LOCKED`);
+  private async lockState(m: EntityManager, wait = false): Promise<{ rolledUpTo: Date | null } | null> {
+    const rows = await m.query(`SELECT rolled_up_to, bucket_bounds_ms FROM analytics_rollup_state WHERE id = 1 FOR UPDATE${wait ? "" : " SKIP LOCKED"}`);
     if (!rows.length) return null;
     const bounds: number[] | null = rows[0].bucket_bounds_ms;
     if (!bounds || bounds.length !== BUCKET_BOUNDS_MS.length || bounds.some((b, i) => b !== BUCKET_BOUNDS_MS[i])) {
-      await m.query(`TRUNCATE analytics_hourly, analytics_hourly_all, analytics_hourly_errors`);
+      await m.query(`TRUNCATE ${TABLES.join(", ")}`);
       await m.query(`UPDATE analytics_rollup_state SET rolled_up_to = NULL, bucket_bounds_ms = $1, updated_at = now() WHERE id = 1`, [BUCKET_BOUNDS_MS]);
       return { rolledUpTo: null };
     }
@@ -126,7 +131,7 @@ export class RollupService {
   /** Replaces the rollups of the hours in `[from, to)` (hour-aligned) with fresh ones. */
   private async recompute(m: EntityManager, from: Date, to: Date): Promise<void> {
     const span = [from, to];
-    for (const t of ["analytics_hourly", "analytics_hourly_all", "analytics_hourly_errors"]) {
+    for (const t of TABLES.slice(0, 3)) {
       await m.query(`DELETE FROM ${t} WHERE hour >= $1 AND hour < $2`, span);
     }
     const cols = ROLLUP_COUNTERS.join(", ");
@@ -146,6 +151,25 @@ export class RollupService {
     await m.query(
       `INSERT INTO analytics_hourly_errors (hour, user_id, provider, model, modality, error_code, count) ${errorRowsSql(G_WHERE("$1", "$2"))}`,
       span,
+    );
+    // The days these hours fall in, from their hourly rows (a day is read only once all its hours are rolled up).
+    const days = [floorDay(from), ceilDay(to)];
+    await m.query(`DELETE FROM analytics_daily_all WHERE day >= $1 AND day < $2`, days);
+    await m.query(
+      `INSERT INTO analytics_daily_all (day, provider, model, modality, ${cols}, latency_hist, queue_wait_hist)
+       SELECT date_trunc('day', hour, 'UTC'), provider, model, modality, ${ROLLUP_COUNTERS.map((c) => `sum(${c})`).join(", ")},
+         ${histSum("latency_hist", "int")}, ${histSum("queue_wait_hist", "int")}
+       FROM analytics_hourly_all WHERE hour >= $1 AND hour < $2
+       GROUP BY 1, 2, 3, 4`,
+      days,
+    );
+    await m.query(`DELETE FROM analytics_daily_errors_all WHERE day >= $1 AND day < $2`, days);
+    await m.query(
+      `INSERT INTO analytics_daily_errors_all (day, provider, model, modality, error_code, count)
+       SELECT date_trunc('day', hour, 'UTC'), provider, model, modality, error_code, sum(count)
+       FROM analytics_hourly_errors WHERE hour >= $1 AND hour < $2
+       GROUP BY 1, 2, 3, 4, 5`,
+      days,
     );
   }
 }

@@ -171,6 +171,8 @@ export class GenerationRunner {
     let idx = Math.min(gen.candidateIndex ?? 0, candidates.length - 1);
     let allOpen = true;
     let earliestProbe = Infinity;
+    /** Keys that already failed in this run, per provider: another key is tried first. */
+    const triedKeys = new Map<string, Set<string>>();
     for (let calls = 0; ; calls++) {
       const cand = candidates[idx];
       const provider = this.registry.provider(cand.provider);
@@ -195,7 +197,7 @@ export class GenerationRunner {
         outcome = { kind: "error", err, otherKeys: false };
       } else {
         allOpen = false;
-        outcome = await this.callCandidate(gen, attemptNo, ctrl, provider, model, followers, gate);
+        outcome = await this.callCandidate(gen, attemptNo, ctrl, provider, model, followers, gate, triedKeys.get(provider.id) ?? triedKeys.set(provider.id, new Set()).get(provider.id)!);
       }
       if (outcome.kind === "done") return outcome.result;
       const err = outcome.err;
@@ -203,9 +205,9 @@ export class GenerationRunner {
       if (err.kind === "cancelled") return { kind: "skipped", reason: "cancelled" };
       if (deadlinePassed(gen)) return this.fail(gen, deadlineError(cand.provider), false, "DEADLINE_EXCEEDED");
       if (err.partial) await this.bus.publishGenerationEvent(gen, { type: "RESTARTED", message: "the stream broke mid-answer; partial output discarded, the next attempt streams afresh" });
-      if (!err.retryable) return this.fail(gen, err, false);
-      // Another key of the same provider may serve at once (the rate-limited one is cooling down).
-      const sameAgain = err.kind === "rate_limited" && outcome.kind === "error" && outcome.otherKeys;
+      // A key-specific failure (429, 401/403) moves to another key of the same provider at once.
+      const sameAgain = (err.kind === "rate_limited" || err.kind === "auth") && outcome.kind === "error" && outcome.otherKeys;
+      if (!err.retryable && !sameAgain) return this.fail(gen, err, false);
       const next = sameAgain ? idx : idx + 1;
       if (next < candidates.length && calls < MAX_CALLS_PER_RUN) {
         if (skippedOpen) {
@@ -238,11 +240,12 @@ export class GenerationRunner {
   /** One upstream call (or the re-check of a pending task) on one candidate. */
   private async callCandidate(
     gen: GenerationEntity, attemptNo: number, ctrl: AbortController, provider: GenerationProvider, model: ModelInfo, followers: Followers | null,
-    gate?: Extract<Gate, { allowed: true }>,
+    gate: Extract<Gate, { allowed: true }> | undefined,
+    triedKeys: Set<string>,
   ): Promise<CallOutcome> {
     let verdict: CallVerdict = "neutral";
     try {
-      const out = await this.callCandidateInner(gen, attemptNo, ctrl, provider, model, followers);
+      const out = await this.callCandidateInner(gen, attemptNo, ctrl, provider, model, followers, triedKeys);
       verdict = out.verdict;
       return out.outcome;
     } finally {
@@ -252,6 +255,7 @@ export class GenerationRunner {
 
   private async callCandidateInner(
     gen: GenerationEntity, attemptNo: number, ctrl: AbortController, provider: GenerationProvider, model: ModelInfo, followers: Followers | null,
+    triedKeys: Set<string>,
   ): Promise<{ outcome: CallOutcome; verdict: CallVerdict }> {
     const task = gen.upstreamTask;
     // The attempt's timeout, shortened to what is left of the request's deadline.
@@ -264,9 +268,9 @@ export class GenerationRunner {
     let lease: Extract<Acquired, { kind: "key" }> | undefined;
     let reservedTokens = 0;
     if (provider.requiresKey && this.keys && !batched) {
-      const skip = async (kind: "rate_limited" | "auth" | "invalid_request", reason: string, delayMs?: number) => {
+      const skip = async (kind: "rate_limited" | "auth" | "invalid_request", reason: string, delayMs?: number, recordAs?: string) => {
         const err = new ProviderError({ provider: provider.id, kind, retryable: kind !== "invalid_request", message: reason });
-        await this.settleAttempt(gen.id, attemptNo, "SKIPPED", 0, 0, err);
+        await this.settleAttempt(gen.id, attemptNo, "SKIPPED", 0, 0, recordAs ? Object.assign(new ProviderError({ provider: provider.id, kind, message: reason }), { kind: recordAs }) : err);
         const outcome: CallOutcome = delayMs !== undefined ? { kind: "wait", err, delayMs, reason } : { kind: "error", err, otherKeys: false };
         return { outcome, verdict: "neutral" as CallVerdict };
       };
@@ -275,9 +279,14 @@ export class GenerationRunner {
       const tokens = (usage?.inputTokens ?? 0) + (usage?.outputTokens ?? 0);
       let limitReason: string | undefined;
       for (let tries = 0; ; tries++) {
-        const got = await this.keys.acquire(provider.id, timeoutMs + 60_000, task?.keyLabel);
+        let got = await this.keys.acquire(provider.id, timeoutMs + 60_000, task?.keyLabel, triedKeys);
+        // Every key failed in this run already: the least bad of them rather than none.
+        if (got.kind === "unavailable" && triedKeys.size && !task) got = await this.keys.acquire(provider.id, timeoutMs + 60_000);
         if (got.kind !== "key")
-          return skip(got.kind === "wait" ? "rate_limited" : "auth", limitReason ?? got.reason, got.kind === "wait" ? got.delayMs : undefined);
+          return skip(
+            got.kind === "wait" ? "rate_limited" : "auth", limitReason ?? got.reason, got.kind === "wait" ? got.delayMs : undefined,
+            got.kind === "wait" && got.cause === "busy" && !limitReason ? "keys_busy" : undefined,
+          );
         if (!limited) {
           lease = got;
           break;
@@ -345,15 +354,18 @@ export class GenerationRunner {
       await events.flush();
       const err = classify(e, provider.id, ctrl.signal.aborted, timeout.aborted);
       const latency = Math.round(performance.now() - t0);
-      if (lease)
+      if (lease) {
         await this.keys!.release(provider.id, lease.label, lease.leaseId, keyOutcome(err), err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined);
+        if (err.kind === "rate_limited" || err.kind === "auth") triedKeys.add(lease.label);
+      }
       await this.settleAttempt(gen.id, attemptNo, err.kind === "cancelled" ? "CANCELLED" : "FAILED", latency, 0, err, keyLabel);
       this.metrics.upstreamAttempts.inc({ provider: provider.id, model: model.id, outcome: err.kind });
       if (task && err.kind !== "cancelled") await this.clearTask(gen);
       await refund(undefined);
       return {
-        outcome: { kind: "error", err, otherKeys: err.kind === "rate_limited" && !!this.keys && this.keys.keyCount(provider.id) > 1 },
-        verdict: ctrl.signal.aborted ? "neutral" : verdictOf(err.kind),
+        outcome: { kind: "error", err, otherKeys: !!this.keys && ((err.kind === "rate_limited" && this.keys.keyCount(provider.id) > 1) || (err.kind === "auth" && this.keys.keyCount(provider.id) > triedKeys.size)) },
+        // A request that injects its own failures (simulated params.simulate) says nothing about the provider's health.
+        verdict: ctrl.signal.aborted || injectsFailure(provider, req) ? "neutral" : verdictOf(err.kind),
       };
     }
   }
@@ -577,6 +589,10 @@ export class GenerationRunner {
       this.metrics.generationDuration.observe({ provider: g.provider ?? "", modality: g.modality, status: g.status }, (g.completedAt.getTime() - g.startedAt.getTime()) / 1000);
   }
 }
+
+/** params.simulate.failWith on a simulated provider: failures the request asked for. */
+const injectsFailure = (p: GenerationProvider, req: GenerationRequest): boolean =>
+  p.simulated && !!(req.params?.simulate as { failWith?: unknown } | undefined)?.failWith;
 
 const deadlinePassed = (g: GenerationEntity): boolean => !!g.deadlineAt && Date.now() >= g.deadlineAt.getTime();
 

@@ -19,6 +19,11 @@ describe("retryLabels", () => {
       .toEqual({ provider: "openai", error_kind: "rate_limited", action: "delay" });
   });
 
+  it("a RETRYING because every circuit is open or every key is busy is a delay of that kind", () => {
+    expect(retryLabels(g, { type: "RETRYING", message: "every candidate's circuit is OPEN; waiting 30s" })).toEqual({ provider: "openai", error_kind: "circuit_open", action: "delay" });
+    expect(retryLabels(g, { type: "RETRYING", message: "every openai key is at its concurrency cap (64); waiting 0.3s" })).toEqual({ provider: "openai", error_kind: "key_busy", action: "delay" });
+  });
+
   it("other events are not retries; unknown wording still counts", () => {
     for (const type of ["STARTED", "SUCCEEDED", "FAILED", "RESTARTED"] as const) expect(retryLabels(g, { type, message: "x: y" })).toBeUndefined();
     expect(retryLabels({ provider: null }, { type: "RETRYING", message: "Something else" })).toEqual({ provider: "unknown", error_kind: "unknown", action: "retry" });

@@ -26,10 +26,13 @@ export function retryLabels(g: Pick<GenerationEntity, "provider">, ev: Pick<Even
     return { provider: m?.[1] ?? g.provider ?? "unknown", error_kind: m?.[2] ?? "unknown", action: "fallback" };
   }
   if (ev.type !== "RETRYING") return undefined;
-  // "<kind>: …; retrying…" (the job backs off) or "<reason>; waiting Ns" (every key cooling down)
+  // "<kind>: …; retrying…" (the job backs off) or "<reason>; waiting Ns" (keys cooling down or busy, circuits open)
   const kind = /^([a-z_]+): /.exec(msg)?.[1];
   if (kind) return { provider: g.provider ?? "unknown", error_kind: kind, action: "retry" };
-  if (/; waiting [\d.]+s$/.test(msg)) return { provider: g.provider ?? "unknown", error_kind: "rate_limited", action: "delay" };
+  if (/; waiting [\d.]+s$/.test(msg)) {
+    const why = /circuit/i.test(msg) ? "circuit_open" : /concurrency cap|limit/i.test(msg) && !/rate limits/i.test(msg) ? "key_busy" : "rate_limited";
+    return { provider: g.provider ?? "unknown", error_kind: why, action: "delay" };
+  }
   return { provider: g.provider ?? "unknown", error_kind: "unknown", action: "retry" };
 }
 

@@ -27,7 +27,7 @@ export type KeyOutcome = "ok" | "rate_limited" | "auth" | "error" | "cancelled";
 export type Acquired =
   | { kind: "key"; label: string; key: string; leaseId: string }
   /** Every usable key is cooling down or at its concurrency cap: try again after delayMs. */
-  | { kind: "wait"; delayMs: number; reason: string }
+  | { kind: "wait"; delayMs: number; reason: string; cause: "cooldown" | "busy" }
   /** No key can ever serve (none configured, or all disabled). */
   | { kind: "unavailable"; reason: string };
 
@@ -196,12 +196,12 @@ export class KeyPool {
   }
 
   /** Picks a key and takes a lease on it (released by {@link release}; it expires after leaseTtlMs anyway). */
-  async acquire(provider: string, leaseTtlMs: number, label?: string): Promise<Acquired> {
+  async acquire(provider: string, leaseTtlMs: number, label?: string, exclude?: ReadonlySet<string>): Promise<Acquired> {
     const all = this.keys.get(provider) ?? [];
     if (!all.length) return { kind: "unavailable", reason: `provider ${provider} has no API key: set ${provider.toUpperCase().replace(/-/g, "_")}_API_KEY or add one with addProviderKey` };
     let strategy = this.strategy(provider);
     const wanted = label ?? (strategy.startsWith("label:") ? strategy.slice(6) : undefined);
-    const candidates = wanted ? all.filter((k) => k.label === wanted) : all;
+    const candidates = wanted ? all.filter((k) => k.label === wanted) : exclude?.size ? all.filter((k) => !exclude.has(k.label)) : all;
     if (!candidates.length) return { kind: "unavailable", reason: `provider ${provider} has no key labelled "${wanted}"` };
     if (wanted) strategy = "round-robin";
     const leaseId = randomUUID();
@@ -212,8 +212,8 @@ export class KeyPool {
       const k = candidates.find((x) => x.label === value)!;
       return { kind: "key", label: k.label, key: k.key, leaseId };
     }
-    if (kind === "busy") return { kind: "wait", delayMs: Number(value), reason: `every ${provider} key is at its concurrency cap (${this.cfg.maxConcurrentPerKey})` };
-    if (kind === "wait") return { kind: "wait", delayMs: Math.max(1, Number(value)), reason: `every ${provider} key is cooling down after rate limits` };
+    if (kind === "busy") return { kind: "wait", delayMs: Number(value), reason: `every ${provider} key is at its concurrency cap (${this.cfg.maxConcurrentPerKey})`, cause: "busy" };
+    if (kind === "wait") return { kind: "wait", delayMs: Math.max(1, Number(value)), reason: `every ${provider} key is cooling down after rate limits`, cause: "cooldown" };
     return { kind: "unavailable", reason: `every ${provider} key is disabled` };
   }
 

@@ -1,35 +1,31 @@
 /**
  * Provider-wide fault injection for the simulated providers (drills, fault tests, the
  * resilience benchmark): a failure rate, a failure kind and added latency per simulated
- * provider, kept in Redis so every worker sees it, and polled (every 200 ms) so a call never
- * waits on Redis for it. Only simulated providers can be faulted; real ones never are.
+ * provider (or one of its models), kept in one Redis hash so every worker sees it, and polled
+ * (every 200 ms) so a call never waits on Redis for it. Only simulated providers can be
+ * faulted; real ones never are.
  */
 import type { Redis } from "ioredis";
 import type { ProviderFaults } from "../../providers/simulated/simulated.provider";
 
 export class SimulatedFaults {
-  private readonly current = new Map<string, ProviderFaults>();
+  private current = new Map<string, ProviderFaults>();
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly redis: Redis, private readonly prefix: string, private readonly ids: string[]) {}
+  constructor(private readonly redis: Redis, private readonly prefix: string) {}
 
-  private key(id: string): string {
-    return `${this.prefix}:sim-faults:${id}`;
+  private get key(): string {
+    return `${this.prefix}:sim-faults`;
   }
 
-  get(id: string): ProviderFaults | undefined {
-    return this.current.get(id);
+  /** The faults of a provider's model, else of the whole provider. */
+  get(id: string, model?: string): ProviderFaults | undefined {
+    return (model !== undefined ? this.current.get(`${id}/${model}`) : undefined) ?? this.current.get(id);
   }
 
   async refresh(): Promise<void> {
-    const pipe = this.redis.pipeline();
-    for (const id of this.ids) pipe.get(this.key(id));
-    const res = (await pipe.exec()) ?? [];
-    this.ids.forEach((id, i) => {
-      const raw = res[i]?.[1] as string | null;
-      if (raw) this.current.set(id, JSON.parse(raw));
-      else this.current.delete(id);
-    });
+    const all = await this.redis.hgetall(this.key);
+    this.current = new Map(Object.entries(all).map(([k, v]) => [k, JSON.parse(v) as ProviderFaults]));
   }
 
   async start(): Promise<void> {
@@ -42,9 +38,11 @@ export class SimulatedFaults {
     clearInterval(this.timer);
   }
 
-  async set(id: string, faults: ProviderFaults | null): Promise<void> {
-    if (faults) await this.redis.set(this.key(id), JSON.stringify(faults));
-    else await this.redis.del(this.key(id));
+  /** Sets (or, with null, clears) the faults of a provider or of one of its models. */
+  async set(id: string, model: string | null, faults: ProviderFaults | null): Promise<void> {
+    const field = model ? `${id}/${model}` : id;
+    if (faults) await this.redis.hset(this.key, field, JSON.stringify(faults));
+    else await this.redis.hdel(this.key, field);
     await this.refresh();
   }
 }

@@ -47,9 +47,9 @@ export class SimulatedProvider implements GenerationProvider {
   /**
    * @param id another id gives a second, independent simulated provider ("simulated-b/text" …),
    *   for fallback and circuit-breaker drills.
-   * @param faults provider-wide injected faults (fault drills, benchmarks), read on every call.
+   * @param faults injected faults of the provider or one of its models (fault drills, benchmarks), read on every call.
    */
-  constructor(id = SIMULATED_PROVIDER_ID, private readonly faults: () => ProviderFaults | undefined = () => undefined) {
+  constructor(id = SIMULATED_PROVIDER_ID, private readonly faults: (model: string) => ProviderFaults | undefined = () => undefined) {
     this.id = id;
     this.displayName = id === SIMULATED_PROVIDER_ID ? "Simulated (offline, fabricated output)" : `Simulated ${id} (offline, fabricated output)`;
     this.models = id === SIMULATED_PROVIDER_ID ? SIMULATED_MODELS : SIMULATED_MODELS.map((m) => ({ ...m, id: `${id}/${m.name}`, provider: id }));
@@ -72,7 +72,7 @@ export class SimulatedProvider implements GenerationProvider {
     if (call.signal.aborted) throw abortError(call.signal, this.id);
 
     // Provider-wide injected faults (a drill): every call fails with probability failRate.
-    const fault = this.faults();
+    const fault = this.faults(req.model);
     if (fault && (fault.failRate > 0 || fault.latencyMs > 0)) {
       if (fault.latencyMs > 0) await sleep(fault.latencyMs, call.signal, this.id);
       if (fault.failRate > 0 && Math.random() < fault.failRate) {
