@@ -152,7 +152,9 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     const breakers = new CircuitBreakers(publisher, ds, bus, config.redis.prefix, {
       defaults: { failureThreshold: r.failureThreshold, failureRate: r.failureRate, minCalls: r.minCalls, windowMs: r.windowMs, resetMs: r.resetMs, halfOpenMax: r.halfOpenMax, perModel: false },
       overrides: { ...Object.fromEntries(r.perModelProviders.map((p) => [p, { perModel: true }])), ...setup.circuits },
-    }, log);
+    }, log, (provider, model, state) => {
+      if (!model) metrics.circuitState.set({ provider }, state === "CLOSED" ? 0 : state === "HALF_OPEN" ? 1 : 2);
+    });
     await breakers.start();
     cleanup.unshift(async () => breakers.stop());
     const keyLimits = new KeyLimits(publisher, config.redis.prefix, r);
@@ -249,7 +251,7 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
       }
       const webhookSender = new WebhookSender(addressPolicy, config.webhooks.timeoutMs);
       cleanup.unshift(async () => webhookSender.close());
-      workers.push(createWebhookWorker(new WebhookDeliverer(ds, webhookSender, secretBox, config.webhooks.backoffBaseMs, log), { ...settings, ...config.webhooks }, log));
+      workers.push(createWebhookWorker(new WebhookDeliverer(ds, webhookSender, secretBox, config.webhooks.backoffBaseMs, log, (event, outcome) => metrics.webhookDeliveries.inc({ event, outcome })), { ...settings, ...config.webhooks }, log));
     }
 
     let httpServer: HttpServer | undefined;

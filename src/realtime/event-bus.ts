@@ -81,23 +81,8 @@ export class EventBus {
     this.terminalHooks.push(fn);
   }
 
-  private readonly eventHooks: ((g: GenerationEntity, ev: EventInit) => void)[] = [];
-
-  /** Runs `fn` for each event this process publishes, except the per-token DELTA and PROGRESS (metrics hang off it). */
-  onEvent(fn: (g: GenerationEntity, ev: EventInit) => void): void {
-    this.eventHooks.push(fn);
-  }
-
   /** Publishes one generation event to its own and its owner's channel; returns its seq. */
   async publishGenerationEvent(g: GenerationEntity, ev: EventInit): Promise<number> {
-    if (this.eventHooks.length && ev.type !== "DELTA" && ev.type !== "PROGRESS")
-      for (const fn of this.eventHooks) {
-        try {
-          fn(g, ev);
-        } catch {
-          /* a hook never breaks the event itself */
-        }
-      }
     if (ev.type === "SUCCEEDED" || ev.type === "FAILED" || ev.type === "CANCELLED")
       for (const fn of this.terminalHooks) {
         try {

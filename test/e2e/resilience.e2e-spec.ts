@@ -64,6 +64,9 @@ describe("circuit breakers under injected faults", () => {
     expect(new Date(c.nextProbeAt).getTime()).toBeGreaterThan(Date.now() - 1000);
     const stored = await t.app.ds.query(`SELECT from_state, to_state FROM circuit_events WHERE provider = 'simulated' ORDER BY id`);
     expect(stored.at(-1)).toMatchObject({ from_state: "CLOSED", to_state: "OPEN" });
+    const metrics = await (await fetch(`http://127.0.0.1:${t.port}/metrics`)).text();
+    expect(metrics).toMatch(/switchboard_circuit_state\{provider="simulated"\} 2/);
+    expect(metrics).toMatch(/switchboard_upstream_retries_total\{provider="simulated",error_kind="unavailable",action="fallback"\} [1-9]/);
   });
 
   it("recovers by itself when the fault ends: OPEN → HALF_OPEN (probe) → CLOSED, and a subscriber sees every transition", async () => {

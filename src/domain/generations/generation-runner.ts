@@ -210,6 +210,7 @@ export class GenerationRunner {
       if (!err.retryable && !sameAgain) return this.fail(gen, err, false);
       const next = sameAgain ? idx : idx + 1;
       if (next < candidates.length && calls < MAX_CALLS_PER_RUN) {
+        this.metrics.upstreamRetries.inc({ provider: cand.provider, error_kind: err.kind, action: next === idx ? "other_key" : "fallback" });
         if (skippedOpen) {
           // No call was made: the same attempt (and its reservation) goes to the next candidate.
           if (!(await this.retarget(gen, attemptNo, candidates[next], next))) return { kind: "skipped", reason: "superseded or cancelled while running" };
@@ -445,6 +446,7 @@ export class GenerationRunner {
 
   /** Every key is cooling down (or at its cap): the job waits in delayed without using up a retry. */
   private async delay(gen: GenerationEntity, delayMs: number, reason: string): Promise<RunOutcome> {
+    this.metrics.upstreamRetries.inc({ provider: gen.provider ?? "unknown", error_kind: /circuit/.test(reason) ? "circuit_open" : /concurrency cap/.test(reason) ? "keys_busy" : "rate_limited", action: "delay" });
     const cap = gen.deadlineAt ? Math.max(0, gen.deadlineAt.getTime() - Date.now()) : Infinity;
     const [rows] = await this.ds.query(
       `UPDATE generations SET status = 'QUEUED', progress = 0, candidate_index = 0,
@@ -493,6 +495,7 @@ export class GenerationRunner {
   }
 
   private async retry(gen: GenerationEntity, err: ProviderError): Promise<RunOutcome> {
+    this.metrics.upstreamRetries.inc({ provider: gen.provider ?? "unknown", error_kind: err.kind, action: "retry" });
     // The next run starts again from the first candidate.
     const res = await this.ds.query(
       `UPDATE generations SET status = 'QUEUED', progress = 0, candidate_index = 0, upstream_task = NULL,

@@ -162,6 +162,7 @@ export class CircuitBreakers {
     this.unsubscribe = await this.bus.subscribe(Topic.CIRCUIT_STATE_CHANGED, undefined, (e) => {
       const circuit = e.model ? `${e.provider}|${e.model}` : e.provider;
       this.known.set(circuit, { state: e.to, nextProbeAt: e.nextProbeAt ? Date.parse(e.nextProbeAt) : 0, at: Date.now() });
+      this.onState(e.provider, e.model, e.to); // every process's gauge follows every transition
     });
   }
 

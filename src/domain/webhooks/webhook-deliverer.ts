@@ -27,6 +27,8 @@ export class WebhookDeliverer {
     private readonly box: SecretBox,
     private readonly backoffBaseMs: number,
     private readonly log: Logger,
+    /** Counts each attempt by event and outcome (switchboard_webhook_deliveries_total). */
+    private readonly observe: (event: string, outcome: string) => void = () => undefined,
   ) {}
 
   /** @param failedSoFar attempts of this run already made; @param maxAttempts attempts per run. */
@@ -51,7 +53,7 @@ export class WebhookDeliverer {
       secret = this.box.open(stored);
     } catch (err) {
       const error = (err as Error).message;
-      await this.record(deliveryId, "FAILED", { outcome: "failed", statusCode: null, latencyMs: 0, excerpt: null, error }, null);
+      await this.record(deliveryId, "FAILED", { outcome: "failed", statusCode: null, latencyMs: 0, excerpt: null, error }, null, row.event);
       return { kind: "final", status: "FAILED", error };
     }
 
@@ -61,26 +63,27 @@ export class WebhookDeliverer {
       "switchboard-delivery": deliveryId,
     });
     if (result.outcome === "delivered") {
-      await this.record(deliveryId, "SUCCEEDED", result, null);
+      await this.record(deliveryId, "SUCCEEDED", result, null, row.event);
       return { kind: "delivered" };
     }
     const error = result.error ?? "failed";
     if (result.outcome === "blocked") {
-      await this.record(deliveryId, "BLOCKED", result, null);
+      await this.record(deliveryId, "BLOCKED", result, null, row.event);
       this.log.warn({ deliveryId, url: row.url, error }, "webhook delivery blocked by the address guard");
       return { kind: "final", status: "BLOCKED", error };
     }
     if (last) {
-      await this.record(deliveryId, "FAILED", result, null);
+      await this.record(deliveryId, "FAILED", result, null, row.event);
       return { kind: "final", status: "FAILED", error };
     }
-    await this.record(deliveryId, "PENDING", result, new Date(Date.now() + webhookRetryDelayMs(failedSoFar + 1, this.backoffBaseMs)));
+    await this.record(deliveryId, "PENDING", result, new Date(Date.now() + webhookRetryDelayMs(failedSoFar + 1, this.backoffBaseMs)), row.event);
     return { kind: "retry", error };
   }
 
   /** The attempt row and the delivery's state, in one statement. */
-  private async record(deliveryId: string, status: "PENDING" | "SUCCEEDED" | "FAILED" | "BLOCKED", r: SendResult, nextAttemptAt: Date | null): Promise<void> {
+  private async record(deliveryId: string, status: "PENDING" | "SUCCEEDED" | "FAILED" | "BLOCKED", r: SendResult, nextAttemptAt: Date | null, event = "unknown"): Promise<void> {
     const attemptStatus = r.outcome === "delivered" ? "SUCCEEDED" : r.outcome === "blocked" ? "BLOCKED" : "FAILED";
+    this.observe(event, attemptStatus.toLowerCase());
     await this.ds.query(
       `WITH d AS (
          UPDATE webhook_deliveries SET attempt_count = attempt_count + 1, status = $2, last_status_code = $3, last_error = $4,
