@@ -486,10 +486,11 @@ export class GenerationRunner {
       if (!shared) for (const f of output.files ?? []) await this.blobs.delete(f.key).catch(() => undefined);
       return { kind: "skipped", reason: "superseded or cancelled while running" };
     }
-    await this.bus.publishGenerationEvent(done, { type: "SUCCEEDED" });
-    this.quotas.changed(done.userId, false);
+    // The semantic entry is written before SUCCEEDED, so a caller that saw it finish finds it (like the exact cache).
     if (done.semanticScope && this.cache)
       await this.cache.semantic.add(done, toRequest(done), output).catch((err) => this.log.warn({ err, generationId: done.id }, "semantic cache write failed"));
+    await this.bus.publishGenerationEvent(done, { type: "SUCCEEDED" });
+    this.quotas.changed(done.userId, false);
     this.observeTerminal(done);
     return { kind: "finished", status: "SUCCEEDED" };
   }
