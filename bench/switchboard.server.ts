@@ -17,6 +17,8 @@ async function main() {
     db: { url: db.url, poolSize: Number(process.env.BENCH_POOL ?? 10) },
     redis: { url: "redis://127.0.0.1:6379", prefix },
     worker: { concurrency: Number(process.env.BENCH_WORKER_CONCURRENCY ?? 32) },
+    // One bench user: USER_MAX_IN_FLIGHT (fairness cap) applies to all of its load; BENCH_USER_MAX_IN_FLIGHT overrides it.
+    ...(process.env.BENCH_USER_MAX_IN_FLIGHT ? { resilience: { userMaxInFlight: Number(process.env.BENCH_USER_MAX_IN_FLIGHT) } } : {}),
     log: { level: "warn" },
   });
   const app = await createApp(config, { api: true, workers: true, onQuery: () => sql++ });

@@ -1,5 +1,5 @@
 /** The BullMQ worker for generations: maps runner outcomes to BullMQ's retry semantics. */
-import { DelayedError, Worker, type ConnectionOptions, type Job } from "bullmq";
+import { DelayedError, Job, Worker, type ConnectionOptions } from "bullmq";
 import type { GenerationRunner } from "../domain/generations/generation-runner";
 import type { Logger } from "../observability/logger";
 import { ProviderError } from "../providers/contract";
@@ -23,15 +23,31 @@ export function backoffDelay(attemptsMade: number, baseMs: number, err?: Error):
   return Math.min(cap, Math.round(Math.random() * baseMs * 2 ** Math.max(0, attemptsMade - 1)));
 }
 
+function promoteParkedWith(worker: () => Worker<GenerationJobData>) {
+  return async (fair: UserFairness, userId: string): Promise<void> => {
+    // The oldest parked job that is still delayed goes back to waiting (others were promoted or retried already).
+    for (let id = await fair.unpark(userId); id; id = await fair.unpark(userId)) {
+      const job = await Job.fromId<GenerationJobData>(worker() as never, id);
+      if (job && (await job.isDelayed())) {
+        await job.promote().catch(() => undefined);
+        return;
+      }
+    }
+  };
+}
+
 export function createGenerationWorker(runner: GenerationRunner, s: GenerationWorkerSettings, log: Logger, fairness?: UserFairness): Worker<GenerationJobData> {
-  const worker = new Worker<GenerationJobData>(
+  const promoteParked = promoteParkedWith(() => worker);
+  const worker: Worker<GenerationJobData> = new Worker<GenerationJobData>(
     GENERATIONS_QUEUE,
     // With tracing on, the run is a span continuing the trace of the enqueue (job.data.trace).
     (job: Job<GenerationJobData>, token?: string) => jobSpan(GENERATIONS_QUEUE, { ...job.data, attempt: job.attemptsMade + 1 }, (e) => e instanceof DelayedError, async (span) => {
       // Fairness: a user at their in-flight cap waits (in delayed) instead of taking another slot.
       const fair = fairness?.enabled && job.data.userId ? fairness : undefined;
       if (fair && !(await fair.acquire(job.data.userId!, job.id!))) {
-        await job.moveToDelayed(Date.now() + UserFairness.backoffMs(job.attemptsStarted), token);
+        // Parked: promoted when one of the user's runs ends (or tried again after PARK_MS at the latest).
+        await job.moveToDelayed(Date.now() + UserFairness.PARK_MS, token);
+        if (await fair.park(job.data.userId!, job.id!)) await promoteParked(fair, job.data.userId!); // a slot freed meanwhile
         throw new DelayedError();
       }
       let outcome;
@@ -41,7 +57,10 @@ export function createGenerationWorker(runner: GenerationRunner, s: GenerationWo
           isLastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
         });
       } finally {
-        if (fair) await fair.release(job.data.userId!, job.id!).catch(() => undefined);
+        if (fair) {
+          await fair.release(job.data.userId!, job.id!).catch(() => undefined);
+          await promoteParked(fair, job.data.userId!).catch(() => undefined);
+        }
       }
       span?.setAttribute("switchboard.outcome", outcome.kind);
       if (outcome.kind === "retry") throw Object.assign(outcome.error, { maxDelayMs: outcome.maxDelayMs }); // BullMQ retries with BACKOFF_TYPE

@@ -1,9 +1,11 @@
 /**
  * Fairness without BullMQ Pro's groups: a cap on each user's generations running at once,
  * across every worker, kept in Redis as leases (a sorted set per user scored by expiry, so a
- * worker that dies leaks nothing). A job over its user's cap goes back to delayed with a
- * growing backoff, so one user flooding the queue cannot hold every worker slot while other
- * users' jobs wait behind theirs.
+ * worker that dies leaks nothing). A job over its user's cap is parked: moved to delayed (a
+ * safety-net delay) and listed in the user's parking list; when one of the user's runs ends,
+ * the oldest parked job is promoted. One user flooding the queue cannot hold every worker
+ * slot while other users' jobs wait behind theirs, and a parked job costs one bounce, not a
+ * stream of retries.
  */
 import type { Redis } from "ioredis";
 
@@ -41,9 +43,24 @@ export class UserFairness {
     await this.redis.zrem(this.key(userId), jobId);
   }
 
-  /** How long an over-cap job waits before it is tried again: grows with each bounce, with jitter. */
-  static backoffMs(bounces: number): number {
-    const base = Math.min(5_000, 100 * 1.5 ** Math.max(0, bounces - 1));
-    return Math.round(base * (0.5 + Math.random()));
+  /** The longest a parked job waits if no promotion reaches it (a worker died, a race): then it is simply tried again. */
+  static readonly PARK_MS = 5_000;
+
+  /** Lists a job (already moved to delayed) as waiting for one of its user's slots; true when a slot is free right now. */
+  async park(userId: string, jobId: string): Promise<boolean> {
+    const now = Date.now();
+    const [, , , count] = (await this.redis
+      .multi()
+      .rpush(`${this.key(userId)}:parked`, jobId)
+      .pexpire(`${this.key(userId)}:parked`, this.leaseMs + 60_000)
+      .zremrangebyscore(this.key(userId), "-inf", now)
+      .zcard(this.key(userId))
+      .exec())!.map(([, v]) => v) as [number, number, number, number];
+    return count < this.cap;
+  }
+
+  /** The user's oldest parked job, taken off the list (to be promoted), or null. */
+  async unpark(userId: string): Promise<string | null> {
+    return this.redis.lpop(`${this.key(userId)}:parked`);
   }
 }
