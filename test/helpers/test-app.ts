@@ -59,7 +59,15 @@ export async function startTestApp(
     worker: { lockMs: 2000, backoffMs: 50, ...(overrides.worker ?? {}) },
     sweeper: { intervalMs: 60_000, ...(overrides.sweeper ?? {}) },
   } as DeepPartial<AppConfig>);
-  const app = await createApp(config, { api: true, workers: true, ...opts });
+  let app: App;
+  try {
+    app = await createApp(config, { api: true, workers: true, ...opts });
+  } catch (e) {
+    // A config the test expects to be refused: leave no database or keys behind.
+    if (!opts.db) await db.drop().catch(() => undefined);
+    await dropRedisPrefix(prefix).catch(() => undefined);
+    throw e;
+  }
   const port = (await app.start())!;
   const url = `http://127.0.0.1:${port}/graphql`;
   const wsUrl = `ws://127.0.0.1:${port}/graphql`;
