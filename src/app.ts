@@ -63,7 +63,7 @@ import { createWebhookWorker } from "./jobs/webhook.processor";
 import { systemClock, type Clock } from "./common/clock";
 import { AnalyticsService } from "./domain/analytics/analytics.service";
 import { RollupService } from "./domain/analytics/rollup.service";
-import { createRollupWorker, scheduleRollups } from "./jobs/rollup.processor";
+import { createRollupWorker, scheduleRollups, unscheduleRollups } from "./jobs/rollup.processor";
 
 export interface AppOptions {
   /** Serve the HTTP API (serve). */
@@ -248,7 +248,7 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
         const rollupQueue = await scheduleRollups(rollupSettings);
         cleanup.unshift(() => rollupQueue.close());
         workers.push(createRollupWorker(new RollupService(ds, { dirtyLookbackMs: config.sweeper.maxAgeMs + 3_600_000 }), rollupSettings, log));
-      }
+      } else await unscheduleRollups(settings);
       const webhookSender = new WebhookSender(addressPolicy, config.webhooks.timeoutMs);
       cleanup.unshift(async () => webhookSender.close());
       workers.push(createWebhookWorker(new WebhookDeliverer(ds, webhookSender, secretBox, config.webhooks.backoffBaseMs, log, (event, outcome) => metrics.webhookDeliveries.inc({ event, outcome })), { ...settings, ...config.webhooks }, log));

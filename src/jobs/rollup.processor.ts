@@ -21,6 +21,17 @@ export async function scheduleRollups(s: RollupSettings): Promise<Queue> {
   return q;
 }
 
+/** Rollups switched off (interval 0): the scheduler an earlier run left in Redis goes, so no job piles up without a worker. */
+export async function unscheduleRollups(s: Omit<RollupSettings, "everyMs">): Promise<void> {
+  const q = new Queue(ANALYTICS_QUEUE, { connection: s.connection, prefix: s.prefix });
+  try {
+    await q.removeJobScheduler("rollup");
+    await q.drain(true);
+  } finally {
+    await q.close();
+  }
+}
+
 export function createRollupWorker(rollups: { rollUp(): Promise<RollupRun> }, s: RollupSettings, log: Logger): Worker {
   const worker = new Worker(
     ANALYTICS_QUEUE,
