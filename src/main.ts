@@ -27,6 +27,9 @@ const USAGE = `Usage: switchboard <command>
   keys revoke --id ID
   keys rotate --id ID
   quotas verify                   Rebuild every budget period from the spend ledger and compare.
+  analytics rebuild --from T [--to T]
+                                  Recompute the hourly analytics rollups in [from, to) (ISO times; to: now),
+                                  e.g. after backfilling or deleting generations.
 
 Configuration comes from environment variables; see README.md.`;
 
@@ -103,12 +106,12 @@ async function serve(config: AppConfig, flags: { worker: boolean; setup: boolean
 
 const OPTIONS = {
   email: { type: "string" }, admin: { type: "boolean" }, tier: { type: "string" }, id: { type: "string" },
-  label: { type: "string" }, "no-worker": { type: "boolean" }, setup: { type: "boolean" },
+  label: { type: "string" }, "no-worker": { type: "boolean" }, setup: { type: "boolean" }, from: { type: "string" }, to: { type: "string" },
 } as const;
 
 /** The commands and sub-commands this CLI accepts (docker-compose.yml is checked against it). */
 export const COMMANDS: Record<string, readonly string[] | null> = {
-  serve: null, worker: null, migrate: null, users: ["create"], keys: ["create", "list", "revoke", "rotate"], quotas: ["verify"], help: null,
+  serve: null, worker: null, migrate: null, users: ["create"], keys: ["create", "list", "revoke", "rotate"], quotas: ["verify"], analytics: ["rebuild"], help: null,
 };
 
 /** Parses a command line without running it; throws UserFacingError for anything unknown. */
@@ -178,6 +181,20 @@ export async function main(argv: string[]): Promise<void> {
         return mismatches.length === 0;
       });
       if (!ok) throw new UserFacingError("quota balances do not match the spend ledger");
+      return;
+    }
+    case "analytics": {
+      const { RollupService } = require("./domain/analytics/rollup.service") as typeof import("./domain/analytics/rollup.service");
+      const at = (v: string | boolean | undefined, flag: string): Date => {
+        const d = new Date(need(v, flag));
+        if (Number.isNaN(d.getTime())) throw new UserFacingError(`--${flag} must be an ISO date-time such as 2026-11-01T00:00:00Z`);
+        return d;
+      };
+      const from = at(o.from, "from");
+      const to = o.to ? at(o.to, "to") : new Date();
+      if (from >= to) throw new UserFacingError("--from must be before --to");
+      const hours = await withAdminInfra(config, (ds) => new RollupService(ds, { dirtyLookbackMs: config.sweeper.maxAgeMs + 3_600_000 }).rebuild(from, to));
+      console.log(`Recomputed ${hours} rolled-up hour(s) between ${from.toISOString()} and ${to.toISOString()}.`);
       return;
     }
     default:

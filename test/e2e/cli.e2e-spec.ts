@@ -88,6 +88,17 @@ describe("the switchboard CLI", { timeout: 90_000 }, () => {
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
 
+  it("analytics rebuild recomputes rolled-up hours and refuses a bad range", async () => {
+    const ok = await cli(["analytics", "rebuild", "--from", "2026-01-01T00:00:00Z"]);
+    expect(ok.code).toBe(0);
+    expect(lastLine(ok.stdout)).toMatch(/^Recomputed \d+ rolled-up hour\(s\) between 2026-01-01T00:00:00.000Z and /);
+    const bad = await cli(["analytics", "rebuild", "--from", "yesterday"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--from must be an ISO date-time/);
+    const missing = await cli(["analytics", "rebuild"]);
+    expect(missing.stderr).toMatch(/missing --from/);
+  });
+
   it("says which dependency is unreachable, where, and how to start it", async () => {
     const pg = await cli(["serve"], { DATABASE_URL: "postgres://postgres@127.0.0.1:1/nothing" });
     expect(pg.code).not.toBe(0);
