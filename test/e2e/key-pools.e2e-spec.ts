@@ -445,3 +445,23 @@ describe("key pool: least-loaded strategy and the per-key concurrency cap", () =
     expect(keyOf(keys, "only")).toMatchObject({ state: "ACTIVE", inFlight: 0, requests: 3, successes: 3 });
   });
 });
+
+describe("key pool: a specific label (OPENAI_KEY_STRATEGY=label:b)", () => {
+  let fake: OpenAIFake;
+  let t: TestApp;
+  beforeAll(async () => {
+    fake = await startOpenAIFake();
+    t = await startTestApp({
+      providers: { vendors: { openai: { baseUrl: `${fake.url}/v1`, keys: twoKeys, keyStrategy: "label:b" } }, masterKey: MASTER, healthIntervalMs: 0 },
+    } as never);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await fake?.close();
+  });
+
+  it("every call uses the labelled key", async () => {
+    for (let i = 0; i < 4; i++) expect((await generate(t, `label ${i}`)).attempts.map((a) => a.keyLabel)).toEqual(["b"]);
+    expect(chatKeys(fake).every((k) => k === KEY_B)).toBe(true);
+  });
+});
