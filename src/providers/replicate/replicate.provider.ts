@@ -16,7 +16,7 @@
  *   ProviderError with Retry-After, or a network error/abort — is thrown, and the SDK's
  *   retries (it also retries whatever fetch throws) get that same error replayed without
  *   touching the network, so it surfaces after exactly one request.
- * - Without `auth` the SDK silently falls back to `process.env.REPLICATE_API_TOKEN`; we
+ * - Without `auth` the SDK silently falls back to the REPLICATE_API_TOKEN environment variable; we
  *   refuse to call without a key from the pool instead.
  * - `validateWebhook` is async (WebCrypto) and compares signatures with `===`; it does not
  *   look at the timestamp, so {@link verifyReplicateWebhook} adds the 5-minute window.
