@@ -238,7 +238,15 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
       unsubs.push(await bus.subscribe(Topic.CANCEL_GENERATION, undefined, ({ generationId }) => void r.abort(generationId)));
       const settings = { connection: redis, prefix: config.redis.prefix };
       // A lease outlives the longest run (every fallback call timing out) and then frees itself.
-      const fairness = new UserFairness(publisher, config.redis.prefix, config.resilience.userMaxInFlight, 8 * config.worker.providerTimeoutMs + 60_000);
+      const fairness = new UserFairness(publisher, config.redis.prefix, config.resilience.userMaxInFlight, 8 * config.worker.providerTimeoutMs + 60_000, async (userId) => {
+        // Two range probes on the active-by-user index: is any other user's generation waiting?
+        const [r] = await ds.query(
+          `SELECT EXISTS (SELECT 1 FROM generations WHERE status = 'QUEUED' AND user_id < $1)
+               OR EXISTS (SELECT 1 FROM generations WHERE status = 'QUEUED' AND user_id > $1) AS others`,
+          [userId],
+        );
+        return r.others === true;
+      });
       workers.push(createGenerationWorker(runner, { ...settings, ...config.worker }, log, fairness));
       const maintenanceQueue = await scheduleMaintenance({ ...settings, sweepIntervalMs: config.sweeper.intervalMs, retentionDays: config.files.retentionDays });
       cleanup.unshift(() => maintenanceQueue.close());
