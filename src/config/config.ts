@@ -237,7 +237,7 @@ export interface AppConfig {
     halfOpenMax: number;
     /** CIRCUIT_PER_MODEL: comma-separated providers whose breakers are per model, default none. */
     perModelProviders: string[];
-    /** USER_MAX_IN_FLIGHT: a user's generations running at once across all workers (fairness; 0 = no cap), default 16. */
+    /** USER_MAX_IN_FLIGHT: a user's generations running at once across all workers while other users have work queued (fairness; 0 = no cap), default 16. */
     userMaxInFlight: number;
     /** KEY_RPM / KEY_TPM: requests and tokens per minute per provider key (0 = no limit); `<PROVIDER>_KEY_RPM` / `_KEY_TPM` override per provider. */
     keyRpm: number;
