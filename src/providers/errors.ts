@@ -94,3 +94,16 @@ export function toProviderError(provider: string, e: unknown, signal?: AbortSign
   if (/JSON|Unexpected token|malformed|invalid response/i.test(msg)) return new ProviderError({ provider, kind: "bad_response", message: `${provider} sent a malformed response: ${msg}` });
   return new ProviderError({ provider, kind: "unavailable", message: `${provider} could not be reached: ${msg}` });
 }
+
+/**
+ * A stream that ended without its end marker (finish_reason, message_stop): never an answer.
+ * Partial when text had already gone out, so subscribers get RESTARTED and the next attempt streams afresh.
+ */
+export function incompleteStream(provider: string, partial: boolean, marker: string): ProviderError {
+  return new ProviderError({
+    provider,
+    kind: "bad_response",
+    partial,
+    message: partial ? `${provider}'s stream ended mid-answer (no ${marker})` : `${provider}'s stream ended without an answer`,
+  });
+}

@@ -30,7 +30,7 @@ import {
   type ProviderCall,
   type ProviderProbeCall,
 } from "../contract";
-import { errorFromStatus, messageOf, scrub, toProviderError } from "../errors";
+import { errorFromStatus, incompleteStream, messageOf, scrub, toProviderError } from "../errors";
 
 /** When neither the request nor the catalog says how long an answer may be (Anthropic requires max_tokens). */
 const DEFAULT_MAX_TOKENS = 1024;
@@ -179,14 +179,7 @@ export class AnthropicProvider implements GenerationProvider {
     }
     // The SDK ends a stream quietly when its request is aborted: never take that for an answer.
     if (call.signal.aborted) throw this.fail(call.signal.reason ?? new Error("aborted"), call.signal, emittedAny);
-    if (!stopped) {
-      throw new ProviderError({
-        provider: this.id,
-        kind: "bad_response",
-        partial: emittedAny,
-        message: emittedAny ? `${this.id}'s stream ended mid-answer (no message_stop)` : `${this.id}'s stream ended without an answer`,
-      });
-    }
+    if (!stopped) throw incompleteStream(this.id, emittedAny, "message_stop");
 
     const toolCalls = [...tools.entries()]
       .sort((a, b) => a[0] - b[0])

@@ -24,7 +24,7 @@ import {
   type ProviderCall,
   type ProviderProbeCall,
 } from "../contract";
-import { errorFromStatus, messageOf, scrub, toProviderError } from "../errors";
+import { errorFromStatus, incompleteStream, messageOf, scrub, toProviderError } from "../errors";
 
 /** Sent as the bearer token to servers that need none (Ollama, LM Studio, vLLM without auth). */
 const NO_KEY = "not-needed";
@@ -246,14 +246,7 @@ export class OpenAICompatibleProvider implements GenerationProvider {
     }
     // The SDK ends a stream quietly when its request is aborted: never take that for an answer.
     if (call.signal.aborted) throw this.fail(call.signal.reason ?? new Error("aborted"), call.signal, emittedAny);
-    if (!finishReason) {
-      throw new ProviderError({
-        provider: this.id,
-        kind: "bad_response",
-        partial: emittedAny,
-        message: emittedAny ? `${this.id}'s stream ended mid-answer (no finish_reason)` : `${this.id}'s stream ended without an answer`,
-      });
-    }
+    if (!finishReason) throw incompleteStream(this.id, emittedAny, "finish_reason");
     const toolCalls = tools.filter(Boolean).map((t, i) => (t.id ? t : { ...t, id: `call_${i}` }));
     return {
       text,
