@@ -56,6 +56,7 @@ import { AddressPolicy } from "./domain/webhooks/address-policy";
 import { SecretBox } from "./domain/webhooks/secret-box";
 import { WebhookDeliverer } from "./domain/webhooks/webhook-deliverer";
 import { WebhookDispatcher } from "./domain/webhooks/webhook-dispatcher";
+import { WebhookReconciler } from "./domain/webhooks/webhook-reconciler";
 import { WebhookSender } from "./domain/webhooks/webhook-sender";
 import { WebhookService } from "./domain/webhooks/webhook.service";
 import { WebhookQueue } from "./jobs/webhook-queue";
@@ -195,6 +196,7 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     // Webhooks: terminal events and budget warnings become deliveries wherever they happen (API or worker).
     const webhookQueue = new WebhookQueue({ connection: redis, prefix: config.redis.prefix, maxAttempts: config.webhooks.maxAttempts });
     const webhookDispatcher = new WebhookDispatcher(ds, webhookQueue, quotas, alerts, config.quotas.warnRatio, log);
+    const webhookReconciler = new WebhookReconciler(ds, webhookDispatcher, webhookQueue, log);
     cleanup.unshift(() => webhookQueue.close());
     cleanup.unshift(() => webhookDispatcher.drain()); // before the queue closes
     const addressPolicy = new AddressPolicy(config.webhooks.allowedHosts);
@@ -250,7 +252,7 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
       workers.push(createGenerationWorker(runner, { ...settings, ...config.worker }, log, fairness));
       const maintenanceQueue = await scheduleMaintenance({ ...settings, sweepIntervalMs: config.sweeper.intervalMs, retentionDays: config.files.retentionDays });
       cleanup.unshift(() => maintenanceQueue.close());
-      workers.push(createMaintenanceWorker({ sweeper, blobs, purgeExpiredCache: () => semantic.purgeExpired(), reconcileWebhooks: () => webhookDispatcher.reconcile() }, { ...settings, sweepIntervalMs: config.sweeper.intervalMs, retentionDays: config.files.retentionDays }, log));
+      workers.push(createMaintenanceWorker({ sweeper, blobs, purgeExpiredCache: () => semantic.purgeExpired(), reconcileWebhooks: () => webhookReconciler.reconcile() }, { ...settings, sweepIntervalMs: config.sweeper.intervalMs, retentionDays: config.files.retentionDays }, log));
       if (config.analytics.rollupIntervalMs > 0) {
         const rollupSettings = { ...settings, everyMs: config.analytics.rollupIntervalMs };
         const rollupQueue = await scheduleRollups(rollupSettings);
@@ -279,7 +281,7 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
 
     return {
       config, ds, redis, bus, services, queue, metrics, log, http: httpServer, runner, sweeper,
-      reconcileWebhooks: (graceMs?: number) => webhookDispatcher.reconcile(graceMs),
+      reconcileWebhooks: (graceMs?: number) => webhookReconciler.reconcile(graceMs),
       async start() {
         if (opts.metricsServer) {
           const handle = probesHandler(probes, metrics);

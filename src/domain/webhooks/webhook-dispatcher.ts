@@ -3,13 +3,13 @@
  * goes to the user's endpoints subscribed to it and to the generation's callbackUrl; a
  * budget warning (QuotaService.onWarning) raises an alert and goes to endpoints subscribed
  * to quota.warning. Deliveries are rows first, then jobs: terminal events of one
- * event-loop turn share one endpoint lookup, one insert and one enqueue.
+ * event-loop turn share one endpoint lookup, one insert and one enqueue. An endpoint gets only
+ * events that happened after it was created (a new endpoint is not a backfill of history).
  */
 import { randomUUID } from "node:crypto";
 import type { DataSource } from "typeorm";
 import { TickBatcher } from "../../common/tick-batcher";
-import { GenerationEntity } from "../../db/entities/generation.entity";
-import { rowToEntity } from "../../db/row-mapper";
+import type { GenerationEntity } from "../../db/entities/generation.entity";
 import type { Logger } from "../../observability/logger";
 import type { AlertsService } from "../providers/alerts.service";
 import type { QuotaService } from "../quotas/quota.service";
@@ -17,7 +17,7 @@ import { systemViewer } from "../viewer";
 import { generationBody, quotaWarningBody, TERMINAL_EVENTS, type WebhookEvent } from "./webhook-events";
 import type { WebhookScheduler } from "./webhook-scheduler";
 
-interface Terminal {
+export interface Terminal {
   g: GenerationEntity;
   event: WebhookEvent;
 }
@@ -68,9 +68,20 @@ export class WebhookDispatcher {
   }
 
   private async dispatchTerminals(items: Terminal[]): Promise<void[]> {
+    await this.writeTerminals(items);
+    return items.map((): void => undefined);
+  }
+
+  /**
+   * Writes and enqueues the deliveries of terminal events: to the user's endpoints subscribed to
+   * the event and created before it happened, and to the generation's callbackUrl. A delivery
+   * that exists already is not written again (unique index). Returns the deliveries written.
+   */
+  async writeTerminals(items: Terminal[]): Promise<number> {
+    if (!items.length) return 0;
     const userIds = [...new Set(items.map((i) => i.g.userId))];
-    const endpoints: { id: string; user_id: string; url: string; events: string[] }[] = await this.ds.query(
-      `SELECT id, user_id, url, events FROM webhook_endpoints WHERE user_id = ANY($1::uuid[]) AND deleted_at IS NULL`,
+    const endpoints: { id: string; user_id: string; url: string; events: string[]; created_at: Date }[] = await this.ds.query(
+      `SELECT id, user_id, url, events, created_at FROM webhook_endpoints WHERE user_id = ANY($1::uuid[]) AND deleted_at IS NULL`,
       [userIds],
     );
     // Rows built from a RETURNING * carry callback_url; anything else is looked up.
@@ -81,7 +92,8 @@ export class WebhookDispatcher {
     const deliveries: NewDelivery[] = [];
     for (const { g, event } of items) {
       const callbackUrl = g.callbackUrl !== undefined ? g.callbackUrl : (callbacks.get(g.id) ?? null);
-      const targets = endpoints.filter((e) => e.user_id === g.userId && e.events.includes(event));
+      const happenedAt = g.completedAt ? new Date(g.completedAt).getTime() : Date.now();
+      const targets = endpoints.filter((e) => e.user_id === g.userId && e.events.includes(event) && new Date(e.created_at).getTime() <= happenedAt);
       if (!targets.length && !callbackUrl) continue;
       const eventId = randomUUID();
       const body = generationBody(eventId, event, g);
@@ -89,8 +101,7 @@ export class WebhookDispatcher {
       for (const e of targets) deliveries.push({ ...base, id: randomUUID(), endpointId: e.id, target: "endpoint", url: e.url });
       if (callbackUrl) deliveries.push({ ...base, id: randomUUID(), endpointId: null, target: "callback", url: callbackUrl });
     }
-    await this.insertAndEnqueue(deliveries);
-    return items.map((): void => undefined);
+    return this.insertAndEnqueue(deliveries);
   }
 
   private async dispatchQuotaWarning(userId: string): Promise<void> {
@@ -115,8 +126,8 @@ export class WebhookDispatcher {
     );
   }
 
-  private async insertAndEnqueue(ds: NewDelivery[]): Promise<void> {
-    if (!ds.length) return;
+  private async insertAndEnqueue(ds: NewDelivery[]): Promise<number> {
+    if (!ds.length) return 0;
     // One delivery per generation and target (unique index): the reconciler and the live path never both deliver.
     const rows: { id: string }[] = await this.ds.query(
       `INSERT INTO webhook_deliveries (id, event_id, user_id, endpoint_id, generation_id, target, event, url, body, next_attempt_at)
@@ -126,40 +137,6 @@ export class WebhookDispatcher {
         ds.map((x) => x.target), ds.map((x) => x.event), ds.map((x) => x.url), ds.map((x) => x.body)],
     );
     await this.scheduler.enqueue(rows.map((x) => ({ deliveryId: x.id, run: 0 })));
-  }
-
-  /**
-   * Nothing is lost (run by the periodic sweep): a terminal generation whose deliveries were
-   * never written (the process died between the transition and the insert) gets them now, and
-   * a PENDING delivery whose job is gone (enqueue failed, Redis flushed) is enqueued again.
-   */
-  async reconcile(graceMs = 30_000): Promise<{ written: number; requeued: number }> {
-    const missing: Record<string, unknown>[] = await this.ds.query(
-      `SELECT g.* FROM generations g
-        WHERE g.status IN ('SUCCEEDED','FAILED','CANCELLED')
-          AND g.completed_at > now() - interval '1 day' AND g.completed_at < now() - $1 * interval '1 millisecond'
-          AND (g.callback_url IS NOT NULL OR g.user_id IN (SELECT user_id FROM webhook_endpoints WHERE deleted_at IS NULL))
-          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.generation_id = g.id)
-        ORDER BY g.completed_at LIMIT 500`,
-      [graceMs],
-    );
-    let written = 0;
-    if (missing.length) {
-      const items = missing.map((r) => {
-        const g = rowToEntity(this.ds, GenerationEntity, r);
-        return { g, event: TERMINAL_EVENTS[g.status as "SUCCEEDED" | "FAILED" | "CANCELLED"] };
-      });
-      await this.dispatchTerminals(items);
-      written = items.length;
-    }
-    const pending: { id: string; runs: number }[] = await this.ds.query(
-      `SELECT id, runs FROM webhook_deliveries WHERE status = 'PENDING' AND updated_at < now() - $1 * interval '1 millisecond' ORDER BY updated_at LIMIT 500`,
-      [graceMs],
-    );
-    const lost = [];
-    for (const d of pending) if ((await this.scheduler.state(d.id, d.runs)) === "missing") lost.push({ deliveryId: d.id, run: d.runs });
-    await this.scheduler.enqueue(lost);
-    if (written || lost.length) this.log.warn({ written, requeued: lost.length }, "webhook reconciliation recovered deliveries");
-    return { written, requeued: lost.length };
+    return rows.length;
   }
 }
