@@ -250,12 +250,13 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
         return r.others === true;
       });
       workers.push(createGenerationWorker(runner, { ...settings, ...config.worker }, log, fairness));
-      const maintenanceQueue = await scheduleMaintenance({ ...settings, sweepIntervalMs: config.sweeper.intervalMs, retentionDays: config.files.retentionDays });
+      // Schedulers live in Redis: each worker process re-creates them every sweep interval if Redis lost them (a flush).
+      const maintenanceQueue = await scheduleMaintenance({ ...settings, sweepIntervalMs: config.sweeper.intervalMs, retentionDays: config.files.retentionDays }, log);
       cleanup.unshift(() => maintenanceQueue.close());
       workers.push(createMaintenanceWorker({ sweeper, blobs, purgeExpiredCache: () => semantic.purgeExpired(), reconcileWebhooks: () => webhookReconciler.reconcile() }, { ...settings, sweepIntervalMs: config.sweeper.intervalMs, retentionDays: config.files.retentionDays }, log));
       if (config.analytics.rollupIntervalMs > 0) {
-        const rollupSettings = { ...settings, everyMs: config.analytics.rollupIntervalMs };
-        const rollupQueue = await scheduleRollups(rollupSettings);
+        const rollupSettings = { ...settings, everyMs: config.analytics.rollupIntervalMs, checkEveryMs: config.sweeper.intervalMs };
+        const rollupQueue = await scheduleRollups(rollupSettings, log);
         cleanup.unshift(() => rollupQueue.close());
         workers.push(createRollupWorker(new RollupService(ds, { dirtyLookbackMs: config.sweeper.maxAgeMs + 3_600_000 }), rollupSettings, log));
       } else await unscheduleRollups(settings);

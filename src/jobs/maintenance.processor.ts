@@ -1,8 +1,9 @@
-/** Periodic chores on one repeatable BullMQ queue, so each runs once per interval across all nodes. */
-import { Queue, Worker, type ConnectionOptions } from "bullmq";
+/** Periodic chores on one repeatable BullMQ queue, so each runs once per interval across all nodes (schedulers re-created after a Redis flush). */
+import { Worker, type ConnectionOptions } from "bullmq";
 import type { SweeperService } from "../domain/generations/sweeper.service";
 import type { Logger } from "../observability/logger";
 import type { BlobStore } from "../storage/blob-store";
+import { ScheduledQueue } from "./kept-schedulers";
 import { MAINTENANCE_QUEUE } from "./queues";
 
 export interface MaintenanceSettings {
@@ -13,12 +14,18 @@ export interface MaintenanceSettings {
   retentionIntervalMs?: number;
 }
 
-export async function scheduleMaintenance(s: MaintenanceSettings): Promise<Queue> {
-  const q = new Queue(MAINTENANCE_QUEUE, { connection: s.connection, prefix: s.prefix });
+/**
+ * Creates the sweep and retention schedulers, and keeps them: every sweep interval this process
+ * checks they still exist in Redis and re-creates them after a flush (see {@link ScheduledQueue}).
+ */
+export async function scheduleMaintenance(s: MaintenanceSettings, log?: Logger): Promise<ScheduledQueue> {
   const opts = { removeOnComplete: true, removeOnFail: 100 };
-  await q.upsertJobScheduler("sweep", { every: s.sweepIntervalMs }, { name: "sweep", opts });
-  await q.upsertJobScheduler("retention", { every: s.retentionIntervalMs ?? 3_600_000 }, { name: "retention", opts });
-  return q;
+  const q = new ScheduledQueue(MAINTENANCE_QUEUE, { connection: s.connection, prefix: s.prefix }, [
+    { id: "sweep", everyMs: s.sweepIntervalMs, opts },
+    { id: "retention", everyMs: s.retentionIntervalMs ?? 3_600_000, opts },
+  ], log);
+  await q.upsertAll();
+  return q.keep(s.sweepIntervalMs);
 }
 
 export function createMaintenanceWorker(

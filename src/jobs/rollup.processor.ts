@@ -5,6 +5,7 @@
 import { Queue, Worker, type ConnectionOptions } from "bullmq";
 import type { RollupRun } from "../domain/analytics/rollup.service";
 import type { Logger } from "../observability/logger";
+import { ScheduledQueue } from "./kept-schedulers";
 
 export const ANALYTICS_QUEUE = "analytics";
 
@@ -13,12 +14,17 @@ export interface RollupSettings {
   prefix: string;
   /** ANALYTICS_ROLLUP_INTERVAL_MS. */
   everyMs: number;
+  /** How often this process checks the scheduler still exists in Redis (SWEEP_INTERVAL_MS); never when absent. */
+  checkEveryMs?: number;
 }
 
-export async function scheduleRollups(s: RollupSettings): Promise<Queue> {
-  const q = new Queue(ANALYTICS_QUEUE, { connection: s.connection, prefix: s.prefix });
-  await q.upsertJobScheduler("rollup", { every: s.everyMs }, { name: "rollup", opts: { removeOnComplete: true, removeOnFail: 100 } });
-  return q;
+/** Creates the rollup scheduler and, with `checkEveryMs`, re-creates it whenever Redis lost it (a flush). */
+export async function scheduleRollups(s: RollupSettings, log?: Logger): Promise<ScheduledQueue> {
+  const q = new ScheduledQueue(ANALYTICS_QUEUE, { connection: s.connection, prefix: s.prefix }, [
+    { id: "rollup", everyMs: s.everyMs, opts: { removeOnComplete: true, removeOnFail: 100 } },
+  ], log);
+  await q.upsertAll();
+  return s.checkEveryMs ? q.keep(s.checkEveryMs) : q;
 }
 
 /** Rollups switched off (interval 0): the scheduler an earlier run left in Redis goes, so no job piles up without a worker. */
