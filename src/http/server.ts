@@ -181,7 +181,7 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
     compression() as unknown as Middleware,
   ];
   const probes = probesHandler(d.probes, d.metrics);
-  const files = filesHandler(d.blobs, services.filesSecret);
+  const files = filesHandler(d.blobs, services.filesSecret, config.files.urlTtlSeconds);
   const providerWebhooks = providerWebhooksHandler({
     ds: services.generations.dataSource, secret: config.providers.replicateWebhookSecret, promote: d.promoteJob, log,
   });

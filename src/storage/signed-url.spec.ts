@@ -1,8 +1,13 @@
 import { describe, it, expect } from "vitest";
-import { parseFilesPath, signFilePath, verifyFileSignature } from "./signed-url";
+import { MAX_CLOCK_SKEW_SECONDS, parseFilesPath, signFilePath, verifyFileSignature as verifyWithTtl } from "./signed-url";
 
 const SECRET = "test-secret";
 const NOW = 1_700_000_000;
+const TTL = 3600;
+
+/** The check with the default FILE_URL_TTL_SECONDS. */
+const verifyFileSignature = (key: string, exp: string | undefined, sig: string | undefined, secret: string, now: number) =>
+  verifyWithTtl(key, exp, sig, secret, now, TTL);
 
 /** Splits a signed path into the pieces a request handler would see. */
 function parts(path: string): { key: string | null; exp: string | undefined; sig: string | undefined } {
@@ -61,6 +66,25 @@ describe("signFilePath / verifyFileSignature", () => {
     }
     expect(verifyFileSignature("a.png", p.exp, "not base64url!", SECRET, NOW)).toBe("invalid");
     expect(verifyFileSignature("a.png", p.exp, p.sig + "=", SECRET, NOW)).toBe("invalid");
+  });
+});
+
+describe("verifyFileSignature: the expiry is capped at FILE_URL_TTL_SECONDS", () => {
+  it("accepts an expiry up to the TTL (plus clock skew) ahead, like every URL we issue", () => {
+    for (const ahead of [1, TTL, TTL + MAX_CLOCK_SKEW_SECONDS]) {
+      const p = parts(signFilePath("a.png", SECRET, NOW + ahead));
+      expect(verifyWithTtl("a.png", p.exp, p.sig, SECRET, NOW, TTL)).toBe("ok");
+    }
+  });
+
+  it("refuses a correctly signed URL whose expiry is further ahead, like a tampered one", () => {
+    for (const ahead of [TTL + MAX_CLOCK_SKEW_SECONDS + 1, 86_400 * 365, 999_999_999_999]) {
+      const p = parts(signFilePath("a.png", SECRET, NOW + ahead));
+      expect(verifyWithTtl("a.png", p.exp, p.sig, SECRET, NOW, TTL)).toBe("invalid");
+    }
+    // A shorter TTL (configuration changed since) caps URLs issued under the longer one.
+    const p = parts(signFilePath("a.png", SECRET, NOW + TTL));
+    expect(verifyWithTtl("a.png", p.exp, p.sig, SECRET, NOW, 60)).toBe("invalid");
   });
 });
 

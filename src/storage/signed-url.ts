@@ -23,10 +23,15 @@ export function signFilePath(key: string, secret: string, expiresAtUnixSeconds: 
   return `${FILES_PREFIX}${path}?exp=${exp}&sig=${sig}`;
 }
 
+/** Clock difference tolerated between the node that signed a URL and the one checking it. */
+export const MAX_CLOCK_SKEW_SECONDS = 60;
+
 /**
  * Checks the `exp` and `sig` query parameters of a signed file URL for `key`.
- * Returns "invalid" for missing or malformed parameters or a wrong signature, "expired"
- * for a valid signature whose expiry is at or before `nowUnixSeconds`, else "ok".
+ * Returns "invalid" for missing or malformed parameters, a wrong signature, or an expiry
+ * further away than `maxTtlSeconds` (FILE_URL_TTL_SECONDS, plus {@link MAX_CLOCK_SKEW_SECONDS}):
+ * no URL we issue lives longer, so one that claims to was not issued under this policy.
+ * "expired" for a valid signature whose expiry is at or before `nowUnixSeconds`, else "ok".
  * The signature is compared in constant time.
  */
 export function verifyFileSignature(
@@ -35,8 +40,10 @@ export function verifyFileSignature(
   sig: string | undefined,
   secret: string,
   nowUnixSeconds: number,
+  maxTtlSeconds: number,
 ): FileSignatureCheck {
   if (!exp || !sig || !/^\d{1,15}$/.test(exp) || !/^[A-Za-z0-9_-]+$/.test(sig)) return "invalid";
+  if (Number(exp) > nowUnixSeconds + maxTtlSeconds + MAX_CLOCK_SKEW_SECONDS) return "invalid";
   const expected = signature(key, exp, secret);
   const given = Buffer.from(sig, "base64url");
   // timingSafeEqual throws on length mismatch; the length of an HMAC is public anyway.

@@ -82,6 +82,18 @@ describe("generated media by signed URL", () => {
       const fresh = signFilePath(path, t.app.services.filesSecret, Math.floor(Date.now() / 1000) + 60);
       expect((await get(`http://127.0.0.1:${t.port}${fresh}`)).status).toBe(200);
     });
+
+    it("rejects a URL signed with the right secret but expiring beyond FILE_URL_TTL_SECONDS with 403", async () => {
+      const path = new URL(image.output.url).pathname.slice("/files/".length).split("/").map(decodeURIComponent).join("/");
+      const now = Math.floor(Date.now() / 1000);
+      for (const ahead of [t.config.files.urlTtlSeconds + 3600, 10 * 365 * 86_400]) {
+        const res = await get(`http://127.0.0.1:${t.port}${signFilePath(path, t.app.services.filesSecret, now + ahead)}`);
+        expect(res.status).toBe(403);
+        expect(await res.json()).toEqual({ error: "invalid signature" });
+      }
+      const withinTtl = signFilePath(path, t.app.services.filesSecret, now + t.config.files.urlTtlSeconds);
+      expect((await get(`http://127.0.0.1:${t.port}${withinTtl}`)).status).toBe(200);
+    });
   });
 
   it("expires a URL after FILE_URL_TTL_SECONDS", async () => {
