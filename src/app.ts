@@ -14,6 +14,7 @@ import { createLoaders } from "./api/loaders/loaders";
 import type { Services } from "./api/services";
 import type { AppConfig } from "./config/config";
 import { ApiKeyService } from "./domain/auth/api-key.service";
+import { AuthThrottle } from "./domain/auth/auth-throttle";
 import { GenerationRunner } from "./domain/generations/generation-runner";
 import { GenerationService } from "./domain/generations/generation.service";
 import { SweeperService } from "./domain/generations/sweeper.service";
@@ -166,7 +167,10 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     const blobs = await createBlobStore(config, ds);
     const queue = new GenerationQueue({ connection: redis, prefix: config.redis.prefix, attempts: config.worker.attempts });
     cleanup.unshift(() => queue.close());
-    const apiKeys = new ApiKeyService(ds, bus, config.auth.cacheTtlMs);
+    const apiKeys = new ApiKeyService(ds, bus, config.auth.cacheTtlMs, {
+      throttle: new AuthThrottle(publisher, config.redis.prefix, config.auth.unauthenticatedPerMinute),
+      unknownPrefixTtlMs: config.auth.unknownPrefixTtlMs,
+    });
     let sampledDepth = { at: 0, n: 0 };
     const quotas = new QuotaService(ds, bus, opts.clock ?? systemClock, config.quotas, {
       ...config.admission,

@@ -24,6 +24,8 @@ export interface AppConfig {
     introspection: boolean;
     /** SHUTDOWN_GRACE_MS: how long running jobs and sockets get on SIGTERM, default 10000. */
     shutdownGraceMs: number;
+    /** TRUST_PROXY_HOPS: proxies in front of the API whose X-Forwarded-For is trusted for the client address (per-address limits), default 0 (the socket's peer address). */
+    trustProxyHops: number;
   };
   /** METRICS_PORT: /metrics, /healthz, /readyz of the `worker` process, default 9464. */
   metricsPort: number;
@@ -50,6 +52,13 @@ export interface AppConfig {
   auth: {
     /** AUTH_CACHE_TTL_MS: how long a resolved API key is cached per node, default 30000. */
     cacheTtlMs: number;
+    /** AUTH_UNKNOWN_PREFIX_TTL_MS: how long a key prefix no key has is remembered as unknown per node (no database lookup), default 10000. */
+    unknownPrefixTtlMs: number;
+    /**
+     * UNAUTHENTICATED_PER_MINUTE: GraphQL requests without a valid API key (none, unknown or revoked)
+     * allowed per client address per minute, across nodes; beyond it RATE_LIMITED before any key lookup or parse, default 30.
+     */
+    unauthenticatedPerMinute: number;
   };
   limits: {
     /** MAX_PROMPT_CHARS, default 32000. */
@@ -66,6 +75,14 @@ export interface AppConfig {
     wsMaxPayloadBytes: number;
     /** WS_MAX_SUBSCRIPTIONS: concurrent subscriptions per socket, default 50. */
     wsMaxSubscriptions: number;
+    /** WS_MAX_BUFFERED_BYTES: unsent bytes a socket may hold (a slow consumer) before it is closed with 1013, default 4194304 (4 MiB). */
+    wsMaxBufferedBytes: number;
+    /** GRAPHQL_MAX_QUERY_BYTES: longest query text (HTTP and WebSocket), default 65536; longer is BAD_REQUEST (HTTP 400) before parsing. */
+    maxQueryBytes: number;
+    /** GRAPHQL_DOCUMENT_CACHE_BYTES: parsed-document cache per node, sized by source text plus AST, default 33554432 (32 MiB). */
+    documentCacheBytes: number;
+    /** PERSISTED_QUERY_CACHE_BYTES: automatic persisted query texts kept per node, default 16777216 (16 MiB). */
+    persistedQueryCacheBytes: number;
     /** GRAPHQL_MAX_DEPTH default 10, GRAPHQL_MAX_ALIASES default 15, GRAPHQL_MAX_COST default 5000, GRAPHQL_MAX_DIRECTIVES default 20. */
     maxDepth: number;
     maxAliases: number;
@@ -427,6 +444,7 @@ export function loadConfig(env: Env): AppConfig {
       bodyLimitBytes: r.int("BODY_LIMIT_BYTES", 1024 * 1024, 1024),
       introspection: r.bool("GRAPHQL_INTROSPECTION", nodeEnv !== "production"),
       shutdownGraceMs: r.int("SHUTDOWN_GRACE_MS", 10_000),
+      trustProxyHops: r.int("TRUST_PROXY_HOPS", 0, 0, 10),
     },
     metricsPort: r.int("METRICS_PORT", 9464, 0, 65535),
     db: {
@@ -442,7 +460,11 @@ export function loadConfig(env: Env): AppConfig {
       url: r.url("REDIS_URL", "redis://127.0.0.1:6379", ["redis:", "rediss:"]),
       prefix: r.str("REDIS_PREFIX", "sb"),
     },
-    auth: { cacheTtlMs: r.int("AUTH_CACHE_TTL_MS", 30_000) },
+    auth: {
+      cacheTtlMs: r.int("AUTH_CACHE_TTL_MS", 30_000),
+      unknownPrefixTtlMs: r.int("AUTH_UNKNOWN_PREFIX_TTL_MS", 10_000),
+      unauthenticatedPerMinute: r.int("UNAUTHENTICATED_PER_MINUTE", 30, 1),
+    },
     limits: {
       maxPromptChars: r.int("MAX_PROMPT_CHARS", 32_000, 1),
       maxMessages: r.int("MAX_MESSAGES", 200, 1),
@@ -451,6 +473,10 @@ export function loadConfig(env: Env): AppConfig {
       maxParamsBytes: r.int("MAX_PARAMS_BYTES", 16_384, 2),
       wsMaxPayloadBytes: r.int("WS_MAX_PAYLOAD_BYTES", 65_536, 1024),
       wsMaxSubscriptions: r.int("WS_MAX_SUBSCRIPTIONS", 50, 1),
+      wsMaxBufferedBytes: r.int("WS_MAX_BUFFERED_BYTES", 4 * 1024 * 1024, 1024),
+      maxQueryBytes: r.int("GRAPHQL_MAX_QUERY_BYTES", 65_536, 256),
+      documentCacheBytes: r.int("GRAPHQL_DOCUMENT_CACHE_BYTES", 32 * 1024 * 1024, 1024 * 1024),
+      persistedQueryCacheBytes: r.int("PERSISTED_QUERY_CACHE_BYTES", 16 * 1024 * 1024, 0),
       maxDepth: r.int("GRAPHQL_MAX_DEPTH", 10, 2),
       maxAliases: r.int("GRAPHQL_MAX_ALIASES", 15, 1),
       maxCost: r.int("GRAPHQL_MAX_COST", 5000, 10),

@@ -1,9 +1,11 @@
 import type { GraphQLFormattedError } from "graphql";
+import { isStoreUnavailable, STORE_RETRY_AFTER_SECONDS } from "./unavailable";
 
 export const KNOWN_CODES = new Set([
   "UNAUTHENTICATED", "FORBIDDEN", "BAD_USER_INPUT", "NOT_FOUND", "CONFLICT", "QUOTA_EXCEEDED", "RATE_LIMITED",
   "QUEUE_FULL", "SERVICE_UNAVAILABLE", "GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED", "BAD_REQUEST",
   "PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_NOT_SUPPORTED", "OPERATION_RESOLUTION_FAILURE", "TOO_MANY_SUBSCRIPTIONS",
+  "PERSISTED_QUERY_HASH_MISMATCH",
 ]);
 
 interface ValidationErrorLike {
@@ -21,13 +23,21 @@ function flatten(errors: ValidationErrorLike[], path: string[] = []): string[] {
 }
 
 /**
- * Clear messages for validation errors; internal errors hidden in production (the
- * operations plugin logs them with the request id, which clients get in a response header).
+ * Clear messages for validation errors; a store outage is SERVICE_UNAVAILABLE with
+ * retryAfterSeconds (the errors plugin makes it HTTP 503); internal errors hidden in production
+ * (the operations plugin logs them with the request id, which clients get in a response header).
  */
 export function createFormatError(opts: { production: boolean }) {
-  return (formatted: GraphQLFormattedError): GraphQLFormattedError => {
+  return (formatted: GraphQLFormattedError, error?: unknown): GraphQLFormattedError => {
     const ext = { ...(formatted.extensions ?? {}) } as Record<string, unknown>;
     const code = ext.code as string | undefined;
+    if ((!code || code === "INTERNAL_SERVER_ERROR") && isStoreUnavailable(error))
+      return {
+        message: `A data store is unavailable; retry in ${STORE_RETRY_AFTER_SECONDS}s`,
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: "SERVICE_UNAVAILABLE", retryAfterSeconds: STORE_RETRY_AFTER_SECONDS },
+      };
     if (Array.isArray(ext.validationErrors)) {
       const lines = flatten(ext.validationErrors as ValidationErrorLike[]);
       return { ...formatted, message: `Invalid input: ${lines.join("; ")}`, extensions: { code: "BAD_USER_INPUT", fields: lines } };

@@ -4,9 +4,28 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
 export class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** More `extensions` for the client (e.g. retryAfterSeconds), and response headers. */
+    readonly extensions: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
   }
+}
+
+/**
+ * The client's address for per-address limits: the socket's peer, or with `trustedHops`
+ * proxies in front, the address the outermost trusted proxy saw (X-Forwarded-For, from the right).
+ */
+export function clientAddress(req: IncomingMessage, trustedHops: number): string {
+  const peer = req.socket.remoteAddress ?? "unknown";
+  if (trustedHops <= 0) return peer;
+  const header = req.headers["x-forwarded-for"];
+  const hops = (Array.isArray(header) ? header.join(",") : header ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  return hops[hops.length - trustedHops] ?? hops[0] ?? peer;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -27,7 +27,12 @@ import type { BlobStore } from "../storage/blob-store";
 import { filesHandler } from "./files.route";
 import { providerWebhooksHandler } from "./provider-webhooks.route";
 import { createFormatError } from "./format-error";
-import { HttpError, readBody, runMiddleware, sendJson, type Middleware } from "./http-utils";
+import { clientAddress, HttpError, readBody, runMiddleware, sendJson, type Middleware } from "./http-utils";
+import { boundedDocumentStore, checkOperations, guardPlugin, MAX_QUERY_TOKENS, operationsOf, persistedQueries } from "./graphql-guard";
+import { subscriptionTransportsMessage } from "./subscription-transports";
+import { isStoreUnavailable, STORE_RETRY_AFTER_SECONDS } from "./unavailable";
+import type { AuthenticatedKey } from "../domain/auth/api-key.service";
+import { AuthRateLimitedError } from "../domain/auth/auth-throttle";
 import { operationsPlugin } from "./operations.plugin";
 import { createRequestLogger, observabilityPlugin, requestIdFor, requestOfHeaders } from "./observability.plugin";
 import { httpServerSpan } from "../observability/tracing";
@@ -53,9 +58,13 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
+/** Who sent an HTTP request: the key presented (if any) and what it resolved to. */
+type Caller = { key?: string; auth: AuthenticatedKey | null };
+
 type SocketExtra = {
   viewer?: Viewer;
   socket: WebSocket;
+  request: http.IncomingMessage;
   [k: string]: unknown;
 };
 
@@ -97,6 +106,26 @@ function corkPerTurn(ws: WebSocket): void {
   }) as WebSocket["send"];
 }
 
+/**
+ * Bounds what a socket may hold unsent. graphql-ws waits for each frame to be flushed before it
+ * pulls the next event, so a reader that stops reading would pile events up in the subscription's
+ * queue, where nothing measures them. Releasing the sender at once moves the backlog into the
+ * socket's buffer (bufferedAmount); past `limit` bytes the socket is closed with 1013.
+ */
+function boundSendBuffer(ws: WebSocket, limit: number, onSlow: (buffered: number) => void): void {
+  const send = ws.send.bind(ws) as (data: unknown, opts: object, cb?: (err?: Error) => void) => void;
+  ws.send = ((data: unknown, opts?: object | ((err?: Error) => void), cb?: (err?: Error) => void) => {
+    const done = typeof opts === "function" ? opts : cb;
+    if (ws.readyState === ws.OPEN && ws.bufferedAmount > limit) {
+      onSlow(ws.bufferedAmount);
+      ws.close(1013, `Slow consumer: more than ${limit} bytes unsent (WS_MAX_BUFFERED_BYTES)`);
+    }
+    if (ws.readyState !== ws.OPEN) return void done?.();
+    send(data, typeof opts === "object" ? opts : {});
+    if (done) queueMicrotask(() => done());
+  }) as WebSocket["send"];
+}
+
 export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
   const { config, services, log } = d;
   const server = http.createServer();
@@ -106,7 +135,9 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
     maxAliases: { n: config.limits.maxAliases },
     maxDirectives: { n: config.limits.maxDirectives },
     costLimit: { maxCost: config.limits.maxCost },
-    maxTokens: { n: 5000 },
+    // graphql-armor's maxTokens parses every document a second time and its rejection surfaces as
+    // HTTP 500; graphql-js counts tokens in Apollo's own parse instead (parseOptions below).
+    maxTokens: { enabled: false },
     blockFieldSuggestion: { enabled: production },
   }).protect();
 
@@ -120,13 +151,24 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
   });
   const socketsByKey = new Map<string, Set<WebSocket>>();
   wss.on("connection", corkPerTurn);
+  wss.on("connection", (ws: WebSocket) =>
+    boundSendBuffer(ws, config.limits.wsMaxBufferedBytes, (buffered) => log.warn({ buffered, limit: config.limits.wsMaxBufferedBytes }, "closing a WebSocket that does not read (slow consumer)")),
+  );
   const wsServer = useServer<Record<string, unknown>, SocketExtra>(
     {
       schema: d.schema,
       validate: (schema, doc) => validate(schema, doc, [...specifiedRules, ...armor.validationRules]),
       onConnect: async (ctx) => {
         const key = bearer(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
-        const auth = key ? await services.apiKeys.authenticate(key) : null;
+        const from = clientAddress(ctx.extra.request, config.http.trustProxyHops);
+        let auth: AuthenticatedKey | null;
+        try {
+          auth = key ? await services.apiKeys.authenticate(key, from) : (await services.apiKeys.anonymous(from), null);
+        } catch (e) {
+          if (!(e instanceof AuthRateLimitedError)) throw e;
+          ctx.extra.socket.close(1013, e.message.slice(0, 120)); // try again later: the address is past its budget
+          return false;
+        }
         if (!auth) return false; // graphql-ws closes with 4403 Forbidden
         ctx.extra.viewer = { userId: auth.user.id, role: auth.user.role, tier: auth.user.tier, apiKeyId: auth.keyId, requestId: randomUUID() };
         let set = socketsByKey.get(auth.keyId);
@@ -135,7 +177,9 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
         d.metrics.wsConnections.inc();
         return true;
       },
-      onSubscribe: (ctx) => {
+      onSubscribe: (ctx, _id, payload) => {
+        if (typeof payload.query === "string" && Buffer.byteLength(payload.query) > config.limits.maxQueryBytes)
+          return [new GraphQLError(`The query text is longer than ${config.limits.maxQueryBytes} bytes (GRAPHQL_MAX_QUERY_BYTES)`, { extensions: { code: "BAD_REQUEST", limit: config.limits.maxQueryBytes } })];
         // graphql-ws registers the operation being subscribed before this hook runs.
         if (Object.keys(ctx.subscriptions).length > config.limits.wsMaxSubscriptions)
           return [new GraphQLError(`at most ${config.limits.wsMaxSubscriptions} subscriptions per socket`, { extensions: { code: "TOO_MANY_SUBSCRIPTIONS" } })];
@@ -161,6 +205,9 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
     introspection: config.http.introspection,
     csrfPrevention: true,
     stopOnTerminationSignals: false, // main.ts owns SIGTERM: drain HTTP, then the workers
+    parseOptions: { maxTokens: MAX_QUERY_TOKENS },
+    documentStore: boundedDocumentStore(config.limits.documentCacheBytes),
+    persistedQueries: persistedQueries(config.limits.persistedQueryCacheBytes),
     ...armor,
     formatError: createFormatError({ production }),
     plugins: [
@@ -168,6 +215,7 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       { async serverWillStart() { return { async drainServer() { await wsServer.dispose(); } }; } },
       operationsPlugin(d.metrics),
+      guardPlugin(() => subscriptionTransportsMessage(config.http.publicUrl)),
       observabilityPlugin(),
       config.http.introspection ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
     ],
@@ -186,11 +234,28 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
     ds: services.generations.dataSource, secret: config.providers.replicateWebhookSecret, promote: d.promoteJob, log,
   });
 
-  const context = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<GraphQLContext> => {
+  /**
+   * Resolves the caller before anything is parsed: a valid key, or none within the client
+   * address's budget for requests without a valid key (then 429 RATE_LIMITED, no lookup, no parse).
+   */
+  const authenticate = async (req: http.IncomingMessage): Promise<Caller> => {
+    const key = bearer(req.headers.authorization);
+    const from = clientAddress(req, config.http.trustProxyHops);
+    try {
+      if (!key) return (await services.apiKeys.anonymous(from), { auth: null });
+      return { key, auth: await services.apiKeys.authenticate(key, from) };
+    } catch (e) {
+      if (e instanceof AuthRateLimitedError)
+        throw new HttpError(429, "RATE_LIMITED", e.message, { limit: e.limit, window: "minute", retryAfterSeconds: e.retryAfterSeconds }, { "retry-after": String(e.retryAfterSeconds) });
+      if (isStoreUnavailable(e))
+        throw new HttpError(503, "SERVICE_UNAVAILABLE", `A data store is unavailable; retry in ${STORE_RETRY_AFTER_SECONDS}s`, { retryAfterSeconds: STORE_RETRY_AFTER_SECONDS }, { "retry-after": String(STORE_RETRY_AFTER_SECONDS) });
+      throw e;
+    }
+  };
+
+  const context = async (req: http.IncomingMessage, res: http.ServerResponse, { key, auth }: Caller): Promise<GraphQLContext> => {
     // pino-http gave the request its id (the caller's x-request-id or a fresh one) and echoed it.
     const requestId = String((req as { id?: unknown }).id ?? requestIdFor(req, res));
-    const key = bearer(req.headers.authorization);
-    const auth = key ? await services.apiKeys.authenticate(key) : null;
     const viewer: Viewer | null = auth
       ? { userId: auth.user.id, role: auth.user.role, tier: auth.user.tier, apiKeyId: auth.keyId, requestId }
       : null;
@@ -216,12 +281,15 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
         }
       } else body = raw.toString("utf8");
     }
+    const ops = operationsOf(req.method ?? "GET", body, search);
+    checkOperations(ops, config.limits.maxQueryBytes);
+    const caller: Caller = ops.length ? await authenticate(req) : { auth: null }; // nothing to parse: the landing page, or Apollo's 400
     const headers = new HeaderMap();
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
     requestOfHeaders.set(headers, req); // the plugin finds the request (for its log line) through Apollo's request.http
     const result = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? "GET", headers, search, body },
-      context: () => context(req, res),
+      context: () => context(req, res, caller),
     });
     res.statusCode = result.status ?? 200;
     for (const [k, v] of result.headers) res.setHeader(k, v);
@@ -254,7 +322,7 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
       if (!(err instanceof HttpError)) log.error({ err }, "http error");
       if (res.headersSent) return void res.destroy();
       res.removeHeader("content-encoding");
-      sendJson(res, e.status, { errors: [{ message: e.message, extensions: { code: e.code } }] });
+      sendJson(res, e.status, { errors: [{ message: e.message, extensions: { code: e.code, ...e.extensions } }] }, e.headers);
     });
   });
 

@@ -1,8 +1,11 @@
 /**
  * Users and their API keys. A key is "sb_<prefix>_<secret>"; only its SHA-256 is stored.
  * Resolved keys are cached briefly per node; revocation is broadcast so every node purges
- * its cache and closes that key's sockets at once.
+ * its cache and closes that key's sockets at once. Prefixes no key has are remembered briefly
+ * (a guess costs no query), and requests without a valid key are throttled per client address.
  */
+import { timingSafeEqual } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import type { DataSource } from "typeorm";
 import type { Tier } from "../../config/config";
 import { UserFacingError } from "../../common/errors";
@@ -11,6 +14,7 @@ import { ApiKeyEntity } from "../../db/entities/api-key.entity";
 import { UserEntity, type Role } from "../../db/entities/user.entity";
 import type { EventBus } from "../../realtime/event-bus";
 import { Topic } from "../../realtime/topics";
+import type { AuthThrottle } from "./auth-throttle";
 
 export interface AuthenticatedKey {
   keyId: string;
@@ -19,17 +23,23 @@ export interface AuthenticatedKey {
 
 const KEY_RE = /^sb_[A-Za-z0-9]{8}_[A-Za-z0-9]{32,64}$/;
 const EMAIL_RE = /^[^\s@]+@[^\s@]+$/;
+const sameHash = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 export class ApiKeyService {
   private readonly cache = new Map<string, { value: AuthenticatedKey; expiresAt: number }>();
   /** Bumped on every purge: a lookup that raced a revocation must not re-fill the cache. */
   private purgeEpoch = 0;
+  /** Prefixes (the public part of a key) that no key had when last looked up. */
+  private readonly unknownPrefixes: LRUCache<string, true>;
 
   constructor(
     private readonly ds: DataSource,
     private readonly bus: EventBus,
     private readonly cacheTtlMs: number,
-  ) {}
+    private readonly guard: { throttle?: AuthThrottle; unknownPrefixTtlMs?: number } = {},
+  ) {
+    this.unknownPrefixes = new LRUCache({ max: 100_000, ttl: Math.max(1, guard.unknownPrefixTtlMs ?? 10_000) });
+  }
 
   async createUser(email: string, role: Role = "USER", tier: Tier = "free"): Promise<{ user: UserEntity; key: string }> {
     if (!EMAIL_RE.test(email)) throw new UserFacingError(`"${email}" is not an email address`);
@@ -54,6 +64,7 @@ export class ApiKeyService {
   async createKey(userId: string, label: string | null = null): Promise<{ key: string; entity: ApiKeyEntity }> {
     const built = this.buildKey(userId, label);
     await this.ds.getRepository(ApiKeyEntity).insert(built.entity);
+    this.unknownPrefixes.delete(built.entity.prefix);
     return built;
   }
 
@@ -83,30 +94,49 @@ export class ApiKeyService {
     return fresh;
   }
 
-  /** Resolves a presented key to its user, or null when unknown, malformed or revoked. */
-  async authenticate(raw: string): Promise<AuthenticatedKey | null> {
-    if (!KEY_RE.test(raw)) return null;
+  /**
+   * Resolves a presented key to its user, or null when unknown, malformed or revoked.
+   * With `from` (the client address), a failure counts against that address's budget and an
+   * address past it gets AuthRateLimitedError before any lookup (keys cached here still pass).
+   */
+  async authenticate(raw: string, from?: string): Promise<AuthenticatedKey | null> {
+    if (!KEY_RE.test(raw)) return this.refused(from);
     const hash = sha256Hex(raw);
     const hit = this.cache.get(hash);
     if (hit && hit.expiresAt > Date.now()) return hit.value;
+    if (from !== undefined) await this.guard.throttle?.check(from);
+    const prefix = raw.slice(3, 11);
+    if (this.unknownPrefixes.has(prefix)) return this.refused(from);
     const epoch = this.purgeEpoch;
+    // By prefix (unique): one indexed query tells "no such key" (cached) from "wrong secret".
     const rows = await this.ds.query(
-      `SELECT k.id AS key_id, u.id, u.email, u.role, u.tier, u.created_at
+      `SELECT k.id AS key_id, k.key_hash, k.revoked_at, u.id, u.email, u.role, u.tier, u.created_at
          FROM api_keys k JOIN users u ON u.id = k.user_id
-        WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
-      [hash],
+        WHERE k.prefix = $1`,
+      [prefix],
     );
-    if (!rows.length) {
-      this.cache.delete(hash);
-      return null;
-    }
+    if (!rows.length) this.unknownPrefixes.set(prefix, true);
     const r = rows[0];
+    if (!r || r.revoked_at || !sameHash(String(r.key_hash), hash)) {
+      this.cache.delete(hash);
+      return this.refused(from);
+    }
     const value: AuthenticatedKey = {
       keyId: r.key_id,
       user: Object.assign(new UserEntity(), { id: r.id, email: r.email, role: r.role, tier: r.tier, createdAt: r.created_at }),
     };
     if (epoch === this.purgeEpoch) this.cache.set(hash, { value, expiresAt: Date.now() + this.cacheTtlMs });
     return value;
+  }
+
+  /** Counts a request without any key against the address's budget (AuthRateLimitedError past it). */
+  async anonymous(from: string): Promise<void> {
+    await this.guard.throttle?.fail(from);
+  }
+
+  private async refused(from: string | undefined): Promise<null> {
+    if (from !== undefined) await this.guard.throttle?.fail(from);
+    return null;
   }
 
   /** Drops a key from this node's cache (called on every node by the revocation broadcast). */
