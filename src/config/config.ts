@@ -110,6 +110,11 @@ export interface AppConfig {
     timeouts: Record<string, number>;
     /** DELTA_COALESCE_MS: merge text deltas published within this window (0 = publish each), default 0. */
     deltaCoalesceMs: number;
+    /**
+     * FAULT_EXIT_AFTER_TERMINAL_COMMIT: fault injection for crash tests only — the worker process SIGKILLs
+     * itself right after committing a simulated-provider generation's SUCCEEDED, before publishing it. Default false.
+     */
+    faultExitAfterTerminalCommit: boolean;
   };
   sweeper: {
     /** SWEEP_INTERVAL_MS, default 15000. */
@@ -491,6 +496,7 @@ export function loadConfig(env: Env): AppConfig {
       providerTimeoutMs: r.int("PROVIDER_TIMEOUT_MS", 120_000, 10),
       timeouts: timeoutsFromEnv(env, r),
       deltaCoalesceMs: r.int("DELTA_COALESCE_MS", 0, 0, 5000),
+      faultExitAfterTerminalCommit: r.bool("FAULT_EXIT_AFTER_TERMINAL_COMMIT", false),
     },
     sweeper: {
       intervalMs: r.int("SWEEP_INTERVAL_MS", 15_000, 100),

@@ -2,6 +2,10 @@
  * Redis pub/sub for the whole product. Generation events get a gap-free per-generation
  * `seq` and their accumulated text from one Lua script, so INCR, APPEND and PUBLISH are
  * atomic and a snapshot (seq + text read in one MULTI) is consistent with the live stream.
+ * The seq never goes backwards: a counter Redis lost restarts above a floor the publisher
+ * knows (Postgres keeps `seq_reserved` ahead of every seq a run may publish). The same script
+ * keeps the set of streams whose terminal event is still to come, so a terminal state
+ * committed by a process that died before publishing it is found and published.
  */
 import type { Redis } from "ioredis";
 import type { RedisPubSub } from "graphql-redis-subscriptions";
@@ -10,22 +14,59 @@ import { Topic, type TopicPayloads } from "./topics";
 import { createPushIterator } from "../common/push-iterator";
 import { toSnapshot, type GenerationEventPayload, type GenerationEventType } from "./generation-event";
 
+/**
+ * KEYS: seq counter, accumulated text, open-streams set. ARGV: payload tail, ttl, delta to append,
+ * reset text (1/0), channel, owner channel, floor, kind, generation id, now (ms).
+ * kind: q = QUEUED (always seq 1, the first state), d = DELTA/PROGRESS, t = another non-terminal
+ * event, x = RESTARTED only if there is text to discard, e = terminal, r = a terminal event whose
+ * publication is not known (published only if the stream is still open or Redis lost it).
+ * A missing counter (Redis lost it, or it expired) restarts at floor + 1, never at 1: the floor
+ * is the highest seq the caller knows may have been published. Returns {seq, restored, wasOpen};
+ * seq 0 = nothing published.
+ */
 const PUBLISH_EVENT_LUA = `
+local kind = ARGV[8]
+local wasOpen = 0
+if kind == 'r' then
+  if redis.call('ZSCORE', KEYS[3], ARGV[9]) then wasOpen = 1
+  elseif redis.call('EXISTS', KEYS[1]) == 1 then return {0, 0, 0} end
+elseif kind == 'x' then
+  if redis.call('EXISTS', KEYS[2]) == 0 then return {0, 0, 0} end
+end
 local seq = redis.call('INCR', KEYS[1])
+local restored = 0
+if kind == 'q' then
+  if seq > 1 then redis.call('DECR', KEYS[1]) end
+  seq = 1
+elseif seq == 1 then
+  local floor = tonumber(ARGV[7])
+  if floor > 0 then
+    seq = floor + 1
+    redis.call('SET', KEYS[1], seq)
+    restored = 1
+  end
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 if ARGV[4] == '1' then redis.call('DEL', KEYS[2]) end
 if ARGV[3] ~= '' then
   redis.call('APPEND', KEYS[2], ARGV[3])
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
 end
+if kind == 'e' or kind == 'r' then redis.call('ZREM', KEYS[3], ARGV[9])
+elseif kind == 'q' or restored == 1 then redis.call('ZADD', KEYS[3], ARGV[10], ARGV[9]) end
 local payload = '{"seq":' .. seq .. ARGV[1]
 redis.call('PUBLISH', ARGV[5], payload)
 redis.call('PUBLISH', ARGV[6], payload)
-return seq
+return {seq, restored, wasOpen}
 `;
 
+type PublishReply = [seq: number, restored: number, wasOpen: number];
+
 type RedisWithEvent = Redis & {
-  sbPublishEvent(seqKey: string, textKey: string, rest: string, ttlMs: number, append: string, reset: string, ch1: string, ch2: string): Promise<number>;
+  sbGenerationEvent(
+    seqKey: string, textKey: string, openKey: string, rest: string, ttlMs: number, append: string, reset: string,
+    ch1: string, ch2: string, floor: number, kind: string, id: string, now: number,
+  ): Promise<PublishReply>;
 };
 
 export interface EventInit {
@@ -34,6 +75,27 @@ export interface EventInit {
   delta?: string;
   message?: string;
 }
+
+export interface PublishOptions {
+  /**
+   * The highest seq that may have been published for this generation (a counter Redis lost
+   * restarts above it). Default: the row's `seqReserved`. The process running the generation
+   * passes the last seq it got back.
+   */
+  floor?: number;
+  /** RESTARTED only: publish it only if there is streamed text to discard (a run after an earlier one). */
+  onlyIfText?: boolean;
+}
+
+export interface Published {
+  /** 0 when nothing was published. */
+  seq: number;
+  /** Redis had lost the counter: it was restored from the floor (a snapshot taken meanwhile lacks the text). */
+  restored: boolean;
+}
+
+const TERMINAL = new Set<GenerationEventType>(["SUCCEEDED", "FAILED", "CANCELLED"]);
+const STREAMING = new Set<GenerationEventType>(["DELTA", "PROGRESS"]);
 
 export class EventBus {
   private readonly redis: RedisWithEvent;
@@ -46,7 +108,7 @@ export class EventBus {
     private readonly streamTtlMs = 3_600_000,
   ) {
     this.redis = redis as RedisWithEvent;
-    if (!("sbPublishEvent" in redis)) redis.defineCommand("sbPublishEvent", { numberOfKeys: 2, lua: PUBLISH_EVENT_LUA });
+    if (!("sbGenerationEvent" in redis)) redis.defineCommand("sbGenerationEvent", { numberOfKeys: 3, lua: PUBLISH_EVENT_LUA });
   }
 
   channel(topic: Topic, id?: string): string {
@@ -81,16 +143,63 @@ export class EventBus {
     this.terminalHooks.push(fn);
   }
 
-  /** Publishes one generation event to its own and its owner's channel; returns its seq. */
-  async publishGenerationEvent(g: GenerationEntity, ev: EventInit): Promise<number> {
-    if (ev.type === "SUCCEEDED" || ev.type === "FAILED" || ev.type === "CANCELLED")
-      for (const fn of this.terminalHooks) {
-        try {
-          fn(g, ev.type);
-        } catch {
-          /* a hook never breaks the event itself */
-        }
+  /** Publishes one generation event to its own and its owner's channel; returns its seq (0: not published). */
+  async publishGenerationEvent(g: GenerationEntity, ev: EventInit, opts: PublishOptions = {}): Promise<number> {
+    return (await this.publishEvent(g, ev, opts)).seq;
+  }
+
+  /** {@link publishGenerationEvent}, also saying whether the counter had to be restored. */
+  async publishEvent(g: GenerationEntity, ev: EventInit, opts: PublishOptions = {}): Promise<Published> {
+    const terminal = TERMINAL.has(ev.type);
+    if (terminal) this.runTerminalHooks(g, ev.type as "SUCCEEDED" | "FAILED" | "CANCELLED");
+    const kind = ev.type === "QUEUED" ? "q" : terminal ? "e" : STREAMING.has(ev.type) ? "d" : ev.type === "RESTARTED" && opts.onlyIfText ? "x" : "t";
+    const [seq, restored] = await this.send(g, ev, kind, opts.floor ?? g.seqReserved ?? 0);
+    return { seq, restored: restored === 1 };
+  }
+
+  /**
+   * Publishes a terminal generation's terminal event again if it is not known to have gone out:
+   * its stream is still open (the process that committed it died before publishing), or Redis
+   * lost the stream (then a subscriber may see it twice, never not at all). Terminal hooks run
+   * only when it certainly had not gone out. Returns whether it was published.
+   */
+  async republishTerminal(g: GenerationEntity): Promise<boolean> {
+    if (!TERMINAL.has(g.status as GenerationEventType)) return false;
+    const type = g.status as "SUCCEEDED" | "FAILED" | "CANCELLED";
+    const ev: EventInit = { type, message: g.errorMessage ?? undefined };
+    const [seq, , wasOpen] = await this.send(g, ev, "r", g.seqReserved ?? 0);
+    if (wasOpen === 1) this.runTerminalHooks(g, type);
+    return seq > 0;
+  }
+
+  /** Generations whose stream opened (QUEUED) before `beforeMs` and has not ended (no terminal event yet). */
+  async openStreams(beforeMs: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.openKey(), "-inf", beforeMs, "LIMIT", 0, limit);
+  }
+
+  /** Marks open streams as checked now (the sweeper looks at them again a grace period later). */
+  async touchOpenStreams(ids: string[]): Promise<void> {
+    if (!ids.length) return;
+    const now = Date.now();
+    await this.redis.zadd(this.openKey(), "XX", ...ids.flatMap((id) => [now, id]));
+  }
+
+  /** Forgets open streams of generations that no longer exist. */
+  async forgetOpenStreams(ids: string[]): Promise<void> {
+    if (ids.length) await this.redis.zrem(this.openKey(), ...ids);
+  }
+
+  private runTerminalHooks(g: GenerationEntity, type: "SUCCEEDED" | "FAILED" | "CANCELLED"): void {
+    for (const fn of this.terminalHooks) {
+      try {
+        fn(g, type);
+      } catch {
+        /* a hook never breaks the event itself */
       }
+    }
+  }
+
+  private async send(g: GenerationEntity, ev: EventInit, kind: string, floor: number): Promise<PublishReply> {
     const rest: Omit<GenerationEventPayload, "seq"> = {
       type: ev.type,
       generationId: g.id,
@@ -102,16 +211,22 @@ export class EventBus {
       generation: toSnapshot(g),
     };
     const json = JSON.stringify(rest);
-    return this.redis.sbPublishEvent(
+    const reply = await this.redis.sbGenerationEvent(
       this.seqKey(g.id),
       this.textKey(g.id),
+      this.openKey(),
       "," + json.slice(1),
       this.streamTtlMs,
       ev.type === "DELTA" ? (ev.delta ?? "") : "",
       ev.type === "RESTARTED" || ev.type === "STARTED" ? "1" : "0",
       this.channel(Topic.GENERATION_EVENT, g.id),
       this.channel(Topic.USER_GENERATION_EVENT, g.userId),
+      Math.max(0, Math.floor(floor)),
+      kind,
+      g.id,
+      Date.now(),
     );
+    return [Number(reply[0]), Number(reply[1]), Number(reply[2])];
   }
 
   /** The last seq and the text streamed so far, read atomically. */
@@ -126,5 +241,9 @@ export class EventBus {
   }
   private textKey(id: string) {
     return `${this.prefix}:text:${id}`;
+  }
+  /** Sorted set (score: ms) of generations whose terminal event has not been published yet. */
+  private openKey() {
+    return `${this.prefix}:streams:open`;
   }
 }

@@ -93,6 +93,11 @@ export class GenerationEntity {
   @Column("text", { name: "callback_url", nullable: true }) callbackUrl: string | null;
   /** Claim counter: bumped each time a worker takes the job; guards every transition. */
   @Column("integer", { name: "run_attempt", default: 0 }) runAttempt: number;
+  /**
+   * At or above every event seq this generation may have published (QUEUED is 1; each run reserves
+   * a block ahead): an event counter Redis lost restarts above it, so seq never goes backwards.
+   */
+  @Column("integer", { name: "seq_reserved", default: 1 }) seqReserved: number;
   @Column("timestamptz", { name: "created_at" }) createdAt: Date;
   @Column("timestamptz", { name: "updated_at" }) updatedAt: Date;
   @Column("timestamptz", { name: "started_at", nullable: true }) startedAt: Date | null;

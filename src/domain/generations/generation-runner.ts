@@ -14,7 +14,8 @@ import type { ProviderRegistry } from "../../providers/registry";
 import type { EventBus } from "../../realtime/event-bus";
 import type { BlobStore } from "../../storage/blob-store";
 import { DeltaBuffer } from "./delta-buffer";
-import { RunStore } from "./run-store";
+import { RunStore, type Claim } from "./run-store";
+import { RunEvents } from "./run-events";
 import type { QuotaService } from "../quotas/quota.service";
 import type { ExactCacheService } from "../cache/exact-cache.service";
 import type { SemanticCacheService } from "../cache/semantic-cache.service";
@@ -30,6 +31,7 @@ import { validateOutput } from "./output-validation";
 import { verdictOf, type CallVerdict, type CircuitBreakers, type Gate } from "../resilience/circuit-breaker";
 import type { KeyLimits } from "../providers/key-limits";
 import type { UpstreamCanceller } from "./generation.service";
+import type { EventInit, PublishOptions } from "../../realtime/event-bus";
 
 export interface RunJob {
   generationId: string;
@@ -68,6 +70,11 @@ export interface RunnerConfig {
   /** "<modality>", "<provider>" or "<provider>:<modality>" → ms (most specific wins). */
   timeouts?: Record<string, number>;
   deltaCoalesceMs: number;
+  /**
+   * Fault injection for crash tests (FAULT_EXIT_AFTER_TERMINAL_COMMIT): the process kills itself
+   * (SIGKILL) right after committing a simulated-provider generation's SUCCEEDED, before publishing it.
+   */
+  faultExitAfterTerminalCommit?: boolean;
 }
 
 const EXT: Record<string, string> = { "image/png": "png", "image/gif": "gif", "audio/wav": "wav", "video/mp4": "mp4", "image/jpeg": "jpg", "image/webp": "webp", "audio/mpeg": "mp3" };
@@ -79,6 +86,8 @@ export const errorCode = (kind: string): string =>
 
 export class GenerationRunner {
   private readonly active = new Map<string, AbortController>();
+  /** The event stream of each run in this process, by generation id. */
+  private readonly streams = new Map<string, RunEvents>();
   private readonly store: RunStore;
 
   constructor(
@@ -132,15 +141,42 @@ export class GenerationRunner {
           claimed = await this.store.claim(heir.id);
         }
       }
-      if (!claimed) return { kind: "skipped", reason: "not QUEUED or RUNNING" };
-      return await this.execute(claimed.gen, claimed.attemptNo, ctrl, job);
+      if (!claimed) {
+        await this.repairTerminalEvent(job.generationId);
+        return { kind: "skipped", reason: "not QUEUED or RUNNING" };
+      }
+      this.streams.set(claimed.gen.id, new RunEvents(this.bus, this.store, claimed.gen.id, claimed.gen.runAttempt, claimed.seqFloor, claimed.gen.seqReserved));
+      return await this.execute(claimed, ctrl, job);
     } finally {
       this.active.delete(job.generationId);
-      if (heirId) this.active.delete(heirId);
+      this.streams.delete(job.generationId);
+      if (heirId) {
+        this.active.delete(heirId);
+        this.streams.delete(heirId);
+      }
     }
   }
 
-  private async execute(gen: GenerationEntity, attemptNo: number, ctrl: AbortController, job: RunJob): Promise<RunOutcome> {
+  /**
+   * A job for a generation that is already terminal: the process that committed that state may
+   * have died before publishing it (then its stream is still open). Publish it now.
+   */
+  private async repairTerminalEvent(generationId: string): Promise<void> {
+    try {
+      const done = await this.store.terminal(generationId);
+      if (done && (await this.bus.republishTerminal(done))) this.log.warn({ generationId, status: done.status }, "published a terminal event its run never published");
+    } catch (err) {
+      this.log.warn({ err, generationId }, "checking a terminal generation's event failed");
+    }
+  }
+
+  /** Publishes an event of a run in this process with the seq it knows (any other event goes out as is). */
+  private emit(g: GenerationEntity, ev: EventInit, opts?: Omit<PublishOptions, "floor">): Promise<number> {
+    const s = this.streams.get(g.id);
+    return s ? s.emit(g, ev, opts) : this.emit(g, ev, opts);
+  }
+
+  private async execute({ gen, attemptNo, takenOver }: Claim, ctrl: AbortController, job: RunJob): Promise<RunOutcome> {
     if (deadlinePassed(gen)) {
       const err = deadlineError(gen.provider ?? "?");
       await this.settleAttempt(gen.id, attemptNo, "CANCELLED", 0, 0, err);
@@ -149,7 +185,13 @@ export class GenerationRunner {
     }
     if (!gen.upstreamTask && attemptNo > 1 && !(await this.quotas.extend(gen, attemptNo))) return this.overBudget(gen, attemptNo);
     if (gen.runAttempt === 1) this.metrics.queueWait.observe({ priority: gen.priority }, (Date.now() - gen.createdAt.getTime()) / 1000);
-    if (!gen.upstreamTask) await this.bus.publishGenerationEvent(gen, { type: "STARTED" });
+    if (!gen.upstreamTask) {
+      // A run taken over from a worker that died mid-stream discards what it streamed, as a hand-back does;
+      // any later run does so too if text from an earlier one was left without a RESTARTED.
+      if (takenOver) await this.emit(gen, { type: "RESTARTED", message: "the worker running it stopped; partial output discarded, it streams afresh" });
+      else if (gen.runAttempt > 1) await this.emit(gen, { type: "RESTARTED", message: "a new run streams afresh; partial output discarded" }, { onlyIfText: true });
+      await this.emit(gen, { type: "STARTED" });
+    }
     // Only a request that can be coalesced (it has a cache key) can have followers.
     const followers = gen.cacheKey && this.cache ? await Followers.start(this.ds, this.bus, gen) : null;
     try {
@@ -204,7 +246,7 @@ export class GenerationRunner {
       if (ctrl.signal.reason === SHUTDOWN) return this.handBack(gen);
       if (err.kind === "cancelled") return { kind: "skipped", reason: "cancelled" };
       if (deadlinePassed(gen)) return this.fail(gen, deadlineError(cand.provider), false, "DEADLINE_EXCEEDED");
-      if (err.partial) await this.bus.publishGenerationEvent(gen, { type: "RESTARTED", message: "the stream broke mid-answer; partial output discarded, the next attempt streams afresh" });
+      if (err.partial) await this.emit(gen, { type: "RESTARTED", message: "the stream broke mid-answer; partial output discarded, the next attempt streams afresh" });
       // A key-specific failure (429, 401/403) moves to another key of the same provider at once.
       const sameAgain = (err.kind === "rate_limited" || err.kind === "auth") && outcome.kind === "error" && outcome.otherKeys;
       if (!err.retryable && !sameAgain) return this.fail(gen, err, false);
@@ -221,7 +263,7 @@ export class GenerationRunner {
           if (!(await this.quotas.extend(gen, attemptNo))) return this.overBudget(gen, attemptNo);
         }
         if (next !== idx)
-          await this.bus.publishGenerationEvent(gen, { type: "FALLBACK", message: `${cand.model} failed (${err.kind}: ${err.message.slice(0, 200)}); trying ${candidates[next].model}` });
+          await this.emit(gen, { type: "FALLBACK", message: `${cand.model} failed (${err.kind}: ${err.message.slice(0, 200)}); trying ${candidates[next].model}` });
         idx = next;
         continue;
       }
@@ -312,7 +354,7 @@ export class GenerationRunner {
       await this.keyLimits!.refund(provider.id, lease.label, Math.max(0, reservedTokens - used));
     };
     const events = new DeltaBuffer(this.cfg.deltaCoalesceMs, async (delta) => {
-      await this.bus.publishGenerationEvent(gen, { type: "DELTA", delta });
+      await this.emit(gen, { type: "DELTA", delta });
       await followers?.delta(delta);
     });
     const timeout = AbortSignal.timeout(timeoutMs);
@@ -455,7 +497,7 @@ export class GenerationRunner {
       [gen.id, gen.runAttempt],
     );
     if (!rows[0]) return { kind: "skipped", reason: "superseded or cancelled while running" };
-    await this.bus.publishGenerationEvent(rowToEntity(this.ds, GenerationEntity, rows[0]), { type: "RETRYING", message: `${reason}; waiting ${Math.ceil(delayMs / 100) / 10}s` });
+    await this.emit(rowToEntity(this.ds, GenerationEntity, rows[0]), { type: "RETRYING", message: `${reason}; waiting ${Math.ceil(delayMs / 100) / 10}s` });
     return { kind: "delay", delayMs: Math.min(delayMs, cap) };
   }
 
@@ -475,6 +517,7 @@ export class GenerationRunner {
     const cost = costOf(model, result.usage);
     this.metrics.upstreamAttempts.inc({ provider: model.provider, model: model.id, outcome: "ok" });
     const done = await this.store.succeed({ gen, attemptNo, output, latencyMs, costMicros: cost, keyLabel });
+    if (done && this.cfg.faultExitAfterTerminalCommit && this.registry.provider(model.provider)?.simulated) process.kill(process.pid, "SIGKILL");
     // Fill the cache before the in-flight key goes, so an identical request finds one or the other.
     if (done?.cacheKey && this.cache)
       await this.cache.exact
@@ -489,7 +532,7 @@ export class GenerationRunner {
     // The semantic entry is written before SUCCEEDED, so a caller that saw it finish finds it (like the exact cache).
     if (done.semanticScope && this.cache)
       await this.cache.semantic.add(done, toRequest(done), output).catch((err) => this.log.warn({ err, generationId: done.id }, "semantic cache write failed"));
-    await this.bus.publishGenerationEvent(done, { type: "SUCCEEDED" });
+    await this.emit(done, { type: "SUCCEEDED" });
     this.quotas.changed(done.userId, false);
     this.observeTerminal(done);
     return { kind: "finished", status: "SUCCEEDED" };
@@ -507,7 +550,7 @@ export class GenerationRunner {
     const row = res[0]?.[0];
     if (!row) return { kind: "skipped", reason: "superseded or cancelled while running" };
     const delayMs = err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined;
-    await this.bus.publishGenerationEvent(rowToEntity(this.ds, GenerationEntity, row), {
+    await this.emit(rowToEntity(this.ds, GenerationEntity, row), {
       type: "RETRYING",
       message: `${err.kind}: ${err.message}; retrying${delayMs !== undefined ? ` in ${delayMs / 1000}s` : ""}`,
     });
@@ -524,7 +567,7 @@ export class GenerationRunner {
     );
     const row = res[0]?.[0];
     if (row)
-      await this.bus.publishGenerationEvent(rowToEntity(this.ds, GenerationEntity, row), {
+      await this.emit(rowToEntity(this.ds, GenerationEntity, row), {
         type: "RESTARTED",
         message: "the worker running it shut down; partial output discarded, it goes back to the queue",
       });
@@ -545,7 +588,7 @@ export class GenerationRunner {
     const row = rows[0];
     if (!row) return { kind: "skipped", reason: "superseded or cancelled while running" };
     const done = rowToEntity(this.ds, GenerationEntity, row);
-    await this.bus.publishGenerationEvent(done, { type: "FAILED", message: err.message });
+    await this.emit(done, { type: "FAILED", message: err.message });
     this.quotas.changed(done.userId, false);
     this.observeTerminal(done);
     return { kind: "finished", status: "FAILED" };
@@ -557,7 +600,7 @@ export class GenerationRunner {
       `UPDATE generations SET progress = $3, updated_at = now() WHERE id = $1 AND status = 'RUNNING' AND run_attempt = $2`,
       [gen.id, gen.runAttempt, gen.progress],
     );
-    await this.bus.publishGenerationEvent(gen, { type: "PROGRESS", progress: gen.progress });
+    await this.emit(gen, { type: "PROGRESS", progress: gen.progress });
     await followers?.progress(gen.progress);
   }
 

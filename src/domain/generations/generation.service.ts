@@ -130,6 +130,7 @@ export class GenerationService {
       deadlineAt: cmd.deadlineSeconds ? new Date(now.getTime() + cmd.deadlineSeconds * 1000) : null,
       candidates: route.candidates.map(({ model: m, provider, providerModel }) => ({ model: m, provider, providerModel })),
       candidateIndex: 0, upstreamTask: null, whenUnavailable: cmd.whenUnavailable ?? "WAIT", callbackUrl: cmd.callbackUrl ?? null,
+      seqReserved: 1, // its QUEUED event
     } satisfies GenerationEntity);
 
     // In-flight coalescing: an identical request already queued or running leads; this one joins it.
@@ -160,6 +161,8 @@ export class GenerationService {
     this.metrics.generationsCreated.inc({ modality: gen.modality });
     // Subscribe before enqueueing so a fast worker's SUCCEEDED cannot slip past a waiting caller.
     const waiter = cmd.wait ? await this.terminalWaiter(gen.id) : undefined;
+    // QUEUED goes out before the job exists, so no worker's STARTED can come first (it is always seq 1).
+    await this.bus.publishGenerationEvent(gen, { type: "QUEUED" });
     try {
       // A follower enqueues its group: a no-op while the leader's job lives, a fresh run if it just ended.
       await this.scheduler.enqueue(gen.groupId ?? gen.id, gen.priority, gen.groupId ? undefined : gen.userId);
@@ -167,7 +170,6 @@ export class GenerationService {
       // The row is the source of truth: the sweeper enqueues it later. Never lose an accepted generation.
       this.log.error({ err, generationId: gen.id, requestId: viewer.requestId }, "enqueue failed; the sweeper will retry");
     }
-    await this.bus.publishGenerationEvent(gen, { type: "QUEUED" });
     if (gen.groupId) {
       await this.bus.publish(Topic.GROUP_JOINED, gen.groupId, { generationId: gen.id });
       this.metrics.cacheLookups.inc({ kind: "coalesce", outcome: "joined" });
@@ -193,10 +195,11 @@ export class GenerationService {
       maxCostMicros: null, cachePolicy: cmd.cache ?? "AUTO", cacheKey: null, semanticScope: null,
       cacheHit: { kind: hit.kind, similarity: hit.similarity, sourceGenerationId: hit.sourceGenerationId }, groupId: null, deadlineAt: null,
       candidates: null, candidateIndex: 0, upstreamTask: null, whenUnavailable: "WAIT", callbackUrl: cmd.callbackUrl ?? null,
+      seqReserved: 1, // its SUCCEEDED event
     } satisfies GenerationEntity);
     if (!(await this.hitInserts.add(gen)) && gen.idempotencyKey)
       return this.ds.getRepository(GenerationEntity).findOneByOrFail({ userId: viewer.userId, idempotencyKey: gen.idempotencyKey });
-    await this.bus.publishGenerationEvent(gen, { type: "SUCCEEDED", message: `served from the ${hit.kind.toLowerCase()} cache (${route})` });
+    await this.bus.publishGenerationEvent(gen, { type: "SUCCEEDED", message: `served from the ${hit.kind.toLowerCase()} cache (${route})` }, { floor: 0 });
     this.metrics.generations.inc({ provider, model: gen.model, status: "SUCCEEDED", cached: "true" });
     return gen;
   }

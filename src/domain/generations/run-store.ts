@@ -12,7 +12,14 @@ import { CHARGE_LEDGER, CHARGE_RELEASE_AND_SELECT } from "../quotas/release.sql"
 export interface Claim {
   gen: GenerationEntity;
   attemptNo: number;
+  /** The row was RUNNING without an upstream task: the run that had it died (or lost its job) mid-way. */
+  takenOver: boolean;
+  /** At or above every seq published before this run (the run's own seqs are reserved up to gen.seqReserved). */
+  seqFloor: number;
 }
+
+/** Event seqs a run reserves ahead in Postgres (one more UPDATE only after this many events). */
+export const SEQ_BLOCK = 1000;
 
 export interface Success {
   gen: GenerationEntity;
@@ -24,9 +31,12 @@ export interface Success {
 }
 
 const CLAIM_SQL = `
-  WITH g AS (
+  WITH prev AS (
+    -- the statement's snapshot: the status before this claim
+    SELECT id, status FROM generations WHERE id = ANY($1::uuid[])
+  ), g AS (
     UPDATE generations SET status = 'RUNNING', run_attempt = run_attempt + 1, progress = 0,
-           started_at = COALESCE(started_at, now()), updated_at = now()
+           started_at = COALESCE(started_at, now()), updated_at = now(), seq_reserved = seq_reserved + ${SEQ_BLOCK}
      WHERE id = ANY($1::uuid[]) AND status IN ('QUEUED','RUNNING') RETURNING *
   ), lost AS (
     -- an attempt still RUNNING when the job is claimed again belonged to a worker that died
@@ -41,8 +51,9 @@ const CLAIM_SQL = `
            COALESCE(g.provider, '?'), COALESCE(g.provider_model, '?'), 'RUNNING', 0, now()
       FROM g WHERE g.upstream_task IS NULL RETURNING generation_id, attempt_no
   )
-  SELECT g.*, COALESCE(a.attempt_no, (g.upstream_task->>'attemptNo')::int) AS claimed_attempt_no
-    FROM g LEFT JOIN a ON a.generation_id = g.id`;
+  SELECT g.*, COALESCE(a.attempt_no, (g.upstream_task->>'attemptNo')::int) AS claimed_attempt_no,
+         (prev.status = 'RUNNING' AND g.upstream_task IS NULL) AS taken_over
+    FROM g LEFT JOIN a ON a.generation_id = g.id LEFT JOIN prev ON prev.id = g.id`;
 
 // The attempt is settled (and charged) even when the generation was cancelled meanwhile: the
 // upstream call happened. The generation completes only if this run still owns it, and then
@@ -77,7 +88,8 @@ export class RunStore {
         const row = byId.get(id);
         if (!row) return null;
         byId.delete(id);
-        return { gen: rowToEntity(this.ds, GenerationEntity, row), attemptNo: row.claimed_attempt_no as number };
+        const gen = rowToEntity(this.ds, GenerationEntity, row);
+        return { gen, attemptNo: row.claimed_attempt_no as number, takenOver: row.taken_over === true, seqFloor: gen.seqReserved - SEQ_BLOCK };
       });
     });
     this.successes = new TickBatcher(async (items) => {
@@ -96,6 +108,24 @@ export class RunStore {
   /** Takes the generation (QUEUED or RUNNING) and opens its next attempt; null when it is not runnable. */
   claim(generationId: string): Promise<Claim | null> {
     return this.claims.add(generationId);
+  }
+
+  /** Reserves `n` more event seqs for a run that still owns the generation; the new ceiling, or null when it no longer does. */
+  async reserveSeqs(generationId: string, runAttempt: number, n = SEQ_BLOCK): Promise<number | null> {
+    const [rows] = await this.ds.query(
+      `UPDATE generations SET seq_reserved = seq_reserved + $3 WHERE id = $1 AND status = 'RUNNING' AND run_attempt = $2 RETURNING seq_reserved`,
+      [generationId, runAttempt, n],
+    );
+    return rows[0]?.seq_reserved ?? null;
+  }
+
+  /** The generation if it is terminal (a job for it arrived anyway: its terminal event may be unpublished). */
+  async terminal(generationId: string): Promise<GenerationEntity | null> {
+    const rows: Record<string, unknown>[] = await this.ds.query(
+      `SELECT * FROM generations WHERE id = $1 AND status IN ('SUCCEEDED','FAILED','CANCELLED')`,
+      [generationId],
+    );
+    return rows[0] ? rowToEntity(this.ds, GenerationEntity, rows[0]) : null;
   }
 
   /** Settles the attempt and completes the generation if this run still owns it; null otherwise. */

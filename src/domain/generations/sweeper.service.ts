@@ -12,6 +12,7 @@ import type { Metrics } from "../../observability/metrics";
 import type { EventBus } from "../../realtime/event-bus";
 import type { GenerationScheduler } from "./scheduler";
 import { RELEASE_AND_SELECT } from "../quotas/release.sql";
+import { republishLostTerminalEvents } from "./lost-terminal-events";
 
 export interface SweeperConfig {
   graceMs: number;
@@ -48,6 +49,12 @@ export class SweeperService {
       }
     }
     if (requeued) this.metrics.sweeperRecovered.inc({ action: "requeued" }, requeued);
+    // Terminal states whose process died between commit and publish: their subscribers still wait.
+    const republished = await republishLostTerminalEvents(this.ds, this.bus, this.cfg.graceMs, this.cfg.batchSize ?? 500);
+    if (republished) {
+      this.metrics.sweeperRecovered.inc({ action: "terminal_event_published" }, republished);
+      this.log.warn({ republished }, "sweeper published terminal events their runs never published");
+    }
     return { requeued, expired };
   }
 

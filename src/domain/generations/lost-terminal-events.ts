@@ -1,0 +1,32 @@
+/**
+ * A terminal state committed by a process that died before publishing it leaves subscribers
+ * waiting forever. Every stream is open (in Redis) from QUEUED until its terminal event goes
+ * out; the sweeper looks at streams open longer than the grace period, publishes the terminal
+ * event of those whose row is terminal, and checks the others again a grace period later.
+ * Cost per sweep: one ZRANGEBYSCORE, and one SELECT by id only when some stream is that old.
+ */
+import type { DataSource } from "typeorm";
+import { GenerationEntity, TERMINAL_STATUSES } from "../../db/entities/generation.entity";
+import { rowToEntity } from "../../db/row-mapper";
+import type { EventBus } from "../../realtime/event-bus";
+
+/** Publishes the terminal events lost between commit and publish; returns how many. */
+export async function republishLostTerminalEvents(ds: DataSource, bus: EventBus, graceMs: number, limit = 500): Promise<number> {
+  const ids = await bus.openStreams(Date.now() - graceMs, limit);
+  if (!ids.length) return 0;
+  const rows: Record<string, unknown>[] = await ds.query(`SELECT * FROM generations WHERE id = ANY($1::uuid[])`, [ids]);
+  const byId = new Map(rows.map((r) => [r.id as string, rowToEntity(ds, GenerationEntity, r)]));
+  const stillRunning: string[] = [];
+  let published = 0;
+  for (const id of ids) {
+    const g = byId.get(id);
+    if (!g) continue;
+    if (!TERMINAL_STATUSES.includes(g.status)) stillRunning.push(id);
+    // Committed within the grace period: its own process is most likely publishing it right now.
+    else if (g.completedAt && g.completedAt.getTime() > Date.now() - graceMs) continue;
+    else if (await bus.republishTerminal(g)) published++;
+  }
+  await bus.touchOpenStreams(stillRunning);
+  await bus.forgetOpenStreams(ids.filter((id) => !byId.has(id)));
+  return published;
+}
