@@ -54,7 +54,9 @@ import { CachePlanner } from "./domain/cache/cache-planner";
 import { RateLimits } from "./domain/quotas/rate-limits";
 import { Coalescer } from "./domain/cache/coalescer";
 import { AddressPolicy } from "./domain/webhooks/address-policy";
+import { HostResolver } from "./domain/webhooks/host-resolver";
 import { SecretBox } from "./domain/webhooks/secret-box";
+import { WebhookConcurrency } from "./domain/webhooks/webhook-concurrency";
 import { WebhookDeliverer } from "./domain/webhooks/webhook-deliverer";
 import { WebhookDispatcher } from "./domain/webhooks/webhook-dispatcher";
 import { WebhookReconciler } from "./domain/webhooks/webhook-reconciler";
@@ -203,7 +205,7 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     const webhookReconciler = new WebhookReconciler(ds, webhookDispatcher, webhookQueue, log);
     cleanup.unshift(() => webhookQueue.close());
     cleanup.unshift(() => webhookDispatcher.drain()); // before the queue closes
-    const addressPolicy = new AddressPolicy(config.webhooks.allowedHosts);
+    const addressPolicy = new AddressPolicy(config.webhooks.allowedHosts, new HostResolver({ timeoutMs: config.webhooks.dnsTimeoutMs }));
     const secretBox = new SecretBox(config.providers.masterKey);
     const webhooks = new WebhookService(ds, webhookQueue, addressPolicy, secretBox, config.limits.maxPageSize);
     bus.onTerminal((g, type) => webhookDispatcher.generationEnded(g, type));
@@ -266,7 +268,9 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
       } else await unscheduleRollups(settings);
       const webhookSender = new WebhookSender(addressPolicy, config.webhooks.timeoutMs);
       cleanup.unshift(async () => webhookSender.close());
-      workers.push(createWebhookWorker(new WebhookDeliverer(ds, webhookSender, secretBox, config.webhooks.backoffBaseMs, log, (event, outcome) => metrics.webhookDeliveries.inc({ event, outcome })), { ...settings, ...config.webhooks }, log));
+      // One unreachable endpoint holds at most its cap of slots, across every worker; the rest wait parked.
+      const webhookCaps = new WebhookConcurrency(publisher, config.redis.prefix, { perDestination: config.webhooks.endpointConcurrency, perUser: config.webhooks.userConcurrency, attemptTimeoutMs: config.webhooks.timeoutMs });
+      workers.push(createWebhookWorker(new WebhookDeliverer(ds, webhookSender, secretBox, config.webhooks.backoffBaseMs, log, (event, outcome) => metrics.webhookDeliveries.inc({ event, outcome })), { ...settings, ...config.webhooks }, log, webhookCaps));
     }
 
     let httpServer: HttpServer | undefined;

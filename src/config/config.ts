@@ -277,6 +277,12 @@ export interface AppConfig {
     timeoutMs: number;
     /** WEBHOOK_CONCURRENCY: deliveries in flight per worker process, default 16. */
     concurrency: number;
+    /** WEBHOOK_ENDPOINT_CONCURRENCY: deliveries in flight to one endpoint (or one callbackUrl origin) across all workers, 0 = no cap; default 4. */
+    endpointConcurrency: number;
+    /** WEBHOOK_USER_CONCURRENCY: one user's deliveries in flight across all workers, 0 = no cap; default 8. */
+    userConcurrency: number;
+    /** WEBHOOK_DNS_TIMEOUT_MS: the longest a webhook host name lookup may take (DNS asked directly, off the shared thread pool), default 2000. */
+    dnsTimeoutMs: number;
   };
   bootstrap: {
     /** ADMIN_EMAIL: the admin created on an empty database by `serve --setup`, default admin@localhost. */
@@ -388,7 +394,7 @@ function timeoutsFromEnv(env: Env, r: Reader): Record<string, number> {
   const modalities = ["TEXT", "IMAGE", "VIDEO", "AUDIO", "EMBEDDING"];
   for (const name of Object.keys(env)) {
     const m = /^([A-Z][A-Z0-9_]*?)_TIMEOUT(?:_(TEXT|IMAGE|VIDEO|AUDIO|EMBEDDING))?_MS$/.exec(name);
-    if (!m || name === "PROVIDER_TIMEOUT_MS" || ["JOB_LOCK", "SHUTDOWN", "WEBHOOK"].includes(m[1])) continue;
+    if (!m || name === "PROVIDER_TIMEOUT_MS" || ["JOB_LOCK", "SHUTDOWN", "WEBHOOK", "WEBHOOK_DNS"].includes(m[1])) continue;
     if (m[1] === "PROVIDER" && m[2] && modalities.includes(m[2])) out[m[2]] = r.int(name, 120_000, 10);
     else if (m[1] !== "PROVIDER") out[m[2] ? `${m[1].toLowerCase().replace(/_/g, "-")}:${m[2]}` : m[1].toLowerCase().replace(/_/g, "-")] = r.int(name, 120_000, 10);
   }
@@ -605,6 +611,9 @@ export function loadConfig(env: Env): AppConfig {
       backoffBaseMs: r.int("WEBHOOK_BACKOFF_BASE_MS", 340_000, 0),
       timeoutMs: r.int("WEBHOOK_TIMEOUT_MS", 5000, 100, 60_000),
       concurrency: r.int("WEBHOOK_CONCURRENCY", 16, 1, 1000),
+      endpointConcurrency: r.int("WEBHOOK_ENDPOINT_CONCURRENCY", 4, 0, 1000),
+      userConcurrency: r.int("WEBHOOK_USER_CONCURRENCY", 8, 0, 10_000),
+      dnsTimeoutMs: r.int("WEBHOOK_DNS_TIMEOUT_MS", 2000, 50, 60_000),
     },
     bootstrap: { adminEmail: r.str("ADMIN_EMAIL", "admin@localhost") },
   };

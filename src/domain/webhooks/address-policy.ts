@@ -13,10 +13,12 @@
  * address actually connected to, at every connection: a name that resolves to a public
  * address at registration and to 127.0.0.1 later (DNS rebinding) is still refused. Literal
  * IP hosts never reach a lookup, so {@link AddressPolicy.refusalForHost} checks them first.
+ * Names are resolved by a {@link HostResolver} (DNS with its own timeout, off the shared
+ * thread pool), never by dns.lookup.
  */
-import dns from "node:dns";
 import { BlockList, isIP, type LookupFunction } from "node:net";
 import { BadUserInputError } from "../../common/errors";
+import { HostResolver } from "./host-resolver";
 
 export type AddressClass =
   | "public" | "unspecified" | "private" | "cgnat" | "loopback" | "link-local" | "multicast"
@@ -129,8 +131,11 @@ export class AddressPolicy {
   private readonly names = new Set<string>();
   private readonly ranges = new BlockList();
 
-  /** @param allowedHosts WEBHOOK_ALLOWED_HOSTS: host names, IP addresses or CIDR ranges (e.g. 10.1.0.0/16). */
-  constructor(allowedHosts: readonly string[]) {
+  /**
+   * @param allowedHosts WEBHOOK_ALLOWED_HOSTS: host names, IP addresses or CIDR ranges (e.g. 10.1.0.0/16).
+   * @param resolver how names become addresses at connect (WEBHOOK_DNS_TIMEOUT_MS).
+   */
+  constructor(allowedHosts: readonly string[], private readonly resolver: HostResolver = new HostResolver()) {
     for (const raw of allowedHosts) {
       const h = normaliseHost(raw.trim());
       const cidr = /^(.+)\/(\d{1,3})$/.exec(h);
@@ -196,16 +201,18 @@ export class AddressPolicy {
     const allowListed = this.isAllowListed(hostname);
     const byName = allowListed ? null : this.refusalForHost(hostname);
     if (byName) return process.nextTick(() => callback(new BlockedAddressError(byName), "", 4));
-    dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
-      if (err) return callback(err, "", 4);
-      if (!addresses.length) return callback(Object.assign(new Error(`${hostname} has no addresses`), { code: "ENOTFOUND" }), "", 4);
-      if (!allowListed)
-        for (const a of addresses) {
-          const refusal = this.refusalForAddress(a.address);
-          if (refusal) return callback(new BlockedAddressError(`${hostname} resolves to ${refusal}`), "", 4);
-        }
-      if (options.all) callback(null, addresses);
-      else callback(null, addresses[0].address, addresses[0].family);
-    });
+    const family = options.family === 4 || options.family === "IPv4" ? 4 : options.family === 6 || options.family === "IPv6" ? 6 : 0;
+    this.resolver.resolve(hostname, family).then(
+      (addresses) => {
+        if (!allowListed)
+          for (const a of addresses) {
+            const refusal = this.refusalForAddress(a.address);
+            if (refusal) return callback(new BlockedAddressError(`${hostname} resolves to ${refusal}`), "", 4);
+          }
+        if (options.all) callback(null, addresses);
+        else callback(null, addresses[0].address, addresses[0].family);
+      },
+      (err: NodeJS.ErrnoException) => callback(err, "", 4),
+    );
   };
 }

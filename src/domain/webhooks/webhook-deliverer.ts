@@ -1,8 +1,9 @@
 /**
  * One delivery attempt: sign the stored body with the endpoint's (or the user's callback)
  * secret at send time, POST it through the guarded sender, and record the attempt and the
- * delivery's new state in one statement. The caller (the queue worker) maps the outcome to
- * a retry or an end.
+ * delivery's new state in one statement. The caller (the queue worker) loads the delivery,
+ * takes a slot under the concurrency caps for its destination, then maps the outcome to a
+ * retry or an end.
  */
 import type { DataSource } from "typeorm";
 import type { Logger } from "../../observability/logger";
@@ -20,6 +21,30 @@ export type AttemptOutcome =
   /** Nothing to do (unknown delivery, or not pending: a duplicate job). */
   | { kind: "skipped" };
 
+/** A PENDING delivery as loaded for an attempt. */
+export interface PendingDelivery {
+  id: string;
+  userId: string;
+  url: string;
+  body: string;
+  event: string;
+  target: "endpoint" | "callback";
+  endpointId: string | null;
+  endpointSecret: string | null;
+  endpointDeletedAt: Date | null;
+  callbackSecret: string | null;
+}
+
+/** What the per-destination concurrency cap counts: an endpoint, or a callback URL's origin. */
+export function deliveryDestination(d: Pick<PendingDelivery, "endpointId" | "url">): string {
+  if (d.endpointId) return `e:${d.endpointId}`;
+  try {
+    return `o:${new URL(d.url).origin.toLowerCase()}`;
+  } catch {
+    return `o:${d.url.slice(0, 200)}`;
+  }
+}
+
 export class WebhookDeliverer {
   constructor(
     private readonly ds: DataSource,
@@ -31,10 +56,10 @@ export class WebhookDeliverer {
     private readonly observe: (event: string, outcome: string) => void = () => undefined,
   ) {}
 
-  /** @param failedSoFar attempts of this run already made; @param maxAttempts attempts per run. */
-  async attempt(deliveryId: string, failedSoFar: number, maxAttempts: number): Promise<AttemptOutcome> {
+  /** The delivery, when it is still PENDING (otherwise null: a duplicate job, nothing to do). */
+  async load(deliveryId: string): Promise<PendingDelivery | null> {
     const [row] = await this.ds.query(
-      `SELECT d.id, d.url, d.body, d.event, d.status, d.target, d.endpoint_id,
+      `SELECT d.id, d.user_id, d.url, d.body, d.event, d.status, d.target, d.endpoint_id,
               e.secret AS endpoint_secret, e.deleted_at AS endpoint_deleted_at, c.secret AS callback_secret
          FROM webhook_deliveries d
          LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id
@@ -42,13 +67,25 @@ export class WebhookDeliverer {
         WHERE d.id = $1`,
       [deliveryId],
     );
-    if (!row || row.status !== "PENDING") return { kind: "skipped" };
+    if (!row || row.status !== "PENDING") return null;
+    return {
+      id: row.id, userId: row.user_id, url: row.url, body: row.body, event: row.event, target: row.target, endpointId: row.endpoint_id ?? null,
+      endpointSecret: row.endpoint_secret ?? null, endpointDeletedAt: row.endpoint_deleted_at ?? null, callbackSecret: row.callback_secret ?? null,
+    };
+  }
+
+  /**
+   * @param row from {@link load}, just before (the caller holds its concurrency slot meanwhile)
+   * @param failedSoFar attempts of this run already made; @param maxAttempts attempts per run.
+   */
+  async attempt(row: PendingDelivery, failedSoFar: number, maxAttempts: number): Promise<AttemptOutcome> {
+    const deliveryId = row.id;
     const last = failedSoFar + 1 >= maxAttempts;
 
     let secret: string;
     try {
-      if (row.target === "endpoint" && (!row.endpoint_secret || row.endpoint_deleted_at)) throw new Error("the endpoint was deleted");
-      const stored = row.target === "endpoint" ? row.endpoint_secret : row.callback_secret;
+      if (row.target === "endpoint" && (!row.endpointSecret || row.endpointDeletedAt)) throw new Error("the endpoint was deleted");
+      const stored = row.target === "endpoint" ? row.endpointSecret : row.callbackSecret;
       if (!stored) throw new Error("no callback secret (rotateCallbackSecret creates one)");
       secret = this.box.open(stored);
     } catch (err) {

@@ -4,9 +4,9 @@ import type { GenerationEntity } from "../../db/entities/generation.entity";
 import { generationBody, quotaWarningBody, webhookRetryDelayMs } from "./webhook-events";
 
 describe("webhook config and backoff", () => {
-  it("defaults: 8 attempts whose retries span about a day, 5 s timeout, nothing allow-listed", () => {
+  it("defaults: 8 attempts whose retries span about a day, 5 s timeout, nothing allow-listed, 4 in flight per endpoint and 8 per user, 2 s DNS", () => {
     const c = loadConfig({}).webhooks;
-    expect(c).toEqual({ allowedHosts: [], maxAttempts: 8, backoffBaseMs: 340_000, timeoutMs: 5000, concurrency: 16 });
+    expect(c).toEqual({ allowedHosts: [], maxAttempts: 8, backoffBaseMs: 340_000, timeoutMs: 5000, concurrency: 16, endpointConcurrency: 4, userConcurrency: 8, dnsTimeoutMs: 2000 });
     let total = 0;
     for (let failed = 1; failed < c.maxAttempts; failed++) total += webhookRetryDelayMs(failed, c.backoffBaseMs);
     expect(total / 3_600_000).toBeGreaterThan(23.5);
@@ -15,14 +15,16 @@ describe("webhook config and backoff", () => {
   });
 
   it("parses WEBHOOK_* variables and reports bad ones", () => {
-    const c = loadConfig({ WEBHOOK_ALLOWED_HOSTS: " Hooks.Example.com, 127.0.0.1,10.0.0.0/8,[::1] ", WEBHOOK_MAX_ATTEMPTS: "3", WEBHOOK_BACKOFF_BASE_MS: "10", WEBHOOK_TIMEOUT_MS: "800" }).webhooks;
-    expect(c).toMatchObject({ allowedHosts: ["hooks.example.com", "127.0.0.1", "10.0.0.0/8", "[::1]"], maxAttempts: 3, backoffBaseMs: 10, timeoutMs: 800 });
+    const c = loadConfig({ WEBHOOK_ALLOWED_HOSTS: " Hooks.Example.com, 127.0.0.1,10.0.0.0/8,[::1] ", WEBHOOK_MAX_ATTEMPTS: "3", WEBHOOK_BACKOFF_BASE_MS: "10", WEBHOOK_TIMEOUT_MS: "800",
+      WEBHOOK_ENDPOINT_CONCURRENCY: "0", WEBHOOK_USER_CONCURRENCY: "3", WEBHOOK_DNS_TIMEOUT_MS: "500" });
+    expect(c.webhooks).toMatchObject({ allowedHosts: ["hooks.example.com", "127.0.0.1", "10.0.0.0/8", "[::1]"], maxAttempts: 3, backoffBaseMs: 10, timeoutMs: 800, endpointConcurrency: 0, userConcurrency: 3, dnsTimeoutMs: 500 });
+    expect(c.worker.timeouts).toEqual({}); // WEBHOOK_DNS_TIMEOUT_MS is not a provider's timeout
     try {
-      loadConfig({ WEBHOOK_MAX_ATTEMPTS: "0", WEBHOOK_TIMEOUT_MS: "fast", WEBHOOK_ALLOWED_HOSTS: "http://x/y" });
+      loadConfig({ WEBHOOK_MAX_ATTEMPTS: "0", WEBHOOK_TIMEOUT_MS: "fast", WEBHOOK_ALLOWED_HOSTS: "http://x/y", WEBHOOK_ENDPOINT_CONCURRENCY: "-1", WEBHOOK_DNS_TIMEOUT_MS: "soon" });
       expect.unreachable();
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);
-      for (const v of ["WEBHOOK_MAX_ATTEMPTS", "WEBHOOK_TIMEOUT_MS", "WEBHOOK_ALLOWED_HOSTS"]) expect((err as Error).message).toContain(v);
+      for (const v of ["WEBHOOK_MAX_ATTEMPTS", "WEBHOOK_TIMEOUT_MS", "WEBHOOK_ALLOWED_HOSTS", "WEBHOOK_ENDPOINT_CONCURRENCY", "WEBHOOK_DNS_TIMEOUT_MS"]) expect((err as Error).message).toContain(v);
     }
   });
 });
