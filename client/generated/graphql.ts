@@ -49,7 +49,7 @@ export type CreateGenerationInput = {
   deadlineSeconds?: number | null | undefined;
   /** Models to fall back to, in order, when the requested one fails retryably ("<provider>/<model>") */
   fallbackModels?: Array<string> | null | undefined;
-  /** The same key from the same user returns the first generation */
+  /** The same key from the same user with the same request returns the first generation; with a different request it is CONFLICT */
   idempotencyKey?: string | null | undefined;
   image?: ImageOptionsInput | null | undefined;
   /** Upper bound on this request's cost in USD: a route whose worst-case estimate exceeds it is not used */

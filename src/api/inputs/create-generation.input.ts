@@ -70,7 +70,7 @@ export class CreateGenerationInput {
   params?: unknown;
   @Field(() => Priority, { defaultValue: Priority.NORMAL }) priority: Priority;
   @Field(() => Int, { nullable: true }) seed?: number | null;
-  @Field(() => String, { nullable: true, description: "The same key from the same user returns the first generation" }) idempotencyKey?: string | null;
+  @Field(() => String, { nullable: true, description: "The same key from the same user with the same request returns the first generation; with a different request it is CONFLICT" }) idempotencyKey?: string | null;
   @Field(() => Int, { nullable: true, description: "Seconds (≤ 60) to wait for a terminal state before returning" }) @IsOptional() @Min(0) @Max(600) wait?: number | null;
   @Field(() => Float, { nullable: true, description: "Upper bound on this request's cost in USD: a route whose worst-case estimate exceeds it is not used" })
   @IsOptional() @Min(0) maxCostUsd?: number | null;

@@ -66,6 +66,8 @@ export class GenerationEntity {
   @Column("bigint", { name: "estimated_cost_micros", transformer: bigintNumber }) estimatedCostMicros: number;
   @Column("bigint", { name: "cost_micros", nullable: true, transformer: bigintNumber }) costMicros: number | null;
   @Column("text", { name: "idempotency_key", nullable: true }) idempotencyKey: string | null;
+  /** With an idempotency key: the fingerprint of the request it was first used with (requestFingerprint). */
+  @Column("text", { name: "request_hash", nullable: true }) requestHash: string | null;
   /** Budget held for this generation (reservation plus extensions); released in full when it ends. */
   @Column("bigint", { name: "reserved_micros", transformer: bigintNumber }) reservedMicros: number;
   /** The quota period the reservation was made in (settlement goes there). */

@@ -25,6 +25,7 @@ import type { CacheHitResult, CachePlanner } from "../cache/cache-planner";
 import type { RateLimits } from "../quotas/rate-limits";
 import type { Coalescer } from "../cache/coalescer";
 import { promoteHeir } from "./coalesced-group";
+import { requestFingerprint } from "./request-fingerprint";
 import { TickBatcher } from "../../common/tick-batcher";
 import type { GenerationRequest } from "../../providers/contract";
 import { usdToMicros } from "../../common/money";
@@ -109,9 +110,10 @@ export class GenerationService {
       await this.checkCallbackUrl(viewer, cmd.callbackUrl);
     }
     const idem = cmd.idempotencyKey ?? null;
+    const requestHash = idem ? requestFingerprint(cmd, request) : null;
     if (idem) {
       const existing = await this.ds.getRepository(GenerationEntity).findOneBy({ userId: viewer.userId, idempotencyKey: idem });
-      if (existing) return cmd.wait ? this.waitFor(existing, cmd.wait) : existing;
+      if (existing) return this.replayed(existing, requestHash, cmd);
     }
     await this.rateLimits?.consume(viewer.userId, viewer.tier);
     const cache = await this.cache.plan(viewer.userId, cmd, request, model);
@@ -124,7 +126,7 @@ export class GenerationService {
       imageOptions: request.image ?? null, videoOptions: request.video ?? null, audioOptions: request.audio ?? null,
       params: request.params, priority: cmd.priority ?? "NORMAL", seed: request.seed ?? null, progress: 0, output: null,
       errorCode: null, errorMessage: null, cached: false, estimatedCostMicros: route.estimatedCostMicros,
-      costMicros: null, idempotencyKey: idem, runAttempt: 0, createdAt: now, updatedAt: now, startedAt: null, completedAt: null,
+      costMicros: null, idempotencyKey: idem, requestHash, runAttempt: 0, createdAt: now, updatedAt: now, startedAt: null, completedAt: null,
       reservedMicros: 0, quotaPeriodStart: null, maxCostMicros: cmd.maxCostUsd != null ? usdToMicros(cmd.maxCostUsd) : null,
       cachePolicy: cmd.cache ?? "AUTO", cacheKey: cache.exactKey, cacheHit: null, semanticScope: cache.semanticScope, groupId: null as string | null,
       deadlineAt: cmd.deadlineSeconds ? new Date(now.getTime() + cmd.deadlineSeconds * 1000) : null,
@@ -149,7 +151,7 @@ export class GenerationService {
       // Lost an idempotency race: the winner's row is the answer.
       if (cache.coalesceKey && !leader) await this.coalescer.release(cache.coalesceKey, gen.id);
       const winner = await this.ds.getRepository(GenerationEntity).findOneByOrFail({ userId: viewer.userId, idempotencyKey: idem });
-      return cmd.wait ? this.waitFor(winner, cmd.wait) : winner;
+      return this.replayed(winner, requestHash, cmd);
     }
     if (leader && !gen.groupId && cache.coalesceKey) {
       // Its leader had already finished: this one runs on its own and leads from now on.
@@ -179,6 +181,20 @@ export class GenerationService {
     return (await waiter.wait(cmd.wait! * 1000)) ?? (await this.reload(gen.id));
   }
 
+  /**
+   * The answer to a replayed idempotency key: the first generation when the request is the same
+   * (waited for, if asked), CONFLICT when it differs (Stripe's rule). Rows from before request
+   * fingerprints were stored have none and are returned as they are.
+   */
+  private async replayed(first: GenerationEntity, requestHash: string | null, cmd: CreateGenerationCommand): Promise<GenerationEntity> {
+    if (first.requestHash && requestHash && first.requestHash !== requestHash)
+      throw new ConflictError(
+        "This idempotencyKey was already used with a different request; send the same request to get its generation, or use a new key",
+        { field: "idempotencyKey", generationId: first.id },
+      );
+    return cmd.wait ? this.waitFor(first, cmd.wait) : first;
+  }
+
   /** A cache hit: a SUCCEEDED generation at once, cost 0, its event still published. */
   private async serveHit(
     viewer: Viewer, cmd: CreateGenerationCommand, request: GenerationRequest, route: string, provider: string, providerModel: string, hit: CacheHitResult,
@@ -191,6 +207,7 @@ export class GenerationService {
       videoOptions: request.video ?? null, audioOptions: request.audio ?? null, params: request.params,
       priority: cmd.priority ?? "NORMAL", seed: request.seed ?? null, progress: 1, output: hit.output, errorCode: null,
       errorMessage: null, cached: true, estimatedCostMicros: 0, costMicros: 0, idempotencyKey: cmd.idempotencyKey ?? null,
+      requestHash: cmd.idempotencyKey ? requestFingerprint(cmd, request) : null,
       runAttempt: 0, createdAt: now, updatedAt: now, startedAt: now, completedAt: now, reservedMicros: 0, quotaPeriodStart: null,
       maxCostMicros: null, cachePolicy: cmd.cache ?? "AUTO", cacheKey: null, semanticScope: null,
       cacheHit: { kind: hit.kind, similarity: hit.similarity, sourceGenerationId: hit.sourceGenerationId }, groupId: null, deadlineAt: null,
@@ -198,9 +215,9 @@ export class GenerationService {
       seqReserved: 1, // its SUCCEEDED event
     } satisfies GenerationEntity);
     if (!(await this.hitInserts.add(gen)) && gen.idempotencyKey)
-      return this.ds.getRepository(GenerationEntity).findOneByOrFail({ userId: viewer.userId, idempotencyKey: gen.idempotencyKey });
+      return this.replayed(await this.ds.getRepository(GenerationEntity).findOneByOrFail({ userId: viewer.userId, idempotencyKey: gen.idempotencyKey }), gen.requestHash, cmd);
     await this.bus.publishGenerationEvent(gen, { type: "SUCCEEDED", message: `served from the ${hit.kind.toLowerCase()} cache (${route})` }, { floor: 0 });
-    this.metrics.generations.inc({ provider, model: gen.model, status: "SUCCEEDED", cached: "true" });
+    countTerminal(this.metrics, gen);
     return gen;
   }
 
