@@ -49,6 +49,11 @@ export function ensureBuild(): void {
 export class Proc {
   private out = "";
   readonly exited: Promise<number | NodeJS.Signals | null>;
+  /** Set when we stop or kill it; an exit without it is a crash. */
+  stopping = false;
+  /** Date.now() when it exited. */
+  exitedAt?: number;
+  exitStatus?: number | NodeJS.Signals | null;
   constructor(
     readonly name: string,
     readonly child: ChildProcess,
@@ -57,9 +62,13 @@ export class Proc {
   ) {
     child.stdout!.on("data", (b: Buffer) => this.append(b));
     child.stderr!.on("data", (b: Buffer) => this.append(b));
-    this.exited = new Promise((resolve) => {
+    this.exited = new Promise<number | NodeJS.Signals | null>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode ?? child.signalCode);
       else child.once("exit", (code, signal) => resolve(code ?? signal));
+    }).then((status) => {
+      this.exitedAt = Date.now();
+      this.exitStatus = status;
+      return status;
     });
   }
   private append(b: Buffer) {
@@ -75,6 +84,7 @@ export class Proc {
   }
   async kill(signal: NodeJS.Signals = "SIGTERM", graceMs = 10_000): Promise<void> {
     if (!this.alive) return;
+    this.stopping = true;
     this.child.kill(signal);
     const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
     await this.exited;
@@ -177,7 +187,7 @@ export class Cluster {
     const c = new Cluster(db, prefix, opts);
     try {
       await Promise.all([
-        ...Array.from({ length: opts.apiNodes }, () => c.spawnApi()),
+        ...Array.from({ length: opts.apiNodes }, (_, i) => c.spawnApi(i)),
         ...Array.from({ length: opts.workers }, () => c.spawnWorker()),
       ]);
     } catch (e) {
@@ -222,10 +232,11 @@ export class Cluster {
     }
   }
 
-  async spawnApi(): Promise<Proc> {
-    const port = await freePort();
-    const p = await this.spawnProc(`api-${this.apis.length + 1}`, ["serve", "--no-worker"], port, { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` });
-    this.apis.push(p);
+  /** Starts an API node; `index` replaces the node at that index on the same port (after a crash). */
+  async spawnApi(index = this.apis.length): Promise<Proc> {
+    const port = this.apis[index]?.port ?? (await freePort());
+    const p = await this.spawnProc(`api-${index + 1}${this.apis[index] ? "'" : ""}`, ["serve", "--no-worker"], port, { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` });
+    this.apis[index] = p;
     return p;
   }
 
@@ -236,12 +247,35 @@ export class Cluster {
     return p;
   }
 
+  /**
+   * Acts as a supervisor would (systemd, Kubernetes): restarts a process that crashed, once per
+   * crash. Resolves with the names restarted.
+   */
+  async restartCrashed(): Promise<string[]> {
+    const out: string[] = [];
+    for (const p of this.crashes()) {
+      if (this.restarted.has(p)) continue;
+      this.restarted.add(p);
+      const i = this.apis.indexOf(p);
+      const q = i >= 0 ? await this.spawnApi(i) : await this.spawnWorker();
+      out.push(`${p.name} → ${q.name}`);
+    }
+    return out;
+  }
+  private readonly restarted = new Set<Proc>();
+
+  /** Processes that exited without being stopped or killed by us. */
+  crashes(): Proc[] {
+    return this.all.filter((p) => !p.alive && !p.stopping);
+  }
+
   liveWorkers(): Proc[] {
     return this.workers.filter((w) => w.alive);
   }
 
   /** SIGKILLs `w` (no cleanup of any kind: locks, sockets and Redis state are left as they are). */
   async killWorker(w: Proc): Promise<void> {
+    w.stopping = true;
     w.child.kill("SIGKILL");
     await w.exited;
   }

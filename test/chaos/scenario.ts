@@ -6,6 +6,7 @@
  * hundred generations) and bench/chaos.ts (thousands). Same seed → same workload and timeline.
  */
 import { Client } from "pg";
+import { Redis } from "ioredis";
 import { Cluster, type ChaosRedis } from "./cluster";
 import { SocketPool, Subscriber, type SubscriberResult } from "./subscriber";
 
@@ -41,7 +42,11 @@ export interface ScenarioOptions {
   faults: { atMs: number; kind: FaultKind }[];
   /** Kill a worker every this many ms during the load (0: only the listed faults). */
   killEveryMs: number;
-  /** No periodic kill within this long after the Redis fault (its recovery is measured without restarts). */
+  /**
+   * No worker kill (scheduled or periodic) within this long after the Redis fault, unless its repair
+   * was already observed: a worker that starts re-creates its schedulers, which would hide a cluster
+   * that cannot repair itself.
+   */
   quietAfterRedisMs: number;
   /** A killed worker's replacement: wait for it before the next fault (true) or start it in the background. */
   awaitRespawn: boolean;
@@ -100,8 +105,13 @@ export interface ChaosReport {
     streamsWhole: number;
     streamsChecked: number;
     subscribersWithoutTerminal: number;
-    /** From the Redis fault until every generation that was in flight then is terminal (null: not within the settle timeout). */
+    /**
+     * From the Redis fault until it was repaired: every generation in flight then is terminal or has
+     * its BullMQ job again (null: not within the settle timeout).
+     */
     recoveryMsAfterRedisFault: number | null;
+    /** From the Redis fault until every generation in flight then is terminal (null: not within the settle timeout). */
+    drainMsAfterRedisFault: number | null;
     inFlightAtRedisFault: number;
   };
   /** Readable failures, one line each, by assertion. Empty lists mean the invariant held. */
@@ -116,6 +126,8 @@ export interface ChaosReport {
     quotasVerify: string[];
     reservations: string[];
     createRejected: string[];
+    /** Processes that exited without being killed by the suite (with the tail of their output). */
+    crashes: string[];
   };
 }
 
@@ -131,10 +143,11 @@ function input(g: Gen, rnd: () => number, o: ScenarioOptions, seed: number): Rec
   const base = { idempotencyKey: `chaos-${seed}-${g.index}`, prompt: `chaos ${seed} #${g.index}: ${g.kind}` };
   switch (g.kind) {
     case "text-stream":
-      return { ...base, modality: "TEXT", model: "simulated/text", text: { maxTokens: 30 + Math.floor(rnd() * 50) }, params: { simulate: { latencyMs } } };
+      // A handful of paced steps: every step is one DELTA (a few tokens each), so the event volume stays modest.
+      return { ...base, modality: "TEXT", model: "simulated/text", text: { maxTokens: 30 + Math.floor(rnd() * 50) }, params: { simulate: { latencyMs, steps: 6 + Math.floor(rnd() * 10) } } };
     case "text-cut":
       // The simulated provider cuts the stream halfway on about half the attempts (decided from the request and attempt number).
-      return { ...base, modality: "TEXT", model: "simulated/text", text: { maxTokens: 30 + Math.floor(rnd() * 30) }, params: { simulate: { latencyMs, failWith: "cut_stream", failRate: 0.5 } } };
+      return { ...base, modality: "TEXT", model: "simulated/text", text: { maxTokens: 30 + Math.floor(rnd() * 30) }, params: { simulate: { latencyMs, steps: 6 + Math.floor(rnd() * 10), failWith: "cut_stream", failRate: 0.5 } } };
     case "image":
       return { ...base, modality: "IMAGE", model: "simulated/image", image: { width: 16, height: 16 }, params: { simulate: { latencyMs, steps: 4 } } };
     case "embedding":
@@ -203,9 +216,15 @@ export async function runScenario(o: ScenarioOptions): Promise<ChaosReport> {
       }
     };
 
+    let recoveryMs: number | null = null;
+    let drainMs: number | null = null;
     const killOne = async (why: string) => {
+      while (redisFaultAt !== null && recoveryMs === null && now() - redisFaultAt < o.quietAfterRedisMs) await sleep(100);
       const live = cluster.liveWorkers();
-      if (!live.length) return;
+      if (!live.length) {
+        log(`${now()} ms: ${why} kill skipped, no worker is ready`);
+        return;
+      }
       const w = live[Math.floor(faultRnd() * live.length)];
       await cluster.killWorker(w);
       faults.push({ kind: "kill-worker", atMs: now(), detail: `${why}: SIGKILL ${w.name}` });
@@ -233,6 +252,15 @@ export async function runScenario(o: ScenarioOptions): Promise<ChaosReport> {
 
     // Faults: the listed ones in order, plus a kill every killEveryMs while the load runs.
     let loadDone = false;
+    let supervising = true;
+    const supervisor = (async () => {
+      // A crashed process is restarted as a supervisor would; the crash itself is still reported.
+      while (supervising) {
+        await sleep(500);
+        const names = await cluster.restartCrashed().catch((e: Error) => [`restart failed: ${e.message}`]);
+        for (const n of names) log(`${now()} ms: restarted crashed ${n}`);
+      }
+    })();
     const listed = (async () => {
       for (const f of o.faults) {
         const wait = f.atMs - now();
@@ -250,20 +278,26 @@ export async function runScenario(o: ScenarioOptions): Promise<ChaosReport> {
       }
     })();
 
-    // Redis-fault recovery: until every generation in flight at the fault is terminal.
-    let recoveryMs: number | null = null;
+    // Redis-fault recovery: repaired once every generation in flight at the fault is terminal or
+    // has its BullMQ job back (the sweep re-enqueued it); drained once all of them are terminal.
+    const redis = new Redis(cluster.redisUrl, { maxRetriesPerRequest: null });
+    redis.on("error", () => undefined);
     const recovery = (async () => {
       while (redisFaultAt === null) {
         if (loadDone && !o.faults.some((f) => f.kind === "lose-redis")) return;
         await sleep(100);
       }
-      const deadline = Date.now() + o.settleTimeoutMs + o.n * 10;
+      const deadline = Date.now() + o.settleTimeoutMs + o.n * 20;
       while (Date.now() < deadline) {
-        const rows = inFlightAtRedisFault.length
-          ? await query(`SELECT count(*)::int AS n FROM generations WHERE id = ANY($1::uuid[]) AND status IN ('QUEUED','RUNNING')`, [inFlightAtRedisFault])
-          : [{ n: 0 }];
-        if (rows[0].n === 0) {
-          recoveryMs = now() - redisFaultAt;
+        const open: { id: string }[] = inFlightAtRedisFault.length
+          ? await query(`SELECT id FROM generations WHERE id = ANY($1::uuid[]) AND status IN ('QUEUED','RUNNING')`, [inFlightAtRedisFault])
+          : [];
+        if (recoveryMs === null) {
+          const exists = open.length ? await Promise.all(open.map((g) => redis.exists(`${prefix}:generations:${g.id}`))) : [];
+          if (exists.every((e) => e === 1)) recoveryMs = now() - redisFaultAt;
+        }
+        if (open.length === 0) {
+          drainMs = now() - redisFaultAt;
           return;
         }
         await sleep(250);
@@ -306,7 +340,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ChaosReport> {
             await sleep(250 * attempt); // the same idempotency key: a retry never creates a second generation
           }
           if (g.id) {
-            const sub = new Subscriber(g.id, g.index, pool!, g.user, () => Math.floor(subNodes[g.index] * o.apiNodes) % o.apiNodes);
+            const sub = new Subscriber(g.id, g.index, pool!, g.user, () => Math.floor(subNodes[g.index] * o.apiNodes) % o.apiNodes, now);
             g.sub = sub;
             subs.push(sub);
             sub.start();
@@ -336,6 +370,9 @@ export async function runScenario(o: ScenarioOptions): Promise<ChaosReport> {
     await Promise.race([Promise.all(subs.map((s) => s.done)), sleep(o.subscriberGraceMs)]);
     for (const s of subs) s.stop();
     await recovery;
+    supervising = false;
+    await supervisor;
+    redis.disconnect();
     const durationMs = now();
 
     // Read everything back from Postgres.
@@ -359,8 +396,13 @@ export async function runScenario(o: ScenarioOptions): Promise<ChaosReport> {
     for (const l of ledgerRows) (ledgerBy.get(l.generation_id) ?? ledgerBy.set(l.generation_id, {}).get(l.generation_id)!)[l.kind] = Number(l.amount);
 
     const f: ChaosReport["failures"] = {
-      notTerminal: [], noTerminalEvent: [], textMismatch: [], seq: [], order: [], ledger: [], doubleCharged: [], quotasVerify: [], reservations: [], createRejected: [],
+      notTerminal: [], noTerminalEvent: [], textMismatch: [], seq: [], order: [], ledger: [], doubleCharged: [], quotasVerify: [], reservations: [], createRejected: [], crashes: [],
     };
+    for (const p of cluster.crashes()) {
+      const when = (p.exitedAt ?? Date.now()) - t0;
+      const before = [...faults].reverse().find((x) => x.atMs <= when);
+      f.crashes.push(`${p.name} exited (${String(p.exitStatus)}) at ${(when / 1000).toFixed(1)} s${before ? `, ${((when - before.atMs) / 1000).toFixed(1)} s after ${before.kind}` : ""}; its last output:\n${p.tail(1500)}`);
+    }
     const who = (g: Gen, r?: SubscriberResult) =>
       `gen ${short(g.id)} (#${g.index} ${g.kind}, user ${g.user}, created on api-${g.createNode + 1}${r ? `, subscriber on api-${(Math.floor(subNodes[g.index] * o.apiNodes) % o.apiNodes) + 1}, ${r.sessions} subscription(s)` : ""})`;
     const attemptsText = (id: string) =>
@@ -427,7 +469,12 @@ export async function runScenario(o: ScenarioOptions): Promise<ChaosReport> {
         if (r.terminal.via === "snapshot") bySnapshot++;
         if (r.terminal.type !== row.status) f.noTerminalEvent.push(`${who(g, r)}: terminal ${r.terminal.type} (${r.terminal.via}) but the generation is ${row.status}`);
       }
-      for (const v of r.violations) (/QUEUED .*after STARTED/.test(v) ? f.order : f.seq).push(`${who(g, r)}: ${v}; events: ${r.log.slice(-12).join(", ")}`);
+      r.violations.forEach((v, i) => {
+        const when = r.violationAt[i];
+        const before = [...faults].reverse().find((x) => x.atMs <= when);
+        const ctx = `at ${(when / 1000).toFixed(1)} s${before ? `, ${((when - before.atMs) / 1000).toFixed(1)} s after ${before.kind}` : ""}`;
+        (/QUEUED .*after STARTED/.test(v) ? f.order : f.seq).push(`${who(g, r)}: ${v} (${ctx}); events: ${r.log.slice(-12).join(", ")}`);
+      });
       if (row.status === "SUCCEEDED" && r.terminal) {
         streamsChecked++;
         const stored = row.text ?? "";
@@ -450,7 +497,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ChaosReport> {
       figures: {
         lost, doubleCharged, duplicateUpstreamCalls: duplicateCalls, upstreamCalls: attempts.filter((a) => a.status !== "SKIPPED").length,
         streamsWhole, streamsChecked, subscribersWithoutTerminal: withoutTerminal,
-        recoveryMsAfterRedisFault: recoveryMs, inFlightAtRedisFault: inFlightAtRedisFault.length,
+        recoveryMsAfterRedisFault: recoveryMs, drainMsAfterRedisFault: drainMs, inFlightAtRedisFault: inFlightAtRedisFault.length,
       },
       failures: f,
     };

@@ -66,6 +66,8 @@ export interface SubscriberResult {
   violations: string[];
   /** The event log, compact: "node1 #3 SNAPSHOT(RUNNING)", "#4 DELTA", … (last 60 entries). */
   log: string[];
+  /** When each violation was seen (ms since the run started), parallel to `violations`. */
+  violationAt: number[];
 }
 
 export class Subscriber {
@@ -76,6 +78,7 @@ export class Subscriber {
   private sessions = 0;
   private terminal: SubscriberResult["terminal"] = null;
   private readonly violations: string[] = [];
+  private readonly violationAt: number[] = [];
   private readonly log: string[] = [];
   private seenStarted = false;
   private stopped = false;
@@ -90,6 +93,8 @@ export class Subscriber {
     private readonly pool: SocketPool,
     private readonly user: number,
     private readonly pickNode: () => number,
+    /** Milliseconds since the run started: stamps every violation, so a report can say which fault preceded it. */
+    private readonly clock: () => number = () => 0,
   ) {}
 
   start(): void {
@@ -118,6 +123,11 @@ export class Subscriber {
     setTimeout(() => this.start(), 200 + Math.floor(Math.random() * 300)).unref();
   }
 
+  private violate(msg: string) {
+    this.violations.push(msg);
+    this.violationAt.push(this.clock());
+  }
+
   private note(msg: string) {
     this.log.push(msg);
   }
@@ -134,10 +144,10 @@ export class Subscriber {
         this.lastSeq = ev.seq;
       } else if (ev.seq === this.lastSeq) {
         if ((ev.text ?? "") !== this.text && !TERMINAL.has(ev.generation?.status ?? "")) {
-          this.violations.push(`reconnect #${session}: SNAPSHOT at seq ${ev.seq} has text ${JSON.stringify(clip(ev.text ?? ""))}, the stream so far rebuilt ${JSON.stringify(clip(this.text))}`);
+          this.violate(`reconnect #${session}: SNAPSHOT at seq ${ev.seq} has text ${JSON.stringify(clip(ev.text ?? ""))}, the stream so far rebuilt ${JSON.stringify(clip(this.text))}`);
         }
       } else {
-        this.violations.push(`seq went backwards: had seq ${this.lastSeq}, reconnect #${session}'s SNAPSHOT has seq ${ev.seq} (${ev.generation?.status})`);
+        this.violate(`seq went backwards: had seq ${this.lastSeq}, reconnect #${session}'s SNAPSHOT has seq ${ev.seq} (${ev.generation?.status})`);
       }
       if (TERMINAL.has(ev.generation?.status ?? "")) {
         // A terminal snapshot carries the final text: the protocol's answer is the snapshot.
@@ -147,21 +157,21 @@ export class Subscriber {
       return;
     }
     if (session < 0) {
-      this.violations.push(`event #${ev.seq} ${ev.type} arrived before the subscription's SNAPSHOT`);
+      this.violate(`event #${ev.seq} ${ev.type} arrived before the subscription's SNAPSHOT`);
       return;
     }
     if (ev.seq !== this.prevInSession + 1) {
-      this.violations.push(`seq gap in subscription #${session}: after #${this.prevInSession} came #${ev.seq} ${ev.type} (snapshot was #${this.sessionSnapshotSeq})`);
+      this.violate(`seq gap in subscription #${session}: after #${this.prevInSession} came #${ev.seq} ${ev.type} (snapshot was #${this.sessionSnapshotSeq})`);
     }
     this.prevInSession = Math.max(this.prevInSession, ev.seq);
     if (ev.type === "STARTED") this.seenStarted = true;
-    if (ev.type === "QUEUED" && this.seenStarted) this.violations.push(`events out of state order: QUEUED #${ev.seq} after STARTED`);
+    if (ev.type === "QUEUED" && this.seenStarted) this.violate(`events out of state order: QUEUED #${ev.seq} after STARTED`);
     if (ev.seq <= this.lastSeq) return; // already have it (the protocol drops it)
     this.lastSeq = ev.seq;
     if (ev.type === "DELTA") this.text += ev.delta ?? "";
     else if (ev.type === "RESTARTED") this.text = "";
     if (TERMINAL.has(ev.type)) {
-      if (ev.generation && ev.generation.status !== ev.type) this.violations.push(`terminal event ${ev.type} #${ev.seq} carries generation.status ${ev.generation.status}`);
+      if (ev.generation && ev.generation.status !== ev.type) this.violate(`terminal event ${ev.type} #${ev.seq} carries generation.status ${ev.generation.status}`);
       this.finish({ type: ev.type, via: "event" });
     }
   }
@@ -183,7 +193,7 @@ export class Subscriber {
   result(): SubscriberResult {
     return {
       generationId: this.generationId, index: this.index, terminal: this.terminal, text: this.text, lastSeq: this.lastSeq,
-      sessions: this.sessions, violations: [...this.violations], log: this.log.slice(-60),
+      sessions: this.sessions, violations: [...this.violations], log: this.log.slice(-60), violationAt: [...this.violationAt],
     };
   }
 }
