@@ -217,7 +217,7 @@ export class GenerationService {
     if (!(await this.hitInserts.add(gen)) && gen.idempotencyKey)
       return this.replayed(await this.ds.getRepository(GenerationEntity).findOneByOrFail({ userId: viewer.userId, idempotencyKey: gen.idempotencyKey }), gen.requestHash, cmd);
     await this.bus.publishGenerationEvent(gen, { type: "SUCCEEDED", message: `served from the ${hit.kind.toLowerCase()} cache (${route})` }, { floor: 0 });
-    countTerminal(this.metrics, gen);
+    this.metrics.generations.inc({ provider, model: gen.model, status: "SUCCEEDED", cached: "true" });
     return gen;
   }
 
