@@ -62,7 +62,10 @@ describe("hardening: a slow WebSocket consumer is cut off, not buffered without 
     }
     // The server handed the slow socket the same events by now; let it read what was sent before the close.
     (slow.ws as unknown as { _socket: Socket })._socket.resume();
-    const [code, reason] = await slow.closed;
+    const [code, reason] = await Promise.race([
+      slow.closed,
+      new Promise<never>((_, j) => setTimeout(() => j(new Error(`the slow socket was never closed (read ${slow.received - baseline} of ${EVENTS} events)`)), 30_000)),
+    ]);
     expect(code).toBe(1013);
     expect(reason).toMatch(/slow consumer/i);
     expect(slow.received - baseline).toBeLessThan(EVENTS);
