@@ -25,10 +25,12 @@ import { assertMigrated, connectPostgres, connectRedis } from "./infra";
 import { createGenerationWorker } from "./jobs/generation.processor";
 import { createMaintenanceWorker, scheduleMaintenance } from "./jobs/maintenance.processor";
 import { GenerationQueue } from "./jobs/queues";
-import { createLogger, type Logger } from "./observability/logger";
+import { createLogger, wantsPrettyLogs, type Logger } from "./observability/logger";
 import { startTracing } from "./observability/tracing";
 import { tracedProvider } from "./providers/traced-provider";
 import { Monitoring } from "./domain/monitoring/monitoring";
+import { CIRCUIT_GAUGE, sampleCircuits } from "./domain/monitoring/circuit-metrics";
+import { logFailedGenerations } from "./domain/monitoring/generation-log";
 import { createMetrics, type Metrics } from "./observability/metrics";
 import { buildProviders } from "./providers/setup";
 import { AlertsService } from "./domain/providers/alerts.service";
@@ -118,7 +120,7 @@ async function createBlobStore(config: AppConfig, ds: DataSource): Promise<BlobS
 }
 
 export async function createApp(config: AppConfig, opts: AppOptions): Promise<App> {
-  const log = opts.logger ?? createLogger(config.log.level, {}, { traceIds: !!config.tracing.endpoint });
+  const log = opts.logger ?? createLogger(config.log.level, {}, { traceIds: !!config.tracing.endpoint, pretty: wantsPrettyLogs(config.env) });
   const metrics = createMetrics({ defaultMetrics: true });
   const ds = await connectPostgres({ url: config.db.url, poolSize: config.db.poolSize, create: !!opts.createDatabase, onQuery: opts.onQuery });
   const cleanup: (() => Promise<unknown>)[] = [() => ds.destroy()];
@@ -157,10 +159,11 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
       defaults: { failureThreshold: r.failureThreshold, failureRate: r.failureRate, minCalls: r.minCalls, windowMs: r.windowMs, resetMs: r.resetMs, halfOpenMax: r.halfOpenMax, perModel: false },
       overrides: { ...Object.fromEntries(r.perModelProviders.map((p) => [p, { perModel: true }])), ...setup.circuits },
     }, log, (provider, model, state) => {
-      if (!model) metrics.circuitState.set({ provider }, state === "CLOSED" ? 0 : state === "HALF_OPEN" ? 1 : 2);
+      if (!model) metrics.circuitState.set({ provider }, CIRCUIT_GAUGE[state]);
     });
     await breakers.start();
     cleanup.unshift(async () => breakers.stop());
+    await sampleCircuits(breakers, registry, metrics); // every configured circuit has a value from start
     const keyLimits = new KeyLimits(publisher, config.redis.prefix, r);
     const router = new Router(registry, {
       aliases: setup.aliases, tierModels: setup.tierModels, maxCandidates: config.providers.maxCandidates,
@@ -209,6 +212,7 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
     const secretBox = new SecretBox(config.providers.masterKey);
     const webhooks = new WebhookService(ds, webhookQueue, addressPolicy, secretBox, config.limits.maxPageSize);
     bus.onTerminal((g, type) => webhookDispatcher.generationEnded(g, type));
+    logFailedGenerations(bus, ds, log);
     quotas.onWarning((userId) => webhookDispatcher.quotaWarning(userId));
     generations.checkCallbackUrl = (viewer, url) => webhooks.checkCallbackUrl(viewer, url);
     const services: Services = {
@@ -232,6 +236,7 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
         const d = await queue.depth();
         for (const [state, n] of Object.entries(d)) metrics.queueDepth.set({ state }, n);
         await monitoring.sampleKeyPools();
+        await sampleCircuits(breakers, registry, metrics);
       },
     };
 

@@ -1,7 +1,8 @@
 /**
  * HTTP request logs (pino-http: one line per request with its request id, status and
- * duration, plus the generation it touched) and the Apollo plugin that tells that line and
- * the request's trace span which operation ran and which generation it was about.
+ * duration) and the Apollo plugin that tells that line and the request's trace span what ran:
+ * the operation's name and type, the user, the outcome with its error codes, and the
+ * generation it was about. SSE streams (sse.ts) note the same fields.
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -33,13 +34,45 @@ export function requestIdFor(req: IncomingMessage, res: ServerResponse): string 
  * (Not the context object: Apollo hands plugins a shallow copy of it.)
  */
 export const requestOfHeaders = new WeakMap<HeaderMap, IncomingMessage>();
-const generationOfRequest = new WeakMap<IncomingMessage, string>();
+
+/** What a request's log line says about the GraphQL operation it carried. */
+export interface RequestNote {
+  operation?: string;
+  operationType?: string;
+  userId?: string;
+  outcome?: "ok" | "error";
+  errorCodes?: string[];
+  generationId?: string;
+}
+const notes = new WeakMap<IncomingMessage, RequestNote>();
+const startedAt = new WeakMap<IncomingMessage, number>();
+
+/** Adds to the request's log line (later fields win; error codes accumulate, once each). */
+export function noteRequest(req: IncomingMessage, note: RequestNote): void {
+  const prev = notes.get(req) ?? {};
+  const errorCodes = [...new Set([...(prev.errorCodes ?? []), ...(note.errorCodes ?? [])])];
+  notes.set(req, { ...prev, ...note, ...(errorCodes.length ? { errorCodes } : {}) });
+}
+
+/** Operation names are client-chosen: long ones are cut for the log line. */
+const shortName = (name: string) => (name.length > 100 ? `${name.slice(0, 100)}…` : name);
+
+function message(req: IncomingMessage, res: ServerResponse, ms: number): string {
+  const n = notes.get(req);
+  const what = n?.operationType || n?.operation ? `${n.operationType ?? "operation"} ${n.operation ?? "(anonymous)"}` : `${req.method} ${pathOf(req.url)}`;
+  const outcome = n?.outcome ?? (res.statusCode >= 400 ? "error" : "ok");
+  const codes = n?.errorCodes?.length ? ` ${n.errorCodes.join(",")}` : "";
+  return `${what} ${outcome}${codes} (${res.statusCode}) in ${ms} ms`;
+}
 
 /** pino-http: sets `req.id` (the request id) and logs each request once it ends (probes excepted). */
 export function createRequestLogger(log: Logger) {
   return pinoHttp<IncomingMessage, ServerResponse>({
     logger: log,
-    genReqId: requestIdFor,
+    genReqId: (req, res) => {
+      startedAt.set(req, Date.now());
+      return requestIdFor(req, res);
+    },
     quietReqLogger: true, // req.log carries only the request id
     customAttributeKeys: { reqId: "requestId", responseTime: "durationMs" },
     // Cheap serializers: no headers (authorization), no query string (signed file URLs).
@@ -49,9 +82,13 @@ export function createRequestLogger(log: Logger) {
       res: (r: ServerResponse) => ({ statusCode: r.statusCode }),
     },
     customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info"),
-    customProps: (req) => {
-      const generationId = generationOfRequest.get(req);
-      return generationId ? { generationId } : (undefined as unknown as object);
+    customSuccessMessage: (req, res, ms) => message(req, res, ms),
+    customErrorMessage: (req, res) => message(req, res, Date.now() - (startedAt.get(req) ?? Date.now())),
+    customProps: (req, res) => {
+      const n = notes.get(req);
+      // Called at the start too (nothing known yet): only the finished line carries these.
+      if (!n && !res.headersSent) return undefined as unknown as object;
+      return { ...n, outcome: n?.outcome ?? (res.statusCode >= 400 ? "error" : "ok") };
     },
     autoLogging: { ignore: (req) => QUIET_PATHS.has(pathOf(req.url)) },
   });
@@ -83,11 +120,22 @@ export function observabilityPlugin(): ApolloServerPlugin<GraphQLContext> {
         },
         async willSendResponse(rc) {
           const id = generationIn(rc);
-          if (!id) return;
           const headers = rc.request.http?.headers;
           const req = headers && requestOfHeaders.get(headers);
-          if (req) generationOfRequest.set(req, id);
-          annotateOperation(undefined, undefined, id);
+          if (req) {
+            const body = rc.response.body;
+            const errors = body.kind === "single" ? body.singleResult.errors ?? [] : [];
+            const name = rc.operationName ?? rc.operation?.name?.value;
+            noteRequest(req, {
+              ...(name ? { operation: shortName(name) } : {}),
+              ...(rc.operation ? { operationType: rc.operation.operation } : {}),
+              ...(rc.contextValue.viewer ? { userId: rc.contextValue.viewer.userId } : {}),
+              outcome: errors.length ? "error" : "ok",
+              errorCodes: errors.map((e) => String(e.extensions?.code ?? "INTERNAL_SERVER_ERROR")),
+              ...(id ? { generationId: id } : {}),
+            });
+          }
+          if (id) annotateOperation(undefined, undefined, id);
         },
       };
     },

@@ -12,13 +12,13 @@ export function createMetrics(opts: { defaultMetrics: boolean }) {
     registry,
     graphqlOperations: new Counter({
       name: "switchboard_graphql_operations_total",
-      help: "GraphQL operations by operation name, type and outcome (ok | error)",
+      help: "GraphQL operations (HTTP, WebSocket, SSE) by operation name, type and outcome (ok | error). The name is bounded: one of the typed client's operations, IntrospectionQuery or anonymous; any other name counts as other",
       labelNames: ["operation", "type", "outcome"] as const,
       registers: r,
     }),
     generations: new Counter({
       name: "switchboard_generations_total",
-      help: "Generations reaching a terminal state, by provider, model, status and cached",
+      help: "Generations reaching a terminal state, by the provider and model that served them (provider/model, not the alias or auto requested; the requested name when none served it), status and cached",
       labelNames: ["provider", "model", "status", "cached"] as const,
       registers: r,
     }),
@@ -30,9 +30,22 @@ export function createMetrics(opts: { defaultMetrics: boolean }) {
     }),
     generationDuration: new Histogram({
       name: "switchboard_generation_duration_seconds",
-      help: "From start of processing to terminal state",
+      help: "From start of processing to terminal state (video reaches minutes: buckets up to an hour)",
       labelNames: ["provider", "modality", "status"] as const,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600],
+      registers: r,
+    }),
+    tokens: new Counter({
+      name: "switchboard_tokens_total",
+      help: "Tokens of successful upstream calls as the provider reported them, by provider, model and direction (input | output)",
+      labelNames: ["provider", "model", "direction"] as const,
+      registers: r,
+    }),
+    timeToFirstToken: new Histogram({
+      name: "switchboard_time_to_first_token_seconds",
+      help: "From the start of a streamed upstream call to its first delta, by provider and model (queue wait excluded: see switchboard_generation_queue_wait_seconds)",
+      labelNames: ["provider", "model"] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20, 30, 60],
       registers: r,
     }),
     queueWait: new Histogram({
@@ -71,6 +84,11 @@ export function createMetrics(opts: { defaultMetrics: boolean }) {
       help: "Open GraphQL WebSocket connections on this node",
       registers: r,
     }),
+    sseStreams: new Gauge({
+      name: "switchboard_sse_streams",
+      help: "Open GraphQL over Server-Sent Events streams (/graphql/stream) on this node",
+      registers: r,
+    }),
     upstreamRetries: new Counter({
       name: "switchboard_upstream_retries_total",
       help: "Upstream failures that led to another try, by provider that failed, error kind and action (retry: the job backs off | fallback: the next candidate | other_key: another key of the same provider | delay: the job waits for keys or circuits)",
@@ -85,7 +103,7 @@ export function createMetrics(opts: { defaultMetrics: boolean }) {
     }),
     circuitState: new Gauge({
       name: "switchboard_circuit_state",
-      help: "Circuit breaker state per provider: 0 closed, 1 half-open, 2 open",
+      help: "Provider-wide circuit breaker state: 0 closed, 1 half-open, 2 open. Every configured provider has a value from start (read from Redis), then follows every node's transitions",
       labelNames: ["provider"] as const,
       registers: r,
     }),

@@ -32,13 +32,13 @@ describe("health, readiness and metrics on serve and worker", () => {
 
   it("serve: metrics move with real traffic", async () => {
     const before = await (await fetch(`${base(t)}/metrics`)).text();
-    const ops = metricValue(before, "switchboard_graphql_operations_total", { operation: "Create", outcome: "ok" });
-    const res = await t.gql(t.adminKey, `mutation Create { createGeneration(input: {modality: TEXT, model: "simulated/text", prompt: "metrics", wait: 15}) { status } }`);
+    const ops = metricValue(before, "switchboard_graphql_operations_total", { operation: "CreateGeneration", outcome: "ok" });
+    const res = await t.gql(t.adminKey, `mutation CreateGeneration { createGeneration(input: {modality: TEXT, model: "simulated/text", prompt: "metrics", wait: 15}) { status } }`);
     expect(res.data?.createGeneration.status).toBe("SUCCEEDED");
-    await t.gql(t.adminKey, `query Broken { generation(id: "nope") { id } }`);
+    await t.gql(t.adminKey, `query Generation { generation(id: "nope") { id } }`);
     const after = await (await fetch(`${base(t)}/metrics`)).text();
-    expect(metricValue(after, "switchboard_graphql_operations_total", { operation: "Create", outcome: "ok" })).toBe(ops + 1);
-    expect(metricValue(after, "switchboard_graphql_operations_total", { operation: "Broken", outcome: "error" })).toBe(1);
+    expect(metricValue(after, "switchboard_graphql_operations_total", { operation: "CreateGeneration", outcome: "ok" })).toBe(ops + 1);
+    expect(metricValue(after, "switchboard_graphql_operations_total", { operation: "Generation", outcome: "error" })).toBe(1);
     expect(metricValue(after, "switchboard_generations_created_total", { modality: "TEXT" })).toBeGreaterThanOrEqual(1);
     expect(after).toMatch(/switchboard_queue_depth\{state="waiting"\} \d+/);
     expect(after).toContain("switchboard_process_resident_memory_bytes");

@@ -30,6 +30,7 @@ import type { EmbeddingBatcher } from "./embedding-batcher";
 import { validateOutput } from "./output-validation";
 import { verdictOf, type CallVerdict, type CircuitBreakers, type Gate } from "../resilience/circuit-breaker";
 import type { KeyLimits } from "../providers/key-limits";
+import { countTerminal, countTokens, firstTokenTimer } from "../monitoring/generation-metrics";
 import type { UpstreamCanceller } from "./generation.service";
 import type { EventInit, PublishOptions } from "../../realtime/event-bus";
 
@@ -360,11 +361,15 @@ export class GenerationRunner {
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = AbortSignal.any([ctrl.signal, timeout]);
     const t0 = performance.now();
+    const firstToken = firstTokenTimer(this.metrics, provider.id, model.id);
     let keyLabel = lease?.label;
     try {
       const call: ProviderCall = {
         apiKey: lease?.key, keyLabel, signal, timeoutMs, attempt: attemptNo,
-        onDelta: (d) => events.push(d),
+        onDelta: (d) => {
+          firstToken();
+          events.push(d);
+        },
         onProgress: (p) => void events.then(() => this.progress(gen, p, followers)),
       };
       let out: GenerateOutcome;
@@ -516,6 +521,7 @@ export class GenerationRunner {
     }
     const cost = costOf(model, result.usage);
     this.metrics.upstreamAttempts.inc({ provider: model.provider, model: model.id, outcome: "ok" });
+    countTokens(this.metrics, model.provider, model.id, result.usage);
     const done = await this.store.succeed({ gen, attemptNo, output, latencyMs, costMicros: cost, keyLabel });
     if (done && this.cfg.faultExitAfterTerminalCommit && this.registry.provider(model.provider)?.simulated) process.kill(process.pid, "SIGKILL");
     // Fill the cache before the in-flight key goes, so an identical request finds one or the other.
@@ -631,9 +637,7 @@ export class GenerationRunner {
   }
 
   private observeTerminal(g: GenerationEntity): void {
-    this.metrics.generations.inc({ provider: g.provider ?? "", model: g.model, status: g.status, cached: String(g.cached) });
-    if (g.startedAt && g.completedAt)
-      this.metrics.generationDuration.observe({ provider: g.provider ?? "", modality: g.modality, status: g.status }, (g.completedAt.getTime() - g.startedAt.getTime()) / 1000);
+    countTerminal(this.metrics, g);
   }
 }
 

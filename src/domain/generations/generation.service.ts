@@ -31,6 +31,7 @@ import type { GenerationRequest } from "../../providers/contract";
 import { usdToMicros } from "../../common/money";
 import type { Route, Router } from "../routing/router";
 import type { Tier } from "../../config/config";
+import { countTerminal } from "../monitoring/generation-metrics";
 
 /** Cancels an upstream task (video, Replicate) when its generation is cancelled; best effort. */
 export interface UpstreamCanceller {
@@ -217,7 +218,7 @@ export class GenerationService {
     if (!(await this.hitInserts.add(gen)) && gen.idempotencyKey)
       return this.replayed(await this.ds.getRepository(GenerationEntity).findOneByOrFail({ userId: viewer.userId, idempotencyKey: gen.idempotencyKey }), gen.requestHash, cmd);
     await this.bus.publishGenerationEvent(gen, { type: "SUCCEEDED", message: `served from the ${hit.kind.toLowerCase()} cache (${route})` }, { floor: 0 });
-    this.metrics.generations.inc({ provider, model: gen.model, status: "SUCCEEDED", cached: "true" });
+    countTerminal(this.metrics, gen);
     return gen;
   }
 
@@ -286,7 +287,7 @@ export class GenerationService {
     }
     await this.bus.publishGenerationEvent(gen, { type: "CANCELLED" });
     this.quotas.changed(gen.userId, false);
-    this.metrics.generations.inc({ provider: gen.provider ?? "", model: gen.model, status: "CANCELLED", cached: "false" });
+    countTerminal(this.metrics, gen);
     return gen;
   }
 
