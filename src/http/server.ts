@@ -37,6 +37,9 @@ import { operationsPlugin } from "./operations.plugin";
 import { createRequestLogger, observabilityPlugin, requestIdFor, requestOfHeaders } from "./observability.plugin";
 import { httpServerSpan } from "../observability/tracing";
 import { probesHandler, type Probes } from "./probes";
+import { graphiqlHandler } from "./graphiql.route";
+import { createSseHandler, SSE_PATH } from "./sse";
+import { WS_AUTH_CLOSE } from "./ws-auth";
 
 export interface HttpDeps {
   config: AppConfig;
@@ -53,7 +56,7 @@ export interface HttpDeps {
 export interface HttpServer {
   server: http.Server;
   listen(): Promise<number>;
-  /** Closes every WebSocket authenticated with this key (revocation). */
+  /** Closes every WebSocket and SSE stream authenticated with this key (revocation); returns how many. */
   closeSocketsForKey(keyId: string): number;
   close(): Promise<void>;
 }
@@ -169,7 +172,12 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
           ctx.extra.socket.close(1013, e.message.slice(0, 120)); // try again later: the address is past its budget
           return false;
         }
-        if (!auth) return false; // graphql-ws closes with 4403 Forbidden
+        if (!auth) {
+          // One close code per cause (ws-auth.ts); graphql-ws's own 4403 that follows is ignored on a closing socket.
+          const refused = WS_AUTH_CLOSE[key ? await services.apiKeys.refusal(key) : "missing"];
+          ctx.extra.socket.close(refused.code, refused.reason);
+          return false;
+        }
         ctx.extra.viewer = { userId: auth.user.id, role: auth.user.role, tier: auth.user.tier, apiKeyId: auth.keyId, requestId: randomUUID() };
         let set = socketsByKey.get(auth.keyId);
         if (!set) socketsByKey.set(auth.keyId, (set = new Set()));
@@ -266,6 +274,18 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
     };
   };
   const requestLog = createRequestLogger(log);
+  const graphiql = config.http.introspection ? graphiqlHandler() : undefined; // like the landing page
+  const sse = createSseHandler({
+    schema: d.schema,
+    validate: (schema, doc) => validate(schema, doc, [...specifiedRules, ...armor.validationRules]),
+    context: async (req, res) => context(req, res, await authenticate(req)),
+    formatError: createFormatError({ production }),
+    bodyLimitBytes: config.http.bodyLimitBytes,
+    maxQueryBytes: config.limits.maxQueryBytes,
+    maxBufferedBytes: config.limits.wsMaxBufferedBytes,
+    metrics: d.metrics,
+    log,
+  });
 
   const graphql = async (req: http.IncomingMessage, res: http.ServerResponse, search: string) => {
     if (!(await runMiddleware(graphqlChain, req, res))) return; // e.g. a CORS preflight was answered
@@ -306,6 +326,12 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
     const search = q >= 0 ? url.slice(q) : "";
     const handle = async () => {
       if (path === "/graphql") return httpServerSpan(req, res, path, () => graphql(req, res, search));
+      if (path === SSE_PATH)
+        return httpServerSpan(req, res, path, async () => {
+          // helmet and CORS, not compression: it would hold events back.
+          if (await runMiddleware(graphqlChain.slice(0, 2), req, res)) await sse.handle(req, res);
+        });
+      if (graphiql?.(path, req, res)) return;
       if (path.startsWith("/files/")) {
         await runMiddleware([security], req, res);
         return files(path, req, res);
@@ -331,12 +357,14 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
     listen: () => listenOn(server, config.http.port, config.http.host, "PORT"),
     closeSocketsForKey(keyId) {
       const set = socketsByKey.get(keyId);
-      if (!set) return 0;
-      for (const s of set) s.close(4401, "API key revoked");
+      const streams = sse.closeForKey(keyId);
+      if (!set) return streams;
+      for (const s of set) s.close(WS_AUTH_CLOSE.revoked.code, WS_AUTH_CLOSE.revoked.reason);
       socketsByKey.delete(keyId);
-      return set.size;
+      return set.size + streams;
     },
     async close() {
+      await sse.closeAll(); // open streams end their operations; the drain below then has no long requests to wait for
       await apollo.stop(); // drains HTTP and disposes graphql-ws
       for (const c of wss.clients) c.terminate();
       await new Promise<void>((r) => wss.close(() => r()));

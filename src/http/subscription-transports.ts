@@ -4,5 +4,6 @@
  */
 export function subscriptionTransportsMessage(publicUrl: string): string {
   const ws = `${publicUrl.replace(/^http/, "ws")}/graphql`;
-  return `Subscriptions are served over WebSocket at ${ws} (graphql-ws protocol), not over HTTP POST or GET`;
+  const sse = `${publicUrl}/graphql/stream`; // sse.ts SSE_PATH
+  return `Subscriptions are served over WebSocket at ${ws} (graphql-ws protocol) and over Server-Sent Events at ${sse} (graphql-sse protocol, Accept: text/event-stream), not over plain HTTP POST or GET to /graphql`;
 }

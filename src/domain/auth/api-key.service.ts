@@ -129,6 +129,17 @@ export class ApiKeyService {
     return value;
   }
 
+  /**
+   * Why `authenticate` refused a key, for clients that need to tell (WebSocket close codes):
+   * "revoked" when it is a real key that was revoked, "invalid" for anything else. Keys do not expire.
+   */
+  async refusal(raw: string): Promise<"invalid" | "revoked"> {
+    if (!KEY_RE.test(raw) || this.unknownPrefixes.has(raw.slice(3, 11))) return "invalid";
+    const rows: { key_hash: string; revoked_at: Date | null }[] = await this.ds.query(`SELECT key_hash, revoked_at FROM api_keys WHERE prefix = $1`, [raw.slice(3, 11)]);
+    const r = rows[0];
+    return r?.revoked_at && sameHash(String(r.key_hash), sha256Hex(raw)) ? "revoked" : "invalid";
+  }
+
   /** Counts a request without any key against the address's budget (AuthRateLimitedError past it). */
   async anonymous(from: string): Promise<void> {
     await this.guard.throttle?.fail(from);
