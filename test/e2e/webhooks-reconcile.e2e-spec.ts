@@ -1,5 +1,7 @@
+import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { text, until } from "../helpers/quota";
 import { startTestApp, type TestApp } from "../helpers/test-app";
@@ -51,7 +53,7 @@ describe("webhooks: reconciliation by a cursor, no backfill", () => {
       req.setEncoding("utf8");
       req.on("data", (c) => (body += c));
       req.on("end", () => {
-        received.push({ path: (req.url ?? "/").split("?")[0], generationId: JSON.parse(body).data?.generation?.id });
+        received.push({ path: (req.url ?? "/").split("?")[0], generationId: JSON.parse(body).data?.generation?.id ?? JSON.parse(body).id });
         res.writeHead(200).end("ok");
       });
     });
@@ -107,5 +109,53 @@ describe("webhooks: reconciliation by a cursor, no backfill", () => {
     const rows = await t.app.ds.query(`SELECT generation_id FROM webhook_deliveries WHERE endpoint_id = $1`, [epId]);
     expect(rows.map((r: { generation_id: string }) => r.generation_id)).toEqual([after]);
     expect(before).not.toContain(after);
+  });
+
+  it("several workers sweeping at once write each lost delivery exactly once", async () => {
+    const u = await t.createUser();
+    const epId = await endpoint(u.key, "/concurrent", ["GENERATION_SUCCEEDED"]);
+    await t.app.ds.query(`UPDATE webhook_endpoints SET created_at = now() - interval '1 hour' WHERE id = $1`, [epId]);
+    const template = await gen(u.key, "template for the race");
+    await until(async () => hits("/concurrent"), (h) => h.length === 1);
+    // Lost deliveries of 50 generations that finished just now (ahead of the cursor).
+    const lost = await copies(template, 50, "SUCCEEDED", `now() + i * interval '1 microsecond'`);
+    await new Promise((r) => setTimeout(r, 50));
+    const sweeps = await Promise.all([0, 1, 2, 3].map(() => t.app.reconcileWebhooks(0)));
+    expect(sweeps.reduce((n, s) => n + s.written, 0)).toBe(50);
+    await until(async () => hits("/concurrent"), (h) => h.length >= 51, 20_000);
+    await new Promise((r) => setTimeout(r, 500));
+    const got = hits("/concurrent").map((h) => h.generationId);
+    expect(got).toHaveLength(51);
+    expect(new Set(got)).toEqual(new Set([template, ...lost]));
+  });
+
+  it("a backlog of more than 500 pending deliveries backing off does not hide a lost delivery job behind it", async () => {
+    const u = await t.createUser();
+    const epId = await endpoint(u.key, "/requeued", ["QUOTA_WARNING"]);
+    const insert = (ids: string[], ago: string) =>
+      t.app.ds.query(
+        `INSERT INTO webhook_deliveries (id, event_id, user_id, endpoint_id, target, event, url, body, status, updated_at, next_attempt_at)
+         SELECT x, gen_random_uuid(), $2, $3, 'endpoint', 'quota.warning', $4, json_build_object('id', x, 'type', 'quota.warning')::text, 'PENDING', now() - $5::interval, now() + interval '1 hour'
+           FROM unnest($1::uuid[]) AS x`,
+        [ids, u.id, epId, `${base}/requeued`, ago],
+      );
+    // 600 backing off (their retry jobs are delayed an hour), the oldest of all…
+    const backingOff = Array.from({ length: 600 }, () => randomUUID());
+    await insert(backingOff, "10 minutes");
+    const queue = new Queue("webhooks", { connection: { host: "127.0.0.1", port: 6379 }, prefix: t.config.redis.prefix });
+    try {
+      await queue.addBulk(backingOff.map((id) => ({ name: "deliver", data: { deliveryId: id }, opts: { jobId: `${id}-0`, delay: 3_600_000 } })));
+    } finally {
+      await queue.close();
+    }
+    // …and 2 behind them whose jobs were lost (Redis flushed, enqueue failed).
+    const lostJobs = [randomUUID(), randomUUID()];
+    await insert(lostJobs, "5 minutes");
+
+    const { requeued } = await t.app.reconcileWebhooks(0);
+    expect(requeued).toBe(2);
+    const delivered = await until(async () => hits("/requeued"), (h) => h.length >= 2, 15_000);
+    expect(delivered.map((h) => h.generationId).sort()).toEqual([...lostJobs].sort());
+    expect((await t.app.reconcileWebhooks(0)).requeued).toBe(0); // their jobs exist now (or finished): once
   });
 });
