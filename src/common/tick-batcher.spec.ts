@@ -46,4 +46,36 @@ describe("TickBatcher", () => {
     await Promise.all([first, ...later]);
     expect(batches).toEqual([[1], [2, 3, 4]]);
   });
+
+  it("isolate: a failed batch runs each member alone, so only the bad one fails, with its own error", async () => {
+    const batches: number[][] = [];
+    const b = new TickBatcher<number, number>(async (xs) => {
+      batches.push(xs);
+      const bad = xs.find((x) => x < 0);
+      if (bad !== undefined) throw new Error(`bad ${bad}`);
+      return xs.map((x) => x * 10);
+    }, { isolate: true, serial: true });
+    const results = await Promise.allSettled([b.add(1), b.add(-1), b.add(2), b.add(-2)]);
+    expect(results).toEqual([
+      { status: "fulfilled", value: 10 },
+      { status: "rejected", reason: new Error("bad -1") },
+      { status: "fulfilled", value: 20 },
+      { status: "rejected", reason: new Error("bad -2") },
+    ]);
+    expect(batches).toEqual([[1, -1, 2, -2], [1], [-1], [2], [-2]]);
+    // The batcher goes on batching afterwards.
+    expect(await Promise.all([b.add(3), b.add(4)])).toEqual([30, 40]);
+    expect(batches.at(-1)).toEqual([3, 4]);
+  });
+
+  it("isolate as a predicate: an error it refuses fails every member at once", async () => {
+    let calls = 0;
+    const b = new TickBatcher<number, number>(async () => {
+      calls++;
+      throw Object.assign(new Error("connection lost"), { outage: true });
+    }, { isolate: (e) => !(e as { outage?: boolean }).outage });
+    const results = await Promise.allSettled([b.add(1), b.add(2), b.add(3)]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
+    expect(calls).toBe(1);
+  });
 });

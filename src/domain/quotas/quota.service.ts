@@ -1,15 +1,20 @@
 /**
  * Budgets that cannot be overspent. Admission reserves the worst-case cost in the same
- * transaction that writes the generation row (quota rows locked FOR UPDATE, in user order),
- * so concurrent requests can never pass the check together and a crash can never leak a
+ * transaction that writes the generation row (quota rows locked, in user order), so
+ * concurrent requests can never pass the check together and a crash can never leak a
  * reservation. Every reserve, extend, charge and release is a ledger row, unique per
  * (generation, attempt, kind); settlement is therefore idempotent.
+ *
+ * Lock order, everywhere (see release.sql.ts): generation rows first, then quota rows by
+ * (user_id, period_start). A transaction Postgres still aborts as a deadlock victim or a
+ * serialization failure is run again (retryTransaction); no caller sees either.
  */
 import type { DataSource, EntityManager } from "typeorm";
 import { periodOf, type Clock } from "../../common/clock";
 import { ForbiddenError, NotFoundError, BadUserInputError, QueueFullError } from "../../common/errors";
 import { isUuid } from "../../common/ids";
-import { usdToMicros } from "../../common/money";
+import { MAX_USD, usdToMicros } from "../../common/money";
+import { retryTransaction, sqlState } from "../../common/retry-transaction";
 import { TickBatcher } from "../../common/tick-batcher";
 import type { AppConfig, Tier } from "../../config/config";
 import { GenerationEntity } from "../../db/entities/generation.entity";
@@ -61,7 +66,9 @@ export class QuotaService {
     private readonly admission?: AdmissionLimits,
   ) {
     // Serial: batches lock the same quota rows, so parallel ones would only queue on the lock.
-    this.admissions = new TickBatcher((items) => this.admitBatch(items), 200, true);
+    // Isolated: a batch that fails in Postgres is run again member by member, so one bad
+    // request fails alone — unless Postgres itself is unreachable (SQLSTATE class 08, 53, 57).
+    this.admissions = new TickBatcher((items) => this.admitBatch(items), { maxBatch: 200, serial: true, isolate: memberSpecific });
   }
 
   /** Reserves the generation's estimated cost and inserts it, atomically; batched per event-loop turn. */
@@ -74,7 +81,11 @@ export class QuotaService {
     return [usdToMicros(t.free), usdToMicros(t.pro), usdToMicros(t.enterprise)];
   }
 
-  /** Creates the users' rows for this period if needed and locks them (user order: no deadlocks), in one statement. */
+  /**
+   * Creates the users' rows for this period if needed and locks them, in one statement. An
+   * INSERT … ON CONFLICT DO UPDATE locks rows in the order its SELECT yields them: user order,
+   * the global lock order (one period here).
+   */
   private async lockPeriods(m: EntityManager, userIds: string[], start: Date, end: Date): Promise<Map<string, QuotaRow>> {
     const rows: QuotaRow[] = await m.query(
       `INSERT INTO quota_periods (user_id, period_start, period_end, limit_micros)
@@ -89,13 +100,17 @@ export class QuotaService {
 
   private async admitBatch(items: GenerationEntity[]): Promise<AdmitResult[]> {
     const { start, end } = periodOf(this.clock.now(), this.cfg.period);
-    const warnings: string[] = [];
+    let warnings: string[] = [];
     const depth = this.admission ? await this.admission.queueDepth() : 0;
     if (this.admission && depth + items.length > this.admission.maxQueuedTotal) {
       const error = new QueueFullError(`The queue is full (${depth} generations waiting); retry later`, { depth, limit: this.admission.maxQueuedTotal });
       return items.map(() => ({ kind: "queue_full", error }) as AdmitResult);
     }
-    const results = await this.ds.transaction(async (m) => {
+    // Everything a try decides is recomputed inside it: a retried try starts from scratch.
+    const groupIds = items.map((g) => g.groupId);
+    const results = await retryTransaction(() => this.ds.transaction(async (m) => {
+      warnings = [];
+      items.forEach((g, i) => Object.assign(g, { groupId: groupIds[i], reservedMicros: 0, quotaPeriodStart: null }));
       const userIds = [...new Set(items.map((g) => g.userId))].sort();
       const quotas = await this.lockPeriods(m, userIds, start, end);
       const active = new Map<string, number>();
@@ -177,7 +192,7 @@ export class QuotaService {
         ],
       );
       return out;
-    });
+    }));
     for (const u of new Set(items.filter((_, i) => results[i].kind === "inserted").map((g) => g.userId))) this.changed(u, warnings.includes(u));
     return results;
   }
@@ -187,19 +202,19 @@ export class QuotaService {
     if (!gen.quotaPeriodStart || gen.estimatedCostMicros <= 0) return true;
     const amount = gen.estimatedCostMicros;
     let warn = false;
-    const ok = await this.ds.transaction(async (m) => {
+    const outcome = await retryTransaction(() => this.ds.transaction(async (m): Promise<"extended" | "already" | "refused"> => {
+      warn = false;
+      const [done] = await m.query(`SELECT 1 FROM spend_ledger WHERE generation_id = $1 AND attempt_no = $2 AND kind = 'extend'`, [gen.id, attemptNo]);
+      if (done) return "already";
+      // The generation row first, then its quota row: the global lock order (a cancel takes them in this order too).
+      const [mine] = await m.query(`SELECT 1 FROM generations WHERE id = $1 AND status = 'RUNNING' AND run_attempt = $2 FOR NO KEY UPDATE`, [gen.id, gen.runAttempt]);
+      if (!mine) return "refused";
       const [q] = await m.query(
-        `SELECT limit_micros, spent_micros, reserved_micros, warned_at FROM quota_periods WHERE user_id = $1 AND period_start = $2 FOR UPDATE`,
+        `SELECT limit_micros, spent_micros, reserved_micros, warned_at FROM quota_periods WHERE user_id = $1 AND period_start = $2 FOR NO KEY UPDATE`,
         [gen.userId, gen.quotaPeriodStart],
       );
-      const [done] = await m.query(`SELECT 1 FROM spend_ledger WHERE generation_id = $1 AND attempt_no = $2 AND kind = 'extend'`, [gen.id, attemptNo]);
-      if (done) return true;
-      if (!q || Number(q.spent_micros) + Number(q.reserved_micros) + amount > Number(q.limit_micros)) return false;
-      const res = await m.query(
-        `UPDATE generations SET reserved_micros = reserved_micros + $2 WHERE id = $1 AND status = 'RUNNING' AND run_attempt = $3 RETURNING id`,
-        [gen.id, amount, gen.runAttempt],
-      );
-      if (!res[0]?.length) return false;
+      if (!q || Number(q.spent_micros) + Number(q.reserved_micros) + amount > Number(q.limit_micros)) return "refused";
+      await m.query(`UPDATE generations SET reserved_micros = reserved_micros + $2 WHERE id = $1`, [gen.id, amount]);
       const limit = Number(q.limit_micros);
       const crosses = limit > 0 && Number(q.spent_micros) + Number(q.reserved_micros) + amount >= this.cfg.warnRatio * limit;
       const warnedNow = await m.query(
@@ -213,11 +228,13 @@ export class QuotaService {
         `INSERT INTO spend_ledger (user_id, period_start, generation_id, attempt_no, kind, amount_micros) VALUES ($1, $2, $3, $4, 'extend', $5)`,
         [gen.userId, gen.quotaPeriodStart, gen.id, attemptNo, amount],
       );
+      return "extended";
+    }));
+    if (outcome === "extended") {
       gen.reservedMicros += amount;
-      return true;
-    });
-    if (ok) this.changed(gen.userId, warn);
-    return ok;
+      this.changed(gen.userId, warn);
+    }
+    return outcome !== "refused";
   }
 
   private readonly warningHooks: ((userId: string) => void)[] = [];
@@ -255,16 +272,17 @@ export class QuotaService {
   /** Admin: a per-user limit (null = back to the tier default), effective for the current period at once. */
   async setQuota(viewer: Viewer, userId: string, limitUsd: number | null): Promise<QuotaView> {
     if (!isAdmin(viewer)) throw new ForbiddenError("Only admins can set quotas");
-    if (limitUsd !== null && (!Number.isFinite(limitUsd) || limitUsd < 0)) throw new BadUserInputError("limitUsd must be 0 or more", { field: "limitUsd" });
+    if (limitUsd !== null && (!Number.isFinite(limitUsd) || limitUsd < 0 || limitUsd > MAX_USD))
+      throw new BadUserInputError(`limitUsd must be between 0 and ${MAX_USD}`, { field: "limitUsd" });
     if (!isUuid(userId)) throw new NotFoundError("User", userId);
     const micros = limitUsd === null ? null : usdToMicros(limitUsd);
-    const res = await this.ds.query(`UPDATE users SET quota_limit_micros = $2 WHERE id = $1 RETURNING tier`, [userId, micros]);
+    const res = await retryTransaction(() => this.ds.query(`UPDATE users SET quota_limit_micros = $2 WHERE id = $1 RETURNING tier`, [userId, micros]));
     const row = res[0]?.[0];
     if (!row) throw new NotFoundError("User", userId);
     const { start } = periodOf(this.clock.now(), this.cfg.period);
     const [free, pro, ent] = this.tierDefaults();
     const effective = micros ?? (row.tier === "free" ? free : row.tier === "pro" ? pro : ent);
-    await this.ds.query(`UPDATE quota_periods SET limit_micros = $3 WHERE user_id = $1 AND period_start = $2`, [userId, start, effective]);
+    await retryTransaction(() => this.ds.query(`UPDATE quota_periods SET limit_micros = $3 WHERE user_id = $1 AND period_start = $2`, [userId, start, effective]));
     this.changed(userId, false);
     return this.get(viewer, userId);
   }
@@ -288,4 +306,15 @@ export class QuotaService {
     );
     return { periods: rows.length, mismatches };
   }
+}
+
+/**
+ * Whether a failed admission batch may be one member's fault (bad data, a constraint) and is
+ * worth running member by member: not when Postgres is unreachable or refusing work
+ * (SQLSTATE classes 08, 53, 57) or the socket failed (ECONNREFUSED, ETIMEDOUT, …).
+ */
+function memberSpecific(err: unknown): boolean {
+  const state = sqlState(err);
+  if (state) return !/^(08|53|57)/.test(state);
+  return typeof (err as { code?: unknown } | null)?.code !== "string";
 }
