@@ -44,6 +44,7 @@ async function main() {
     killEveryMs: KILL_EVERY,
     quietAfterRedisMs: QUIET,
     awaitRespawn: false,
+    waitForReadyWorkerMs: 0,
     settleTimeoutMs: 180_000,
     subscriberGraceMs: 30_000,
     redis,

@@ -51,6 +51,7 @@ describe(`chaos: 2 API nodes + 2 workers under faults (seed ${SEED})`, () => {
         killEveryMs: 0,
         quietAfterRedisMs: 30_000,
         awaitRespawn: false,
+        waitForReadyWorkerMs: 90_000,
         settleTimeoutMs: 60_000,
         subscriberGraceMs: 15_000,
         redis: sharedRedisDb(REDIS_DB),

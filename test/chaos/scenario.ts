@@ -50,6 +50,8 @@ export interface ScenarioOptions {
   quietAfterRedisMs: number;
   /** A killed worker's replacement: wait for it before the next fault (true) or start it in the background. */
   awaitRespawn: boolean;
+  /** A kill with no worker ready waits up to this long for one (0: the kill is skipped). */
+  waitForReadyWorkerMs: number;
   /** After the load: how long every generation has to reach a terminal state. */
   settleTimeoutMs: number;
   /** After that: how long subscribers have to see their terminal state. */
@@ -220,6 +222,8 @@ export async function runScenario(o: ScenarioOptions): Promise<ChaosReport> {
     let drainMs: number | null = null;
     const killOne = async (why: string) => {
       while (redisFaultAt !== null && recoveryMs === null && now() - redisFaultAt < o.quietAfterRedisMs) await sleep(100);
+      const waitUntil = Date.now() + o.waitForReadyWorkerMs;
+      while (!cluster.liveWorkers().length && Date.now() < waitUntil) await sleep(200);
       const live = cluster.liveWorkers();
       if (!live.length) {
         log(`${now()} ms: ${why} kill skipped, no worker is ready`);
