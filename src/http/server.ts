@@ -168,8 +168,10 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
         try {
           auth = key ? await services.apiKeys.authenticate(key, from) : (await services.apiKeys.anonymous(from), null);
         } catch (e) {
-          if (!(e instanceof AuthRateLimitedError)) throw e;
-          ctx.extra.socket.close(1013, e.message.slice(0, 120)); // try again later: the address is past its budget
+          // Try again later (1013): the address is past its budget, or Postgres cannot be reached.
+          if (e instanceof AuthRateLimitedError) ctx.extra.socket.close(1013, e.message.slice(0, 120));
+          else if (isStoreUnavailable(e)) ctx.extra.socket.close(1013, `A data store is unavailable; retry in ${STORE_RETRY_AFTER_SECONDS}s`);
+          else throw e;
           return false;
         }
         if (!auth) {

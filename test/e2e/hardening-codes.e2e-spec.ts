@@ -5,6 +5,7 @@
  */
 import net from "node:net";
 import { createHash } from "node:crypto";
+import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, startTestApp, type TestApp } from "../helpers/test-app";
 import { createTestDatabase, type TestDatabase } from "../helpers/infra";
@@ -88,7 +89,7 @@ describe("hardening: clear codes and statuses instead of internal errors", () =>
     expect(res.body.errors[0].message).toContain("graphql-ws");
   });
 
-  it("a Postgres outage is SERVICE_UNAVAILABLE with retryAfterSeconds and HTTP 503, and service resumes after it", async () => {
+  it("a Postgres outage is SERVICE_UNAVAILABLE with retryAfterSeconds and HTTP 503 (WebSocket: 1013), and service resumes after it", async () => {
     const cached = t.adminKey; // resolved before: cached on this node
     const fresh = (await t.createUser()).key; // never resolved: its lookup needs Postgres
     const LIST = "{ generations { edges { node { id } } } }";
@@ -103,6 +104,14 @@ describe("hardening: clear codes and statuses instead of internal errors", () =>
         expect(err.extensions.retryAfterSeconds).toBeGreaterThan(0);
         expect(res.headers.get("retry-after")).toBe(String(err.extensions.retryAfterSeconds));
       }
+      // A WebSocket whose key needs a lookup is told to come back later, not closed as an internal error.
+      const ws = new WebSocket(t.wsUrl, "graphql-transport-ws");
+      await new Promise((r) => ws.once("open", r));
+      const closed = new Promise<[number, string]>((r) => ws.once("close", (code, reason) => r([code, reason.toString()])));
+      ws.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${fresh}` } }));
+      const [code, reason] = await closed;
+      expect(code).toBe(1013);
+      expect(reason).toMatch(/unavailable/);
     } finally {
       await relay.restore();
     }
