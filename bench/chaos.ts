@@ -3,7 +3,8 @@
  * Two `serve --no-worker` API nodes and two `worker` processes from dist/, their own Postgres
  * database and a private redis-server on a free loopback port (so its restart touches nothing
  * else); CHAOS_N generations (default 10,000) created open-loop with provider latency, streamed
- * text among them and a subscriber on every one; a worker SIGKILLed every 2 s (and replaced),
+ * text among them and a subscriber on every one; a worker SIGKILLed every 2 s while another is
+ * ready (and replaced; a kill with only one worker ready is skipped and counted: killsSkipped),
  * one Redis restart without persistence, one Postgres connection purge, streams cut mid-answer.
  * Reported: lost, double-charged, duplicate upstream calls (at-least-once, counted), streams
  * whole, recovery time after the Redis fault, and every broken invariant by kind.
@@ -45,6 +46,7 @@ async function main() {
     quietAfterRedisMs: QUIET,
     awaitRespawn: false,
     waitForReadyWorkerMs: 0,
+    keepReadyWorkers: 1,
     settleTimeoutMs: 180_000,
     subscriberGraceMs: 30_000,
     redis,

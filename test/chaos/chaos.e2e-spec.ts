@@ -52,6 +52,7 @@ describe(`chaos: 2 API nodes + 2 workers under faults (seed ${SEED})`, () => {
         quietAfterRedisMs: 30_000,
         awaitRespawn: false,
         waitForReadyWorkerMs: 90_000,
+        keepReadyWorkers: 1,
         settleTimeoutMs: 60_000,
         subscriberGraceMs: 15_000,
         redis: sharedRedisDb(REDIS_DB),

@@ -50,8 +50,13 @@ export interface ScenarioOptions {
   quietAfterRedisMs: number;
   /** A killed worker's replacement: wait for it before the next fault (true) or start it in the background. */
   awaitRespawn: boolean;
-  /** A kill with no worker ready waits up to this long for one (0: the kill is skipped). */
+  /**
+   * A kill needs more than `keepReadyWorkers` workers ready (so some capacity is left while the
+   * replacement starts, which can take tens of seconds on a loaded machine); it waits up to this
+   * long for them (0: the kill is skipped, and counted).
+   */
   waitForReadyWorkerMs: number;
+  keepReadyWorkers: number;
   /** After the load: how long every generation has to reach a terminal state. */
   settleTimeoutMs: number;
   /** After that: how long subscribers have to see their terminal state. */
@@ -93,6 +98,8 @@ export interface ChaosReport {
     attemptsByOutcome: Record<string, number>;
     subscriberReconnects: number;
     terminalBySnapshot: number;
+    /** Kills not made because too few workers were ready (see `keepReadyWorkers`). */
+    killsSkipped: number;
   };
   faults: FaultRecord[];
   figures: {
@@ -220,13 +227,15 @@ export async function runScenario(o: ScenarioOptions): Promise<ChaosReport> {
 
     let recoveryMs: number | null = null;
     let drainMs: number | null = null;
+    let killsSkipped = 0;
     const killOne = async (why: string) => {
       while (redisFaultAt !== null && recoveryMs === null && now() - redisFaultAt < o.quietAfterRedisMs) await sleep(100);
       const waitUntil = Date.now() + o.waitForReadyWorkerMs;
-      while (!cluster.liveWorkers().length && Date.now() < waitUntil) await sleep(200);
+      while (cluster.liveWorkers().length <= o.keepReadyWorkers && Date.now() < waitUntil) await sleep(200);
       const live = cluster.liveWorkers();
-      if (!live.length) {
-        log(`${now()} ms: ${why} kill skipped, no worker is ready`);
+      if (live.length <= o.keepReadyWorkers) {
+        killsSkipped++;
+        log(`${now()} ms: ${why} kill skipped, ${live.length} worker(s) ready`);
         return;
       }
       const w = live[Math.floor(faultRnd() * live.length)];
@@ -495,7 +504,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ChaosReport> {
       durationMs,
       counts: {
         generations: o.n, accepted: ids.length, byKind, byStatus, createErrors, attemptsByOutcome,
-        subscriberReconnects: reconnects, terminalBySnapshot: bySnapshot,
+        subscriberReconnects: reconnects, terminalBySnapshot: bySnapshot, killsSkipped,
       },
       faults,
       figures: {
