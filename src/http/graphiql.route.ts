@@ -86,6 +86,7 @@ const PAGE = `<!doctype html>
   <meta charset="utf-8" />
   <meta name="viewport" content="width=device-width, initial-scale=1" />
   <title>Switchboard · GraphiQL</title>
+  <link rel="icon" href="data:," />
   <link rel="stylesheet" href="graphiql/assets/graphiql.min.css" />
   <link rel="stylesheet" href="graphiql/assets/explorer.css" />
 </head>
