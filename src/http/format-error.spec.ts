@@ -9,7 +9,7 @@ describe("formatError", () => {
       extensions: { code: "BAD_USER_INPUT", validationErrors: [{ property: "input", children: [{ property: "wait", constraints: { max: "wait must not be greater than 600" } }] }] },
     });
     expect(out.message).toBe("Invalid input: input.wait: wait must not be greater than 600");
-    expect(out.extensions).toEqual({ code: "BAD_USER_INPUT", fields: ["input.wait: wait must not be greater than 600"] });
+    expect(out.extensions).toEqual({ code: "BAD_USER_INPUT", field: "input.wait", fields: ["input.wait: wait must not be greater than 600"] });
   });
 
   it("hides internal error text in production, keeps it in development", () => {

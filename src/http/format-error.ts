@@ -22,6 +22,17 @@ function flatten(errors: ValidationErrorLike[], path: string[] = []): string[] {
   });
 }
 
+/** The path of the first field that failed validation ("image.width"), as domain errors name theirs. */
+function firstField(errors: ValidationErrorLike[], path: string[] = []): string | undefined {
+  for (const e of errors) {
+    const here = [...path, e.property];
+    if (Object.keys(e.constraints ?? {}).length) return here.join(".");
+    const inner = firstField(e.children ?? [], here);
+    if (inner) return inner;
+  }
+  return undefined;
+}
+
 /**
  * Clear messages for validation errors; a store outage is SERVICE_UNAVAILABLE with
  * retryAfterSeconds (the errors plugin makes it HTTP 503); internal errors hidden in production
@@ -40,7 +51,8 @@ export function createFormatError(opts: { production: boolean }) {
       };
     if (Array.isArray(ext.validationErrors)) {
       const lines = flatten(ext.validationErrors as ValidationErrorLike[]);
-      return { ...formatted, message: `Invalid input: ${lines.join("; ")}`, extensions: { code: "BAD_USER_INPUT", fields: lines } };
+      const field = firstField(ext.validationErrors as ValidationErrorLike[]);
+      return { ...formatted, message: `Invalid input: ${lines.join("; ")}`, extensions: { code: "BAD_USER_INPUT", ...(field ? { field } : {}), fields: lines } };
     }
     delete ext.stacktrace;
     if (code && KNOWN_CODES.has(code)) return { ...formatted, extensions: ext };

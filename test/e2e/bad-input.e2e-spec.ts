@@ -29,6 +29,16 @@ const BAD_INPUTS: [string, Record<string, unknown>][] = [
   ["image width out of range", { modality: "IMAGE", model: "simulated/image", prompt: "a cat", image: { width: 99999 } }],
 ];
 
+/** URLs carrying a control character: refused, never silently stripped by a URL parser. [name, input, field] */
+const CONTROL_URLS: [string, Record<string, unknown>, string][] = [
+  ["a newline in an image URL", text({ prompt: null, messages: [{ role: "USER", content: [{ type: "IMAGE_URL", url: "https://img.example.com/a\n.png" }] }] }), "messages[0].content[0].url"],
+  ["a tab in an image URL", text({ prompt: null, messages: [{ role: "USER", content: [{ type: "IMAGE_URL", url: "https://img.example.com/\ta.png" }] }] }), "messages[0].content[0].url"],
+  ["NUL in video.imageUrl", { modality: "VIDEO", model: "simulated/video", prompt: "waves", video: { imageUrl: "https://img.example.com/a\u0000.png" } }, "video.imageUrl"],
+  ["a C0 control in video.imageUrl", { modality: "VIDEO", model: "simulated/video", prompt: "waves", video: { imageUrl: "https://img.example.com/\u0001a.png" } }, "video.imageUrl"],
+  ["a newline in callbackUrl", text({ callbackUrl: "https://hooks.example.com/\nx" }), "callbackUrl"],
+  ["trailing whitespace in callbackUrl", text({ callbackUrl: "https://hooks.example.com/x " }), "callbackUrl"],
+];
+
 describe("bad input: the right code, nothing written, the server stays up", () => {
   let t: TestApp;
   let key: string;
@@ -58,6 +68,35 @@ describe("bad input: the right code, nothing written, the server stays up", () =
     expect(res.data?.createGeneration ?? null).toBeNull();
     expect(codes(res)).toEqual(["BAD_USER_INPUT"]);
     expect(await count()).toBe(before);
+  });
+
+  it.each(CONTROL_URLS)("%s → BAD_USER_INPUT naming the field, no row", async (_name, input, field) => {
+    const before = await count();
+    const res = await t.gql(key, CREATE, { input });
+    expect(codes(res)).toEqual(["BAD_USER_INPUT"]);
+    expect(res.errors![0].extensions?.field).toBe(field);
+    expect(await count()).toBe(before);
+  });
+
+  it("a webhook endpoint URL with a control character → BAD_USER_INPUT naming url, nothing registered", async () => {
+    const mutation = `mutation($url: String!) { createWebhookEndpoint(url: $url, events: [GENERATION_SUCCEEDED]) { secret } }`;
+    for (const url of ["https://hooks.example.com/\u0000x", "https://hooks.example.com/a\r\nb", "\thttps://hooks.example.com/"]) {
+      const res = await t.gql(key, mutation, { url });
+      expect(codes(res), JSON.stringify(url)).toEqual(["BAD_USER_INPUT"]);
+      expect(res.errors![0].extensions?.field).toBe("url");
+    }
+    expect((await t.app.ds.query(`SELECT count(*)::int AS n FROM webhook_endpoints`))[0].n).toBe(0);
+  });
+
+  it("a status filter of 70,000 values is BAD_USER_INPUT naming filter.status; repeats within the cap are fine", async () => {
+    const q = `query($f: GenerationFilter) { generations(filter: $f) { edges { node { id status } } } }`;
+    const huge = await t.gql(key, q, { f: { status: Array(70_000).fill("QUEUED") } });
+    expect(codes(huge)).toEqual(["BAD_USER_INPUT"]);
+    expect(huge.errors![0].extensions?.field).toBe("filter.status");
+    const repeats = await t.gql(key, q, { f: { status: ["QUEUED", "QUEUED", "SUCCEEDED", "QUEUED"] } });
+    expect(repeats.errors).toBeUndefined();
+    expect(repeats.data!.generations.edges.length).toBeGreaterThan(0);
+    expect(repeats.data!.generations.edges.every((e: { node: { status: string } }) => ["QUEUED", "SUCCEEDED"].includes(e.node.status))).toBe(true);
   });
 
   it("params nested thousands of levels deep (within MAX_PARAMS_BYTES) → BAD_USER_INPUT, no row", async () => {

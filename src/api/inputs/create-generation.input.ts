@@ -1,9 +1,11 @@
-import { ArrayMaxSize, IsOptional, Length, Max, MaxLength, Min, ValidateNested } from "class-validator";
+import { ArrayMaxSize, IsOptional, Length, MaxLength, ValidateNested } from "class-validator";
 import { GraphQLJSON } from "graphql-scalars";
 import { Field, Float, InputType, Int } from "type-graphql";
 import { ContentPartType, MessageRole, Modality, Priority, ResponseFormat } from "../types/enums";
 import { CachePolicy } from "../types/cache.type";
 import { UnavailablePolicy } from "../types/circuit.type";
+import { MAX_LIST_INPUT } from "../../domain/generations/input-bounds";
+import { InBounds } from "./in-bounds";
 
 @InputType()
 export class ContentPartInput {
@@ -20,23 +22,23 @@ export class MessageInput {
 
 @InputType()
 export class TextOptionsInput {
-  @Field(() => Float, { nullable: true }) @IsOptional() @Min(0) @Max(2) temperature?: number;
-  @Field(() => Int, { nullable: true }) @IsOptional() @Min(1) @Max(200_000) maxTokens?: number;
+  @Field(() => Float, { nullable: true }) @IsOptional() @InBounds("text.temperature") temperature?: number;
+  @Field(() => Int, { nullable: true }) @IsOptional() @InBounds("text.maxTokens") maxTokens?: number;
   @Field(() => ResponseFormat, { nullable: true }) responseFormat?: ResponseFormat;
   @Field(() => [GraphQLJSON], { nullable: true }) @IsOptional() @ArrayMaxSize(128) tools?: unknown[];
 }
 
 @InputType()
 export class ImageOptionsInput {
-  @Field(() => Int, { nullable: true }) @IsOptional() @Min(16) @Max(4096) width?: number;
-  @Field(() => Int, { nullable: true }) @IsOptional() @Min(16) @Max(4096) height?: number;
-  @Field(() => Int, { nullable: true }) @IsOptional() @Min(1) @Max(10) count?: number;
+  @Field(() => Int, { nullable: true }) @IsOptional() @InBounds("image.width") width?: number;
+  @Field(() => Int, { nullable: true }) @IsOptional() @InBounds("image.height") height?: number;
+  @Field(() => Int, { nullable: true }) @IsOptional() @InBounds("image.count") count?: number;
   @Field(() => String, { nullable: true }) @IsOptional() @MaxLength(100) style?: string;
 }
 
 @InputType()
 export class VideoOptionsInput {
-  @Field(() => Int, { nullable: true }) @IsOptional() @Min(1) @Max(60) durationSeconds?: number;
+  @Field(() => Int, { nullable: true }) @IsOptional() @InBounds("video.durationSeconds") durationSeconds?: number;
   @Field(() => String, { nullable: true }) @IsOptional() @MaxLength(20) resolution?: string;
   @Field(() => String, { nullable: true, description: "Image-to-video: the first frame" }) @IsOptional() @MaxLength(2048) imageUrl?: string;
 }
@@ -45,14 +47,14 @@ export class VideoOptionsInput {
 export class AudioOptionsInput {
   @Field(() => String, { nullable: true }) @IsOptional() @MaxLength(100) voice?: string;
   @Field(() => String, { nullable: true }) @IsOptional() @MaxLength(20) format?: string;
-  @Field(() => Float, { nullable: true }) @IsOptional() @Min(0.25) @Max(4) speed?: number;
-  @Field(() => Float, { nullable: true }) @IsOptional() @Min(0.1) @Max(600) durationSeconds?: number;
+  @Field(() => Float, { nullable: true }) @IsOptional() @InBounds("audio.speed") speed?: number;
+  @Field(() => Float, { nullable: true }) @IsOptional() @InBounds("audio.durationSeconds") durationSeconds?: number;
 }
 
 @InputType({ description: "What `auto` (and aliases) must meet" })
 export class RequirementsInput {
-  @Field(() => Int, { nullable: true, description: "Minimum catalog quality score, 0..100" }) @IsOptional() @Min(0) @Max(100) minQuality?: number | null;
-  @Field(() => Float, { nullable: true, description: "Largest worst-case cost in USD" }) @IsOptional() @Min(0) maxCostUsd?: number | null;
+  @Field(() => Int, { nullable: true, description: "Minimum catalog quality score, 0..100" }) @IsOptional() @InBounds("requirements.minQuality") minQuality?: number | null;
+  @Field(() => Float, { nullable: true, description: "Largest worst-case cost in USD" }) @IsOptional() @InBounds("requirements.maxCostUsd") maxCostUsd?: number | null;
 }
 
 @InputType()
@@ -60,7 +62,7 @@ export class CreateGenerationInput {
   @Field(() => Modality) modality: Modality;
   @Field({ description: '"<provider>/<model>", an alias, or "auto"' }) @Length(1, 200) model: string;
   @Field(() => String, { nullable: true, description: "One user message, or the media prompt" }) prompt?: string | null;
-  @Field(() => [MessageInput], { nullable: true }) @IsOptional() @ValidateNested({ each: true }) messages?: MessageInput[] | null;
+  @Field(() => [MessageInput], { nullable: true }) @IsOptional() @ArrayMaxSize(MAX_LIST_INPUT) @ValidateNested({ each: true }) messages?: MessageInput[] | null;
   @Field(() => String, { nullable: true }) system?: string | null;
   @Field(() => TextOptionsInput, { nullable: true }) @IsOptional() @ValidateNested() text?: TextOptionsInput | null;
   @Field(() => ImageOptionsInput, { nullable: true }) @IsOptional() @ValidateNested() image?: ImageOptionsInput | null;
@@ -69,19 +71,19 @@ export class CreateGenerationInput {
   @Field(() => GraphQLJSON, { nullable: true, description: "Provider-specific extras, passed through untouched. simulated: { simulate: { latencyMs, steps, failRate, failWith, retryAfterSeconds } }" })
   params?: unknown;
   @Field(() => Priority, { defaultValue: Priority.NORMAL }) priority: Priority;
-  @Field(() => Int, { nullable: true }) seed?: number | null;
+  @Field(() => Int, { nullable: true }) @IsOptional() @InBounds("seed") seed?: number | null;
   @Field(() => String, { nullable: true, description: "The same key from the same user with the same request returns the first generation; with a different request it is CONFLICT" }) idempotencyKey?: string | null;
-  @Field(() => Int, { nullable: true, description: "Seconds (≤ 60) to wait for a terminal state before returning" }) @IsOptional() @Min(0) @Max(600) wait?: number | null;
+  @Field(() => Int, { nullable: true, description: "Seconds (≤ 60) to wait for a terminal state before returning" }) @IsOptional() @InBounds("wait") wait?: number | null;
   @Field(() => Float, { nullable: true, description: "Upper bound on this request's cost in USD: a route whose worst-case estimate exceeds it is not used" })
-  @IsOptional() @Min(0) maxCostUsd?: number | null;
+  @IsOptional() @InBounds("maxCostUsd") maxCostUsd?: number | null;
   @Field(() => Int, { nullable: true, description: "Whole-request deadline: not finished this many seconds after creation → FAILED with DEADLINE_EXCEEDED, the upstream call aborted" })
-  @IsOptional() @Min(1) @Max(86_400) deadlineSeconds?: number | null;
+  @IsOptional() @InBounds("deadlineSeconds") deadlineSeconds?: number | null;
   @Field(() => CachePolicy, { defaultValue: CachePolicy.AUTO, description: "Exact cache: AUTO caches only deterministic requests" })
   cache: CachePolicy;
   @Field(() => UnavailablePolicy, { defaultValue: UnavailablePolicy.WAIT, description: "When every candidate's circuit is OPEN: WAIT until the earliest probe, or FAIL at once with SERVICE_UNAVAILABLE" })
   whenUnavailable: UnavailablePolicy;
   @Field(() => [String], { nullable: true, description: 'Models to fall back to, in order, when the requested one fails retryably ("<provider>/<model>")' })
-  @IsOptional() @ArrayMaxSize(10) fallbackModels?: string[] | null;
+  @IsOptional() @ArrayMaxSize(10) @MaxLength(200, { each: true }) fallbackModels?: string[] | null;
   @Field(() => RequirementsInput, { nullable: true, description: "For auto routing (and to filter an alias's chain): minimum quality and maximum cost" })
   @IsOptional() @ValidateNested() requirements?: RequirementsInput | null;
   @Field(() => Boolean, { nullable: true, description: "Semantic cache: serve a similar earlier answer (same scope, route and options) when similarity ≥ the threshold. Default: the route's setting" })

@@ -21,6 +21,7 @@ import type { GenerationScheduler } from "./scheduler";
 import { decodeCursor, encodeCursor, type GenerationFilter, type GenerationPage } from "./generation-page";
 import type { QuotaService } from "../quotas/quota.service";
 import { RELEASE_AND_SELECT } from "../quotas/release.sql";
+import { retryTransaction } from "../../common/retry-transaction";
 import type { CacheHitResult, CachePlanner } from "../cache/cache-planner";
 import type { RateLimits } from "../quotas/rate-limits";
 import type { Coalescer } from "../cache/coalescer";
@@ -46,6 +47,9 @@ export interface CostEstimateResult {
   strategy: string;
   candidates: { model: string; provider: string; costMicros: number; usage: ReturnType<typeof worstCaseUsage> }[];
 }
+
+/** Longest `generations(filter: { status })` list: the statuses, with room for harmless repeats. */
+const MAX_STATUS_FILTER = 20;
 
 export class GenerationService {
   /** Cache hits made in the same turn are written with one multi-row INSERT; false = idempotency duplicate. */
@@ -236,9 +240,12 @@ export class GenerationService {
       throw new BadUserInputError(`first must be between 1 and ${this.limits.maxPageSize}`, { field: "first" });
     if (filter.userId != null && !isUuid(filter.userId)) throw new BadUserInputError("filter.userId is not a user id", { field: "filter.userId" });
     if (filter.model?.includes("\u0000")) throw new BadUserInputError("filter.model contains a NUL character", { field: "filter.model" });
+    // Five statuses exist: a longer list is repeats, and tens of thousands overflow Postgres' bind parameters.
+    if ((filter.status?.length ?? 0) > MAX_STATUS_FILTER)
+      throw new BadUserInputError(`filter.status lists ${filter.status!.length} values; at most ${MAX_STATUS_FILTER}`, { field: "filter.status" });
     const qb = this.ds.getRepository(GenerationEntity).createQueryBuilder("g");
     if (!isAdmin(viewer) || filter.userId) qb.andWhere("g.userId = :uid", { uid: isAdmin(viewer) ? filter.userId : viewer.userId });
-    if (filter.status?.length) qb.andWhere("g.status IN (:...st)", { st: filter.status });
+    if (filter.status?.length) qb.andWhere("g.status = ANY(:st)", { st: [...new Set(filter.status)] });
     if (filter.modality) qb.andWhere("g.modality = :mod", { mod: filter.modality });
     if (filter.model) qb.andWhere("g.model = :model", { model: filter.model });
     if (filter.createdAfter) qb.andWhere("g.createdAt >= :ca", { ca: filter.createdAfter });
@@ -255,7 +262,7 @@ export class GenerationService {
 
   async cancel(viewer: Viewer, id: string): Promise<GenerationEntity> {
     const current = await this.get(viewer, id);
-    const rows = await this.ds.query(
+    const rows = await retryTransaction(() => this.ds.query(
       `WITH g AS (
          UPDATE generations SET status = 'CANCELLED', error_code = 'CANCELLED', error_message = 'Cancelled by the user',
                 cost_micros = (SELECT COALESCE(SUM(cost_micros), 0) FROM generation_attempts WHERE generation_id = $1),
@@ -263,7 +270,7 @@ export class GenerationService {
           WHERE id = $1 AND status IN ('QUEUED','RUNNING') RETURNING *
        ) ${RELEASE_AND_SELECT}`,
       [current.id],
-    );
+    ));
     const row = rows[0];
     if (!row) {
       const now = await this.reload(current.id);

@@ -49,6 +49,25 @@ describe("normaliseRequest", () => {
     ["too many messages", { prompt: null, messages: Array(4).fill({ role: "user", content: [{ type: "text", text: "a" }] }) }, "messages"],
     ["bad role", { prompt: null, messages: [{ role: "robot", content: [{ type: "text", text: "a" }] }] }, "messages[0].role"],
     ["bad image url", { prompt: null, messages: [{ role: "user", content: [{ type: "image_url", url: "ftp://x" }] }] }, "messages[0].content[0]"],
+    ["maxCostUsd beyond what BIGINT micro-USD holds", { maxCostUsd: 1e30 }, "maxCostUsd"],
+    ["maxCostUsd Infinity", { maxCostUsd: Infinity }, "maxCostUsd"],
+    ["maxCostUsd NaN", { maxCostUsd: NaN }, "maxCostUsd"],
+    ["negative maxCostUsd", { maxCostUsd: -1 }, "maxCostUsd"],
+    ["requirements.maxCostUsd 1e30", { requirements: { maxCostUsd: 1e30 } }, "requirements.maxCostUsd"],
+    ["deadlineSeconds past a timestamp", { deadlineSeconds: 1e12 }, "deadlineSeconds"],
+    ["fractional deadlineSeconds", { deadlineSeconds: 1.5 }, "deadlineSeconds"],
+    ["seed beyond INTEGER", { seed: 2 ** 31 }, "seed"],
+    ["temperature Infinity", { text: { temperature: Infinity } }, "text.temperature"],
+    ["maxTokens NaN", { text: { maxTokens: NaN } }, "text.maxTokens"],
+    ["image count 1e9", { modality: "IMAGE" as const, model: "simulated/image", image: { count: 1e9 } }, "image.count"],
+    ["NUL in an image URL", { prompt: null, messages: [{ role: "user", content: [{ type: "image_url", url: "https://x/a\u0000.png" }] }] }, "messages.0.content.0.url"],
+    ["a newline in an image URL", { prompt: null, messages: [{ role: "user", content: [{ type: "image_url", url: "https://x/a\n.png" }] }] }, "messages[0].content[0].url"],
+    ["a tab in an image URL", { prompt: null, messages: [{ role: "user", content: [{ type: "image_url", url: "https://x/\ta.png" }] }] }, "messages[0].content[0].url"],
+    ["a C1 control in an image URL", { prompt: null, messages: [{ role: "user", content: [{ type: "image_url", url: "https://x/\u0085a.png" }] }] }, "messages[0].content[0].url"],
+    ["a control character in video.imageUrl", { modality: "VIDEO" as const, model: "simulated/video", video: { imageUrl: "https://x/\u0001.png" } }, "video.imageUrl"],
+    ["leading whitespace in video.imageUrl", { modality: "VIDEO" as const, model: "simulated/video", video: { imageUrl: " https://x/a.png" } }, "video.imageUrl"],
+    ["a newline in callbackUrl", { callbackUrl: "https://hooks.example.com/\nx" }, "callbackUrl"],
+    ["DEL in callbackUrl", { callbackUrl: "https://hooks.example.com/\u007f" }, "callbackUrl"],
   ])("rejects %s", (_name, cmd, field) => {
     expect(fieldOf(() => run(cmd as Partial<CreateGenerationCommand>))).toBe(field);
   });
@@ -56,5 +75,9 @@ describe("normaliseRequest", () => {
   it("accepts messages with text and image parts", () => {
     const { request } = run({ prompt: null, messages: [{ role: "user", content: [{ type: "text", text: " look " }, { type: "image_url", url: "https://x/y.png" }] }] });
     expect(request.messages).toEqual([{ role: "user", content: [{ type: "text", text: "look" }, { type: "image_url", url: "https://x/y.png" }] }]);
+  });
+
+  it("accepts the largest numbers storage holds", () => {
+    expect(() => run({ maxCostUsd: 1e9, requirements: { maxCostUsd: 0 }, deadlineSeconds: 86_400, seed: -(2 ** 31), text: { temperature: 2, maxTokens: 1000 } })).not.toThrow();
   });
 });

@@ -6,6 +6,7 @@ import { BadUserInputError } from "../../common/errors";
 import type { ChatMessage, GenerationRequest, ModelInfo } from "../../providers/contract";
 import type { ProviderRegistry } from "../../providers/registry";
 import type { CreateGenerationCommand } from "./create-generation.command";
+import { boundsProblem, urlTextProblem, type BoundedField } from "./input-bounds";
 
 export interface RequestLimits {
   maxPromptChars: number;
@@ -50,6 +51,7 @@ function normaliseMessages(cmd: CreateGenerationCommand, limits: RequestLimits):
       }
       if (c.type === "image_url") {
         if (!c.url || !/^(https?:|data:image\/)/.test(c.url)) bad(f, "an image_url part needs an http(s) or data:image URL");
+        checkUrlText(`${f}.url`, c.url);
         return { type: "image_url" as const, url: c.url };
       }
       return bad(f, `content type must be "text" or "image_url"`);
@@ -57,6 +59,26 @@ function normaliseMessages(cmd: CreateGenerationCommand, limits: RequestLimits):
     if (total > limits.maxPromptChars) bad("messages", `messages total ${total} characters; the limit is ${limits.maxPromptChars}`);
     return { role: m.role as ChatMessage["role"], content };
   });
+}
+
+function checkUrlText(field: string, url: string): void {
+  const problem = urlTextProblem(field, url);
+  if (problem) bad(field, problem);
+}
+
+/** Every number a command carries, against what storage holds (finite, in range, whole where stored as an integer). */
+function checkNumbers(cmd: CreateGenerationCommand): void {
+  const values: [BoundedField, unknown][] = [
+    ["maxCostUsd", cmd.maxCostUsd], ["requirements.maxCostUsd", cmd.requirements?.maxCostUsd], ["requirements.minQuality", cmd.requirements?.minQuality],
+    ["deadlineSeconds", cmd.deadlineSeconds], ["wait", cmd.wait], ["seed", cmd.seed],
+    ["text.temperature", cmd.text?.temperature], ["text.maxTokens", cmd.text?.maxTokens],
+    ["image.width", cmd.image?.width], ["image.height", cmd.image?.height], ["image.count", cmd.image?.count],
+    ["video.durationSeconds", cmd.video?.durationSeconds], ["audio.speed", cmd.audio?.speed], ["audio.durationSeconds", cmd.audio?.durationSeconds],
+  ];
+  for (const [field, v] of values) {
+    const problem = boundsProblem(field, v);
+    if (problem) bad(field, problem);
+  }
 }
 
 /** Postgres rejects NUL in text and jsonb and unpaired surrogates in jsonb; TypeORM recurses through jsonb values on insert. */
@@ -85,6 +107,8 @@ function normaliseParams(params: unknown, limits: RequestLimits): Record<string,
  */
 export function normaliseRequest(cmd: CreateGenerationCommand, registry: ProviderRegistry, limits: RequestLimits, routed?: ModelInfo): NormalisedRequest {
   checkStorable("", cmd);
+  if (cmd.video?.imageUrl != null) checkUrlText("video.imageUrl", cmd.video.imageUrl);
+  if (cmd.callbackUrl != null) checkUrlText("callbackUrl", cmd.callbackUrl);
   const model = routed ?? registry.model(cmd.model);
   if (!model) {
     const known = registry.listModels(cmd.modality).map((m) => m.id);
@@ -95,6 +119,7 @@ export function normaliseRequest(cmd: CreateGenerationCommand, registry: Provide
     if (cmd[opt as keyof typeof OPTION_MODALITY] != null && cmd.modality !== modality)
       bad(opt, `\`${opt}\` options apply to ${modality} generations, not ${cmd.modality}`);
   }
+  checkNumbers(cmd);
   const prompt = cmd.prompt == null ? undefined : checkText("prompt", cmd.prompt, limits.maxPromptChars);
   const messages = normaliseMessages(cmd, limits);
   if (messages && cmd.modality !== "TEXT") bad("messages", "messages apply to TEXT generations; use prompt");

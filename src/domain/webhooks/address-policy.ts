@@ -179,6 +179,9 @@ export class AddressPolicy {
   checkUrl(raw: string, field: string): URL {
     const bad = (why: string) => new BadUserInputError(`${field} ${why}`, { field });
     if (typeof raw !== "string" || raw.length > 2048) throw bad("must be a URL of at most 2048 characters");
+    // The URL parser silently drops tabs and newlines and strips the ends: refuse, never rewrite.
+    if (/[\u0000-\u001f\u007f-\u009f]/.test(raw)) throw bad("contains a control character (NUL, tab, newline, …); send the URL exactly, percent-encoded");
+    if (raw.trim() !== raw) throw bad("has leading or trailing whitespace");
     let url: URL;
     try {
       url = new URL(raw);
