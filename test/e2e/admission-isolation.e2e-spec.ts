@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GenerationEntity } from "../../src/db/entities/generation.entity";
 import { newId } from "../../src/common/ids";
+import { RunStore } from "../../src/domain/generations/run-store";
 import { startTestApp, type GqlResult, type TestApp } from "../helpers/test-app";
 
 const CREATE = `mutation($input: CreateGenerationInput!) { createGeneration(input: $input) { id status } }`;
@@ -72,6 +73,21 @@ describe("a poisoned request among good ones", () => {
     expect(results.slice(1).map((r) => (r.status === "fulfilled" ? r.value.kind : String(r.reason)))).toEqual(Array(180).fill("inserted"));
     expect(await count(good.id)).toBe(before + 180);
     expect(await count(bad.id)).toBe(0);
+    expect((await t.app.services.quotas.verify()).mismatches).toEqual([]);
+  });
+
+  it("the other batched statements isolate too: an output Postgres refuses fails only its own settle", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await t.gql(good.key, CREATE, { input: text(`settle ${i}`) })).data!.createGeneration.id);
+    const store = new RunStore(t.app.ds);
+    const claims = await Promise.all(ids.map((id) => store.claim(id)));
+    const results = await Promise.allSettled(
+      claims.map((c, i) => store.succeed({ gen: c!.gen, attemptNo: c!.attemptNo, output: { text: i === 2 ? "a\u0000b" : "ok" }, latencyMs: 1, costMicros: 5 })),
+    );
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled", "fulfilled"]);
+    const rows = await t.app.ds.query(`SELECT id, status FROM generations WHERE id = ANY($1::uuid[])`, [ids]);
+    const status = new Map(rows.map((r: { id: string; status: string }) => [r.id, r.status]));
+    expect(ids.map((id) => status.get(id))).toEqual(["SUCCEEDED", "SUCCEEDED", "RUNNING", "SUCCEEDED", "SUCCEEDED", "SUCCEEDED"]);
     expect((await t.app.services.quotas.verify()).mismatches).toEqual([]);
   });
 });

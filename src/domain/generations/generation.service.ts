@@ -57,7 +57,7 @@ export class GenerationService {
     const res = await this.ds.createQueryBuilder().insert().into(GenerationEntity).values(rows as never[]).orIgnore().returning("id").execute();
     const inserted = new Set((res.raw as { id: string }[]).map((r) => r.id));
     return rows.map((r) => inserted.has(r.id));
-  });
+  }, { isolate: true }); // one statement: a row Postgres refuses fails only its own caller
 
   get dataSource(): DataSource {
     return this.ds;

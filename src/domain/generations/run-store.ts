@@ -91,7 +91,7 @@ export class RunStore {
         const gen = rowToEntity(this.ds, GenerationEntity, row);
         return { gen, attemptNo: row.claimed_attempt_no as number, takenOver: row.taken_over === true, seqFloor: gen.seqReserved - SEQ_BLOCK };
       });
-    });
+    }, { isolate: true }); // one statement: a member Postgres refuses fails alone
     this.successes = new TickBatcher(async (items) => {
       const input = items.map((s) => ({
         id: s.gen.id, run_attempt: s.gen.runAttempt, attempt_no: s.attemptNo, output: s.output, latency_ms: s.latencyMs, cost_micros: s.costMicros, key_label: s.keyLabel ?? null,
@@ -102,7 +102,7 @@ export class RunStore {
         const row = byId.get(s.gen.id);
         return row && row.run_attempt === s.gen.runAttempt ? rowToEntity(this.ds, GenerationEntity, row) : null;
       });
-    });
+    }, { isolate: true }); // one statement: an output Postgres refuses fails only its own generation
   }
 
   /** Takes the generation (QUEUED or RUNNING) and opens its next attempt; null when it is not runnable. */
