@@ -1,22 +1,80 @@
-// prestart: build dist/ when it is missing or older than any source file (npm start "builds if needed").
+// Builds dist/ when it is missing or older than any source file: `npm start` (prestart) "builds if
+// needed", and the tests that run the installed bin (bin/switchboard.js → dist/) call it too.
+// Concurrent callers (parallel test files) take turns through a lock directory; the second finds
+// dist fresh and does nothing.
 const fs = require("node:fs");
+const os = require("node:os");
 const path = require("node:path");
-const { execSync } = require("node:child_process");
+const { createHash } = require("node:crypto");
+const { spawnSync } = require("node:child_process");
 
 const root = path.join(__dirname, "..");
 const out = path.join(root, "dist", "src", "main.js");
+
 function newest(dir) {
   let t = 0;
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : e.name.endsWith(".ts") ? fs.statSync(p).mtimeMs : 0);
+    t = Math.max(t, e.isDirectory() ? newest(p) : e.name.endsWith(".ts") && !e.name.endsWith(".spec.ts") ? fs.statSync(p).mtimeMs : 0);
   }
   return t;
 }
-const built = fs.existsSync(out) ? fs.statSync(out).mtimeMs : 0;
-const src = Math.max(newest(path.join(root, "src")), newest(path.join(root, "migrations")));
-if (built < src) {
-  console.log("Building (tsc)…");
-  execSync("npx tsc -p tsconfig.build.json", { cwd: root, stdio: "inherit" });
-  fs.utimesSync(out, new Date(), new Date());
+
+/** True when dist/src/main.js exists and no source file (src/, migrations/) is newer. */
+function isFresh() {
+  const built = fs.existsSync(out) ? fs.statSync(out).mtimeMs : 0;
+  return built >= Math.max(newest(path.join(root, "src")), newest(path.join(root, "migrations")));
+}
+
+const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/**
+ * Runs tsc when dist is stale. `allowTypeErrors`: keep what tsc emitted even if it reports type
+ * errors (tests in a tree someone is editing); otherwise a failed build throws.
+ * Returns "fresh" or "built".
+ */
+function ensureBuild({ allowTypeErrors = false, log = console.log } = {}) {
+  if (isFresh()) return "fresh";
+  const lock = path.join(os.tmpdir(), `switchboard-build-${createHash("sha1").update(root).digest("hex").slice(0, 12)}.lock`);
+  const deadline = Date.now() + 10 * 60_000;
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      break;
+    } catch (err) {
+      if (err.code !== "EEXIST") throw err;
+      // A lock older than 5 minutes belongs to a build that died.
+      try {
+        if (Date.now() - fs.statSync(lock).mtimeMs > 5 * 60_000) fs.rmSync(lock, { recursive: true, force: true });
+      } catch {}
+      if (Date.now() > deadline) throw new Error(`timed out waiting for the build lock ${lock}`);
+      sleep(250);
+    }
+  }
+  try {
+    if (isFresh()) return "fresh";
+    log("Building (tsc)…");
+    const tsc = path.join(root, "node_modules", "typescript", "bin", "tsc");
+    const r = spawnSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd: root, encoding: "utf8" });
+    const output = `${r.stdout ?? ""}${r.stderr ?? ""}`.trim();
+    if (r.status !== 0) {
+      if (!allowTypeErrors || !fs.existsSync(out)) throw new Error(`npm run build failed:\n${output}`);
+      log(`tsc reported errors (kept its output):\n${output}`);
+    }
+    fs.utimesSync(out, new Date(), new Date());
+    return "built";
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+module.exports = { ensureBuild, isFresh, entry: out };
+
+if (require.main === module) {
+  try {
+    ensureBuild();
+  } catch (err) {
+    console.error(err.message);
+    process.exit(1);
+  }
 }

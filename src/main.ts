@@ -1,37 +1,22 @@
 #!/usr/bin/env node
 /**
- * The `switchboard` CLI: serve | worker | migrate | users … | keys …
- * Errors print one clear line and exit non-zero.
+ * The `switchboard` CLI (commander): serve | worker | migrate | users … | keys … | quotas … | analytics …
+ * `--help` on every command, `--version`; every error is one line on stderr and a non-zero exit.
+ * Human text (the first admin's key) goes to stderr; stdout of `serve`/`worker` is the JSON log stream.
  */
 import "reflect-metadata";
-import { parseArgs } from "node:util";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { RedisPubSub } from "graphql-redis-subscriptions";
 import type { App } from "./app";
-import { ConfigError, loadConfig, type AppConfig, type Tier } from "./config/config";
+import { ConfigError, loadConfig, productionSecretProblems, type AppConfig, type Tier } from "./config/config";
 import { readEnv } from "./config/env";
 import { UserFacingError } from "./common/errors";
 import { ApiKeyService } from "./domain/auth/api-key.service";
 import { connectPostgres, connectRedis } from "./infra";
 import { EventBus } from "./realtime/event-bus";
 import type { DataSource } from "typeorm";
-
-const USAGE = `Usage: switchboard <command>
-
-  serve [--no-worker] [--setup]   HTTP API + WebSocket subscriptions (+ workers unless --no-worker).
-                                  --setup: create the database if missing, migrate, create a first admin.
-  worker                          BullMQ workers only, with /metrics /healthz /readyz on METRICS_PORT.
-  migrate                         Create the database if missing and run pending migrations.
-  users create --email E [--admin] [--tier free|pro|enterprise]
-  keys create --email E [--label L]
-  keys list --email E
-  keys revoke --id ID
-  keys rotate --id ID
-  quotas verify                   Rebuild every budget period from the spend ledger and compare.
-  analytics rebuild --from T [--to T]
-                                  Recompute the hourly analytics rollups in [from, to) (ISO times; to: now),
-                                  e.g. after backfilling or deleting generations.
-
-Configuration comes from environment variables; see README.md.`;
 
 async function migrate(config: AppConfig, quiet = false): Promise<void> {
   const ds = await connectPostgres({ url: config.db.url, poolSize: 2, create: true });
@@ -61,12 +46,13 @@ const withAdmin = <T>(config: AppConfig, fn: (keys: ApiKeyService) => Promise<T>
 async function bootstrapAdmin(app: App, port: number): Promise<void> {
   const [{ n }] = await app.ds.query(`SELECT count(*)::int AS n FROM users`);
   const base = `http://localhost:${port}`;
+  // Human text goes to stderr (the terminal): stdout is the JSON log stream, and a key must never land in a log pipeline.
   if (n > 0) {
-    console.log(`Switchboard is running: ${base}/graphql (Apollo Sandbox in a browser)`);
+    console.error(`Switchboard is running: ${base}/graphql (Apollo Sandbox in a browser)`);
     return;
   }
   const { key } = await app.services.apiKeys.createUser(app.config.bootstrap.adminEmail, "ADMIN", "enterprise");
-  console.log(`
+  console.error(`
 Switchboard is running.
 
   GraphQL + Apollo Sandbox:  ${base}/graphql
@@ -85,6 +71,8 @@ Try it:
 }
 
 async function serve(config: AppConfig, flags: { worker: boolean; setup: boolean; api: boolean }): Promise<void> {
+  const refused = productionSecretProblems(config);
+  if (refused.length) throw new ConfigError(refused);
   if (flags.setup) await migrate(config, true);
   // Loaded lazily: admin commands start without the GraphQL schema and the workers.
   const { createApp } = require("./app") as typeof import("./app");
@@ -104,78 +92,162 @@ async function serve(config: AppConfig, flags: { worker: boolean; setup: boolean
   process.on("SIGINT", () => void stop("SIGINT"));
 }
 
-const OPTIONS = {
-  email: { type: "string" }, admin: { type: "boolean" }, tier: { type: "string" }, id: { type: "string" },
-  label: { type: "string" }, "no-worker": { type: "boolean" }, setup: { type: "boolean" }, from: { type: "string" }, to: { type: "string" },
-} as const;
-
-/** The commands and sub-commands this CLI accepts (docker-compose.yml is checked against it). */
-export const COMMANDS: Record<string, readonly string[] | null> = {
-  serve: null, worker: null, migrate: null, users: ["create"], keys: ["create", "list", "revoke", "rotate"], quotas: ["verify"], analytics: ["rebuild"], help: null,
-};
-
-/** Parses a command line without running it; throws UserFacingError for anything unknown. */
-export function parseCli(argv: string[]) {
-  const [cmd, ...args] = argv;
-  if (cmd === undefined || cmd === "--help") return { cmd: "help", sub: undefined, values: {} as Record<string, string | boolean | undefined> };
-  if (!(cmd in COMMANDS)) throw new UserFacingError(`unknown command "${cmd}"\n\n${USAGE}`);
-  const subs = COMMANDS[cmd];
-  const sub = subs ? args.shift() : undefined;
-  if (subs && (!sub || !subs.includes(sub))) throw new UserFacingError(`${cmd} needs one of: ${subs.join(", ")}\n\n${USAGE}`);
-  try {
-    return { cmd, sub, values: parseArgs({ args, options: OPTIONS, strict: true }).values as Record<string, string | boolean | undefined> };
-  } catch (err) {
-    throw new UserFacingError(`${(err as Error).message}\n\n${USAGE}`);
+/** package.json's version, found by walking up from this file (src/ under ts-node, dist/src/ when built). */
+function packageVersion(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const file = path.join(dir, "package.json");
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
+    if (path.dirname(dir) === dir) return "unknown";
   }
 }
 
-export async function main(argv: string[]): Promise<void> {
-  const { cmd, sub, values: o } = parseCli(argv);
-  const config = loadConfig(readEnv());
-  const need = (v: string | boolean | undefined, flag: string): string => {
-    if (typeof v !== "string" || !v) throw new UserFacingError(`missing --${flag}\n\n${USAGE}`);
-    return v;
-  };
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const keyId = (v: string): string => {
+  if (!UUID_RE.test(v)) throw new InvalidArgumentError("It must be a key id: a UUID, as `keys list` prints it.");
+  return v.toLowerCase();
+};
+const isoTime = (v: string): Date => {
+  const d = new Date(v);
+  if (!/^\d{4}-\d\d-\d\d/.test(v) || Number.isNaN(d.getTime())) throw new InvalidArgumentError("It must be an ISO date-time such as 2026-11-01T00:00:00Z.");
+  return d;
+};
+
+/** What the command line asked for: `cmd` (and `sub`) with its parsed options. */
+export interface CliAction {
+  cmd: string;
+  sub?: string;
+  opts: Record<string, unknown>;
+}
+
+/** Every command and sub-command, depth first. */
+function allCommands(c: Command): Command[] {
+  return [c, ...c.commands.flatMap(allCommands)];
+}
+const fullName = (c: Command): string => (c.parent ? `${fullName(c.parent)} ${c.name()}` : c.name());
+
+/** The command tree; `onAction` receives what was asked for. Nothing here touches a database. */
+export function buildProgram(onAction: (a: CliAction) => void | Promise<void>): Command {
+  const act = (cmd: string, sub?: string) => (opts: Record<string, unknown>) => onAction({ cmd, sub, opts });
+  const program = new Command("switchboard")
+    .description("GraphQL gateway for AI generation: queued, routed, resilient, budgeted, cached, streamed.")
+    .version(packageVersion(), "-v, --version", "print the version")
+    .helpOption("-h, --help", "show help for a command")
+    .addHelpText("after", "\nConfiguration comes from environment variables; see README.md.");
+
+  program.command("serve")
+    .description("HTTP API + WebSocket subscriptions (+ workers unless --no-worker)")
+    .option("--no-worker", "do not run BullMQ workers in this process")
+    .option("--setup", "create the database if missing, migrate, and create a first admin on an empty database (its key is printed to stderr once)")
+    .action(act("serve"));
+  program.command("worker")
+    .description("BullMQ workers only, with /metrics /healthz /readyz on METRICS_PORT")
+    .action(act("worker"));
+  program.command("migrate")
+    .description("create the database if missing and run pending migrations")
+    .action(act("migrate"));
+
+  const users = program.command("users").description("manage users");
+  users.command("create")
+    .description("create a user; its API key is printed alone on the last line")
+    .requiredOption("--email <email>", "the user's email")
+    .option("--admin", "make the user an admin")
+    .addOption(new Option("--tier <tier>", "rate-limit and budget tier").choices(["free", "pro", "enterprise"]).default("free"))
+    .action(act("users", "create"));
+
+  const keys = program.command("keys").description("manage API keys");
+  keys.command("create").description("create another key for a user (printed alone on the last line)")
+    .requiredOption("--email <email>", "the user's email").option("--label <label>", "a label to tell keys apart")
+    .action(act("keys", "create"));
+  keys.command("list").description("list a user's keys (prefix only)")
+    .requiredOption("--email <email>", "the user's email")
+    .action(act("keys", "list"));
+  keys.command("revoke").description("revoke a key on every node at once; its open WebSockets are closed")
+    .requiredOption("--id <id>", "the key's id (from keys list)", keyId)
+    .action(act("keys", "revoke"));
+  keys.command("rotate").description("revoke a key and create its replacement (printed alone on the last line)")
+    .requiredOption("--id <id>", "the key's id (from keys list)", keyId)
+    .action(act("keys", "rotate"));
+
+  program.command("quotas").description("budget ledgers")
+    .command("verify").description("rebuild every budget period from the spend ledger and compare; non-zero exit on a mismatch")
+    .action(act("quotas", "verify"));
+  program.command("analytics").description("analytics rollups")
+    .command("rebuild").description("recompute the hourly analytics rollups in [from, to), e.g. after backfilling or deleting generations")
+    .requiredOption("--from <time>", "ISO date-time, inclusive", isoTime)
+    .option("--to <time>", "ISO date-time, exclusive (default: now)", isoTime)
+    .action(act("analytics", "rebuild"));
+
+  // Every usage error is one line naming its command: "switchboard keys revoke: option '--id <id>' argument 'nope' is invalid. …"
+  for (const c of allCommands(program))
+    c.configureOutput({ outputError: (str, write) => write(`${fullName(c)}: ${str.trim().replace(/^error: /, "")} (see: ${fullName(c)} --help)\n`) });
+  return program;
+}
+
+/**
+ * Parses a command line without running it (docker-compose.yml is checked against it):
+ * the action, `{ cmd: "help" }` for --help/--version, or a UserFacingError naming the problem.
+ */
+export function parseCli(argv: string[]): CliAction {
+  let action: CliAction | undefined;
+  let err = "";
+  const program = buildProgram((a) => void (action = a));
+  for (const c of allCommands(program)) {
+    c.exitOverride();
+    c.configureOutput({ writeOut: () => undefined, writeErr: (s) => void (err += s) });
+  }
+  try {
+    program.parse(argv, { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError && (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help")) return { cmd: "help", opts: {} };
+    throw new UserFacingError(err.trim().split("\n")[0] || (e as Error).message);
+  }
+  return action ?? { cmd: "help", opts: {} };
+}
+
+let config: AppConfig | undefined;
+
+async function execute({ cmd, sub, opts: o }: CliAction): Promise<void> {
+  config = loadConfig(readEnv());
+  const cfg = config;
+  const str = (v: unknown) => v as string;
   switch (cmd) {
     case "migrate":
-      return migrate(config);
+      return migrate(cfg);
     case "serve":
-      return serve(config, { api: true, worker: !o["no-worker"], setup: !!o.setup });
+      return serve(cfg, { api: true, worker: o.worker !== false, setup: !!o.setup });
     case "worker":
-      return serve(config, { api: false, worker: true, setup: false });
+      return serve(cfg, { api: false, worker: true, setup: false });
     case "users": {
-      const { user, key } = await withAdmin(config, (k) => k.createUser(need(o.email, "email"), o.admin ? "ADMIN" : "USER", ((o.tier as string | undefined) ?? "free") as Tier));
+      const { user, key } = await withAdmin(cfg, (k) => k.createUser(str(o.email), o.admin ? "ADMIN" : "USER", str(o.tier) as Tier));
       console.log(`Created ${user.role} ${user.email} (tier ${user.tier}, id ${user.id}). API key (shown once):`);
       console.log(key);
       return;
     }
-    case "keys": {
-      await withAdmin(config, async (k) => {
+    case "keys":
+      return withAdmin(cfg, async (k) => {
         if (sub === "create") {
-          const user = await k.userByEmail(need(o.email, "email"));
+          const user = await k.userByEmail(str(o.email));
           const { key, entity } = await k.createKey(user.id, (o.label as string | undefined) ?? null);
           console.log(`Created key ${entity.id} (prefix ${entity.prefix}) for ${user.email}. API key (shown once):`);
           console.log(key);
         } else if (sub === "list") {
-          const user = await k.userByEmail(need(o.email, "email"));
+          const user = await k.userByEmail(str(o.email));
           for (const key of await k.listKeys(user.id))
             console.log(`${key.id}  sb_${key.prefix}_…  ${key.label ?? "-"}  created ${key.createdAt.toISOString()}  ${key.revokedAt ? `revoked ${key.revokedAt.toISOString()}` : "active"}`);
         } else if (sub === "revoke") {
-          const key = await k.revoke(need(o.id, "id"));
+          const key = await k.revoke(str(o.id));
           console.log(`Revoked key ${key.id} (sb_${key.prefix}_…). Open sockets using it are closed on every node.`);
         } else if (sub === "rotate") {
-          const { key, entity } = await k.rotate(need(o.id, "id"));
-          console.log(`Rotated: old key ${String(o.id)} revoked; new key ${entity.id} (prefix ${entity.prefix}). API key (shown once):`);
+          const { key, entity } = await k.rotate(str(o.id));
+          console.log(`Rotated: old key ${str(o.id)} revoked; new key ${entity.id} (prefix ${entity.prefix}). API key (shown once):`);
           console.log(key);
         }
       });
-      return;
-    }
     case "quotas": {
       const { QuotaService } = require("./domain/quotas/quota.service") as typeof import("./domain/quotas/quota.service");
       const { systemClock } = require("./common/clock") as typeof import("./common/clock");
-      const ok = await withAdminInfra(config, async (ds, bus) => {
-        const { periods, mismatches } = await new QuotaService(ds, bus, systemClock, config.quotas).verify();
+      const ok = await withAdminInfra(cfg, async (ds, bus) => {
+        const { periods, mismatches } = await new QuotaService(ds, bus, systemClock, cfg.quotas).verify();
         for (const m of mismatches) console.log(`MISMATCH ${JSON.stringify(m)}`);
         console.log(`${periods} budget period(s) checked against the spend ledger: ${mismatches.length ? `${mismatches.length} mismatch(es)` : "all balances match"}.`);
         return mismatches.length === 0;
@@ -185,28 +257,40 @@ export async function main(argv: string[]): Promise<void> {
     }
     case "analytics": {
       const { RollupService } = require("./domain/analytics/rollup.service") as typeof import("./domain/analytics/rollup.service");
-      const at = (v: string | boolean | undefined, flag: string): Date => {
-        const d = new Date(need(v, flag));
-        if (Number.isNaN(d.getTime())) throw new UserFacingError(`--${flag} must be an ISO date-time such as 2026-11-01T00:00:00Z`);
-        return d;
-      };
-      const from = at(o.from, "from");
-      const to = o.to ? at(o.to, "to") : new Date();
+      const from = o.from as Date;
+      const to = (o.to as Date | undefined) ?? new Date();
       if (from >= to) throw new UserFacingError("--from must be before --to");
-      const hours = await withAdminInfra(config, (ds) => new RollupService(ds, { dirtyLookbackMs: config.sweeper.maxAgeMs + 3_600_000 }).rebuild(from, to));
+      const hours = await withAdminInfra(cfg, (ds) => new RollupService(ds, { dirtyLookbackMs: cfg.sweeper.maxAgeMs + 3_600_000 }).rebuild(from, to));
       console.log(`Recomputed ${hours} rolled-up hour(s) between ${from.toISOString()} and ${to.toISOString()}.`);
       return;
     }
-    default:
-      console.log(USAGE);
-      return;
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).catch((err: Error) => {
+/** Parses and runs a command line; commander itself answers --help, --version and usage errors (and exits). */
+export async function main(argv: string[]): Promise<void> {
+  let running = "switchboard";
+  const program = buildProgram((a) => {
+    running = ["switchboard", a.cmd, a.sub].filter(Boolean).join(" ");
+    return execute(a);
+  });
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (err) {
+    throw Object.assign(err as Error, { command: running });
+  }
+}
+
+/** The process entry (bin/switchboard.js, `node dist/src/main.js`): an error is one line on stderr and exit 1. */
+export function run(argv: string[] = process.argv.slice(2)): void {
+  main(argv).catch((err: Error & { command?: string }) => {
     const known = err instanceof UserFacingError || err instanceof ConfigError;
-    console.error(`switchboard: ${known ? err.message : (err.stack ?? err.message)}`);
+    const debug = config?.log.level === "debug" || config?.log.level === "trace";
+    // Never a stack trace for a user's mistake; an unexpected error shows its stack only at LOG_LEVEL=debug.
+    const text = known ? err.message : debug ? (err.stack ?? err.message) : `${err.name}: ${err.message} (LOG_LEVEL=debug shows the stack)`;
+    console.error(`${err.command ?? "switchboard"}: ${text}`);
     process.exit(1);
   });
 }
+
+if (require.main === module) run();

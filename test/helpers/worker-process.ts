@@ -1,9 +1,12 @@
 /**
- * Runs `switchboard worker` (src/main.ts through ts-node) as a separate OS process against
- * a test app's database and Redis prefix: the real scale-out and crash story.
+ * Runs `switchboard worker` through the installed bin (package.json `bin` → bin/switchboard.js →
+ * dist/) as a separate OS process against a test app's database and Redis prefix: the real
+ * scale-out and crash story. The bin is run by node directly (not through npx) so that `child`
+ * is the server process itself: its pid, its exit code, and a SIGKILL that kills it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
+import { BIN, ensureDist } from "./installed-cli";
 import { freePort, type TestApp } from "./test-app";
 
 export interface WorkerProcess {
@@ -21,8 +24,9 @@ const ROOT = path.resolve(__dirname, "../..");
 
 /** Spawns a worker process on `t`'s database and prefix and resolves once its /readyz answers 200. */
 export async function spawnWorker(t: TestApp, env: Record<string, string> = {}, readyTimeoutMs = 30_000, args: string[] = ["worker"]): Promise<WorkerProcess> {
+  ensureDist();
   const metricsPort = await freePort();
-  const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "src/main.ts", ...args], {
+  const child = spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,
