@@ -292,7 +292,8 @@ export interface AppConfig {
 
 export class ConfigError extends Error {
   constructor(problems: string[]) {
-    super(`Invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    // One problem is one line; several are listed together.
+    super(problems.length === 1 ? `Invalid configuration: ${problems[0]}` : `Invalid configuration:\n  - ${problems.join("\n  - ")}`);
     this.name = "ConfigError";
   }
 }
@@ -630,6 +631,26 @@ export function loadConfig(env: Env): AppConfig {
   }
   if (r.problems.length) throw new ConfigError(r.problems);
   return deepFreeze(cfg);
+}
+
+/** Published values (old compose defaults, docs, examples): never a production secret. */
+const WELL_KNOWN_SECRETS = new Set(["change-me-in-production", "change-me", "changeme", "secret", "switchboard", "switchboard-secret", "password"]);
+
+/**
+ * What `serve` and `worker` refuse to start with when NODE_ENV=production: FILES_SIGNING_SECRET
+ * and SWITCHBOARD_MASTER_KEY must be set, at least 32 characters, and not a well-known value.
+ * (Outside production a missing signing secret is generated and kept in the database.)
+ */
+export function productionSecretProblems(cfg: AppConfig): string[] {
+  if (cfg.env !== "production") return [];
+  const secrets = { FILES_SIGNING_SECRET: cfg.files.signingSecret, SWITCHBOARD_MASTER_KEY: cfg.providers.masterKey };
+  const missing = Object.entries(secrets).filter(([, v]) => !v).map(([k]) => k);
+  const weak = Object.entries(secrets).filter(([, v]) => v && (WELL_KNOWN_SECRETS.has(v.toLowerCase()) || v.length < 32 || new Set(v).size < 8)).map(([k]) => k);
+  const how = "a random value of 32+ characters (e.g. `openssl rand -hex 32`), the same on every node";
+  const problems: string[] = [];
+  if (missing.length) problems.push(`NODE_ENV=production needs ${missing.join(" and ")}: set ${missing.length > 1 ? "each" : "it"} to ${how}`);
+  if (weak.length) problems.push(`NODE_ENV=production refuses ${weak.join(" and ")}: well known or too weak; use ${how}`);
+  return problems;
 }
 
 function merge<T>(base: T, over: DeepPartial<T> | undefined): T {
