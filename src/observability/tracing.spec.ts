@@ -1,6 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pino from "pino";
 import { enqueueSpan, inSpan, jobSpan, SpanKind, startTracing, traceLogFields, tracingEnabled } from "./tracing";
 
 describe("tracing off (no OTEL_EXPORTER_OTLP_ENDPOINT)", () => {
@@ -38,8 +39,26 @@ describe("tracing on", () => {
     );
     await jobSpan("generations", { generationId: "g1", trace: carrier, attempt: 1 }, () => false, async (span) => {
       expect(span!.spanContext().traceId).toBe(carrier.traceparent.split("-")[1]);
-      expect(traceLogFields()).toEqual({ traceId: span!.spanContext().traceId, spanId: span!.spanContext().spanId });
+      expect(traceLogFields()).toEqual({ trace_id: span!.spanContext().traceId, span_id: span!.spanContext().spanId, trace_flags: "01" });
+      // pino with this mixin (as createLogger sets it), at the default level: pino merges each line's fields into the mixin's object.
+      const lines: Record<string, unknown>[] = [];
+      const log = pino({ level: "info", mixin: traceLogFields }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+      log.info({ port: 4000 }, "inside");
+      log.warn({ status: 403 }, "again");
+      expect(lines).toMatchObject([
+        { msg: "inside", port: 4000, trace_id: span!.spanContext().traceId, span_id: span!.spanContext().spanId },
+        { msg: "again", status: 403, trace_id: span!.spanContext().traceId },
+      ]);
+      expect(traceLogFields()).toEqual({ trace_id: span!.spanContext().traceId, span_id: span!.spanContext().spanId, trace_flags: "01" }); // not mutated by a line
     });
+    // Outside any span, tracing on: an empty, writable object (a frozen one crashed every process at its first log line).
+    const outside: Record<string, unknown>[] = [];
+    const log = pino({ level: "info", mixin: traceLogFields }, { write: (l: string) => void outside.push(JSON.parse(l)) });
+    log.info({ port: 4000 }, "switchboard started");
+    log.info({ workers: true }, "next");
+    expect(outside).toMatchObject([{ port: 4000 }, { workers: true }]);
+    expect(outside[1]).not.toHaveProperty("port");
+    expect(outside[0]).not.toHaveProperty("trace_id");
     await stops[0]();
     expect(tracingEnabled()).toBe(true);
     expect(exported).toBe(0); // batched: nothing sent yet

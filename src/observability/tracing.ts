@@ -164,12 +164,16 @@ export function annotateOperation(type: string | undefined, name: string | undef
   if (generationId) span.setAttribute("switchboard.generation.id", generationId);
 }
 
-/** Trace and span ids of the active span, for log lines (empty without tracing or outside a span). */
+/**
+ * Trace and span ids of the active span for a log line (`trace_id`, `span_id`, `trace_flags`, as
+ * OpenTelemetry's log data model and its pino instrumentation name them); empty without tracing or
+ * outside a span. A fresh object every call: pino's mixin merges the line's fields INTO the object
+ * it returns, so a shared (let alone frozen) one is mutated or throws "object is not extensible".
+ */
 export function traceLogFields(): Record<string, string> {
-  if (!stopProvider) return NONE;
+  if (!stopProvider) return {};
   const sc = trace.getActiveSpan()?.spanContext();
-  return sc ? { traceId: sc.traceId, spanId: sc.spanId } : NONE;
+  return sc ? { trace_id: sc.traceId, span_id: sc.spanId, trace_flags: `0${sc.traceFlags.toString(16)}` } : {};
 }
-const NONE: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 export { SpanKind };
