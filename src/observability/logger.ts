@@ -5,7 +5,7 @@ import { traceLogFields } from "./tracing";
 export type { Logger };
 
 export interface LoggerOptions {
-  /** Tracing is on: lines logged inside a span carry `traceId` and `spanId`. */
+  /** Tracing is on: lines logged inside a span carry `trace_id`, `span_id` and `trace_flags`. */
   traceIds?: boolean;
   /** Human-readable, coloured lines (pino-pretty) instead of JSON: development on a terminal. */
   pretty?: boolean;
@@ -16,8 +16,8 @@ export const wantsPrettyLogs = (env: string): boolean => env === "development" &
 
 /**
  * Structured JSON logs. Lines about a request carry its `requestId` (and `generationId` where
- * known); with `traceIds` (tracing on) every line logged inside a span also carries `traceId`
- * and `spanId`, so logs and traces join.
+ * known); with `traceIds` (tracing on) every line logged inside a span also carries `trace_id`,
+ * `span_id` and `trace_flags`, so logs and traces join.
  */
 export function createLogger(level: string, base: Record<string, unknown> = {}, opts: LoggerOptions = {}): Logger {
   const options: pino.LoggerOptions = {
