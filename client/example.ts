@@ -47,17 +47,32 @@ async function main() {
   });
   console.log(`created ${gen.id} (${gen.status}, estimated $${gen.estimatedCostUsd})`);
 
+  // The README's protocol: the SNAPSHOT carries the text streamed so far and its seq; then only
+  // events with a higher seq count; RESTARTED discards the partial text (a new attempt streams afresh).
+  // The generation may have started (or finished) before the subscription is live: the snapshot has it.
+  let text = "";
+  let lastSeq = -1;
+  let final: GenerationUpdatedSubscription["generationUpdated"] | undefined;
   await new Promise<void>((resolve, reject) => {
     ws.subscribe<GenerationUpdatedSubscription>(
       { query: print(GenerationUpdatedDocument), variables: { id: gen.id } },
       {
         next: ({ data }) => {
           const ev = data!.generationUpdated;
-          if (ev.type === "DELTA") process.stdout.write(`  #${ev.seq} DELTA ${JSON.stringify(ev.delta)}\n`);
-          else if (ev.type === "PROGRESS") console.log(`  #${ev.seq} PROGRESS ${Math.round((ev.progress ?? 0) * 100)}%`);
+          if (ev.type !== "SNAPSHOT" && ev.seq <= lastSeq) return; // already counted
+          lastSeq = ev.seq;
+          if (ev.type === "SNAPSHOT") {
+            text = ev.text ?? "";
+            console.log(`  #${ev.seq} SNAPSHOT ${ev.generation.status}${text ? ` text so far ${JSON.stringify(text)}` : ""}`);
+          } else if (ev.type === "DELTA") {
+            text += ev.delta ?? "";
+            console.log(`  #${ev.seq} DELTA ${JSON.stringify(ev.delta)}`);
+          } else if (ev.type === "RESTARTED") {
+            text = "";
+            console.log(`  #${ev.seq} RESTARTED (partial text discarded)${ev.message ? ` — ${ev.message}` : ""}`);
+          } else if (ev.type === "PROGRESS") console.log(`  #${ev.seq} PROGRESS ${Math.round((ev.progress ?? 0) * 100)}%`);
           else console.log(`  #${ev.seq} ${ev.type} ${ev.generation.status}${ev.message ? ` — ${ev.message}` : ""}`);
-          if (ev.type === "SUCCEEDED") console.log(`\n${ev.generation.output?.text ?? ev.generation.output?.url}`);
-          if (ev.type === "FAILED") console.log(`\nfailed: ${ev.generation.error?.code} ${ev.generation.error?.message}`);
+          if (["SUCCEEDED", "FAILED", "CANCELLED"].includes(ev.generation.status)) final = ev;
         },
         error: reject,
         complete: resolve,
@@ -65,6 +80,15 @@ async function main() {
     );
   });
   await ws.dispose();
+  const g = final?.generation;
+  if (!g) throw new Error("the subscription ended before the generation finished");
+  if (g.status === "FAILED") throw new Error(`failed: ${g.error?.code} ${g.error?.message}`);
+  if (g.status === "CANCELLED") throw new Error("cancelled");
+  if (kind === "TEXT") {
+    console.log(`\n${text}`);
+    // What was streamed (snapshot + deltas) is the whole answer, from its first character.
+    if (text !== g.output?.text) throw new Error(`streamed text differs from the stored output:\n  streamed: ${JSON.stringify(text)}\n  stored:   ${JSON.stringify(g.output?.text)}`);
+  } else console.log(`\n${g.output?.url}`);
 }
 
 main().catch((err) => {
