@@ -300,7 +300,7 @@ describe("webhooks: signed deliveries, retries, the address guard", () => {
     }
     const [{ n }] = await t.app.ds.query(`SELECT count(*)::int AS n FROM generations WHERE user_id = $1`, [u.id]);
     expect(n).toBe(0);
-    expect(codeAndField(await t.gql(u.key, CREATE, { input: text("too long", { callbackUrl: `${base}/${"x".repeat(2100)}` }) }))).toEqual(["BAD_USER_INPUT:"]);
+    expect(codeAndField(await t.gql(u.key, CREATE, { input: text("too long", { callbackUrl: `${base}/${"x".repeat(2100)}` }) }))).toEqual(["BAD_USER_INPUT:callbackUrl"]);
   });
 
   it("users see only their own deliveries and endpoints; admins see everyone's", async () => {
