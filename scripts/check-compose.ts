@@ -39,6 +39,19 @@ for (const [name, s] of ours) {
     problems.push(`${name}: ${(err as Error).message.split("\n")[0]}`);
   }
 }
+// Secrets and every provider key the README lists are passed through from the environment with no
+// default in the file (a null value in Compose's mapping form): a default here would be a published secret.
+const readme = readFileSync(join(root, "README.md"), "utf8");
+const providerPara = readme.slice(readme.indexOf("A provider is on when it has what it needs"), readme.indexOf("\n\n", readme.indexOf("A provider is on when it has what it needs")));
+const passThrough = ["FILES_SIGNING_SECRET", "SWITCHBOARD_MASTER_KEY", ...new Set([...providerPara.matchAll(/`([A-Z]+(?:_API_KEY|_BASE_URL)|HF_TOKEN)`/g)].map((m) => m[1]))];
+if (passThrough.length < 10) problems.push("could not find the README's list of provider keys");
+for (const [name, s] of ours) {
+  const env = (s as { environment?: Record<string, unknown> }).environment ?? {};
+  for (const v of passThrough) {
+    if (!(v in env)) problems.push(`${name}: ${v} is not passed through from the environment`);
+    else if (env[v] !== null) problems.push(`${name}: ${v} must have no value in the file (got ${JSON.stringify(env[v])}): it comes from the environment`);
+  }
+}
 if (problems.length) {
   console.error(`docker-compose.yml is invalid:\n  - ${problems.join("\n  - ")}`);
   process.exit(1);
