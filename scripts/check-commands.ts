@@ -186,6 +186,7 @@ for (const raw of [...shellLines, ...inline]) {
   if (!line) continue;
   for (const part of line.split("&&").map((p) => p.trim())) {
     let m: RegExpMatchArray | null;
+    if (/^export [A-Z_]+=/.test(part)) continue; // environment for the commands that follow
     if ((m = part.match(/^npm (?:run )?(test|start)\b/)) || (m = part.match(/^npm run ([\w:-]+)/))) addScript(m[1], `README \`${part}\``);
     else if (part === "npm install") wanted.set("npm install", run("npm install --dry-run --no-audit --no-fund"));
     else if ((m = part.match(/^npx switchboard ([a-z][a-z ]*)/))) addCli(m[1].trim(), part);
