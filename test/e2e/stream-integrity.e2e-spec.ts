@@ -9,49 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dropRedisPrefix } from "../helpers/infra";
 import { collect, startTestApp, type TestApp } from "../helpers/test-app";
 import { spawnWorker, type WorkerProcess } from "../helpers/worker-process";
-
-const CREATE = `mutation($input: CreateGenerationInput!) { createGeneration(input: $input) { id status } }`;
-const SUB = `subscription($id: ID!) { generationUpdated(id: $id) { seq type delta text generation { status } } }`;
-
-interface Ev {
-  seq: number;
-  type: string;
-  delta: string | null;
-  text: string | null;
-  generation: { status: string };
-}
-const terminal = (e: { type: string }) => ["SUCCEEDED", "FAILED", "CANCELLED"].includes(e.type);
-
-/** The README's client protocol: SNAPSHOT text, then events above the seq it has; RESTARTED discards, DELTA appends. */
-function rebuild(events: Ev[]): string {
-  let text = "";
-  let seq = -1;
-  for (const e of events) {
-    if (e.type === "SNAPSHOT") {
-      text = e.text ?? "";
-      seq = e.seq;
-      continue;
-    }
-    if (e.seq <= seq) continue;
-    seq = e.seq;
-    if (e.type === "RESTARTED") text = "";
-    if (e.type === "DELTA") text += e.delta ?? "";
-  }
-  return text;
-}
+import { CREATE, SUB, rebuild, terminal, until, type Ev } from "../helpers/stream-protocol";
 
 function expectIncreasing(events: Ev[]): void {
   for (let i = 1; i < events.length; i++) expect(events[i].seq, `event ${i} (${events[i].type}) of ${JSON.stringify(events.map((e) => [e.seq, e.type]))}`).toBeGreaterThan(events[i - 1].seq);
-}
-
-async function until<T>(fn: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v).slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe("stream integrity: Redis loses the suite's keys while text streams are in flight", () => {
