@@ -23,6 +23,7 @@ export class ScheduledQueue extends Queue {
 
   constructor(name: string, opts: QueueOptions, private readonly specs: readonly SchedulerSpec[], private readonly log?: Logger) {
     super(name, opts);
+    this.on("error", () => undefined); // reconnects by itself (an unheard 'error' would end the process)
   }
 
   /** Creates (or updates) every scheduler. */

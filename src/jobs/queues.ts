@@ -35,6 +35,8 @@ export class GenerationQueue implements GenerationScheduler {
 
   constructor(private readonly settings: QueueSettings) {
     this.queue = new Queue<GenerationJobData>(GENERATIONS_QUEUE, { connection: settings.connection, prefix: settings.prefix });
+    // A queue with no 'error' listener throws when Redis goes away, taking the process down; it reconnects by itself.
+    this.queue.on("error", () => undefined);
     this.adds = new TickBatcher<{ id: string; priority: Priority; userId?: string; trace?: TraceCarrier }, void>(async (items) => {
       await this.queue.addBulk(items.map(({ id, priority, userId, trace }) => ({ name: "generate", data: { generationId: id, ...(userId ? { userId } : {}), ...(trace ? { trace } : {}) }, opts: this.jobOptions(id, priority) })));
       return items.map((): void => undefined);

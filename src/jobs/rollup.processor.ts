@@ -30,6 +30,7 @@ export async function scheduleRollups(s: RollupSettings, log?: Logger): Promise<
 /** Rollups switched off (interval 0): the scheduler an earlier run left in Redis goes, so no job piles up without a worker. */
 export async function unscheduleRollups(s: Omit<RollupSettings, "everyMs">): Promise<void> {
   const q = new Queue(ANALYTICS_QUEUE, { connection: s.connection, prefix: s.prefix });
+  q.on("error", () => undefined); // reconnects by itself (an unheard 'error' would end the process)
   try {
     await q.removeJobScheduler("rollup");
     await q.drain(true);

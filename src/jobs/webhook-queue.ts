@@ -25,6 +25,8 @@ export class WebhookQueue implements WebhookScheduler {
 
   constructor(private readonly s: WebhookQueueSettings) {
     this.queue = new Queue<WebhookJobData>(WEBHOOKS_QUEUE, { connection: s.connection, prefix: s.prefix });
+    // A queue with no 'error' listener throws when Redis goes away, taking the process down; it reconnects by itself.
+    this.queue.on("error", () => undefined);
   }
 
   async enqueue(runs: { deliveryId: string; run: number }[]): Promise<void> {

@@ -15,8 +15,10 @@ import { createPushIterator } from "../common/push-iterator";
 import { toSnapshot, type GenerationEventPayload, type GenerationEventType } from "./generation-event";
 
 /**
- * KEYS: seq counter, accumulated text, open-streams set. ARGV: payload tail, ttl, delta to append,
- * reset text (1/0), channel, owner channel, floor, kind, generation id, now (ms).
+ * KEYS: seq counter, accumulated text, open-streams set, current run. ARGV: payload tail, ttl, delta
+ * to append, reset text (1/0), channel, owner channel, floor, kind, generation id, now (ms), run.
+ * run > 0 fences a run's events: once a later run of the generation has published, an earlier
+ * run still streaming (its job was re-enqueued after Redis lost it) publishes nothing more.
  * kind: q = QUEUED (always seq 1, the first state), d = DELTA/PROGRESS, t = another non-terminal
  * event, x = RESTARTED only if there is text to discard, e = terminal, r = a terminal event whose
  * publication is not known (published only if the stream is still open or Redis lost it).
@@ -27,6 +29,12 @@ import { toSnapshot, type GenerationEventPayload, type GenerationEventType } fro
 const PUBLISH_EVENT_LUA = `
 local kind = ARGV[8]
 local wasOpen = 0
+local run = tonumber(ARGV[11])
+if run > 0 then
+  local cur = tonumber(redis.call('GET', KEYS[4]) or '0')
+  if run < cur then return {0, 0, 0} end
+  if run > cur then redis.call('SET', KEYS[4], run, 'PX', ARGV[2]) end
+end
 if kind == 'r' then
   if redis.call('ZSCORE', KEYS[3], ARGV[9]) then wasOpen = 1
   elseif redis.call('EXISTS', KEYS[1]) == 1 then return {0, 0, 0} end
@@ -64,8 +72,8 @@ type PublishReply = [seq: number, restored: number, wasOpen: number];
 
 type RedisWithEvent = Redis & {
   sbGenerationEvent(
-    seqKey: string, textKey: string, openKey: string, rest: string, ttlMs: number, append: string, reset: string,
-    ch1: string, ch2: string, floor: number, kind: string, id: string, now: number,
+    seqKey: string, textKey: string, openKey: string, runKey: string, rest: string, ttlMs: number, append: string, reset: string,
+    ch1: string, ch2: string, floor: number, kind: string, id: string, now: number, run: number,
   ): Promise<PublishReply>;
 };
 
@@ -85,6 +93,8 @@ export interface PublishOptions {
   floor?: number;
   /** RESTARTED only: publish it only if there is streamed text to discard (a run after an earlier one). */
   onlyIfText?: boolean;
+  /** The run publishing (its run attempt): an earlier run's events are dropped once a later run published. */
+  run?: number;
 }
 
 export interface Published {
@@ -108,7 +118,7 @@ export class EventBus {
     private readonly streamTtlMs = 3_600_000,
   ) {
     this.redis = redis as RedisWithEvent;
-    if (!("sbGenerationEvent" in redis)) redis.defineCommand("sbGenerationEvent", { numberOfKeys: 3, lua: PUBLISH_EVENT_LUA });
+    if (!("sbGenerationEvent" in redis)) redis.defineCommand("sbGenerationEvent", { numberOfKeys: 4, lua: PUBLISH_EVENT_LUA });
   }
 
   channel(topic: Topic, id?: string): string {
@@ -153,7 +163,7 @@ export class EventBus {
     const terminal = TERMINAL.has(ev.type);
     if (terminal) this.runTerminalHooks(g, ev.type as "SUCCEEDED" | "FAILED" | "CANCELLED");
     const kind = ev.type === "QUEUED" ? "q" : terminal ? "e" : STREAMING.has(ev.type) ? "d" : ev.type === "RESTARTED" && opts.onlyIfText ? "x" : "t";
-    const [seq, restored] = await this.send(g, ev, kind, opts.floor ?? g.seqReserved ?? 0);
+    const [seq, restored] = await this.send(g, ev, kind, opts.floor ?? g.seqReserved ?? 0, opts.run ?? 0);
     return { seq, restored: restored === 1 };
   }
 
@@ -199,7 +209,7 @@ export class EventBus {
     }
   }
 
-  private async send(g: GenerationEntity, ev: EventInit, kind: string, floor: number): Promise<PublishReply> {
+  private async send(g: GenerationEntity, ev: EventInit, kind: string, floor: number, run = 0): Promise<PublishReply> {
     const rest: Omit<GenerationEventPayload, "seq"> = {
       type: ev.type,
       generationId: g.id,
@@ -215,6 +225,7 @@ export class EventBus {
       this.seqKey(g.id),
       this.textKey(g.id),
       this.openKey(),
+      this.runKey(g.id),
       "," + json.slice(1),
       this.streamTtlMs,
       ev.type === "DELTA" ? (ev.delta ?? "") : "",
@@ -225,6 +236,7 @@ export class EventBus {
       kind,
       g.id,
       Date.now(),
+      run,
     );
     return [Number(reply[0]), Number(reply[1]), Number(reply[2])];
   }
@@ -236,6 +248,9 @@ export class EventBus {
     return { seq, text: (res?.[1]?.[1] as string | null) ?? "" };
   }
 
+  private runKey(id: string) {
+    return `${this.prefix}:run:${id}`;
+  }
   private seqKey(id: string) {
     return `${this.prefix}:seq:${id}`;
   }

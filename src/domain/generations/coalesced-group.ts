@@ -6,7 +6,7 @@
 import type { DataSource } from "typeorm";
 import { GenerationEntity, type StoredOutput } from "../../db/entities/generation.entity";
 import { rowToEntity } from "../../db/row-mapper";
-import type { EventBus } from "../../realtime/event-bus";
+import type { EventBus, EventInit } from "../../realtime/event-bus";
 import { Topic } from "../../realtime/topics";
 import { RELEASE_AND_SELECT } from "../quotas/release.sql";
 import type { QuotaService } from "../quotas/quota.service";
@@ -23,6 +23,8 @@ export type GroupOutcome =
 export class Followers {
   readonly members: GenerationEntity[] = [];
   private readonly seen = new Set<string>();
+  /** The last seq this process published per follower: the floor a counter Redis lost restarts from (gap-free). */
+  readonly lastSeq = new Map<string, number>();
   private unsubscribe: () => void = () => undefined;
   text = "";
 
@@ -47,18 +49,23 @@ export class Followers {
       if (this.seen.has(m.id)) continue;
       this.seen.add(m.id);
       this.members.push(m);
-      await this.bus.publishGenerationEvent(m, { type: "STARTED" });
-      if (this.text) await this.bus.publishGenerationEvent(m, { type: "DELTA", delta: this.text });
+      await this.publish(m, { type: "STARTED" });
+      if (this.text) await this.publish(m, { type: "DELTA", delta: this.text });
     }
   }
 
   async delta(d: string): Promise<void> {
     this.text += d;
-    for (const m of this.members) await this.bus.publishGenerationEvent(m, { type: "DELTA", delta: d });
+    for (const m of this.members) await this.publish(m, { type: "DELTA", delta: d });
   }
 
   async progress(p: number): Promise<void> {
-    for (const m of this.members) await this.bus.publishGenerationEvent(m, { type: "PROGRESS", progress: p });
+    for (const m of this.members) await this.publish(m, { type: "PROGRESS", progress: p });
+  }
+
+  private async publish(m: GenerationEntity, ev: EventInit): Promise<void> {
+    const seq = await this.bus.publishGenerationEvent(m, ev, { floor: this.lastSeq.get(m.id) ?? m.seqReserved ?? 0 });
+    if (seq) this.lastSeq.set(m.id, Math.max(seq, this.lastSeq.get(m.id) ?? 0));
   }
 
   close(): void {
@@ -67,7 +74,9 @@ export class Followers {
 }
 
 /** Ends every follower still waiting with the leader's outcome; returns how many. */
-export async function finishFollowers(ds: DataSource, bus: EventBus, quotas: QuotaService, leaderId: string, outcome: GroupOutcome): Promise<GenerationEntity[]> {
+export async function finishFollowers(
+  ds: DataSource, bus: EventBus, quotas: QuotaService, leaderId: string, outcome: GroupOutcome, lastSeq?: ReadonlyMap<string, number>,
+): Promise<GenerationEntity[]> {
   const ok = outcome.status === "SUCCEEDED";
   const rows: Record<string, unknown>[] = await ds.query(
     `WITH g AS (
@@ -82,7 +91,7 @@ export async function finishFollowers(ds: DataSource, bus: EventBus, quotas: Quo
   );
   const done = rows.map((r) => rowToEntity(ds, GenerationEntity, r));
   for (const g of done) {
-    await bus.publishGenerationEvent(g, { type: g.status as "SUCCEEDED" | "FAILED", message: ok ? "shared the upstream work of an identical request" : outcome.message });
+    await bus.publishGenerationEvent(g, { type: g.status as "SUCCEEDED" | "FAILED", message: ok ? "shared the upstream work of an identical request" : outcome.message }, { floor: lastSeq?.get(g.id) });
     quotas.changed(g.userId, false);
   }
   return done;

@@ -131,6 +131,7 @@ export class GenerationRunner {
     const ctrl = new AbortController();
     this.active.set(job.generationId, ctrl); // before the claim: a cancel racing the claim is not missed
     let heirId: string | undefined;
+    let mine: RunEvents | undefined;
     try {
       let claimed = await this.store.claim(job.generationId);
       if (!claimed && this.cache) {
@@ -146,14 +147,16 @@ export class GenerationRunner {
         await this.repairTerminalEvent(job.generationId);
         return { kind: "skipped", reason: "not QUEUED or RUNNING" };
       }
-      this.streams.set(claimed.gen.id, new RunEvents(this.bus, this.store, claimed.gen.id, claimed.gen.runAttempt, claimed.seqFloor, claimed.gen.seqReserved));
+      mine = new RunEvents(this.bus, this.store, claimed.gen.id, claimed.gen.runAttempt, claimed.seqFloor, claimed.gen.seqReserved);
+      this.streams.set(claimed.gen.id, mine);
       return await this.execute(claimed, ctrl, job);
     } finally {
-      this.active.delete(job.generationId);
-      this.streams.delete(job.generationId);
+      if (this.active.get(job.generationId) === ctrl) this.active.delete(job.generationId);
+      // Only this run's stream: a later run of the same generation in this process keeps its own.
+      if (this.streams.get(job.generationId) === mine) this.streams.delete(job.generationId);
       if (heirId) {
-        this.active.delete(heirId);
-        this.streams.delete(heirId);
+        if (this.active.get(heirId) === ctrl) this.active.delete(heirId);
+        if (this.streams.get(heirId) === mine) this.streams.delete(heirId);
       }
     }
   }
@@ -173,8 +176,11 @@ export class GenerationRunner {
 
   /** Publishes an event of a run in this process with the seq it knows (any other event goes out as is). */
   private emit(g: GenerationEntity, ev: EventInit, opts?: Omit<PublishOptions, "floor">): Promise<number> {
+    // A run superseded in this very process (its job was re-claimed here) must not speak through the new run's stream:
+    // it publishes fenced by its own run attempt, so its late events are dropped.
     const s = this.streams.get(g.id);
-    return s ? s.emit(g, ev, opts) : this.emit(g, ev, opts);
+    if (s && s.runAttempt === g.runAttempt) return s.emit(g, ev, opts);
+    return this.bus.publishGenerationEvent(g, ev, { ...opts, run: g.runAttempt });
   }
 
   private async execute({ gen, attemptNo, takenOver }: Claim, ctrl: AbortController, job: RunJob): Promise<RunOutcome> {
@@ -370,7 +376,8 @@ export class GenerationRunner {
           firstToken();
           events.push(d);
         },
-        onProgress: (p) => void events.then(() => this.progress(gen, p, followers)),
+        // Progress is best effort: a failed write (Postgres or Redis away for a moment) never takes the process down.
+        onProgress: (p) => void events.then(() => this.progress(gen, p, followers)).catch((err) => this.log.warn({ err, generationId: gen.id }, "progress update failed")),
       };
       let out: GenerateOutcome;
       if (task) out = await provider.poll!({ pending: true, taskId: task.taskId, state: task.state, checkAfterMs: 0 }, req, call);

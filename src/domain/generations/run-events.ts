@@ -26,7 +26,7 @@ export class RunEvents {
     private readonly bus: EventBus,
     private readonly store: RunStore,
     private readonly generationId: string,
-    private readonly runAttempt: number,
+    readonly runAttempt: number,
     floor: number,
     private reserved: number,
   ) {
@@ -40,7 +40,7 @@ export class RunEvents {
       if (ceiling === null) return 0;
       this.reserved = ceiling;
     }
-    const res = await this.bus.publishEvent(g, ev, { ...opts, floor: this.last });
+    const res = await this.bus.publishEvent(g, ev, { ...opts, floor: this.last, run: this.runAttempt });
     if (!res.seq) return 0;
     this.last = Math.max(this.last, res.seq);
     if (ev.type === "STARTED" || ev.type === "RESTARTED") this.text = "";
