@@ -8,7 +8,7 @@
 import { Client } from "pg";
 import { Redis } from "ioredis";
 import { Cluster, type ChaosRedis } from "./cluster";
-import { SocketPool, Subscriber, type SubscriberResult } from "./subscriber";
+import { redisLoss, SocketPool, Subscriber, type SubscriberResult } from "./subscriber";
 
 /** mulberry32: a tiny seeded PRNG (floats in [0, 1)). */
 export function prng(seed: number): () => number {
@@ -114,6 +114,8 @@ export interface ChaosReport {
     streamsWhole: number;
     streamsChecked: number;
     subscribersWithoutTerminal: number;
+    /** Events whose seq jumped forward after Redis lost its data (allowed: never backwards). */
+    seqForwardJumpsAfterRedisLoss: number;
     /**
      * From the Redis fault until it was repaired: every generation in flight then is terminal or has
      * its BullMQ job again (null: not within the settle timeout).
@@ -180,6 +182,8 @@ export async function runScenario(o: ScenarioOptions): Promise<ChaosReport> {
   const cluster = await Cluster.start({ redis: o.redis, apiNodes: o.apiNodes, workers: o.workers, env: o.env }, prefix);
   let pool: SocketPool | undefined;
   const subs: Subscriber[] = [];
+  redisLoss.happened = false;
+  redisLoss.forwardJumps = 0;
   try {
     log(`cluster up: ${cluster.apis.map((p) => `${p.name}:${p.port}`).join(" ")} ${cluster.workers.map((p) => p.name).join(" ")}; db ${cluster.db.name}; redis ${cluster.redisUrl} prefix ${prefix}`);
     const keys: string[] = [];
@@ -253,6 +257,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ChaosReport> {
         const rows = await query(`SELECT id FROM generations WHERE status IN ('QUEUED','RUNNING')`);
         inFlightAtRedisFault = rows.map((r: { id: string }) => r.id);
         redisFaultAt = now();
+        redisLoss.happened = true;
         await cluster.loseRedis();
         faults.push({ kind, atMs: redisFaultAt, detail: `${o.redis.describe}, ${inFlightAtRedisFault.length} generations in flight` });
         log(`${redisFaultAt} ms: ${o.redis.describe} (${inFlightAtRedisFault.length} in flight)`);
@@ -509,7 +514,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ChaosReport> {
       faults,
       figures: {
         lost, doubleCharged, duplicateUpstreamCalls: duplicateCalls, upstreamCalls: attempts.filter((a) => a.status !== "SKIPPED").length,
-        streamsWhole, streamsChecked, subscribersWithoutTerminal: withoutTerminal,
+        streamsWhole, streamsChecked, subscribersWithoutTerminal: withoutTerminal, seqForwardJumpsAfterRedisLoss: redisLoss.forwardJumps,
         recoveryMsAfterRedisFault: recoveryMs, drainMsAfterRedisFault: drainMs, inFlightAtRedisFault: inFlightAtRedisFault.length,
       },
       failures: f,

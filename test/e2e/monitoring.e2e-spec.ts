@@ -109,10 +109,11 @@ describe("metrics, health and request logs", () => {
     expect(freshId).toMatch(/^[0-9a-f-]{36}$/);
     await fetch(`${base(t)}/healthz`);
 
-    const done = lines.filter((l) => l.msg === "request completed");
+    // One line per request when it completes: "<type> <operation> <outcome> (<status>) in <n> ms", with those fields.
+    const done = lines.filter((l) => typeof l.msg === "string" && / in \d+ ms$/.test(l.msg) && l.res?.statusCode);
     const mine = done.filter((l) => l.requestId === "req-from-client-42");
     expect(mine).toHaveLength(1);
-    expect(mine[0]).toMatchObject({ level: 30, generationId: id, req: { method: "POST", path: "/graphql" }, res: { statusCode: 200 } });
+    expect(mine[0]).toMatchObject({ level: 30, generationId: id, outcome: "ok", operationType: "mutation", req: { method: "POST", path: "/graphql" }, res: { statusCode: 200 } });
     expect(mine[0].durationMs).toBeGreaterThanOrEqual(0);
     expect(mine[0].req.headers).toBeUndefined(); // never the Authorization header
     expect(done.find((l) => l.requestId === freshId)).toBeDefined();
