@@ -2,22 +2,9 @@ import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_PARK_MS, WebhookConcurrency } from "./webhook-concurrency";
+import { dropRedisPrefix } from "../../../test/helpers/infra";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
-
-async function dropRedisPrefix(prefix: string): Promise<void> {
-  const r = new Redis(REDIS_URL);
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await r.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length) await r.del(...keys);
-    } while (cursor !== "0");
-  } finally {
-    r.disconnect();
-  }
-}
 
 /** The leases on the real Redis (a unique prefix), as several workers would race for them. */
 describe("WebhookConcurrency", () => {
