@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type GqlResult, type TestApp } from "../helpers/test-app";
 import { until } from "../helpers/quota";
-import { RunStore } from "../../src/domain/generations/run-store";
+import { GenerationStore } from "../../src/domain/generations/generation.store";
 import type { Viewer } from "../../src/domain/viewer";
 import { RELEASE_AND_SELECT } from "../../src/domain/quotas/release.sql";
 
@@ -133,7 +133,7 @@ describe("the same lock cycle driven hard from two DataSources", () => {
     await a.app.ds.query(`ANALYZE users; ANALYZE quota_periods`);
     const users = await Promise.all(Array.from({ length: 48 }, () => a.createUser(undefined, { tier: "enterprise" })));
     const viewers: Viewer[] = users.map((u, i) => ({ userId: u.id, role: "USER", tier: "enterprise", apiKeyId: null, requestId: `burst-${i}` }));
-    const nodes = [a, b].map((t) => ({ t, store: new RunStore(t.app.ds) }));
+    const nodes = [a, b].map((t) => ({ t, store: new GenerationStore(t.app.ds) }));
     const queued: string[] = [];
     const errors: string[] = [];
     const fail = (what: string) => (e: unknown) => void errors.push(`${what}: ${(e as Error).message}`);

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GenerationEntity } from "../../src/db/entities/generation.entity";
 import { newId } from "../../src/common/ids";
-import { RunStore } from "../../src/domain/generations/run-store";
+import { GenerationStore } from "../../src/domain/generations/generation.store";
 import { startTestApp, type GqlResult, type TestApp } from "../helpers/test-app";
 
 const CREATE = `mutation($input: CreateGenerationInput!) { createGeneration(input: $input) { id status } }`;
@@ -79,7 +79,7 @@ describe("a poisoned request among good ones", () => {
   it("the other batched statements isolate too: an output Postgres refuses fails only its own settle", async () => {
     const ids: string[] = [];
     for (let i = 0; i < 6; i++) ids.push((await t.gql(good.key, CREATE, { input: text(`settle ${i}`) })).data!.createGeneration.id);
-    const store = new RunStore(t.app.ds);
+    const store = new GenerationStore(t.app.ds);
     const claims = await Promise.all(ids.map((id) => store.claim(id)));
     const results = await Promise.allSettled(
       claims.map((c, i) => store.succeed({ gen: c!.gen, attemptNo: c!.attemptNo, output: { text: i === 2 ? "a\u0000b" : "ok" }, latencyMs: 1, costMicros: 5 })),

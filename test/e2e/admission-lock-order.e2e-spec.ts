@@ -7,7 +7,7 @@
  */
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RunStore } from "../../src/domain/generations/run-store";
+import { GenerationStore } from "../../src/domain/generations/generation.store";
 import { RELEASE_AND_SELECT } from "../../src/domain/quotas/release.sql";
 import type { GenerationEntity } from "../../src/db/entities/generation.entity";
 import { startTestApp, type TestApp } from "../helpers/test-app";
@@ -71,7 +71,7 @@ describe("quota rows are locked in one global order", () => {
 
   it("a worker's batched settle (charge and release of many users' generations in one statement)", async () => {
     const gens = await oneEach();
-    const store = new RunStore(t.app.ds);
+    const store = new GenerationStore(t.app.ds);
     const claims = await Promise.all(gens.map((g) => store.claim(g.id)));
     const { result, otherError } = await against(() =>
       Promise.all(claims.map((c) => store.succeed({ gen: c!.gen, attemptNo: c!.attemptNo, output: { text: "ok" }, latencyMs: 1, costMicros: 3 }))),
@@ -110,7 +110,7 @@ describe("quota rows are locked in one global order", () => {
 
   it("a retry's reservation extend against a cancel of the same generation (generation row first, then its quota row)", async () => {
     const [gen] = await oneEach();
-    const claim = (await new RunStore(t.app.ds).claim(gen.id))!;
+    const claim = (await new GenerationStore(t.app.ds).claim(gen.id))!;
     // The other party is a cancel: it holds the generation row, then wants the quota row.
     await other.query("BEGIN");
     await other.query(`UPDATE generations SET updated_at = now() WHERE id = $1`, [gen.id]);

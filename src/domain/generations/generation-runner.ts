@@ -14,7 +14,7 @@ import type { ProviderRegistry } from "../../providers/registry";
 import type { EventBus } from "../../realtime/event-bus";
 import type { BlobStore } from "../../storage/blob-store";
 import { DeltaBuffer } from "./delta-buffer";
-import { RunStore, type Claim } from "./run-store";
+import { GenerationStore, type Claim } from "./generation.store";
 import { RunEvents } from "./run-events";
 import type { QuotaService } from "../quotas/quota.service";
 import type { ExactCacheService } from "../cache/exact-cache.service";
@@ -89,7 +89,7 @@ export class GenerationRunner {
   private readonly active = new Map<string, AbortController>();
   /** The event stream of each run in this process, by generation id. */
   private readonly streams = new Map<string, RunEvents>();
-  private readonly store: RunStore;
+  private readonly store: GenerationStore;
 
   constructor(
     private readonly ds: DataSource,
@@ -107,7 +107,7 @@ export class GenerationRunner {
     private readonly breakers?: CircuitBreakers,
     private readonly keyLimits?: KeyLimits,
   ) {
-    this.store = new RunStore(ds);
+    this.store = new GenerationStore(ds);
   }
 
   /** Aborts a generation running in this process (cancel broadcast). */

@@ -9,7 +9,7 @@
  */
 import type { GenerationEntity } from "../../db/entities/generation.entity";
 import type { EventBus, EventInit, PublishOptions } from "../../realtime/event-bus";
-import { SEQ_BLOCK, type RunStore } from "./run-store";
+import { SEQ_BLOCK, type GenerationStore } from "./generation.store";
 
 /** Seqs kept in hand for what follows the last event published while RUNNING (a restore's two, a final one). */
 const HEADROOM = 8;
@@ -24,7 +24,7 @@ export class RunEvents {
 
   constructor(
     private readonly bus: EventBus,
-    private readonly store: RunStore,
+    private readonly store: GenerationStore,
     private readonly generationId: string,
     readonly runAttempt: number,
     floor: number,

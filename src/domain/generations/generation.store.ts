@@ -75,7 +75,7 @@ const SUCCEED_SQL = `
     RETURNING gen.*
   ) ${CHARGE_RELEASE_AND_SELECT}`;
 
-export class RunStore {
+export class GenerationStore {
   private readonly claims: TickBatcher<string, Claim | null>;
   private readonly successes: TickBatcher<Success, GenerationEntity | null>;
 
