@@ -46,7 +46,7 @@ import { ProviderRegistry } from "./providers/registry";
 import { EventBus } from "./realtime/event-bus";
 import { Topic } from "./realtime/topics";
 import type { BlobStore } from "./storage/blob-store";
-import { PostgresBlobStore } from "./storage/postgres-blob-store";
+import { PostgresBlobStore } from "./storage/postgres-blob.store";
 import { S3BlobStore } from "./storage/s3-blob-store";
 import { pendingMigrations } from "./db/data-source";
 import { QuotaService } from "./domain/quotas/quota.service";

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { DataSource } from "typeorm";
 import type { BlobStore } from "./blob-store";
-import { PostgresBlobStore } from "./postgres-blob-store";
+import { PostgresBlobStore } from "./postgres-blob.store";
 import { S3BlobStore } from "./s3-blob-store";
 
 // pg and s3rver ship no types here (no @types/pg installed), so both are required through the
