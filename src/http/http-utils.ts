@@ -1,5 +1,6 @@
 /** Small helpers for plain node:http handlers (no framework on the hot path). */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { UserFacingError } from "../common/errors";
 
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
@@ -79,4 +80,14 @@ export function runMiddleware(chain: Middleware[], req: IncomingMessage, res: Se
 export function queryParams(url: string): URLSearchParams {
   const q = url.indexOf("?");
   return new URLSearchParams(q >= 0 ? url.slice(q + 1) : "");
+}
+
+/** Listens, turning "address in use" into one clear line. */
+export function listenOn(server: Server, port: number, host: string, variable: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      reject(err.code === "EADDRINUSE" ? new UserFacingError(`Port ${port} on ${host} is already in use: stop what holds it or set ${variable}`) : err),
+    );
+    server.listen(port, host, () => resolve((server.address() as { port: number }).port));
+  });
 }

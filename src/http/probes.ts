@@ -9,6 +9,27 @@ export interface Probes {
   beforeScrape?(): Promise<void>;
 }
 
+/** How /readyz reaches each dependency; each rejects with the reason it is not ready. */
+export interface ReadinessChecks {
+  postgres(): Promise<unknown>;
+  redis(): Promise<unknown>;
+  /** Names of migrations not yet applied (asked only when Postgres answers). */
+  pendingMigrations(): Promise<readonly unknown[]>;
+}
+
+/** /readyz's checks: postgres, redis, migrations (unknown while Postgres is down). */
+export function readinessProbe(c: ReadinessChecks): Probes["ready"] {
+  return async () => {
+    const checks: Record<string, true | string> = {};
+    checks.postgres = await c.postgres().then(() => true as const, (e: Error) => e.message);
+    checks.redis = await c.redis().then(() => true as const, (e: Error) => e.message);
+    checks.migrations = checks.postgres === true
+      ? await c.pendingMigrations().then((p) => (p.length ? `${p.length} pending` : (true as const)))
+      : "unknown";
+    return checks;
+  };
+}
+
 /**
  * /healthz (alive), /readyz (dependencies ready), /metrics (Prometheus) — on serve and
  * worker alike. Returns false when the path is not one of them.

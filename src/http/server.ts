@@ -20,14 +20,13 @@ import type { GraphQLContext } from "../api/context";
 import type { Services } from "../api/services";
 import type { AppConfig } from "../config/config";
 import type { Viewer } from "../domain/viewer";
-import { UserFacingError } from "../common/errors";
 import type { Logger } from "../observability/logger";
 import type { Metrics } from "../observability/metrics";
 import type { BlobStore } from "../storage/blob-store";
 import { filesHandler } from "./files.route";
 import { providerWebhooksHandler } from "./provider-webhooks.route";
 import { createFormatError } from "./format-error";
-import { clientAddress, HttpError, readBody, runMiddleware, sendJson, type Middleware } from "./http-utils";
+import { clientAddress, HttpError, listenOn, readBody, runMiddleware, sendJson, type Middleware } from "./http-utils";
 import { boundedDocumentStore, checkOperations, guardPlugin, MAX_QUERY_TOKENS, operationsOf, persistedQueries } from "./graphql-guard";
 import { subscriptionTransportsMessage } from "./subscription-transports";
 import { isStoreUnavailable, STORE_RETRY_AFTER_SECONDS } from "./unavailable";
@@ -76,16 +75,6 @@ const bearer = (h: unknown): string | undefined => {
   const m = /^Bearer\s+(.+)$/i.exec(h.trim());
   return m ? m[1].trim() : h.trim() || undefined;
 };
-
-/** Listens, turning "address in use" into one clear line. */
-export function listenOn(server: http.Server, port: number, host: string, variable: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", (err: NodeJS.ErrnoException) =>
-      reject(err.code === "EADDRINUSE" ? new UserFacingError(`Port ${port} on ${host} is already in use: stop what holds it or set ${variable}`) : err),
-    );
-    server.listen(port, host, () => resolve((server.address() as { port: number }).port));
-  });
-}
 
 /**
  * Coalesces the frames sent to one socket in the same event-loop turn into one TCP write:

@@ -1,0 +1,133 @@
+/**
+ * Domain services, built once from the infrastructure, in dependency order. Whatever starts
+ * a timer or a subscription registers its stop on the cleanup stack.
+ */
+import { createLoaders } from "../api/loaders/loaders";
+import type { Services } from "../api/services";
+import { systemClock, type Clock } from "../common/clock";
+import type { AppConfig } from "../config/config";
+import { AnalyticsService } from "../domain/analytics/analytics.service";
+import { ApiKeyService } from "../domain/auth/api-key.service";
+import { AuthThrottle } from "../domain/auth/auth-throttle";
+import { CachePlanner } from "../domain/cache/cache-planner";
+import { Coalescer } from "../domain/cache/coalescer";
+import { ExactCacheService } from "../domain/cache/exact-cache.service";
+import { SemanticCacheService } from "../domain/cache/semantic-cache.service";
+import { GenerationService } from "../domain/generations/generation.service";
+import { SweeperService } from "../domain/generations/sweeper.service";
+import { CIRCUIT_GAUGE, sampleCircuits } from "../domain/monitoring/circuit-metrics";
+import { logFailedGenerations } from "../domain/monitoring/generation-log";
+import { Monitoring } from "../domain/monitoring/monitoring";
+import { AlertsService } from "../domain/providers/alerts.service";
+import { KeyLimits } from "../domain/providers/key-limits";
+import { KeyPool } from "../domain/providers/key-pool";
+import { ProviderService } from "../domain/providers/provider.service";
+import { SimulatedFaults } from "../domain/providers/simulated-faults";
+import { QuotaService } from "../domain/quotas/quota.service";
+import { RateLimits } from "../domain/quotas/rate-limits";
+import { CircuitBreakers } from "../domain/resilience/circuit-breaker";
+import { Router } from "../domain/routing/router";
+import { SettingsStore } from "../domain/settings/settings.store";
+import { AddressPolicy } from "../domain/webhooks/address-policy";
+import { HostResolver } from "../domain/webhooks/host-resolver";
+import { SecretBox } from "../domain/webhooks/secret-box";
+import { WebhookDispatcher } from "../domain/webhooks/webhook-dispatcher";
+import { WebhookReconciler } from "../domain/webhooks/webhook-reconciler";
+import { WebhookService } from "../domain/webhooks/webhook.service";
+import { buildProviders } from "../providers/setup";
+import { ProviderRegistry } from "../providers/registry";
+import { tracedProvider } from "../providers/traced-provider";
+import type { CleanupStack } from "./cleanup";
+import type { Infrastructure } from "./infrastructure";
+
+export interface ServiceOptions {
+  /** Serving the API: the semantic cache's index is kept warm. */
+  api: boolean;
+  /** The time source for quota periods (tests move it to cross a period boundary). */
+  clock?: Clock;
+}
+
+/** Everything built here: what resolvers see (`services`) and what workers and probes also need. */
+export type AppServices = Awaited<ReturnType<typeof buildServices>>;
+
+export async function buildServices(config: AppConfig, infra: Infrastructure, opts: ServiceOptions, cleanup: CleanupStack) {
+  const { ds, redis, publisher, bus, log, metrics, queue, webhookQueue } = infra;
+  const faults = new SimulatedFaults(redis, config.redis.prefix);
+  await faults.start();
+  cleanup.defer(() => faults.stop());
+  const setup = buildProviders(config.providers, config.http.publicUrl, (id, model) => faults.get(id, model));
+  for (const w of setup.warnings) log.warn(w);
+  const registry = new ProviderRegistry(config.tracing.endpoint ? setup.providers.map(tracedProvider) : setup.providers);
+  const alerts = new AlertsService(ds, bus);
+  const keyPool = new KeyPool(ds, publisher, bus, config.redis.prefix, config.providers, alerts, log);
+  await keyPool.start();
+  cleanup.defer(() => keyPool.stop());
+  const providers = new ProviderService(registry, setup, keyPool, redis, config.redis.prefix, log);
+  cleanup.defer(() => providers.stop());
+  registry.setAvailability((id) => providers.configured(id));
+  const r = config.resilience;
+  const breakers = new CircuitBreakers(publisher, ds, bus, config.redis.prefix, {
+    defaults: { failureThreshold: r.failureThreshold, failureRate: r.failureRate, minCalls: r.minCalls, windowMs: r.windowMs, resetMs: r.resetMs, halfOpenMax: r.halfOpenMax, perModel: false },
+    overrides: { ...Object.fromEntries(r.perModelProviders.map((p) => [p, { perModel: true }])), ...setup.circuits },
+  }, log, (provider, model, state) => {
+    if (!model) metrics.circuitState.set({ provider }, CIRCUIT_GAUGE[state]);
+  });
+  await breakers.start();
+  cleanup.defer(() => breakers.stop());
+  await sampleCircuits(breakers, registry, metrics); // every configured circuit has a value from start
+  const keyLimits = new KeyLimits(publisher, config.redis.prefix, r);
+  const router = new Router(registry, {
+    aliases: setup.aliases, tierModels: setup.tierModels, maxCandidates: config.providers.maxCandidates,
+    unavailableReason: (id) => providers.unavailableReason(id),
+  });
+  const apiKeys = new ApiKeyService(ds, bus, config.auth.cacheTtlMs, {
+    throttle: new AuthThrottle(publisher, config.redis.prefix, config.auth.unauthenticatedPerMinute),
+    unknownPrefixTtlMs: config.auth.unknownPrefixTtlMs,
+  });
+  const quotas = new QuotaService(ds, bus, opts.clock ?? systemClock, config.quotas, {
+    ...config.admission,
+    queueDepth: () => infra.admissionQueueDepth(),
+  });
+  const cache = new ExactCacheService(infra.cacheRedis, config.redis.prefix, config.cache.ttlSeconds, config.cache.sharedModels);
+  const semantic = new SemanticCacheService(ds, bus, { threshold: config.cache.semanticThreshold, models: config.cache.semanticModels, ttlSeconds: config.cache.ttlSeconds });
+  if (opts.api) {
+    await semantic.start();
+    cleanup.defer(() => semantic.stop());
+  }
+  const planner = new CachePlanner(registry, cache, semantic, config.cache.caseSensitive, metrics);
+  const rateLimits = new RateLimits(publisher, config.redis.prefix, config.rateLimits);
+  const coalescer = new Coalescer(publisher, config.redis.prefix, config.sweeper.maxAgeMs);
+  const generations = new GenerationService(ds, registry, queue, bus, config.limits, log, metrics, quotas, planner, rateLimits, coalescer, router, providers);
+  const sweeper = new SweeperService(ds, queue, bus, config.sweeper, log, metrics);
+  const monitoring = new Monitoring({ ds, redis, prefix: config.redis.prefix, bus, alerts, providers, metrics, log, queueDepth: () => queue.depth(), config: config.monitoring });
+  cleanup.defer(() => monitoring.stop());
+  // Webhooks: terminal events and budget warnings become deliveries wherever they happen (API or worker).
+  const webhookDispatcher = new WebhookDispatcher(ds, webhookQueue, quotas, alerts, config.quotas.warnRatio, log);
+  const webhookReconciler = new WebhookReconciler(ds, webhookDispatcher, webhookQueue, log);
+  cleanup.defer(() => webhookDispatcher.drain()); // before the queue closes
+  const addressPolicy = new AddressPolicy(config.webhooks.allowedHosts, new HostResolver({ timeoutMs: config.webhooks.dnsTimeoutMs }));
+  const secretBox = new SecretBox(config.providers.masterKey);
+  const webhooks = new WebhookService(ds, webhookQueue, addressPolicy, secretBox, config.limits.maxPageSize);
+  bus.onTerminal((g, type) => webhookDispatcher.generationEnded(g, type));
+  logFailedGenerations(bus, ds, log);
+  quotas.onWarning((userId) => webhookDispatcher.quotaWarning(userId));
+  generations.checkCallbackUrl = (viewer, url) => webhooks.checkCallbackUrl(viewer, url);
+  const services: Services = {
+    config, generations, apiKeys, registry, bus, quotas, cache, semantic, providers, alerts, router, breakers, faults, webhooks,
+    analytics: new AnalyticsService(infra.readDs, config.analytics),
+    health: monitoring.health,
+    filesSecret: await new SettingsStore(ds).filesSigningSecret(config.files.signingSecret),
+    newLoaders: () => createLoaders(ds),
+  };
+  return {
+    services, registry, keyPool, providers, breakers, keyLimits, quotas, cache, semantic, coalescer, sweeper, monitoring,
+    webhookReconciler, addressPolicy, secretBox,
+    /** /metrics: refresh the gauges sampled at scrape time. */
+    async beforeScrape(): Promise<void> {
+      const d = await queue.depth();
+      for (const [state, n] of Object.entries(d)) metrics.queueDepth.set({ state }, n);
+      await monitoring.sampleKeyPools();
+      await sampleCircuits(breakers, registry, metrics);
+    },
+  };
+}
