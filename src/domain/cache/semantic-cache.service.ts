@@ -14,6 +14,7 @@ import { Topic } from "../../realtime/topics";
 import { inputText } from "../generations/pricing";
 import { cacheKey } from "./cache-key";
 import { localEmbedding } from "./local-embedder";
+import { SemanticCacheStore } from "./semantic-cache.store";
 import { SemanticIndex } from "./semantic-index";
 
 export interface SemanticConfig {
@@ -26,13 +27,16 @@ export interface SemanticConfig {
 export class SemanticCacheService {
   readonly index = new SemanticIndex();
   private unsubscribe: (() => void) | undefined;
+  private readonly store: SemanticCacheStore;
 
   constructor(
-    private readonly ds: DataSource,
+    ds: DataSource,
     private readonly bus: EventBus,
     private readonly cfg: SemanticConfig,
     private readonly embed: (text: string) => Float32Array = (t) => localEmbedding(t),
-  ) {}
+  ) {
+    this.store = new SemanticCacheStore(ds);
+  }
 
   /** Loads every live entry and follows additions and removals made by other nodes. */
   async start(): Promise<void> {
@@ -40,9 +44,7 @@ export class SemanticCacheService {
       if (m.op === "add" && m.embedding) this.index.add(m.scope, m.id, Float32Array.from(m.embedding));
       if (m.op === "remove") this.index.remove(m.scope, m.id);
     });
-    const rows: { id: string; scope: string; embedding: number[] }[] = await this.ds.query(
-      `SELECT id, scope, embedding FROM semantic_cache_entries WHERE expires_at > now()`,
-    );
+    const rows = await this.store.live();
     for (const r of rows) this.index.add(r.scope, r.id, Float32Array.from(r.embedding));
   }
 
@@ -63,45 +65,34 @@ export class SemanticCacheService {
   async lookup(scope: string, r: GenerationRequest): Promise<{ sourceGenerationId: string; output: StoredOutput; similarity: number } | null> {
     const hit = this.index.search(scope, this.embed(inputText(r)), this.cfg.threshold);
     if (!hit) return null;
-    const [row] = await this.ds.query(
-      `SELECT source_generation_id, output FROM semantic_cache_entries WHERE id = $1 AND expires_at > now()`,
-      [hit.id],
-    );
+    const row = await this.store.hit(hit.id);
     if (!row) {
       this.index.remove(scope, hit.id);
       return null;
     }
-    return { sourceGenerationId: row.source_generation_id, output: row.output, similarity: hit.similarity };
+    return { ...row, similarity: hit.similarity };
   }
 
   async add(g: GenerationEntity, request: GenerationRequest, output: StoredOutput): Promise<void> {
     if (!g.semanticScope) return;
     const id = newId();
     const v = this.embed(inputText(request));
-    await this.ds.query(
-      `INSERT INTO semantic_cache_entries (id, scope, source_generation_id, model, prompt, embedding, output, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))`,
-      [id, g.semanticScope, g.id, g.model, inputText(request).slice(0, 2000), Array.from(v), JSON.stringify(output), this.cfg.ttlSeconds[g.modality]],
-    );
+    await this.store.insert({
+      id, scope: g.semanticScope, sourceGenerationId: g.id, model: g.model, prompt: inputText(request).slice(0, 2000),
+      embedding: Array.from(v), output, ttlSeconds: this.cfg.ttlSeconds[g.modality],
+    });
     this.index.add(g.semanticScope, id, v);
     await this.bus.publish(Topic.SEMANTIC_CACHE, undefined, { op: "add", id, scope: g.semanticScope, embedding: Array.from(v) });
   }
 
   /** Deletes expired entries (every node's index drops them lazily on lookup). */
-  async purgeExpired(): Promise<number> {
-    const res = await this.ds.query(`DELETE FROM semantic_cache_entries WHERE expires_at < now()`);
-    return Number(res?.[1] ?? 0);
+  purgeExpired(): Promise<number> {
+    return this.store.deleteExpired();
   }
 
   /** Deletes entries by source generation, model or scope prefix ("user:<id>" or "shared"); returns how many. */
   async invalidate(by: { generationId?: string; model?: string; scope?: string }): Promise<number> {
-    const rows: { id: string; scope: string }[] = await this.ds.query(
-      `DELETE FROM semantic_cache_entries
-        WHERE ($1::uuid IS NOT NULL AND source_generation_id = $1::uuid) OR ($2::text IS NOT NULL AND model = $2)
-           OR ($3::text IS NOT NULL AND scope LIKE $3 || '|%')
-       RETURNING id, scope`,
-      [by.generationId ?? null, by.model ?? null, by.scope ?? null],
-    ).then((r) => r[0] ?? []);
+    const rows = await this.store.delete(by);
     for (const r of rows) {
       this.index.remove(r.scope, r.id);
       await this.bus.publish(Topic.SEMANTIC_CACHE, undefined, { op: "remove", id: r.id, scope: r.scope });

@@ -12,47 +12,27 @@ import type { Logger } from "../../observability/logger";
 import type { AlertPayload } from "../../realtime/topics";
 import type { AlertsService } from "../providers/alerts.service";
 import { describeFinding, judgeErrorRate, judgeLatency, type Finding, type WindowStats } from "./anomaly-detector";
+import { MonitoringStore } from "./monitoring.store";
 
 export type AnomalyConfig = AppConfig["monitoring"]["anomaly"];
 
-interface Row {
-  provider: string;
-  recent: boolean;
-  latency_n: string;
-  latency_mean: string | null;
-  latency_stddev: string | null;
-  calls: string;
-  errors: string;
-}
-
 const EMPTY: WindowStats = { latencyN: 0, latencyMeanMs: 0, latencyStddevMs: 0, calls: 0, errors: 0 };
-
-// Errors that are the request's fault say nothing about the provider's health.
-const WINDOWS_SQL = `
-  SELECT provider,
-         created_at >= now() - $2 * interval '1 millisecond' AS recent,
-         count(*) FILTER (WHERE status = 'SUCCEEDED' AND latency_ms IS NOT NULL) AS latency_n,
-         avg(latency_ms) FILTER (WHERE status = 'SUCCEEDED') AS latency_mean,
-         stddev_pop(latency_ms) FILTER (WHERE status = 'SUCCEEDED') AS latency_stddev,
-         count(*) FILTER (WHERE status IN ('SUCCEEDED', 'FAILED', 'INVALID')) AS calls,
-         count(*) FILTER (WHERE status IN ('FAILED', 'INVALID')
-                            AND COALESCE(error_kind, '') NOT IN ('invalid_request', 'content_policy', 'cancelled')) AS errors
-    FROM generation_attempts
-   WHERE created_at >= now() - $1 * interval '1 millisecond'
-   GROUP BY provider, recent`;
 
 export class AnomalyMonitor {
   private timer?: NodeJS.Timeout;
   private running?: Promise<unknown>;
+  private readonly store: MonitoringStore;
 
   constructor(
-    private readonly ds: DataSource,
+    ds: DataSource,
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly alerts: AlertsService,
     private readonly cfg: AnomalyConfig,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.store = new MonitoringStore(ds);
+  }
 
   /** Ticks every intervalMs in this process; only the holder of the lock does the work. */
   start(): void {
@@ -78,7 +58,7 @@ export class AnomalyMonitor {
 
   /** Judges every provider with attempts in the baseline window; returns the alerts raised. */
   async check(): Promise<AlertPayload[]> {
-    const rows: Row[] = await this.ds.query(WINDOWS_SQL, [this.cfg.baselineWindowMs, this.cfg.recentWindowMs]);
+    const rows = await this.store.attemptWindows(this.cfg.baselineWindowMs, this.cfg.recentWindowMs);
     const byProvider = new Map<string, { recent: WindowStats; baseline: WindowStats }>();
     for (const r of rows) {
       const w = byProvider.get(r.provider) ?? { recent: EMPTY, baseline: EMPTY };

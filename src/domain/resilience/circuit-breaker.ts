@@ -14,6 +14,7 @@ import type { Logger } from "../../observability/logger";
 import type { ProviderErrorKind } from "../../providers/contract";
 import type { EventBus } from "../../realtime/event-bus";
 import { Topic, type CircuitEventPayload } from "../../realtime/topics";
+import { CircuitEventStore } from "./circuit-event.store";
 
 export type CircuitState = "CLOSED" | "OPEN" | "HALF_OPEN";
 
@@ -142,10 +143,12 @@ const TRUST_CLOSED_MS = 1000;
 export class CircuitBreakers {
   private readonly known = new Map<string, Known>();
   private unsubscribe?: () => void;
+  /** The stored history of transitions (the circuitEvents query reads it). */
+  readonly events: CircuitEventStore;
 
   constructor(
     private readonly redis: Redis,
-    private readonly ds: DataSource,
+    ds: DataSource,
     private readonly bus: EventBus,
     private readonly prefix: string,
     private readonly cfg: BreakerConfig,
@@ -153,6 +156,7 @@ export class CircuitBreakers {
     /** Observes each state (metrics). */
     private readonly onState: (provider: string, model: string | null, state: CircuitState) => void = () => undefined,
   ) {
+    this.events = new CircuitEventStore(ds);
     redis.defineCommand("sbCircuitAllow", { numberOfKeys: 1, lua: ALLOW });
     redis.defineCommand("sbCircuitRecord", { numberOfKeys: 2, lua: RECORD });
   }
@@ -278,11 +282,9 @@ export class CircuitBreakers {
     this.onState(provider, model ?? null, to);
     this.log.warn({ ...ev }, "circuit state changed");
     await Promise.all([
-      this.ds.query(
-        `INSERT INTO circuit_events (provider, model, from_state, to_state, reason, consecutive_failures, window_calls, window_failures, next_probe_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-        [provider, model ?? null, from, to, reason, consecutive, calls, fails, ev.nextProbeAt],
-      ).catch((err) => this.log.error({ err }, "storing a circuit event failed")),
+      this.events
+        .insert({ provider, model: model ?? null, from, to, reason, consecutiveFailures: consecutive, windowCalls: calls, windowFailures: fails, nextProbeAt: ev.nextProbeAt })
+        .catch((err) => this.log.error({ err }, "storing a circuit event failed")),
       this.bus.publish(Topic.CIRCUIT_STATE_CHANGED, provider, ev),
       this.bus.publish(Topic.CIRCUIT_STATE_CHANGED, undefined, ev),
     ]);
