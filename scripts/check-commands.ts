@@ -148,6 +148,8 @@ const RULES: Record<string, Check | "self"> = {
   codegen: run("npm run codegen"),
   "check:generated": run("npm run check:generated"),
   "check:compose": run("npm run check:compose"),
+  "lint:deps": run("npm run lint:deps"),
+  "check:structure": run("npm run check:structure"),
   "check:commands": "self",
   example: startAndUse, // needs a running server and a key: run together with `npm start`
   bench: run("npm run bench", { BENCH_N: "50", BENCH_C: "4" }),
