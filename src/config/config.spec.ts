@@ -41,6 +41,14 @@ describe("loadConfig", () => {
     expect(c.worker.deltaCoalesceMs).toBe(25);
   });
 
+  it("reads per-provider and per-modality timeouts; an empty one is unset, like every other variable", () => {
+    const c = loadConfig({ PROVIDER_TIMEOUT_MS: "5000", OPENAI_TIMEOUT_MS: "700", PROVIDER_TIMEOUT_IMAGE_MS: "900", GROQ_TIMEOUT_TEXT_MS: "300", ANTHROPIC_TIMEOUT_MS: "", WEBHOOK_TIMEOUT_MS: "1000" });
+    expect(c.worker.providerTimeoutMs).toBe(5000);
+    // anthropic is absent, so its calls fall back to PROVIDER_TIMEOUT_MS (once it was 120000, a second copy of its default)
+    expect(c.worker.timeouts).toEqual({ openai: 700, IMAGE: 900, "groq:TEXT": 300 });
+    expect(() => loadConfig({ OPENAI_TIMEOUT_MS: "5" })).toThrow(/OPENAI_TIMEOUT_MS must be an integer between 10 and/);
+  });
+
   it("testConfig merges overrides deeply", () => {
     const c = testConfig({ worker: { concurrency: 3 } });
     expect(c.worker.concurrency).toBe(3);
