@@ -14,7 +14,9 @@ import { ApiKeyEntity } from "../../db/entities/api-key.entity";
 import { UserEntity, type Role } from "../../db/entities/user.entity";
 import type { EventBus } from "../../realtime/event-bus";
 import { Topic } from "../../realtime/topics";
+import { ApiKeyStore } from "./api-key.store";
 import type { AuthThrottle } from "./auth-throttle";
+import { UserStore } from "./user.store";
 
 export interface AuthenticatedKey {
   keyId: string;
@@ -31,54 +33,55 @@ export class ApiKeyService {
   private purgeEpoch = 0;
   /** Prefixes (the public part of a key) that no key had when last looked up. */
   private readonly unknownPrefixes: LRUCache<string, true>;
+  private readonly keys: ApiKeyStore;
+  private readonly users: UserStore;
 
   constructor(
-    private readonly ds: DataSource,
+    ds: DataSource,
     private readonly bus: EventBus,
     private readonly cacheTtlMs: number,
     private readonly guard: { throttle?: AuthThrottle; unknownPrefixTtlMs?: number } = {},
   ) {
+    this.keys = new ApiKeyStore(ds);
+    this.users = new UserStore(ds, this.keys);
     this.unknownPrefixes = new LRUCache({ max: 100_000, ttl: Math.max(1, guard.unknownPrefixTtlMs ?? 10_000) });
   }
 
   async createUser(email: string, role: Role = "USER", tier: Tier = "free"): Promise<{ user: UserEntity; key: string }> {
     if (!EMAIL_RE.test(email)) throw new UserFacingError(`"${email}" is not an email address`);
     if (!["free", "pro", "enterprise"].includes(tier)) throw new UserFacingError(`tier must be free, pro or enterprise`);
-    return this.ds.transaction(async (m) => {
-      const existing = await m.query(`SELECT 1 FROM users WHERE lower(email) = lower($1)`, [email]);
-      if (existing.length) throw new UserFacingError(`a user with email ${email} already exists`);
-      const user = m.create(UserEntity, { id: newId(), email, role, tier });
-      await m.insert(UserEntity, user);
-      const { key, entity } = this.buildKey(user.id, "default");
-      await m.insert(ApiKeyEntity, entity);
-      return { user: (await m.findOneByOrFail(UserEntity, { id: user.id })), key };
-    });
+    const id = newId();
+    const { key, entity } = this.buildKey(id, "default");
+    const user = await this.users.createWithKey({ id, email, role, tier }, entity);
+    if (!user) throw new UserFacingError(`a user with email ${email} already exists`);
+    return { user, key };
   }
 
   async userByEmail(email: string): Promise<UserEntity> {
-    const u = await this.ds.getRepository(UserEntity).createQueryBuilder("u").where("lower(u.email) = lower(:email)", { email }).getOne();
+    const u = await this.users.byEmail(email);
     if (!u) throw new UserFacingError(`no user with email ${email}`);
     return u;
   }
 
+  /** How many users exist (serve --setup creates the first admin when there is none). */
+  countUsers(): Promise<number> {
+    return this.users.count();
+  }
+
   async createKey(userId: string, label: string | null = null): Promise<{ key: string; entity: ApiKeyEntity }> {
     const built = this.buildKey(userId, label);
-    await this.ds.getRepository(ApiKeyEntity).insert(built.entity);
+    await this.keys.insert(built.entity);
     this.unknownPrefixes.delete(built.entity.prefix);
     return built;
   }
 
   async listKeys(userId: string): Promise<ApiKeyEntity[]> {
-    return this.ds.getRepository(ApiKeyEntity).find({ where: { userId }, order: { createdAt: "ASC" } });
+    return this.keys.byUser(userId);
   }
 
   async revoke(keyId: string): Promise<ApiKeyEntity> {
-    const rows: ApiKeyEntity[] = await this.ds.query(
-      `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING id, key_hash AS "keyHash"`,
-      [keyId],
-    ).then((r) => r[0]);
-    if (!rows.length) throw new UserFacingError(`no API key with id ${keyId}`);
-    const key = await this.ds.getRepository(ApiKeyEntity).findOneByOrFail({ id: keyId });
+    const key = await this.keys.revoke(keyId);
+    if (!key) throw new UserFacingError(`no API key with id ${keyId}`);
     this.purge(key.keyHash);
     await this.bus.publish(Topic.API_KEY_REVOKED, undefined, { keyId: key.id, keyHash: key.keyHash });
     return key;
@@ -86,7 +89,7 @@ export class ApiKeyService {
 
   /** Issues a new key with the same label for the same user and revokes the old one. */
   async rotate(keyId: string): Promise<{ key: string; entity: ApiKeyEntity }> {
-    const old = await this.ds.getRepository(ApiKeyEntity).findOneBy({ id: keyId });
+    const old = await this.keys.byId(keyId);
     if (!old) throw new UserFacingError(`no API key with id ${keyId}`);
     if (old.revokedAt) throw new UserFacingError(`API key ${keyId} is already revoked`);
     const fresh = await this.createKey(old.userId, old.label);
@@ -109,14 +112,8 @@ export class ApiKeyService {
     if (this.unknownPrefixes.has(prefix)) return this.refused(from);
     const epoch = this.purgeEpoch;
     // By prefix (unique): one indexed query tells "no such key" (cached) from "wrong secret".
-    const rows = await this.ds.query(
-      `SELECT k.id AS key_id, k.key_hash, k.revoked_at, u.id, u.email, u.role, u.tier, u.created_at
-         FROM api_keys k JOIN users u ON u.id = k.user_id
-        WHERE k.prefix = $1`,
-      [prefix],
-    );
-    if (!rows.length) this.unknownPrefixes.set(prefix, true);
-    const r = rows[0];
+    const r = await this.keys.withUserByPrefix(prefix);
+    if (!r) this.unknownPrefixes.set(prefix, true);
     if (!r || r.revoked_at || !sameHash(String(r.key_hash), hash)) {
       this.cache.delete(hash);
       return this.refused(from);
@@ -135,8 +132,7 @@ export class ApiKeyService {
    */
   async refusal(raw: string): Promise<"invalid" | "revoked"> {
     if (!KEY_RE.test(raw) || this.unknownPrefixes.has(raw.slice(3, 11))) return "invalid";
-    const rows: { key_hash: string; revoked_at: Date | null }[] = await this.ds.query(`SELECT key_hash, revoked_at FROM api_keys WHERE prefix = $1`, [raw.slice(3, 11)]);
-    const r = rows[0];
+    const r = await this.keys.byPrefix(raw.slice(3, 11));
     return r?.revoked_at && sameHash(String(r.key_hash), sha256Hex(raw)) ? "revoked" : "invalid";
   }
 

@@ -8,6 +8,7 @@
 import type { DataSource } from "typeorm";
 import type { Logger } from "../../observability/logger";
 import type { SecretBox } from "./secret-box";
+import { WebhookDeliveryStore, type PendingDelivery } from "./webhook-delivery.store";
 import { webhookRetryDelayMs } from "./webhook-events";
 import type { SendResult, WebhookSender } from "./webhook-sender";
 import { SIGNATURE_HEADER, signatureHeader } from "./webhook-signature";
@@ -21,19 +22,7 @@ export type AttemptOutcome =
   /** Nothing to do (unknown delivery, or not pending: a duplicate job). */
   | { kind: "skipped" };
 
-/** A PENDING delivery as loaded for an attempt. */
-export interface PendingDelivery {
-  id: string;
-  userId: string;
-  url: string;
-  body: string;
-  event: string;
-  target: "endpoint" | "callback";
-  endpointId: string | null;
-  endpointSecret: string | null;
-  endpointDeletedAt: Date | null;
-  callbackSecret: string | null;
-}
+export type { PendingDelivery } from "./webhook-delivery.store";
 
 /** What the per-destination concurrency cap counts: an endpoint, or a callback URL's origin. */
 export function deliveryDestination(d: Pick<PendingDelivery, "endpointId" | "url">): string {
@@ -46,32 +35,23 @@ export function deliveryDestination(d: Pick<PendingDelivery, "endpointId" | "url
 }
 
 export class WebhookDeliverer {
+  private readonly store: WebhookDeliveryStore;
+
   constructor(
-    private readonly ds: DataSource,
+    ds: DataSource,
     private readonly sender: WebhookSender,
     private readonly box: SecretBox,
     private readonly backoffBaseMs: number,
     private readonly log: Logger,
     /** Counts each attempt by event and outcome (switchboard_webhook_deliveries_total). */
     private readonly observe: (event: string, outcome: string) => void = () => undefined,
-  ) {}
+  ) {
+    this.store = new WebhookDeliveryStore(ds);
+  }
 
   /** The delivery, when it is still PENDING (otherwise null: a duplicate job, nothing to do). */
-  async load(deliveryId: string): Promise<PendingDelivery | null> {
-    const [row] = await this.ds.query(
-      `SELECT d.id, d.user_id, d.url, d.body, d.event, d.status, d.target, d.endpoint_id,
-              e.secret AS endpoint_secret, e.deleted_at AS endpoint_deleted_at, c.secret AS callback_secret
-         FROM webhook_deliveries d
-         LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id
-         LEFT JOIN webhook_callback_secrets c ON c.user_id = d.user_id AND d.target = 'callback'
-        WHERE d.id = $1`,
-      [deliveryId],
-    );
-    if (!row || row.status !== "PENDING") return null;
-    return {
-      id: row.id, userId: row.user_id, url: row.url, body: row.body, event: row.event, target: row.target, endpointId: row.endpoint_id ?? null,
-      endpointSecret: row.endpoint_secret ?? null, endpointDeletedAt: row.endpoint_deleted_at ?? null, callbackSecret: row.callback_secret ?? null,
-    };
+  load(deliveryId: string): Promise<PendingDelivery | null> {
+    return this.store.loadPending(deliveryId);
   }
 
   /**
@@ -121,15 +101,8 @@ export class WebhookDeliverer {
   private async record(deliveryId: string, status: "PENDING" | "SUCCEEDED" | "FAILED" | "BLOCKED", r: SendResult, nextAttemptAt: Date | null, event = "unknown"): Promise<void> {
     const attemptStatus = r.outcome === "delivered" ? "SUCCEEDED" : r.outcome === "blocked" ? "BLOCKED" : "FAILED";
     this.observe(event, attemptStatus.toLowerCase());
-    await this.ds.query(
-      `WITH d AS (
-         UPDATE webhook_deliveries SET attempt_count = attempt_count + 1, status = $2, last_status_code = $3, last_error = $4,
-                next_attempt_at = $5, delivered_at = CASE WHEN $2 = 'SUCCEEDED' THEN now() ELSE delivered_at END, updated_at = now()
-          WHERE id = $1 RETURNING id, attempt_count
-       )
-       INSERT INTO webhook_attempts (delivery_id, attempt_no, status, status_code, latency_ms, response_excerpt, error)
-       SELECT d.id, d.attempt_count, $6, $3, $7, $8, $4 FROM d`,
-      [deliveryId, status, r.statusCode, r.error?.slice(0, 1000) ?? null, nextAttemptAt, attemptStatus, r.latencyMs, r.excerpt],
-    );
+    await this.store.recordAttempt(deliveryId, {
+      status, attemptStatus, statusCode: r.statusCode, error: r.error?.slice(0, 1000) ?? null, latencyMs: r.latencyMs, excerpt: r.excerpt, nextAttemptAt,
+    });
   }
 }
