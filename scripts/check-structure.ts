@@ -187,7 +187,7 @@ const sqlModulesOf = (f: string) =>
 const stores = sourceFiles.filter(isStore);
 const byStore = new Map(stores.map((s) => [rel(s), [s, ...sqlModulesOf(s)].flatMap(statementsIn)]));
 const writers = new Map<string, Map<string, string[]>>(); // table → store → where
-const readers = new Map<string, Set<string>>(); // table → stores reading it on its own
+const readers = new Map<string, Set<string>>(); // table no store writes → the stores that read it
 for (const [store, stmts] of byStore)
   for (const u of stmts.flatMap((s) => s.uses).filter((x) => x.write)) {
     const w = writers.get(u.table) ?? new Map<string, string[]>();
@@ -207,27 +207,33 @@ for (const [table, w] of writers) {
     tooManyWriters.push(`${table} is written by ${w.size} stores:\n${[...w].map(([s, at]) => `      ${s} (${brief([...new Set(at)])})`).join("\n")}`);
 }
 
-const owner = (table: string) => {
+for (const [store, stmts] of byStore)
+  for (const u of stmts.flatMap((x) => x.uses)) if (!writers.has(u.table)) readers.set(u.table, (readers.get(u.table) ?? new Set()).add(store));
+/** The stores that write the table; for a table no store writes, the one store that reads it. */
+const owner = (table: string): string[] | undefined => {
   const w = writers.get(table);
-  return w ? [...w.keys()] : undefined;
+  const r = readers.get(table);
+  return w ? [...w.keys()] : r?.size === 1 ? [...r] : undefined;
 };
 const foreignReads: string[] = [];
 for (const [store, stmts] of byStore)
   for (const s of stmts) {
-    const mine = s.tables.some((t) => owner(t)?.includes(store));
-    if (mine) continue;
+    if (s.tables.some((t) => owner(t)?.includes(store))) continue; // touches a table of its own: a read join
+    const foreign = new Map<string, string>(); // table → its owner(s)
     for (const u of s.uses) {
       const o = owner(u.table);
-      if (!o) readers.set(u.table, (readers.get(u.table) ?? new Set()).add(store));
-      else if (!u.write && !shared(u.table, store)) foreignReads.push(`${u.at}  reads ${u.table} (owned by ${o.join(", ")}) in a statement that touches none of its own tables`);
+      if (o && !u.write && !shared(u.table, store)) foreign.set(u.table, o.join(" + "));
     }
+    if (foreign.size)
+      foreignReads.push(`${s.uses[0].at}  reads ${[...foreign].map(([t, o]) => `${t} (${o})`).join(", ")} and none of its own tables`);
   }
 const staleShared = SHARED_TABLES.flatMap((x) =>
   x.stores.filter((s) => !byStore.has(s)).map((s) => `SHARED_TABLES entry for ${x.table} names ${s}, which is not a store here`),
 );
 const ownerless: string[] = [];
 for (const [table, r] of readers)
-  if (r.size > 1) ownerless.push(`${table}: no store writes it and ${r.size} read it on their own (${[...r].join(", ")}): give it one owner`);
+  if (r.size > 1 && ![...r].every((st) => shared(table, st)))
+    ownerless.push(`${table}: no store writes it and ${r.size} stores read it (${[...r].join(", ")}): give it one owner`);
 
 // --- 3. size ---------------------------------------------------------------------------------
 const tooLong: string[] = [];
@@ -241,14 +247,15 @@ for (const f of sourceFiles) {
 
 // --- report ----------------------------------------------------------------------------------
 if (process.argv.includes("--owners")) {
-  console.log("table owners (the store that writes it):");
-  for (const t of [...TABLES].sort()) console.log(`  ${t.padEnd(28)} ${owner(t)?.join(", ") ?? (readers.has(t) ? `(read only by ${[...readers.get(t)!].join(", ")})` : "-")}`);
+  console.log("table owners (the stores that write it):");
+  for (const t of [...TABLES].sort())
+    console.log(`  ${t.padEnd(28)} ${writers.has(t) ? owner(t)!.join(", ") : readers.has(t) ? `(no store writes it; read by ${[...readers.get(t)!].join(", ")})` : "-"}`);
 }
 const sections: [string, string[]][] = [
   ["SQL outside a *.store.ts (or src/db/): move the statement into the store that owns its table", sqlOutside],
   ["tables written by more than one store: the owner writes, the others ask it (or list it in SHARED_TABLES with why)", tooManyWriters],
   ["a store reads another store's table on its own: ask the owner store instead (a read join with one of its own tables is fine)", foreignReads],
-  ["tables no store writes, read by several stores", ownerless],
+  ["tables no store writes, read by several stores (or list them in SHARED_TABLES with why)", ownerless],
   ["SHARED_TABLES entries (scripts/check-structure.ts) that name no store: update or drop them", staleShared],
   [`files over ${MAX_LINES} lines without "one coherent thing" in a comment at the top (split it, or say why it is one thing)`, tooLong],
 ];
