@@ -4,8 +4,10 @@
 // 1. SQL only in stores. Outside `*.store.ts` files and src/db/ (data-source, ping, the
 //    queryRows helper), no src/ file (specs aside) issues SQL: no `.query(`, `queryRows(`,
 //    `createQueryBuilder(`, `createQueryRunner(`, `getRepository(`, `.manager.`, and no
-//    EntityManager call with an entity class (`m.insert(UserEntity, …)`). A service may still
-//    open a transaction (`ds.transaction(m => …)`) and hand `m` to the stores it spans.
+//    EntityManager call with an entity class (`m.insert(UserEntity, …)`). A file with none of
+//    those holds no SQL text on our tables either (a literal starting SELECT/INSERT/UPDATE/…,
+//    handed to a store's generic method, is the same thing) and imports no SQL module. A
+//    service may still open a transaction (`ds.transaction(m => …)`) and hand `m` to its stores.
 // 2. One store owns a table's writes. The SQL a store runs is its string literals plus those of
 //    the `*.sql.ts` / `*-sql.ts` modules it imports (fragments such as domain/quotas/release.sql.ts
 //    count for every store that imports them). A table (one CREATE TABLE in migrations/) is
@@ -85,6 +87,16 @@ const entityArg = (call: ts.CallExpression) => {
   return a && ts.isIdentifier(a) && ENTITY_TABLE.has(a.text) ? a.text : undefined;
 };
 
+/** The `*.sql.ts` / `*-sql.ts` modules a file imports. */
+function sqlModulesOf(f: string): string[] {
+  return parse(f).statements.flatMap((s) => {
+    if (!ts.isImportDeclaration(s) || !ts.isStringLiteral(s.moduleSpecifier) || !s.moduleSpecifier.text.startsWith(".")) return [];
+    const base = resolve(dirname(f), s.moduleSpecifier.text);
+    return [`${base}.ts`, join(base, "index.ts")].filter((p) => existsSync(p) && isSqlModule(p));
+  });
+}
+const SQL_START = /^[`"']\s*\(?\s*(SELECT|INSERT|UPDATE|DELETE|WITH|TRUNCATE|MERGE)\b/;
+
 const hits = new Map<string, string[]>(); // file:line → what it calls
 for (const f of sourceFiles.filter((x) => !mayIssueSql(x))) {
   const sf = parse(f);
@@ -109,6 +121,17 @@ for (const f of sourceFiles.filter((x) => !mayIssueSql(x))) {
       hits.set(at, [...(hits.get(at) ?? []), what]);
     }
   });
+}
+// No SQL call here, but SQL text (for a store's generic "run this" method) or a SQL module: the same thing.
+for (const f of sourceFiles.filter((x) => !mayIssueSql(x) && !isSqlModule(x) && ![...hits.keys()].some((k) => k.startsWith(`${rel(x)}:`)))) {
+  const sf = parse(f);
+  const add = (at: string, what: string) => hits.set(at, [...(hits.get(at) ?? []), what]);
+  visit(sf, (n) => {
+    if (!(ts.isStringLiteral(n) || ts.isNoSubstitutionTemplateLiteral(n) || ts.isTemplateExpression(n)) || !SQL_START.test(n.getText())) return;
+    const tables = [...new Set(statementOf(sf, n).tables)];
+    if (tables.length) add(`${rel(f)}:${lineOf(sf, n.getStart())}`, `SQL text on ${tables.join(", ")}`);
+  });
+  for (const m of sqlModulesOf(f)) add(`${rel(f)}:1`, `imports the SQL module ${rel(m)}`);
 }
 const sqlOutside = [...hits].map(([at, what]) => `${at}  ${what.join(" ")}`);
 
@@ -176,13 +199,6 @@ function statementsIn(f: string): Statement[] {
   });
   return out;
 }
-
-const sqlModulesOf = (f: string) =>
-  parse(f).statements.flatMap((s) => {
-    if (!ts.isImportDeclaration(s) || !ts.isStringLiteral(s.moduleSpecifier) || !s.moduleSpecifier.text.startsWith(".")) return [];
-    const base = resolve(dirname(f), s.moduleSpecifier.text);
-    return [`${base}.ts`, join(base, "index.ts")].filter((p) => existsSync(p) && isSqlModule(p));
-  });
 
 const stores = sourceFiles.filter(isStore);
 const byStore = new Map(stores.map((s) => [rel(s), [s, ...sqlModulesOf(s)].flatMap(statementsIn)]));
