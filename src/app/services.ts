@@ -34,7 +34,7 @@ import { SecretBox } from "../domain/webhooks/secret-box";
 import { WebhookDispatcher } from "../domain/webhooks/webhook-dispatcher";
 import { WebhookReconciler } from "../domain/webhooks/webhook-reconciler";
 import { WebhookService } from "../domain/webhooks/webhook.service";
-import { buildProviders } from "../providers/setup";
+import { buildProviders } from "../domain/providers/provider-setup";
 import { ProviderRegistry } from "../providers/registry";
 import { tracedProvider } from "../providers/traced-provider";
 import type { CleanupStack } from "./cleanup";

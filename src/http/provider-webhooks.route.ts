@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { DataSource } from "typeorm";
 import type { Logger } from "../observability/logger";
-import { verifyReplicateWebhook } from "../providers/replicate/replicate.provider";
+import { verifyReplicateWebhook } from "../providers/replicate/webhook";
 import { HttpError, readBody, sendJson } from "./http-utils";
 
 export interface ProviderWebhookDeps {

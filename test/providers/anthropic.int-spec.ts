@@ -4,7 +4,7 @@
  * aborts come back. Against the fake Anthropic API (test/fakes/anthropic.fake.ts).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { JSON_INSTRUCTION } from "../../src/providers/anthropic/anthropic.provider";
+import { JSON_INSTRUCTION } from "../../src/providers/shared/text";
 import { ProviderError, type GenerationProvider, type GenerationRequest, type GenerationResult, type ProviderCall } from "../../src/providers/contract";
 import { ANTHROPIC_FAKE_TEXT, startAnthropicFake, type AnthropicFake } from "../fakes/anthropic.fake";
 import { ANTHROPIC_TEST_KEY, fixture } from "./fixtures/anthropic.fixture";

@@ -5,8 +5,8 @@
  * Against the fake Hugging Face Inference API (test/fakes/huggingface.fake.ts).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { JSON_INSTRUCTION } from "../../src/providers/huggingface/huggingface.provider";
-import { createHuggingFaceProvider, type HuggingFaceProvider } from "../../src/providers/huggingface/huggingface.provider";
+import { JSON_INSTRUCTION } from "../../src/providers/shared/text";
+import { HuggingFaceProvider } from "../../src/providers/huggingface/huggingface.provider";
 import { ProviderError, type GenerationProvider, type GenerationRequest, type GenerationResult, type ProviderCall } from "../../src/providers/contract";
 import { HF_FAKE_ESTIMATED_TIME, HF_FAKE_TEXT, startHuggingFaceFake, type HuggingFaceFake } from "../fakes/huggingface.fake";
 import { createProvider, HF_IMAGE_MODEL, HF_MODELS, HF_TEST_KEY, HF_TEXT_MODEL } from "./fixtures/huggingface.fixture";
@@ -172,7 +172,7 @@ describe("huggingface adapter (wire format)", () => {
   });
 
   it("sends the configured extra headers", async () => {
-    const p = createHuggingFaceProvider({ id: "huggingface", displayName: "HF", baseUrl: `${fake.url}/`, requiresKey: true, models: HF_MODELS, headers: { "X-Extra": "yes" } });
+    const p = new HuggingFaceProvider({ id: "huggingface", displayName: "HF", baseUrl: `${fake.url}/`, requiresKey: true, models: HF_MODELS, headers: { "X-Extra": "yes" } });
     await p.generate(textReq(), call());
     await p.generate(imageReq(), call());
     expect(fake.requests.map((x) => x.headers["x-extra"])).toEqual(["yes", "yes"]);
@@ -209,7 +209,7 @@ describe("huggingface adapter (wire format)", () => {
     await provider.healthCheck!({ apiKey: HF_TEST_KEY, signal: AbortSignal.timeout(3_000) });
     expect(fake.requests[0]).toMatchObject({ method: "GET", path: "/api/whoami-v2" });
     expect(fake.requests[0].headers.authorization).toBe(`Bearer ${HF_TEST_KEY}`);
-    const real = createHuggingFaceProvider({ id: "huggingface", displayName: "HF", baseUrl: "https://router.huggingface.co/hf-inference", requiresKey: true, models: [] }) as HuggingFaceProvider;
+    const real = new HuggingFaceProvider({ id: "huggingface", displayName: "HF", baseUrl: "https://router.huggingface.co/hf-inference", requiresKey: true, models: [] }) as HuggingFaceProvider;
     expect(real.whoAmIUrl()).toBe("https://huggingface.co/api/whoami-v2");
     expect(real.modelUrl(HF_IMAGE_MODEL)).toBe(`https://router.huggingface.co/hf-inference/models/${HF_IMAGE_MODEL}`);
   });

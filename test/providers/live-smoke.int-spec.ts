@@ -4,19 +4,19 @@
  *   OPENAI_API_KEY=… ANTHROPIC_API_KEY=… npx vitest run test/providers/live-smoke.int-spec.ts
  */
 import { describe, expect, it } from "vitest";
-import { createAnthropicProvider } from "../../src/providers/anthropic/anthropic.provider";
+import { AnthropicProvider } from "../../src/providers/anthropic/anthropic.provider";
 import { builtInModels } from "../../src/providers/catalog";
 import { isPending, type GenerationProvider } from "../../src/providers/contract";
-import { createOpenAICompatibleProvider } from "../../src/providers/openai-compatible/openai-compatible.provider";
+import { OpenAICompatibleProvider } from "../../src/providers/openai-compatible/openai-compatible.provider";
 
 const live: { name: string; key?: string; make(): GenerationProvider; model: string }[] = [
   {
     name: "openai", key: process.env.OPENAI_API_KEY, model: "gpt-4o-mini",
-    make: () => createOpenAICompatibleProvider({ id: "openai", displayName: "OpenAI", baseUrl: "https://api.openai.com/v1", requiresKey: true, models: builtInModels("openai") }),
+    make: () => new OpenAICompatibleProvider({ id: "openai", displayName: "OpenAI", baseUrl: "https://api.openai.com/v1", requiresKey: true, models: builtInModels("openai") }),
   },
   {
     name: "anthropic", key: process.env.ANTHROPIC_API_KEY, model: "claude-haiku-4-5",
-    make: () => createAnthropicProvider({ id: "anthropic", displayName: "Anthropic", baseUrl: "https://api.anthropic.com", requiresKey: true, models: builtInModels("anthropic") }),
+    make: () => new AnthropicProvider({ id: "anthropic", displayName: "Anthropic", baseUrl: "https://api.anthropic.com", requiresKey: true, models: builtInModels("anthropic") }),
   },
 ];
 

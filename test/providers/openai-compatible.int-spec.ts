@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { AdapterSettings } from "../../src/providers/adapter-settings";
 import { ProviderError, type GenerationRequest, type GenerationResult, type ProviderCall } from "../../src/providers/contract";
-import { createOpenAICompatibleProvider, splitProportionally } from "../../src/providers/openai-compatible/openai-compatible.provider";
+import { OpenAICompatibleProvider } from "../../src/providers/openai-compatible/openai-compatible.provider";
 import { openSse, startFakeServer, type FakeProviderServer } from "../fakes/fake-server";
 import { fakeEmbedding, startOpenAIFake } from "../fakes/openai.fake";
 
@@ -51,7 +51,7 @@ describe("openai-compatible adapter (wire body)", () => {
   });
 
   it("sends OpenRouter's HTTP-Referer and X-Title when configured", async () => {
-    const p = createOpenAICompatibleProvider(settings({ headers: { "HTTP-Referer": "https://switchboard.example", "X-Title": "Switchboard" } }));
+    const p = new OpenAICompatibleProvider(settings({ headers: { "HTTP-Referer": "https://switchboard.example", "X-Title": "Switchboard" } }));
     await p.generate(text(), call());
     const h = server.requests[0].headers;
     expect(h["http-referer"]).toBe("https://switchboard.example");
@@ -60,7 +60,7 @@ describe("openai-compatible adapter (wire body)", () => {
   });
 
   it("streams: stream_options.include_usage, system + user messages, deltas join to the text", async () => {
-    const p = createOpenAICompatibleProvider(settings());
+    const p = new OpenAICompatibleProvider(settings());
     const c = call();
     const r = (await p.generate(text({ system: "be brief" }), c)) as GenerationResult;
     const b = lastBody();
@@ -77,7 +77,7 @@ describe("openai-compatible adapter (wire body)", () => {
   });
 
   it("maps vision image parts to OpenAI content parts", async () => {
-    const p = createOpenAICompatibleProvider(settings());
+    const p = new OpenAICompatibleProvider(settings());
     await p.generate(
       text({
         prompt: undefined,
@@ -102,7 +102,7 @@ describe("openai-compatible adapter (wire body)", () => {
 
   it("passes tools and response_format json_object; accumulates streamed tool calls", async () => {
     const tools = [{ type: "function", function: { name: "lookup", description: "look it up", parameters: { type: "object", properties: { query: { type: "string" } } } } }];
-    const p = createOpenAICompatibleProvider(settings());
+    const p = new OpenAICompatibleProvider(settings());
     const r = (await p.generate(text({ text: { tools, responseFormat: "JSON" } }), call())) as GenerationResult;
     const b = lastBody();
     expect(b.tools).toEqual(tools);
@@ -115,7 +115,7 @@ describe("openai-compatible adapter (wire body)", () => {
   });
 
   it("sends seed, temperature and max tokens; params add vendor extras but never override model/messages/stream", async () => {
-    const p = createOpenAICompatibleProvider(settings());
+    const p = new OpenAICompatibleProvider(settings());
     await p.generate(
       text({
         seed: 42,
@@ -137,7 +137,7 @@ describe("openai-compatible adapter (wire body)", () => {
   });
 
   it("embedBatch of 3 requests makes exactly ONE upstream call and returns 3 vectors in order", async () => {
-    const p = createOpenAICompatibleProvider(settings());
+    const p = new OpenAICompatibleProvider(settings());
     const inputs = ["alpha", "a much longer second input text", "gamma"];
     const out = await p.embedBatch!(inputs.map(embed), call());
     expect(server.requests).toHaveLength(1);
@@ -156,14 +156,14 @@ describe("openai-compatible adapter (wire body)", () => {
   });
 
   it("a single embedding sends a string input", async () => {
-    const p = createOpenAICompatibleProvider(settings());
+    const p = new OpenAICompatibleProvider(settings());
     const r = (await p.generate(embed("solo"), call())) as GenerationResult;
     expect(lastBody().input).toBe("solo");
     expect(r.embedding).toHaveLength(8);
   });
 
   it("carries the per-call key in Authorization; two different keys both work", async () => {
-    const p = createOpenAICompatibleProvider(settings());
+    const p = new OpenAICompatibleProvider(settings());
     await p.generate(text(), call({ apiKey: "sk-key-one-11111111" }));
     await p.generate(text(), call({ apiKey: "sk-key-two-22222222" }));
     await p.generate(text(), call({ apiKey: "sk-key-one-11111111" }));
@@ -175,19 +175,19 @@ describe("openai-compatible adapter (wire body)", () => {
   });
 
   it("requiresKey:false works with no key (local servers); requiresKey:true without a key is an auth error", async () => {
-    const local = createOpenAICompatibleProvider(settings({ id: "ollama", requiresKey: false }));
+    const local = new OpenAICompatibleProvider(settings({ id: "ollama", requiresKey: false }));
     expect(local.requiresKey).toBe(false);
     const r = (await local.generate(text(), call({ apiKey: undefined }))) as GenerationResult;
     expect(r.text).toBeTruthy();
     await local.healthCheck!({ signal: AbortSignal.timeout(3_000) });
-    const keyed = createOpenAICompatibleProvider(settings());
+    const keyed = new OpenAICompatibleProvider(settings());
     const e = await keyed.generate(text(), call({ apiKey: undefined })).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ProviderError);
     expect((e as ProviderError).kind).toBe("auth");
   });
 
   it("images: size, n and b64_json reach the body; params never override the format", async () => {
-    const p = createOpenAICompatibleProvider(settings());
+    const p = new OpenAICompatibleProvider(settings());
     const req: GenerationRequest = { modality: "IMAGE", model: "dall-e-2", prompt: "a red square", image: { width: 64, height: 32, count: 1 }, params: { quality: "hd", response_format: "url" } };
     const r = (await p.generate(req, call())) as GenerationResult;
     expect(lastBody()).toMatchObject({ model: "dall-e-2", prompt: "a red square", n: 1, size: "64x32", response_format: "b64_json", quality: "hd" });
@@ -195,14 +195,14 @@ describe("openai-compatible adapter (wire body)", () => {
   });
 
   it("gpt-image-* models get no response_format (they reject it)", async () => {
-    const p = createOpenAICompatibleProvider(settings());
+    const p = new OpenAICompatibleProvider(settings());
     const r = (await p.generate({ modality: "IMAGE", model: "gpt-image-1", prompt: "x", image: { width: 16, height: 16, count: 1 }, params: {} }, call())) as GenerationResult;
     expect(lastBody()).not.toHaveProperty("response_format");
     expect(r.media).toHaveLength(1);
   });
 
   it("images answered only by URL are downloaded", async () => {
-    const p = createOpenAICompatibleProvider(settings());
+    const p = new OpenAICompatibleProvider(settings());
     const r = (await p.generate({ modality: "IMAGE", model: "flux-url-only", prompt: "x", image: { width: 20, height: 10, count: 2 }, params: {} }, call())) as GenerationResult;
     expect(server.requests.map((q) => q.path.split("?")[0])).toEqual(["/v1/images/generations", "/v1/files/image-0.png", "/v1/files/image-1.png"]);
     // The CDN download does not carry the API key.
@@ -213,7 +213,7 @@ describe("openai-compatible adapter (wire body)", () => {
   });
 
   it("other modalities are invalid_request naming the modality", async () => {
-    const p = createOpenAICompatibleProvider(settings());
+    const p = new OpenAICompatibleProvider(settings());
     const e = await p.generate({ modality: "VIDEO", model: "x", prompt: "y", params: {} }, call()).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ProviderError);
     expect((e as ProviderError).kind).toBe("invalid_request");
@@ -223,7 +223,7 @@ describe("openai-compatible adapter (wire body)", () => {
 
   it("an abort mid-stream rejects (cancelled), never resolves", async () => {
     server.scenario = "slow";
-    const p = createOpenAICompatibleProvider(settings());
+    const p = new OpenAICompatibleProvider(settings());
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 100);
     const e = await p.generate(text(), call({ signal: ac.signal })).catch((x: unknown) => x);
@@ -232,7 +232,7 @@ describe("openai-compatible adapter (wire body)", () => {
   });
 
   it("an abort after the first delta rejects as cancelled (the SDK ends an aborted stream quietly)", async () => {
-    const p = createOpenAICompatibleProvider(settings());
+    const p = new OpenAICompatibleProvider(settings());
     const ac = new AbortController();
     const c = call({ signal: ac.signal, onDelta: () => ac.abort() });
     const e = await p.generate(text(), c).catch((x: unknown) => x);
@@ -242,7 +242,7 @@ describe("openai-compatible adapter (wire body)", () => {
 
   it("the SDK's own per-attempt timeout (timeoutMs) is kind timeout", async () => {
     server.scenario = "slow";
-    const p = createOpenAICompatibleProvider(settings());
+    const p = new OpenAICompatibleProvider(settings());
     const t0 = Date.now();
     const e = await p.generate(text(), call({ timeoutMs: 200 })).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ProviderError);
@@ -253,21 +253,13 @@ describe("openai-compatible adapter (wire body)", () => {
 
   it("the cut stream is partial and names no key", async () => {
     server.scenario = "cut";
-    const p = createOpenAICompatibleProvider(settings());
+    const p = new OpenAICompatibleProvider(settings());
     const c = call({ apiKey: "sk-secret-cut-9999999999" });
     const e = (await p.generate(text(), c).catch((x: unknown) => x)) as ProviderError;
     expect(e).toBeInstanceOf(ProviderError);
     expect(e).toMatchObject({ partial: true, retryable: true, kind: "bad_response" });
     expect(e.message).not.toContain("sk-secret");
     expect(c.deltas).toHaveLength(2);
-  });
-
-  it("splitProportionally adds up and gives everyone at least 1", () => {
-    expect(splitProportionally(10, [1, 1, 2])).toEqual([3, 3, 4]);
-    expect(splitProportionally(3, [5, 1, 1])).toEqual([1, 1, 1]);
-    const s = splitProportionally(101, [7, 13, 2, 40]);
-    expect(s.reduce((a, b) => a + b, 0)).toBe(101);
-    expect(Math.min(...s)).toBeGreaterThanOrEqual(1);
   });
 });
 
@@ -288,7 +280,7 @@ describe("openai-compatible adapter (odd streams)", () => {
     });
   });
   afterAll(() => server.close());
-  const provider = () => createOpenAICompatibleProvider({ id: "together", displayName: "Together", baseUrl: `${server.url}/v1`, models: [], requiresKey: true });
+  const provider = () => new OpenAICompatibleProvider({ id: "together", displayName: "Together", baseUrl: `${server.url}/v1`, models: [], requiresKey: true });
 
   it("no usage chunk: tokens are estimated", async () => {
     mode = "no-usage";

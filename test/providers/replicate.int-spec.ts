@@ -6,7 +6,9 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { isPending, ProviderError, type GenerationProvider, type GenerationRequest, type PendingTask, type ProviderCall } from "../../src/providers/contract";
-import { createReplicateProvider, resultFromPrediction, verifyReplicateWebhook } from "../../src/providers/replicate/replicate.provider";
+import { resultFromPrediction } from "../../src/providers/replicate/prediction";
+import { ReplicateProvider } from "../../src/providers/replicate/replicate.provider";
+import { verifyReplicateWebhook } from "../../src/providers/replicate/webhook";
 import { FAKE_MP4 } from "../fakes/minimax.fake";
 import { startReplicateFake, type ReplicateFake } from "../fakes/replicate.fake";
 
@@ -26,7 +28,7 @@ const imageReq = (over: Partial<GenerationRequest> = {}): GenerationRequest => (
 });
 
 function provider(baseUrl: string, webhookUrl?: string): GenerationProvider {
-  return createReplicateProvider({ id: "replicate", displayName: "Replicate", baseUrl, requiresKey: true, models: [], pollMinMs: 10, pollMaxMs: 40, webhookUrl });
+  return new ReplicateProvider({ id: "replicate", displayName: "Replicate", baseUrl, requiresKey: true, models: [], pollMinMs: 10, pollMaxMs: 40, webhookUrl });
 }
 
 describe("verifyReplicateWebhook", () => {

@@ -10,7 +10,7 @@ import type { GenerationEntity } from "../../db/entities/generation.entity";
 import type { Logger } from "../../observability/logger";
 import { type GenerationProvider, type GenerationResult, ProviderError } from "../../providers/contract";
 import type { ProviderRegistry } from "../../providers/registry";
-import type { ProviderSetup } from "../../providers/setup";
+import type { ProviderSetup } from "./provider-setup";
 import type { UpstreamCanceller } from "../generations/generation.service";
 import type { BatchExecutor } from "../generations/embedding-batcher";
 import type { KeyPool } from "./key-pool";

@@ -33,70 +33,20 @@
  *   be lost: each call passes the SDK a `fetch` (its documented option) that keeps the last
  *   response's headers; it also adds the configured extra headers.
  * - It has no timeout: the call's timeout is added to the signal.
+ *
+ * The wire mappings are pure functions beside this file: request.ts (prompt, arguments,
+ * URLs), stream.ts (events or one completion → our result), errors.ts (the SDK's errors).
  */
-import {
-  InferenceClient,
-  InferenceClientInputError,
-  InferenceClientProviderApiError,
-  InferenceClientProviderOutputError,
-  type Options as HfOptions,
-} from "@huggingface/inference";
-import { imageSize } from "image-size";
+import { InferenceClient, type Options as HfOptions } from "@huggingface/inference";
 import type { AdapterSettings } from "../adapter-settings";
-import {
-  ProviderError,
-  type ContentPart,
-  type GenerationProvider,
-  type GenerationRequest,
-  type GenerationResult,
-  type MediaOutput,
-  type ModelInfo,
-  type ProviderCall,
-  type ProviderProbeCall,
-} from "../contract";
-import { errorFromStatus, messageOf, scrub, toProviderError } from "../errors";
-
-/** When neither the request nor the catalog says how long an answer may be. */
-const DEFAULT_MAX_TOKENS = 1024;
-const HEALTH_TIMEOUT_MS = 30_000;
-/** `params` keys the adapter owns. */
-const RESERVED_TEXT = new Set(["model", "prompt", "inputs", "stream", "max_new_tokens", "max_tokens"]);
-const RESERVED_IMAGE = new Set(["model", "inputs", "width", "height"]);
-/** responseFormat JSON: text generation has no JSON mode the adapter can rely on. */
-export const JSON_INSTRUCTION = "Answer with a single valid JSON value only: no prose before or after it, no Markdown code fences.";
-const MIME: Record<string, string> = {
-  png: "image/png",
-  jpg: "image/jpeg",
-  webp: "image/webp",
-  gif: "image/gif",
-  avif: "image/avif",
-  bmp: "image/bmp",
-  tiff: "image/tiff",
-};
-/** TGI's finish reasons in the vocabulary the other adapters report. */
-const FINISH: Record<string, string> = { eos_token: "stop", stop_sequence: "stop", length: "length", stop: "stop" };
-
-type Body = Record<string, unknown>;
-
-/** What the per-call fetch saw of the last response (the SDK's errors keep no headers). */
-interface Seen {
-  headers?: Headers;
-  /** A copy of a successful response body (non-streamed text: usage and finish_reason). */
-  copy?: Response;
-}
-
-/** Rough token estimate (≈ 4 characters a token, at least 1): streams report no usage. */
-function estimateTokens(text: string): number {
-  let chars = 0;
-  for (const _ of text) chars++;
-  return Math.max(1, Math.ceil(chars / 4));
-}
-
-function extras(params: Record<string, unknown> | undefined, reserved: Set<string>): Body {
-  const out: Body = {};
-  for (const [k, v] of Object.entries(params ?? {})) if (!reserved.has(k) && v !== undefined) out[k] = v;
-  return out;
-}
+import type { GenerationProvider, GenerationRequest, GenerationResult, MediaOutput, ModelInfo, ProviderCall, ProviderProbeCall } from "../contract";
+import { errorFromStatus, invalidRequest, messageOf, toProviderError, unusableResponse } from "../shared/errors";
+import { ClientsByKey, requireKey } from "../shared/keys";
+import { imageInfo } from "../shared/media";
+import { HEALTH_TIMEOUT_MS, withTimeout } from "../shared/timeouts";
+import { huggingFaceError, type Seen } from "./errors";
+import { imageParameters, imagePlan, modelUrl, textArgs, whoAmIUrl } from "./request";
+import { TextStream } from "./stream";
 
 export class HuggingFaceProvider implements GenerationProvider {
   readonly id: string;
@@ -104,7 +54,8 @@ export class HuggingFaceProvider implements GenerationProvider {
   readonly simulated = false;
   readonly models: readonly ModelInfo[];
   readonly requiresKey: boolean;
-  private readonly clients = new Map<string, InferenceClient>();
+  /** Cheap; connections are pooled by fetch itself. */
+  private readonly clients = new ClientsByKey((key) => new InferenceClient(key, { retry_on_error: false }));
   private readonly baseUrl: string;
 
   constructor(private readonly settings: AdapterSettings) {
@@ -122,7 +73,7 @@ export class HuggingFaceProvider implements GenerationProvider {
       case "IMAGE":
         return this.image(req, call);
       default:
-        throw this.invalid(`${this.id} (huggingface) generates TEXT and IMAGE, not ${req.modality}`);
+        throw invalidRequest(this.id, `${this.id} (huggingface) generates TEXT and IMAGE, not ${req.modality}`);
     }
   }
 
@@ -143,195 +94,75 @@ export class HuggingFaceProvider implements GenerationProvider {
 
   /** The Hub's whoami for Hugging Face hosts; the same path at any other host's origin. */
   whoAmIUrl(): string {
-    const u = new URL(this.baseUrl);
-    const hf = u.hostname === "huggingface.co" || u.hostname.endsWith(".huggingface.co");
-    return hf ? "https://huggingface.co/api/whoami-v2" : `${u.origin}/api/whoami-v2`;
+    return whoAmIUrl(this.baseUrl);
   }
 
-  // ── TEXT ──────────────────────────────────────────────────────────────────
-
-  /** One prompt string for text generation (see the file comment). */
-  promptOf(req: GenerationRequest): string {
-    const system: string[] = [];
-    if (req.system) system.push(req.system);
-    const turns: string[] = [];
-    const textOf = (parts: ContentPart[]): string => {
-      if (parts.some((p) => p.type !== "text")) throw this.invalid("text generation on Hugging Face takes text only (no image parts)");
-      return parts.map((p) => (p.type === "text" ? p.text : "")).join("\n");
-    };
-    for (const m of req.messages ?? []) {
-      const t = textOf(m.content);
-      if (m.role === "system") system.push(t);
-      else turns.push(`${m.role === "assistant" ? "Assistant" : m.role === "tool" ? "Tool" : "User"}: ${t}`);
-    }
-    if (req.text?.responseFormat === "JSON") system.push(JSON_INSTRUCTION);
-    if (turns.length === 0 && system.length === 0) {
-      if (!req.prompt) throw this.invalid("a text generation needs a prompt or messages");
-      return req.prompt;
-    }
-    if (req.prompt) turns.push(`User: ${req.prompt}`);
-    if (turns.length === 0) throw this.invalid("a text generation needs a prompt or messages");
-    return `${system.length ? `${system.join("\n\n")}\n\n` : ""}${turns.join("\n")}\nAssistant:`;
-  }
-
-  private textArgs(req: GenerationRequest) {
-    if (req.text?.tools?.length) throw this.invalid("text generation on Hugging Face does not support tools");
-    const inputs = this.promptOf(req);
-    const t = req.text ?? {};
-    const model = this.models.find((m) => m.name === req.model);
-    const parameters: Body = { ...extras(req.params, RESERVED_TEXT) };
-    // The SDK sends max_new_tokens as the completions' max_tokens (whose default can be as low as 16).
-    parameters.max_new_tokens = t.maxTokens ?? model?.maxOutputTokens ?? DEFAULT_MAX_TOKENS;
-    if (t.temperature !== undefined) parameters.temperature = t.temperature;
-    if (req.seed !== undefined) parameters.seed = req.seed;
-    return { endpointUrl: this.modelUrl(req.model), model: req.model, inputs, parameters };
+  /** `${baseUrl}/models/${model}`, each path segment of the model id encoded. */
+  modelUrl(model: string): string {
+    return modelUrl(this.baseUrl, model);
   }
 
   private async text(req: GenerationRequest, call: ProviderCall): Promise<GenerationResult> {
-    const args = this.textArgs(req);
-    const prompt = args.inputs;
+    const args = textArgs(this.id, req, this.models, this.baseUrl);
     const streamed = req.params?.stream !== false;
     const client = this.client(call.apiKey);
     const seen: Seen = {};
-    const { signal, timedOut } = this.signal(call);
+    const { signal, timedOut } = withTimeout(call.signal, call.timeoutMs);
     const options: HfOptions = { signal, retry_on_error: false, fetch: this.fetcher(seen, !streamed) };
-
-    let text = "";
-    let emittedAny = false;
-    let finish: string | undefined;
-    let usage: { prompt_tokens?: unknown; completion_tokens?: unknown } | undefined;
-    let generatedTokens: number | undefined;
+    const acc = new TextStream(call.onDelta);
     try {
       if (streamed) {
-        for await (const raw of client.textGenerationStream(args as Parameters<InferenceClient["textGenerationStream"]>[0], options)) {
-          const chunk = raw as unknown as Body;
-          let piece = "";
-          if (Array.isArray(chunk.choices)) {
-            // OpenAI completion chunk (what /v1/completions streams).
-            const choice = (chunk.choices as Body[]).find((c) => (c.index ?? 0) === 0);
-            if (typeof choice?.text === "string") piece = choice.text;
-            if (typeof choice?.finish_reason === "string" && choice.finish_reason) finish = choice.finish_reason;
-            if (chunk.usage && typeof chunk.usage === "object") usage = chunk.usage as typeof usage;
-          } else if (chunk.token && typeof chunk.token === "object") {
-            // TGI token event; the last one carries generated_text and details.
-            const token = chunk.token as Body;
-            if (!token.special && typeof token.text === "string") piece = token.text;
-            if (typeof chunk.generated_text === "string") {
-              const details = (chunk.details ?? {}) as Body;
-              finish = typeof details.finish_reason === "string" ? details.finish_reason : "stop";
-              if (typeof details.generated_tokens === "number") generatedTokens = details.generated_tokens;
-            }
-          } else {
-            throw new SyntaxError(`unexpected stream event ${scrub(JSON.stringify(chunk)).slice(0, 120)}`);
-          }
-          if (piece) {
-            text += piece;
-            emittedAny = true;
-            call.onDelta(piece);
-          }
+        for await (const chunk of client.textGenerationStream(args as Parameters<InferenceClient["textGenerationStream"]>[0], options)) {
+          acc.push(chunk as unknown as Record<string, unknown>);
         }
       } else {
         const out = await client.textGeneration(args as Parameters<InferenceClient["textGeneration"]>[0], options);
-        text = typeof out?.generated_text === "string" ? out.generated_text : "";
-        const full = seen.copy ? ((await seen.copy.json().catch(() => undefined)) as Body | undefined) : undefined;
-        const choice = Array.isArray(full?.choices) ? (full.choices[0] as Body | undefined) : undefined;
-        finish = typeof choice?.finish_reason === "string" ? choice.finish_reason : "stop";
-        if (full?.usage && typeof full.usage === "object") usage = full.usage as typeof usage;
-        if (text) {
-          emittedAny = true;
-          call.onDelta(text);
-        }
+        const full = seen.copy ? ((await seen.copy.json().catch(() => undefined)) as Record<string, unknown> | undefined) : undefined;
+        acc.whole(out?.generated_text, full);
       }
     } catch (e) {
-      throw this.fail(e, call.signal, timedOut, seen, emittedAny);
+      throw huggingFaceError(this.id, e, call.signal, timedOut, seen, acc.emittedAny);
     }
-    if (call.signal.aborted || timedOut.aborted) throw this.fail(signal.reason ?? new Error("aborted"), call.signal, timedOut, seen, emittedAny);
-    if (!finish) {
-      throw new ProviderError({
-        provider: this.id,
-        kind: "bad_response",
-        partial: emittedAny,
-        message: emittedAny ? `${this.id}'s stream ended mid-answer (no finish_reason)` : `${this.id}'s stream ended without an answer`,
-      });
-    }
-    const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
-    return {
-      text,
-      usage: {
-        inputTokens: num(usage?.prompt_tokens) ?? estimateTokens(prompt),
-        outputTokens: num(usage?.completion_tokens) ?? generatedTokens ?? (text ? estimateTokens(text) : 0),
-      },
-      finishReason: FINISH[finish] ?? finish,
-    };
+    if (call.signal.aborted || timedOut.aborted) throw huggingFaceError(this.id, signal.reason ?? new Error("aborted"), call.signal, timedOut, seen, acc.emittedAny);
+    return acc.result(this.id, args.inputs);
   }
 
-  // ── IMAGE ─────────────────────────────────────────────────────────────────
-
   private async image(req: GenerationRequest, call: ProviderCall): Promise<GenerationResult> {
-    if (!req.prompt) throw this.invalid("an image generation needs a prompt");
-    const opts = req.image ?? { width: 1024, height: 1024, count: 1 };
-    const count = Math.max(1, Math.floor(opts.count || 1));
-    const inputs = opts.style ? `${req.prompt}, ${opts.style} style` : req.prompt;
+    const plan = imagePlan(this.id, req);
     const client = this.client(call.apiKey);
-    const { signal, timedOut } = this.signal(call);
+    const { signal, timedOut } = withTimeout(call.signal, call.timeoutMs);
 
     const media: MediaOutput[] = [];
-    for (let i = 0; i < count; i++) {
+    for (let i = 0; i < plan.count; i++) {
       const seen: Seen = {};
-      const parameters: Body = { ...extras(req.params, RESERVED_IMAGE), width: opts.width, height: opts.height };
-      if (req.seed !== undefined) parameters.seed = req.seed + i;
       let bytes: Buffer;
       try {
         const blob = await client.textToImage(
-          { endpointUrl: this.modelUrl(req.model), model: req.model, inputs, parameters } as Parameters<InferenceClient["textToImage"]>[0],
+          { endpointUrl: this.modelUrl(req.model), model: req.model, inputs: plan.inputs, parameters: imageParameters(req, plan, i) } as Parameters<InferenceClient["textToImage"]>[0],
           { signal, retry_on_error: false, fetch: this.fetcher(seen), outputType: "blob" },
         );
         bytes = Buffer.from(await blob.arrayBuffer());
       } catch (e) {
-        throw this.fail(e, call.signal, timedOut, seen);
+        throw huggingFaceError(this.id, e, call.signal, timedOut, seen);
       }
-      let size: { width: number; height: number; type?: string };
+      let info: ReturnType<typeof imageInfo>;
       try {
-        size = imageSize(bytes);
+        info = imageInfo(bytes);
       } catch (e) {
-        throw this.badResponse(`image ${i} is not a readable image (${(e as Error).message})`);
+        throw unusableResponse(this.id, `image ${i} is not a readable image (${(e as Error).message})`);
       }
-      media.push({ data: bytes, mimeType: (size.type && MIME[size.type]) || "application/octet-stream", width: size.width, height: size.height });
-      call.onProgress((i + 1) / count);
+      media.push({ data: bytes, mimeType: info.mimeType ?? "application/octet-stream", width: info.width, height: info.height });
+      call.onProgress((i + 1) / plan.count);
     }
     return { media, usage: { images: media.length } };
   }
 
-  // ── plumbing ──────────────────────────────────────────────────────────────
-
-  /** `${baseUrl}/models/${model}`, each path segment of the model id encoded. */
-  modelUrl(model: string): string {
-    return `${this.baseUrl}/models/${model.split("/").map(encodeURIComponent).join("/")}`;
-  }
-
   private key(apiKey: string | undefined): string {
-    if (!apiKey && this.requiresKey) {
-      throw new ProviderError({ provider: this.id, kind: "auth", message: `${this.id} needs an API key and none was given` });
-    }
-    return apiKey ?? "";
+    return requireKey(this.id, apiKey, this.requiresKey) ?? "";
   }
 
-  /** One SDK client per key (cheap; connections are pooled by fetch itself). */
   private client(apiKey: string | undefined): InferenceClient {
-    const key = this.key(apiKey);
-    let client = this.clients.get(key);
-    if (!client) {
-      client = new InferenceClient(key, { retry_on_error: false });
-      this.clients.set(key, client);
-    }
-    return client;
-  }
-
-  /** The call's signal plus its per-attempt timeout (the SDK has none of its own). */
-  private signal(call: ProviderCall): { signal: AbortSignal; timedOut: AbortSignal } {
-    const t = call.timeoutMs;
-    const timedOut = Number.isFinite(t) && t > 0 ? AbortSignal.timeout(Math.ceil(t)) : new AbortController().signal;
-    return { signal: AbortSignal.any([call.signal, timedOut]), timedOut };
+    return this.clients.get(this.key(apiKey));
   }
 
   /**
@@ -348,43 +179,4 @@ export class HuggingFaceProvider implements GenerationProvider {
       return res;
     };
   }
-
-  private invalid(message: string): ProviderError {
-    return new ProviderError({ provider: this.id, kind: "invalid_request", message });
-  }
-
-  private badResponse(message: string, partial = false): ProviderError {
-    return new ProviderError({ provider: this.id, kind: "bad_response", partial, message: `${this.id} sent an unusable response: ${scrub(message)}` });
-  }
-
-  private fail(e: unknown, signal: AbortSignal, timedOut: AbortSignal, seen: Seen, partial = false): ProviderError {
-    if (e instanceof ProviderError) return e;
-    if (!signal.aborted && timedOut.aborted) {
-      return new ProviderError({ provider: this.id, kind: "timeout", partial, message: `${this.id} did not answer within the timeout` });
-    }
-    if (!signal.aborted && e instanceof InferenceClientProviderApiError) {
-      const status = e.httpResponse?.status;
-      const body = e.httpResponse?.body;
-      if (typeof status === "number" && status >= 400) {
-        const pe = errorFromStatus(this.id, status, messageOf(body) || e.message, seen.headers);
-        // "Model … is currently loading" comes with the expected wait in seconds.
-        const estimated = body && typeof body === "object" ? (body as Body).estimated_time : undefined;
-        const retryAfterSeconds =
-          pe.retryAfterSeconds ?? (status === 503 && typeof estimated === "number" && estimated > 0 ? Math.ceil(estimated) : undefined);
-        return new ProviderError({ provider: this.id, kind: pe.kind, status, message: pe.message, retryAfterSeconds, partial });
-      }
-      // A 200 that is not an event stream, or an `{"error": …}` event inside one.
-      if (/event stream content type/i.test(e.message)) return this.badResponse(e.message, partial);
-      const b = (body && typeof body === "object" ? body : {}) as Body;
-      const kind = b.error_type === "validation" ? "invalid_request" : "unavailable";
-      return new ProviderError({ provider: this.id, kind, partial, message: `${this.id} reported an error mid-stream: ${scrub(messageOf(b) || e.message)}` });
-    }
-    if (!signal.aborted && e instanceof InferenceClientProviderOutputError) return this.badResponse(e.message, partial);
-    if (!signal.aborted && e instanceof InferenceClientInputError) return this.invalid(scrub(e.message));
-    return toProviderError(this.id, e, signal, { partial });
-  }
-}
-
-export function createHuggingFaceProvider(settings: AdapterSettings): GenerationProvider {
-  return new HuggingFaceProvider(settings);
 }

@@ -18,7 +18,7 @@
  */
 import { Ollama, type ProgressResponse } from "ollama";
 import { ProviderError } from "../contract";
-import { errorFromStatus, scrub, toProviderError } from "../errors";
+import { errorFromStatus, scrub, toProviderError } from "../shared/errors";
 
 export interface OllamaModel {
   /** "llama3.2:latest". */

@@ -22,7 +22,7 @@ export interface ProviderFaults {
 }
 import { SIMULATED_MODELS, SIMULATED_PROVIDER_ID } from "./simulated-models";
 import { chunkText, hashedNgramEmbedding, inputTokens, promptText, simulatedAnswer } from "./text";
-import { estimateTokens } from "./tokens";
+import { estimateTokens } from "../shared/tokens";
 
 /** Paced steps for media (and 1 for embeddings) when `simulate.steps` is absent. */
 const MEDIA_STEPS = 5;

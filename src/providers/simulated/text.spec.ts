@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { GenerationRequest } from "../contract";
 import { mulberry32 } from "./seeding";
 import { chunkText, hashedNgramEmbedding, simulatedAnswer } from "./text";
-import { estimateTokens } from "./tokens";
+import { estimateTokens } from "../shared/tokens";
 
 const req = (over: Partial<GenerationRequest> = {}): GenerationRequest => ({
   modality: "TEXT",

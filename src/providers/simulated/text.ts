@@ -1,6 +1,6 @@
 import type { ChatMessage, GenerationRequest } from "../contract";
 import type { Rng } from "./seeding";
-import { estimateTokens } from "./tokens";
+import { estimateTokens } from "../shared/tokens";
 
 /** Default answer budget when `text.maxTokens` is absent. */
 export const DEFAULT_MAX_TOKENS = 40;

@@ -3,7 +3,7 @@
  * HTTP statuses (direct fetch or an SDK's APIError), aborts, network errors and bodies that
  * are not what the wire format promises. Messages never include request headers (keys).
  */
-import { ProviderError, type ProviderErrorKind } from "./contract";
+import { ProviderError, type ProviderErrorKind } from "../contract";
 
 /** Retry-After as seconds: delta-seconds or an HTTP date; undefined when absent or unparseable. */
 export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
@@ -84,8 +84,7 @@ export function toProviderError(provider: string, e: unknown, signal?: AbortSign
   const err = e as { status?: unknown; statusCode?: unknown; headers?: HeaderBag; message?: string; error?: unknown; response?: { status?: number; headers?: HeaderBag } };
   const status = typeof err?.status === "number" ? err.status : typeof err?.statusCode === "number" ? err.statusCode : err?.response?.status;
   if (typeof status === "number" && status >= 400) {
-    const pe = errorFromStatus(provider, status, messageOf(err.error) || err.message || "", err.headers ?? err.response?.headers);
-    return opts.partial ? new ProviderError({ ...pe, provider, kind: pe.kind, message: pe.message, partial: true }) : pe;
+    return withPartial(errorFromStatus(provider, status, messageOf(err.error) || err.message || "", err.headers ?? err.response?.headers), opts.partial);
   }
   if (e instanceof SyntaxError)
     return new ProviderError({ provider, kind: "bad_response", message: `${provider} sent a malformed response: ${scrub(e.message)}`, partial: opts.partial });
@@ -106,4 +105,30 @@ export function incompleteStream(provider: string, partial: boolean, marker: str
     partial,
     message: partial ? `${provider}'s stream ended mid-answer (no ${marker})` : `${provider}'s stream ended without an answer`,
   });
+}
+
+/** The same error, marked partial when text had already streamed (status and Retry-After kept). */
+export function withPartial(pe: ProviderError, partial: boolean | undefined): ProviderError {
+  if (!partial) return pe;
+  return new ProviderError({ provider: pe.provider, kind: pe.kind, status: pe.status, retryAfterSeconds: pe.retryAfterSeconds, message: pe.message, partial: true });
+}
+
+/** A request the adapter cannot send as asked (never retried). */
+export function invalidRequest(provider: string, message: string): ProviderError {
+  return new ProviderError({ provider, kind: "invalid_request", message });
+}
+
+/** An answer that is not what the wire format promises (a missing field, a wrong shape). */
+export function malformedResponse(provider: string, what: string): ProviderError {
+  return new ProviderError({ provider, kind: "bad_response", message: `${provider} sent a malformed response: ${what}` });
+}
+
+/** An answer in the right shape whose content cannot be used (no vector, an unreadable image). */
+export function unusableResponse(provider: string, message: string, partial = false): ProviderError {
+  return new ProviderError({ provider, kind: "bad_response", partial, message: `${provider} sent an unusable response: ${scrub(message)}` });
+}
+
+/** The per-attempt timeout ran out before the provider answered (not an abort we asked for). */
+export function timedOut(provider: string, partial = false): ProviderError {
+  return new ProviderError({ provider, kind: "timeout", partial, message: `${provider} did not answer within the timeout` });
 }

@@ -6,45 +6,16 @@
  * startup error naming what to fix.
  */
 import { readFileSync } from "node:fs";
-import type { AppConfig, Tier } from "../config/config";
-import { ConfigError } from "../config/config";
-import type { AdapterSettings } from "./adapter-settings";
-import { BUILT_IN_ALIASES, builtInModels } from "./catalog";
-import { MODALITIES, type GenerationProvider, type Modality, type ModelInfo, type Pricing } from "./contract";
-import { createAnthropicProvider } from "./anthropic/anthropic.provider";
-import { createHuggingFaceProvider } from "./huggingface/huggingface.provider";
-import { createMiniMaxProvider } from "./minimax/minimax.provider";
-import { createOpenAICompatibleProvider } from "./openai-compatible/openai-compatible.provider";
-import { OllamaAdmin } from "./ollama/ollama-admin";
-import { createReplicateProvider } from "./replicate/replicate.provider";
-import { SimulatedProvider, type ProviderFaults } from "./simulated/simulated.provider";
-import type { CircuitPolicy } from "../domain/resilience/circuit-breaker";
-
-export type AdapterKind = "openai-compatible" | "anthropic" | "huggingface" | "ollama" | "minimax" | "replicate";
-const KINDS: readonly AdapterKind[] = ["openai-compatible", "anthropic", "huggingface", "ollama", "minimax", "replicate"];
-
-export interface VendorDef {
-  kind: AdapterKind;
-  name: string;
-  baseUrl: string;
-  requiresKey: boolean;
-  headers?: Record<string, string>;
-}
-
-/** The vendors Switchboard knows; `<ID>_BASE_URL` overrides the base URL. */
-export const VENDORS: Record<string, VendorDef> = {
-  openai: { kind: "openai-compatible", name: "OpenAI", baseUrl: "https://api.openai.com/v1", requiresKey: true },
-  openrouter: { kind: "openai-compatible", name: "OpenRouter", baseUrl: "https://openrouter.ai/api/v1", requiresKey: true },
-  groq: { kind: "openai-compatible", name: "Groq", baseUrl: "https://api.groq.com/openai/v1", requiresKey: true },
-  together: { kind: "openai-compatible", name: "Together AI", baseUrl: "https://api.together.xyz/v1", requiresKey: true },
-  lmstudio: { kind: "openai-compatible", name: "LM Studio (local)", baseUrl: "http://127.0.0.1:1234/v1", requiresKey: false },
-  vllm: { kind: "openai-compatible", name: "vLLM (local)", baseUrl: "http://127.0.0.1:8000/v1", requiresKey: false },
-  ollama: { kind: "ollama", name: "Ollama (local)", baseUrl: "http://127.0.0.1:11434", requiresKey: false },
-  anthropic: { kind: "anthropic", name: "Anthropic", baseUrl: "https://api.anthropic.com", requiresKey: true },
-  huggingface: { kind: "huggingface", name: "Hugging Face Inference", baseUrl: "https://router.huggingface.co/hf-inference", requiresKey: true },
-  minimax: { kind: "minimax", name: "MiniMax (Hailuo video)", baseUrl: "https://api.minimax.io", requiresKey: true },
-  replicate: { kind: "replicate", name: "Replicate", baseUrl: "https://api.replicate.com", requiresKey: true },
-};
+import type { AppConfig, Tier } from "../../config/config";
+import { ConfigError } from "../../config/config";
+import type { AdapterSettings } from "../../providers/adapter-settings";
+import { ADAPTER_KINDS, createAdapter, VENDORS, type AdapterKind, type VendorDef } from "../../providers/adapters";
+import { BUILT_IN_ALIASES, builtInModels } from "../../providers/catalog";
+import { MODALITIES, type GenerationProvider, type Modality, type ModelInfo, type Pricing } from "../../providers/contract";
+import { OllamaProvider } from "../../providers/ollama/ollama.provider";
+import type { OllamaAdmin } from "../../providers/ollama/ollama-admin";
+import { SimulatedProvider, type ProviderFaults } from "../../providers/simulated/simulated.provider";
+import type { CircuitPolicy } from "../resilience/circuit-breaker";
 
 /** What a providers file may say (all optional). Prices in USD. */
 interface ProvidersFile {
@@ -93,7 +64,7 @@ export function buildProviders(cfg: AppConfig["providers"], publicUrl: string, f
   for (const [id, v] of Object.entries(VENDORS)) defs[id] = { ...v, id, configured: false };
   for (const p of file.providers ?? []) {
     if (!/^[a-z][a-z0-9-]*$/.test(p.id ?? "")) problems.push(`providers file: provider id "${p.id}" must be kebab-case`);
-    else if (!KINDS.includes(p.kind)) problems.push(`providers file: provider ${p.id} has kind "${p.kind}"; use one of ${KINDS.join(", ")}`);
+    else if (!ADAPTER_KINDS.includes(p.kind)) problems.push(`providers file: provider ${p.id} has kind "${p.kind}"; use one of ${ADAPTER_KINDS.join(", ")}`);
     else if (!p.baseUrl) problems.push(`providers file: provider ${p.id} needs a baseUrl`);
     else defs[p.id] = { kind: p.kind, name: p.name ?? p.id, baseUrl: p.baseUrl.replace(/\/$/, ""), requiresKey: p.requiresKey ?? true, headers: p.headers, id: p.id, configured: false };
   }
@@ -163,37 +134,9 @@ export function buildProviders(cfg: AppConfig["providers"], publicUrl: string, f
     };
     // With a webhook secret, Replicate calls us back on completion (polling goes on as the safety net).
     const webhookUrl = d.kind === "replicate" && cfg.replicateWebhookSecret ? `${publicUrl}/webhooks/providers/replicate` : undefined;
-    providers.push(createAdapter(d.kind, settings, (admin) => (ollama = admin), webhookUrl));
+    const adapter = createAdapter(d.kind, settings, webhookUrl);
+    if (adapter instanceof OllamaProvider) ollama = adapter.admin;
+    providers.push(adapter);
   }
   return { providers, defs, aliases, tierModels: file.tiers ?? {}, circuits: file.circuits ?? {}, ollama, warnings };
-}
-
-function createAdapter(kind: AdapterKind, s: AdapterSettings, onOllama: (a: OllamaAdmin) => void, webhookUrl?: string): GenerationProvider {
-  switch (kind) {
-    case "openai-compatible":
-      return createOpenAICompatibleProvider(s);
-    case "anthropic":
-      return createAnthropicProvider(s);
-    case "huggingface":
-      return createHuggingFaceProvider(s);
-    case "minimax":
-      return createMiniMaxProvider(s);
-    case "replicate":
-      return createReplicateProvider({ ...s, webhookUrl });
-    case "ollama": {
-      // Generation goes through Ollama's OpenAI-compatible /v1; the native API lists, pulls and deletes models.
-      const admin = new OllamaAdmin({ baseUrl: s.baseUrl });
-      onOllama(admin);
-      const inner = createOpenAICompatibleProvider({ ...s, baseUrl: `${s.baseUrl}/v1` });
-      return {
-        id: inner.id, displayName: inner.displayName, simulated: false, models: inner.models, requiresKey: false,
-        cacheIgnoredParams: inner.cacheIgnoredParams,
-        generate: (req, call) => inner.generate(req, call),
-        ...(inner.embedBatch ? { embedBatch: (reqs: Parameters<NonNullable<GenerationProvider["embedBatch"]>>[0], call: Parameters<NonNullable<GenerationProvider["embedBatch"]>>[1]) => inner.embedBatch!(reqs, call) } : {}),
-        healthCheck: async () => {
-          await admin.healthCheck();
-        },
-      };
-    }
-  }
 }

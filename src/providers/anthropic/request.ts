@@ -1,0 +1,93 @@
+/** Our request as a Messages API body (without `stream`). */
+import type { ChatMessage, GenerationRequest, ModelInfo } from "../contract";
+import { invalidRequest } from "../shared/errors";
+import { extras, JSON_INSTRUCTION, textOf } from "../shared/text";
+
+type Body = Record<string, unknown>;
+type Block = Record<string, unknown>;
+
+/** When neither the request nor the catalog says how long an answer may be (Anthropic requires max_tokens). */
+const DEFAULT_MAX_TOKENS = 1024;
+/** Body keys that `params` may never override. */
+const RESERVED = new Set(["model", "messages", "system", "stream", "max_tokens", "tools"]);
+/** Image types the Messages API accepts as base64 sources. */
+const IMAGE_TYPES = new Set(["image/jpeg", "image/png", "image/gif", "image/webp"]);
+
+/**
+ * The Messages API body; throws invalid_request for what cannot be sent. `responseFormat:
+ * "JSON"`: the Messages API has no JSON mode without a schema (`output_config.format` wants
+ * one), so the system prompt asks for JSON only ({@link JSON_INSTRUCTION}).
+ */
+export function messagesBody(provider: string, req: GenerationRequest, models: readonly ModelInfo[]): Body {
+  const systemParts: string[] = [];
+  if (req.system) systemParts.push(req.system);
+  const messages: Body[] = [];
+  for (const m of req.messages ?? []) {
+    if (m.role === "system") {
+      const t = textOf(m.content);
+      if (t) systemParts.push(t);
+      continue;
+    }
+    messages.push(toAnthropicMessage(provider, m));
+  }
+  if (req.prompt) messages.push({ role: "user", content: [{ type: "text", text: req.prompt }] });
+  if (messages.length === 0) throw invalidRequest(provider, "a text generation needs a prompt or messages");
+
+  const t = req.text ?? {};
+  if (t.responseFormat === "JSON") systemParts.push(JSON_INSTRUCTION);
+  const model = models.find((m) => m.name === req.model);
+  const maxTokens = t.maxTokens ?? model?.maxOutputTokens ?? DEFAULT_MAX_TOKENS;
+
+  const body: Body = extras(req.params, RESERVED);
+  body.model = req.model;
+  body.max_tokens = maxTokens;
+  if (systemParts.length) body.system = systemParts.join("\n\n");
+  body.messages = messages;
+  if (t.tools?.length) body.tools = t.tools.map((tool, i) => toAnthropicTool(provider, tool, i));
+  // t.temperature is deliberately not sent: API version 2026-10-21 rejects it (see anthropic.provider.ts).
+  return body;
+}
+
+export function toAnthropicMessage(provider: string, m: ChatMessage): Body {
+  // The contract carries no tool_use_id, so a tool result cannot be a tool_result block:
+  // it goes back as user text, which the model reads just as well.
+  const role = m.role === "assistant" ? "assistant" : "user";
+  const content: Block[] = [];
+  for (const p of m.content) {
+    if (p.type === "text") {
+      if (p.text) content.push({ type: "text", text: m.role === "tool" ? `Tool result: ${p.text}` : p.text });
+      continue;
+    }
+    if (role !== "user") throw invalidRequest(provider, "images are accepted in user messages only");
+    content.push({ type: "image", source: imageSource(provider, p.url) });
+  }
+  if (content.length === 0) throw invalidRequest(provider, `a ${m.role} message has no content`);
+  return { role, content };
+}
+
+/** data: URLs → base64 source; http(s) URLs → url source (Anthropic fetches them). */
+export function imageSource(provider: string, url: string): Block {
+  if (/^https?:\/\//i.test(url)) return { type: "url", url };
+  const m = /^data:([^;,]+)((?:;[^;,]*)*);base64,(.*)$/is.exec(url);
+  if (!m) throw invalidRequest(provider, "an image must be an http(s) URL or a base64 data: URL");
+  const mediaType = m[1].toLowerCase() === "image/jpg" ? "image/jpeg" : m[1].toLowerCase();
+  if (!IMAGE_TYPES.has(mediaType)) throw invalidRequest(provider, `image type ${mediaType} is not accepted (use JPEG, PNG, GIF or WebP)`);
+  const data = m[3].replace(/\s+/g, "");
+  if (!data) throw invalidRequest(provider, "an image data: URL is empty");
+  return { type: "base64", media_type: mediaType, data };
+}
+
+/** OpenAI function tools → Anthropic tools; tools already in Anthropic's shape pass through. */
+export function toAnthropicTool(provider: string, tool: unknown, i: number): Body {
+  const t = (tool ?? {}) as Body;
+  const fn = t.function as Body | undefined;
+  if (t.type === "function" && fn && typeof fn.name === "string") {
+    return {
+      name: fn.name,
+      ...(typeof fn.description === "string" ? { description: fn.description } : {}),
+      input_schema: (fn.parameters as Body | undefined) ?? { type: "object", properties: {} },
+    };
+  }
+  if (typeof t.name === "string" && (t.input_schema !== undefined || typeof t.type === "string")) return t;
+  throw invalidRequest(provider, `text.tools[${i}] is neither an OpenAI function tool ({type:"function", function:{name, parameters}}) nor an Anthropic tool`);
+}

@@ -1,0 +1,21 @@
+/** Image bytes as MediaOutput fields: size and mime type read from the bytes (image-size). */
+import { imageSize } from "image-size";
+
+/** Mime types for the `type` image-size reports. */
+export const IMAGE_MIME: Record<string, string> = {
+  png: "image/png",
+  jpg: "image/jpeg",
+  webp: "image/webp",
+  gif: "image/gif",
+  heif: "image/heif",
+  avif: "image/avif",
+  bmp: "image/bmp",
+  tiff: "image/tiff",
+  svg: "image/svg+xml",
+};
+
+/** Width, height and (when image-size knows it) the mime type of an image; throws when the bytes are not one. */
+export function imageInfo(bytes: Buffer): { width: number; height: number; mimeType?: string } {
+  const size = imageSize(bytes);
+  return { width: size.width, height: size.height, ...(size.type && IMAGE_MIME[size.type] ? { mimeType: IMAGE_MIME[size.type] } : {}) };
+}
