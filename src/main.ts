@@ -44,7 +44,7 @@ const withAdmin = <T>(config: AppConfig, fn: (keys: ApiKeyService) => Promise<T>
   withAdminInfra(config, (ds, bus) => fn(new ApiKeyService(ds, bus, 0)));
 
 async function bootstrapAdmin(app: App, port: number): Promise<void> {
-  const [{ n }] = await app.ds.query(`SELECT count(*)::int AS n FROM users`);
+  const n = await app.services.apiKeys.countUsers();
   const base = `http://localhost:${port}`;
   // Human text goes to stderr (the terminal): stdout is the JSON log stream, and a key must never land in a log pipeline.
   if (n > 0) {

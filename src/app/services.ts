@@ -57,14 +57,15 @@ export async function buildServices(config: AppConfig, infra: Infrastructure, op
   cleanup.defer(() => faults.stop());
   const setup = buildProviders(config.providers, config.http.publicUrl, (id, model) => faults.get(id, model));
   for (const w of setup.warnings) log.warn(w);
-  const registry = new ProviderRegistry(config.tracing.endpoint ? setup.providers.map(tracedProvider) : setup.providers);
+  // A true cycle: the provider service looks providers up in the registry, and the registry asks
+  // it which providers are configured. The registry calls this only on lookups, after both exist.
+  const registry = new ProviderRegistry(config.tracing.endpoint ? setup.providers.map(tracedProvider) : setup.providers, (id): boolean => providers.configured(id));
   const alerts = new AlertsService(ds, bus);
   const keyPool = new KeyPool(ds, publisher, bus, config.redis.prefix, config.providers, alerts, log);
   await keyPool.start();
   cleanup.defer(() => keyPool.stop());
   const providers = new ProviderService(registry, setup, keyPool, redis, config.redis.prefix, log);
   cleanup.defer(() => providers.stop());
-  registry.setAvailability((id) => providers.configured(id));
   const r = config.resilience;
   const breakers = new CircuitBreakers(publisher, ds, bus, config.redis.prefix, {
     defaults: { failureThreshold: r.failureThreshold, failureRate: r.failureRate, minCalls: r.minCalls, windowMs: r.windowMs, resetMs: r.resetMs, halfOpenMax: r.halfOpenMax, perModel: false },

@@ -4,18 +4,15 @@ import type { GenerationProvider, Modality, ModelInfo } from "./contract";
 export class ProviderRegistry {
   private readonly providers = new Map<string, GenerationProvider>();
   private readonly models = new Map<string, ModelInfo>();
-  /** Which providers can serve now (keys, base URL); all by default. */
-  private available: (providerId: string) => boolean = () => true;
-
-  constructor(providers: GenerationProvider[]) {
+  constructor(
+    providers: GenerationProvider[],
+    /** Which providers can serve now (keys, base URL); all by default. Asked on every lookup, never at construction. */
+    private readonly available: (providerId: string) => boolean = () => true,
+  ) {
     for (const p of providers) {
       this.providers.set(p.id, p);
       for (const m of p.models) this.models.set(m.id, m);
     }
-  }
-
-  setAvailability(fn: (providerId: string) => boolean): void {
-    this.available = fn;
   }
 
   isAvailable(providerId: string): boolean {
