@@ -14,9 +14,11 @@
 //    written — INSERT INTO, UPDATE, DELETE FROM, TRUNCATE, MERGE INTO, or a TypeORM write
 //    (insert/save/update/delete… on its entity) — by at most one store: its owner. Another
 //    store may read it only in a statement that also touches one of its own tables (a read
-//    join); a statement that reads only tables of other stores belongs in their owner. A table
-//    no store writes is owned by the one store that reads it; if several read it on its own,
-//    it needs an owner. SHARED_TABLES below lists the few deliberate exceptions (a store that
+//    join); a statement that reads only tables of other stores belongs in their owner (only whole
+//    statements are judged so: a literal starting SELECT/INSERT/UPDATE/DELETE/WITH in the store
+//    itself; a fragment, in a SQL module or in parentheses, is spliced into one). A table
+//    no store writes is owned by the one store that reads it; if several stores read it, it
+//    needs an owner. SHARED_TABLES below lists the few deliberate exceptions (a store that
 //    may write, or read on its own, a table another store owns), each with why.
 //    Keywords are read in upper case (the house style for SQL), table names only from the
 //    tables migrations/ creates, so prose like "copied from generations" never counts.
@@ -34,12 +36,14 @@ const COHERENT = /one coherent thing/i;
 const HEADER_LINES = 40;
 
 /**
- * Tables that more than one store writes (or reads on its own) on purpose: the stores allowed,
- * and why. Keep it short; an entry naming a store that does not exist fails the check.
+ * Tables that more than one store writes (`access: "write"`, reads included) or reads on its own
+ * (`access: "read"`: a read model such as a report) on purpose: the stores allowed, and why.
+ * Keep it short; an entry naming a store that does not exist fails the check.
  */
-const SHARED_TABLES: { table: string; stores: string[]; why: string }[] = [
+const SHARED_TABLES: { table: string; stores: string[]; access: "write" | "read"; why: string }[] = [
   ...["quota_periods", "spend_ledger"].map((table) => ({
     table,
+    access: "write" as const,
     stores: ["src/domain/generations/generation.store.ts", "src/domain/quotas/quota.store.ts"],
     why:
       "Money moves exactly once because it moves in the same statement as the generation's own " +
@@ -96,6 +100,7 @@ function sqlModulesOf(f: string): string[] {
   });
 }
 const SQL_START = /^[`"']\s*\(?\s*(SELECT|INSERT|UPDATE|DELETE|WITH|TRUNCATE|MERGE)\b/;
+const WHOLE_STATEMENT = /^[`"']\s*(SELECT|INSERT|UPDATE|DELETE|WITH|TRUNCATE|MERGE)\b/;
 
 const hits = new Map<string, string[]>(); // file:line → what it calls
 for (const f of sourceFiles.filter((x) => !mayIssueSql(x))) {
@@ -137,7 +142,8 @@ const sqlOutside = [...hits].map(([at, what]) => `${at}  ${what.join(" ")}`);
 
 // --- 2. one store owns a table's writes ------------------------------------------------------
 interface Use { table: string; write: boolean; at: string }
-interface Statement { tables: string[]; uses: Use[] }
+/** `whole`: a complete statement of the store's own (not a fragment it splices into another). */
+interface Statement { tables: string[]; uses: Use[]; whole?: boolean }
 
 /** The tables one SQL literal writes and reads (substitutions blanked, `--` comments dropped). */
 function statementOf(sf: ts.SourceFile, lit: ts.Node): Statement {
@@ -178,7 +184,7 @@ function statementsIn(f: string): Statement[] {
   visit(sf, (n) => {
     if ((ts.isStringLiteral(n) || ts.isNoSubstitutionTemplateLiteral(n) || ts.isTemplateExpression(n)) && /\b(SELECT|INSERT|UPDATE|DELETE|TRUNCATE|MERGE|WITH)\b/.test(n.getText())) {
       const s = statementOf(sf, n);
-      if (s.uses.length) out.push(s);
+      if (s.uses.length) out.push({ ...s, whole: !isSqlModule(f) && WHOLE_STATEMENT.test(n.getText()) });
     }
     if (!ts.isCallExpression(n) || !ts.isPropertyAccessExpression(n.expression)) return;
     const entity = entityArg(n);
@@ -190,11 +196,11 @@ function statementsIn(f: string): Statement[] {
       // ds.getRepository(XEntity).<method>(…)
       const next = n.parent;
       const method = ts.isPropertyAccessExpression(next) ? next.name.text : "";
-      out.push({ tables: [table], uses: [{ table, write: WRITE_METHODS.has(method), at }] });
+      out.push({ tables: [table], uses: [{ table, write: WRITE_METHODS.has(method), at }], whole: true });
     } else if (WRITE_METHODS.has(name) || READ_METHODS.test(name)) {
       // m.insert(XEntity, …), qb.insert().into(XEntity), qb.delete().from(XEntity)
       const write = WRITE_METHODS.has(name) || (name === "from" && /\.delete\(\)/.test(n.expression.expression.getText()));
-      out.push({ tables: [table], uses: [{ table, write, at }] });
+      out.push({ tables: [table], uses: [{ table, write, at }], whole: true });
     }
   });
   return out;
@@ -209,7 +215,8 @@ for (const [store, stmts] of byStore)
     const w = writers.get(u.table) ?? new Map<string, string[]>();
     writers.set(u.table, w.set(store, [...(w.get(store) ?? []), u.at]));
   }
-const shared = (table: string, store: string) => SHARED_TABLES.some((x) => x.table === table && x.stores.includes(store));
+const shared = (table: string, store: string, access: "write" | "read" = "write") =>
+  SHARED_TABLES.some((x) => x.table === table && x.stores.includes(store) && (x.access === "write" || access === "read"));
 
 /** The first few places, without repeating the file: `a.ts:3, :9, :12 and 4 more`. */
 const brief = (at: string[]) => {
@@ -231,24 +238,24 @@ const owner = (table: string): string[] | undefined => {
   const r = readers.get(table);
   return w ? [...w.keys()] : r?.size === 1 ? [...r] : undefined;
 };
-const foreignReads: string[] = [];
+const foreignReads = new Set<string>();
 for (const [store, stmts] of byStore)
   for (const s of stmts) {
-    if (s.tables.some((t) => owner(t)?.includes(store))) continue; // touches a table of its own: a read join
+    if (!s.whole || s.tables.some((t) => owner(t)?.includes(store))) continue; // a fragment, or a read join with a table of its own
     const foreign = new Map<string, string>(); // table → its owner(s)
     for (const u of s.uses) {
       const o = owner(u.table);
-      if (o && !u.write && !shared(u.table, store)) foreign.set(u.table, o.join(" + "));
+      if (o && !u.write && !shared(u.table, store, "read")) foreign.set(u.table, o.join(" + "));
     }
-    if (foreign.size)
-      foreignReads.push(`${s.uses[0].at}  reads ${[...foreign].map(([t, o]) => `${t} (${o})`).join(", ")} and none of its own tables`);
+    const at = s.uses[0].at.startsWith(`${store}:`) ? s.uses[0].at : `${store} (via ${s.uses[0].at})`;
+    if (foreign.size) foreignReads.add(`${at}  reads ${[...foreign].map(([t, o]) => `${t} (${o})`).join(", ")} and none of its own tables`);
   }
 const staleShared = SHARED_TABLES.flatMap((x) =>
   x.stores.filter((s) => !byStore.has(s)).map((s) => `SHARED_TABLES entry for ${x.table} names ${s}, which is not a store here`),
 );
 const ownerless: string[] = [];
 for (const [table, r] of readers)
-  if (r.size > 1 && ![...r].every((st) => shared(table, st)))
+  if (r.size > 1 && ![...r].every((st) => shared(table, st, "read")))
     ownerless.push(`${table}: no store writes it and ${r.size} stores read it (${[...r].join(", ")}): give it one owner`);
 
 // --- 3. size ---------------------------------------------------------------------------------
@@ -270,7 +277,7 @@ if (process.argv.includes("--owners")) {
 const sections: [string, string[]][] = [
   ["SQL outside a *.store.ts (or src/db/): move the statement into the store that owns its table", sqlOutside],
   ["tables written by more than one store: the owner writes, the others ask it (or list it in SHARED_TABLES with why)", tooManyWriters],
-  ["a store reads another store's table on its own: ask the owner store instead (a read join with one of its own tables is fine)", foreignReads],
+  ["a store reads another store's table on its own: ask the owner store instead (a read join with one of its own tables is fine)", [...foreignReads]],
   ["tables no store writes, read by several stores (or list them in SHARED_TABLES with why)", ownerless],
   ["SHARED_TABLES entries (scripts/check-structure.ts) that name no store: update or drop them", staleShared],
   [`files over ${MAX_LINES} lines without "one coherent thing" in a comment at the top (split it, or say why it is one thing)`, tooLong],
