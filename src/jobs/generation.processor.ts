@@ -1,6 +1,7 @@
-/** The BullMQ worker for generations: maps runner outcomes to BullMQ's retry semantics. */
+/** The BullMQ worker for generations: maps runner outcomes (queueAction) to BullMQ's retry semantics. */
 import { DelayedError, Job, Worker, type ConnectionOptions } from "bullmq";
-import type { GenerationRunner } from "../domain/generations/generation-runner";
+import { queueAction, RetryLaterError } from "../domain/generations/run/outcome";
+import type { GenerationRunner } from "../domain/generations/run/runner";
 import type { Logger } from "../observability/logger";
 import { ProviderError } from "../providers/contract";
 import { BACKOFF_TYPE, GENERATIONS_QUEUE, type GenerationJobData } from "./queues";
@@ -16,10 +17,11 @@ export interface GenerationWorkerSettings {
   backoffMs: number;
 }
 
-/** Exponential backoff with full jitter, or the provider's Retry-After when it sent one. */
+/** Exponential backoff with full jitter, or the provider's Retry-After when it sent one; never past the request's deadline. */
 export function backoffDelay(attemptsMade: number, baseMs: number, err?: Error): number {
-  const cap = (err as { maxDelayMs?: number } | undefined)?.maxDelayMs ?? Infinity; // the request's deadline
-  if (err instanceof ProviderError && err.retryAfterSeconds !== undefined) return Math.min(cap, Math.round(err.retryAfterSeconds * 1000));
+  const retry = err instanceof RetryLaterError ? err : undefined;
+  const cap = retry?.maxDelayMs ?? Infinity;
+  if (retry?.delayMs !== undefined) return Math.min(cap, Math.round(retry.delayMs));
   return Math.min(cap, Math.round(Math.random() * baseMs * 2 ** Math.max(0, attemptsMade - 1)));
 }
 
@@ -63,11 +65,10 @@ export function createGenerationWorker(runner: GenerationRunner, s: GenerationWo
         }
       }
       span?.setAttribute("switchboard.outcome", outcome.kind);
-      if (outcome.kind === "retry") throw Object.assign(outcome.error, { maxDelayMs: outcome.maxDelayMs }); // BullMQ retries with BACKOFF_TYPE
-      if (outcome.kind === "handback" || outcome.kind === "delay" || outcome.kind === "recheck") {
-        // Back to delayed without using up one of the job's attempts: shutdown hand-back,
-        // every key cooling down, or an upstream task to re-check later.
-        await job.moveToDelayed(Date.now() + (outcome.kind === "handback" ? 0 : outcome.delayMs), token);
+      const action = queueAction(outcome);
+      if (action.kind === "retry") throw action.error; // BullMQ retries with BACKOFF_TYPE
+      if (action.kind === "delay") {
+        await job.moveToDelayed(Date.now() + action.delayMs, token);
         throw new DelayedError();
       }
       return outcome;
@@ -86,7 +87,8 @@ export function createGenerationWorker(runner: GenerationRunner, s: GenerationWo
     },
   );
   worker.on("failed", (job, err) => {
-    if (job && !(err instanceof ProviderError)) log.error({ err, generationId: job.data.generationId }, "generation job failed");
+    // A retry the runner asked for is not a failure to log (the generation's events and attempts tell it).
+    if (job && !(err instanceof RetryLaterError || err instanceof ProviderError)) log.error({ err, generationId: job.data.generationId }, "generation job failed");
   });
   worker.on("error", (err) => log.error({ err }, "generation worker error"));
   return worker;

@@ -8,28 +8,22 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
-import type { DataSource } from "typeorm";
 import { BadUserInputError, ConflictError, NotFoundError } from "../../common/errors";
 import type { Logger } from "../../observability/logger";
 import type { EventBus } from "../../realtime/event-bus";
 import { Topic } from "../../realtime/topics";
 import type { AlertsService } from "./alerts.service";
 import { KeyCrypto, last4 } from "./key-crypto";
+import type { KeyLimits } from "./key-limits";
+import { ACQUIRE, RELEASE } from "./key-pool.scripts";
+import { onceEnded, type Acquired, type KeyLease, type KeyOutcome, type NoKey, type WithKeyOptions } from "./key-lease";
+import type { ProviderKeyStore } from "./provider-key.store";
 
 export interface PoolKey {
   label: string;
   key: string;
   source: "ENV" | "STORED";
 }
-
-export type KeyOutcome = "ok" | "rate_limited" | "auth" | "error" | "cancelled";
-
-export type Acquired =
-  | { kind: "key"; label: string; key: string; leaseId: string }
-  /** Every usable key is cooling down or at its concurrency cap: try again after delayMs. */
-  | { kind: "wait"; delayMs: number; reason: string; cause: "cooldown" | "busy" }
-  /** No key can ever serve (none configured, or all disabled). */
-  | { kind: "unavailable"; reason: string };
 
 export interface KeyStatus {
   label: string;
@@ -55,85 +49,20 @@ export interface KeyPoolConfig {
   vendors: Record<string, { keys: { label: string; key: string }[]; keyStrategy?: string }>;
 }
 
-const ACQUIRE = `
-local base, now, cap, strategy, lease, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
-local n = #ARGV - 6
-local best, bestLoad, earliest, busy = nil, nil, nil, false
-local start = 0
-if strategy == 'round-robin' then start = redis.call('INCR', base .. 'rr') end
-for i = 0, n - 1 do
-  local label = ARGV[((start + i) % n) + 7]
-  local st = base .. 'state:' .. label
-  if redis.call('HEXISTS', st, 'disabled') == 0 then
-    local cd = tonumber(redis.call('HGET', st, 'cooldown_until') or '0')
-    if cd > now then
-      if not earliest or cd < earliest then earliest = cd end
-    else
-      local lk = base .. 'leases:' .. label
-      redis.call('ZREMRANGEBYSCORE', lk, '-inf', now)
-      local load = redis.call('ZCARD', lk)
-      if load < cap then
-        if strategy ~= 'least-loaded' then best = label break end
-        if not bestLoad or load < bestLoad then best, bestLoad = label, load end
-      else
-        busy = true
-      end
-    end
-  end
-end
-if best then
-  local lk = base .. 'leases:' .. best
-  redis.call('ZADD', lk, now + ttl, lease)
-  redis.call('PEXPIRE', lk, ttl + 60000)
-  return {'key', best}
-end
-if busy then return {'busy', '250'} end
-if earliest then return {'wait', tostring(earliest - now)} end
-return {'none', ''}`;
-
-const RELEASE = `
-local base, label, lease, outcome, now, cooldown, threshold = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local st = base .. 'state:' .. label
-redis.call('ZREM', base .. 'leases:' .. label, lease)
-if outcome == 'cancelled' then return 0 end
-redis.call('HINCRBY', st, 'requests', 1)
-local mark = 'o'
-if outcome == 'ok' then
-  redis.call('HINCRBY', st, 'successes', 1)
-  redis.call('HSET', st, 'auth_failures', 0)
-elseif outcome == 'rate_limited' then
-  mark = 'r'
-  redis.call('HINCRBY', st, 'rate_limited', 1)
-  local cd = tonumber(redis.call('HGET', st, 'cooldown_until') or '0')
-  if now + cooldown > cd then redis.call('HSET', st, 'cooldown_until', now + cooldown) end
-else
-  mark = 'e'
-  redis.call('HINCRBY', st, 'errors', 1)
-end
-redis.call('LPUSH', base .. 'recent:' .. label, mark)
-redis.call('LTRIM', base .. 'recent:' .. label, 0, 19)
-if outcome == 'auth' then
-  local f = redis.call('HINCRBY', st, 'auth_failures', 1)
-  if f >= threshold and redis.call('HEXISTS', st, 'disabled') == 0 then
-    redis.call('HSET', st, 'disabled', 'repeated authentication failures (401/403)')
-    return 1
-  end
-end
-return 0`;
-
 export class KeyPool {
   private readonly crypto?: KeyCrypto;
   private keys = new Map<string, PoolKey[]>();
   private unsubscribe?: () => void;
 
   constructor(
-    private readonly ds: DataSource,
+    private readonly store: ProviderKeyStore,
     private readonly redis: Redis,
     private readonly bus: EventBus,
     private readonly prefix: string,
     private readonly cfg: KeyPoolConfig,
     private readonly alerts: AlertsService,
     private readonly log: Logger,
+    private readonly limits: KeyLimits,
   ) {
     if (cfg.masterKey) this.crypto = new KeyCrypto(cfg.masterKey);
     redis.defineCommand("sbKeyAcquire", { numberOfKeys: 0, lua: ACQUIRE });
@@ -153,9 +82,7 @@ export class KeyPool {
   async reload(): Promise<void> {
     const next = new Map<string, PoolKey[]>();
     for (const [provider, v] of Object.entries(this.cfg.vendors)) next.set(provider, v.keys.map((k) => ({ ...k, source: "ENV" as const })));
-    const rows: { provider: string; label: string; ciphertext: string }[] = await this.ds.query(
-      `SELECT provider, label, ciphertext FROM provider_keys WHERE disabled_at IS NULL ORDER BY created_at`,
-    );
+    const rows = await this.store.enabled();
     for (const r of rows) {
       if (!this.crypto) {
         this.log.warn({ provider: r.provider, label: r.label }, "a stored provider key is ignored: SWITCHBOARD_MASTER_KEY is not set");
@@ -196,7 +123,7 @@ export class KeyPool {
   }
 
   /** Picks a key and takes a lease on it (released by {@link release}; it expires after leaseTtlMs anyway). */
-  async acquire(provider: string, leaseTtlMs: number, label?: string, exclude?: ReadonlySet<string>): Promise<Acquired> {
+  private async acquire(provider: string, leaseTtlMs: number, label?: string, exclude?: ReadonlySet<string>): Promise<Acquired> {
     const all = this.keys.get(provider) ?? [];
     if (!all.length) return { kind: "unavailable", reason: `provider ${provider} has no API key: set ${provider.toUpperCase().replace(/-/g, "_")}_API_KEY or add one with addProviderKey` };
     let strategy = this.strategy(provider);
@@ -217,8 +144,53 @@ export class KeyPool {
     return { kind: "unavailable", reason: `every ${provider} key is disabled` };
   }
 
+  /**
+   * The one way to call a provider under a pooled key: picks a key and leases it (honouring the
+   * key's RPM/TPM minute: a key whose minute is spent rests and another is tried), runs `fn`,
+   * and ends the lease with the verdict `fn` gave (`lease.end`, which also refunds the unused
+   * tokens); a lease `fn` did not end is given back uncounted. A provider without keys runs `fn`
+   * with no lease. Resolves to `fn`'s value, or to why no key could be leased (nothing was called).
+   */
+  async withKey<T>(provider: { id: string; requiresKey?: boolean }, opts: WithKeyOptions, fn: (lease?: KeyLease) => Promise<T>): Promise<{ kind: "ran"; value: T } | NoKey> {
+    if (!provider.requiresKey) return { kind: "ran", value: await fn(undefined) };
+    const limited = !!opts.tokens && this.limits.limited(provider.id);
+    const tokens = limited ? opts.tokens!() : 0;
+    let limitReason: string | undefined;
+    for (let tries = 0; ; tries++) {
+      let got = await this.acquire(provider.id, opts.ttlMs, opts.label, opts.exclude);
+      // Every key failed in this run already: the least bad of them rather than none.
+      if (got.kind === "unavailable" && opts.exclude?.size && opts.fallBackToExcluded) got = await this.acquire(provider.id, opts.ttlMs);
+      if (got.kind === "wait") return { kind: "wait", delayMs: got.delayMs, reason: limitReason ?? got.reason, cause: limitReason ? "limit" : got.cause };
+      if (got.kind === "unavailable") return { kind: "unavailable", reason: limitReason ?? got.reason };
+      let reserved = 0;
+      if (limited) {
+        // Per-key RPM/TPM: a key whose minute is spent rests; another key, or the caller waits (queue instead of 429).
+        const adm = await this.limits.admit(provider.id, got.label, tokens);
+        if (!adm.ok) {
+          await this.release(provider.id, got.label, got.leaseId, "cancelled");
+          if ("never" in adm) return { kind: "too_large", reason: adm.reason };
+          await this.pause(provider.id, got.label, got.leaseId, adm.waitMs);
+          limitReason = adm.reason;
+          if (tries >= this.keyCount(provider.id)) return { kind: "wait", delayMs: adm.waitMs, reason: adm.reason, cause: "limit" };
+          continue;
+        }
+        reserved = adm.tokens;
+      }
+      const { label, leaseId } = got;
+      const lease = onceEnded(label, got.key, async (v) => {
+        await this.release(provider.id, label, leaseId, v.outcome, v.retryAfterMs);
+        if (reserved > 0 && v.usedTokens !== undefined) await this.limits.refund(provider.id, label, Math.max(0, reserved - v.usedTokens));
+      });
+      try {
+        return { kind: "ran", value: await fn(lease) };
+      } finally {
+        await lease.end({ outcome: "cancelled", usedTokens: 0 });
+      }
+    }
+  }
+
   /** Ends a lease and records how the call went; repeated auth failures disable the key and raise an alert. */
-  async release(provider: string, label: string, leaseId: string, outcome: KeyOutcome, retryAfterMs?: number): Promise<void> {
+  private async release(provider: string, label: string, leaseId: string, outcome: KeyOutcome, retryAfterMs?: number): Promise<void> {
     const disabled = await (this.redis as unknown as { sbKeyRelease(...a: (string | number)[]): Promise<number> }).sbKeyRelease(
       this.base(provider), label, leaseId, outcome, Date.now(), retryAfterMs ?? this.cfg.defaultCooldownMs, this.cfg.authFailuresToDisable,
     );
@@ -234,7 +206,7 @@ export class KeyPool {
   }
 
   /** Ends a lease without counting it and rests the key for `ms` (its RPM/TPM minute is spent). */
-  async pause(provider: string, label: string, leaseId: string, ms: number): Promise<void> {
+  private async pause(provider: string, label: string, leaseId: string, ms: number): Promise<void> {
     const b = this.base(provider);
     const until = Date.now() + ms;
     await this.redis
@@ -247,9 +219,7 @@ export class KeyPool {
   async describe(provider: string): Promise<KeyStatus[]> {
     const list = [...(this.keys.get(provider) ?? [])];
     // Stored keys disabled in Postgres are not in the pool but are still shown.
-    const disabledRows: { label: string; last4: string; disabled_reason: string | null }[] = await this.ds.query(
-      `SELECT label, last4, disabled_reason FROM provider_keys WHERE provider = $1 AND disabled_at IS NOT NULL`, [provider],
-    );
+    const disabledRows = await this.store.disabled(provider);
     const now = Date.now();
     const base = this.base(provider);
     const pipe = this.redis.pipeline();
@@ -282,11 +252,7 @@ export class KeyPool {
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(label)) throw new BadUserInputError("label must be 1-64 characters of letters, digits, dot, dash or underscore", { field: "label" });
     if (key.trim().length < 8 || /\s/.test(key.trim())) throw new BadUserInputError("key must be at least 8 characters without spaces", { field: "key" });
     if (this.keys.get(provider)?.some((k) => k.label === label)) throw new ConflictError(`${provider} already has a key labelled "${label}"`);
-    const res = await this.ds.query(
-      `INSERT INTO provider_keys (provider, label, ciphertext, last4) VALUES ($1, $2, $3, $4) ON CONFLICT (provider, label) DO NOTHING RETURNING id`,
-      [provider, label, this.crypto.encrypt(key.trim()), last4(key.trim())],
-    );
-    if (!res.length) throw new ConflictError(`${provider} already has a key labelled "${label}"`);
+    if (!(await this.store.insert(provider, label, this.crypto.encrypt(key.trim()), last4(key.trim())))) throw new ConflictError(`${provider} already has a key labelled "${label}"`);
     await this.redis.del(`${this.base(provider)}state:${label}`, `${this.base(provider)}recent:${label}`);
     await this.changed(provider);
   }
@@ -295,21 +261,18 @@ export class KeyPool {
   async disable(provider: string, label: string, reason = "disabled by an admin"): Promise<void> {
     const k = this.find(provider, label);
     await this.redis.hset(`${this.base(provider)}state:${label}`, "disabled", reason);
-    if (k.source === "STORED") await this.ds.query(`UPDATE provider_keys SET disabled_at = now(), disabled_reason = $3 WHERE provider = $1 AND label = $2`, [provider, label, reason]);
+    if (k.source === "STORED") await this.store.disable(provider, label, reason);
     await this.changed(provider);
   }
 
   async enable(provider: string, label: string): Promise<void> {
-    // UPDATE … RETURNING comes back from TypeORM as [rows, count].
-    const [stored] = await this.ds.query(`UPDATE provider_keys SET disabled_at = NULL, disabled_reason = NULL WHERE provider = $1 AND label = $2 RETURNING id`, [provider, label]);
-    if (!stored.length) this.find(provider, label);
+    if (!(await this.store.enable(provider, label))) this.find(provider, label);
     await this.redis.hdel(`${this.base(provider)}state:${label}`, "disabled", "auth_failures", "cooldown_until");
     await this.changed(provider);
   }
 
   async remove(provider: string, label: string): Promise<void> {
-    const [deleted] = await this.ds.query(`DELETE FROM provider_keys WHERE provider = $1 AND label = $2 RETURNING id`, [provider, label]);
-    if (!deleted.length) {
+    if (!(await this.store.remove(provider, label))) {
       if (this.keys.get(provider)?.some((k) => k.label === label && k.source === "ENV"))
         throw new BadUserInputError(`${provider} key "${label}" comes from the environment: remove it there, or disable it`, { field: "label" });
       throw new NotFoundError(`${provider} stored key`, label);

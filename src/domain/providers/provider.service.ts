@@ -12,7 +12,7 @@ import { type GenerationProvider, type GenerationResult, ProviderError } from ".
 import type { ProviderRegistry } from "../../providers/registry";
 import type { ProviderSetup } from "./provider-setup";
 import type { UpstreamCanceller } from "../generations/generation.service";
-import type { BatchExecutor } from "../generations/embedding-batcher";
+import type { BatchExecutor } from "../generations/run/embedding-batcher";
 import type { KeyPool } from "./key-pool";
 
 export interface ProviderHealth {
@@ -52,22 +52,26 @@ export class ProviderService implements UpstreamCanceller {
 
   /** Runs an embedding batch under one pooled key and records the key's outcome. */
   readonly runBatch: BatchExecutor = async (provider, reqs, timeoutMs) => {
-    const lease = provider.requiresKey ? await this.keys.acquire(provider.id, timeoutMs + 60_000) : undefined;
-    if (lease && lease.kind !== "key")
-      throw new ProviderError({ provider: provider.id, kind: lease.kind === "wait" ? "rate_limited" : "auth", retryable: true, message: lease.reason, retryAfterSeconds: lease.kind === "wait" ? Math.ceil(lease.delayMs / 1000) : undefined });
-    const signal = AbortSignal.timeout(timeoutMs);
-    try {
-      const results: GenerationResult[] = await provider.embedBatch!(reqs, {
-        apiKey: lease?.key, keyLabel: lease?.label, signal, timeoutMs, attempt: 1, onDelta: () => undefined, onProgress: () => undefined,
-      });
-      if (lease) await this.keys.release(provider.id, lease.label, lease.leaseId, "ok");
-      return { results, keyLabel: lease?.label };
-    } catch (e) {
-      const err = e instanceof ProviderError ? e : new ProviderError({ provider: provider.id, kind: signal.aborted ? "timeout" : "unavailable", message: (e as Error).message });
-      if (lease)
-        await this.keys.release(provider.id, lease.label, lease.leaseId, err.kind === "rate_limited" ? "rate_limited" : err.kind === "auth" ? "auth" : "error", err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined);
-      throw err;
-    }
+    const ran = await this.keys.withKey(provider, { ttlMs: timeoutMs + 60_000 }, async (lease) => {
+      const signal = AbortSignal.timeout(timeoutMs);
+      try {
+        const results: GenerationResult[] = await provider.embedBatch!(reqs, {
+          apiKey: lease?.key, keyLabel: lease?.label, signal, timeoutMs, attempt: 1, onDelta: () => undefined, onProgress: () => undefined,
+        });
+        await lease?.end({ outcome: "ok" });
+        return { results, keyLabel: lease?.label };
+      } catch (e) {
+        const err = e instanceof ProviderError ? e : new ProviderError({ provider: provider.id, kind: signal.aborted ? "timeout" : "unavailable", message: (e as Error).message });
+        await lease?.end({
+          outcome: err.kind === "rate_limited" ? "rate_limited" : err.kind === "auth" ? "auth" : "error",
+          retryAfterMs: err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined,
+        });
+        throw err;
+      }
+    });
+    if (ran.kind !== "ran")
+      throw new ProviderError({ provider: provider.id, kind: ran.kind === "wait" ? "rate_limited" : "auth", retryable: true, message: ran.reason, retryAfterSeconds: ran.kind === "wait" ? Math.ceil(ran.delayMs / 1000) : undefined });
+    return ran.value;
   };
 
   /** Stops a generation's upstream task (best effort: the provider may have finished already). */

@@ -4,7 +4,7 @@
  * cost), so the next candidate is tried.
  */
 import { imageSize } from "image-size";
-import type { GenerationRequest, GenerationResult, Modality } from "../../providers/contract";
+import type { GenerationRequest, GenerationResult, Modality } from "../../../providers/contract";
 
 export type OutputValidator = (result: GenerationResult, req: GenerationRequest) => string | undefined;
 

@@ -4,7 +4,7 @@
  * split back. A caller whose own signal aborts (cancel, deadline) stops waiting at once;
  * the batch goes on for the others.
  */
-import type { GenerationProvider, GenerationRequest, GenerationResult } from "../../providers/contract";
+import type { GenerationProvider, GenerationRequest, GenerationResult } from "../../../providers/contract";
 
 export interface BatchOutcome {
   result: GenerationResult;

@@ -7,9 +7,9 @@
  * After Redis lost the stream mid-answer it re-sends the text so far (RESTARTED, then one DELTA
  * with everything), so every subscriber, early or late, rebuilds the whole text.
  */
-import type { GenerationEntity } from "../../db/entities/generation.entity";
-import type { EventBus, EventInit, PublishOptions } from "../../realtime/event-bus";
-import { SEQ_BLOCK, type GenerationStore } from "./generation.store";
+import type { GenerationEntity } from "../../../db/entities/generation.entity";
+import type { EventInit, GenerationEvents, PublishOptions } from "../generation-events";
+import { SEQ_BLOCK, type GenerationStore } from "../generation.store";
 
 /** Seqs kept in hand for what follows the last event published while RUNNING (a restore's two, a final one). */
 const HEADROOM = 8;
@@ -23,7 +23,7 @@ export class RunEvents {
   private text = "";
 
   constructor(
-    private readonly bus: EventBus,
+    private readonly bus: GenerationEvents,
     private readonly store: GenerationStore,
     private readonly generationId: string,
     readonly runAttempt: number,

@@ -1,6 +1,6 @@
 import { PNG } from "pngjs";
 import { describe, expect, it } from "vitest";
-import type { GenerationRequest } from "../../providers/contract";
+import type { GenerationRequest } from "../../../providers/contract";
 import { validateOutput } from "./output-validation";
 
 const png = (w: number, h: number) => PNG.sync.write(new PNG({ width: w, height: h }));

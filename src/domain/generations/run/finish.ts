@@ -1,0 +1,85 @@
+/**
+ * How a run ends a generation: success (media → store → cache → group → publish) and failure
+ * (store → group → publish). The store's conditional update decides whether this run still
+ * owned the generation; only then is its terminal event published, after the commit.
+ */
+import type { GenerationEntity, StoredOutput } from "../../../db/entities/generation.entity";
+import type { GenerationResult, ModelInfo } from "../../../providers/contract";
+import { countTerminal, countTokens } from "../../monitoring/generation-metrics";
+import { finishFollowers, type GroupOutcome } from "../coalesced-group";
+import { costOf } from "../pricing";
+import { toRequest } from "./to-request";
+import type { Emit, RunnerDeps } from "./deps";
+import { errorCode, superseded, type AttemptError, type RunOutcome } from "./outcome";
+
+const EXT: Record<string, string> = { "image/png": "png", "image/gif": "gif", "audio/wav": "wav", "video/mp4": "mp4", "image/jpeg": "jpg", "image/webp": "webp", "audio/mpeg": "mp3" };
+
+export class Finish {
+  constructor(private readonly d: RunnerDeps, private readonly emit: Emit) {}
+
+  async succeed(gen: GenerationEntity, model: ModelInfo, attemptNo: number, result: GenerationResult, latencyMs: number, keyLabel?: string): Promise<RunOutcome> {
+    const { d } = this;
+    const output = await this.storeOutput(gen, result);
+    const cost = costOf(model, result.usage);
+    d.metrics.upstreamAttempts.inc({ provider: model.provider, model: model.id, outcome: "ok" });
+    countTokens(d.metrics, model.provider, model.id, result.usage);
+    const done = await d.store.succeed({ gen, attemptNo, output, latencyMs, costMicros: cost, keyLabel });
+    if (done && d.cfg.faultExitAfterTerminalCommit && d.registry.provider(model.provider)?.simulated) process.kill(process.pid, "SIGKILL");
+    // Fill the cache before the in-flight key goes, so an identical request finds one or the other.
+    if (done?.cacheKey)
+      await d.cache.exact
+        .set(done.cacheKey, done.modality, { sourceGenerationId: done.id, model: done.model, output, createdAt: new Date().toISOString() })
+        .catch((err) => d.log.warn({ err, generationId: done.id }, "cache write failed"));
+    // Followers get the answer even when the leader was cancelled meanwhile (one of them paid).
+    const shared = await this.endGroup(gen, { status: "SUCCEEDED", output });
+    if (!done) {
+      if (!shared) for (const f of output.files ?? []) await d.blobs.delete(f.key).catch(() => undefined);
+      return superseded();
+    }
+    // The semantic entry is written before SUCCEEDED, so a caller that saw it finish finds it (like the exact cache).
+    if (done.semanticScope)
+      await d.cache.semantic.add(done, toRequest(done), output).catch((err) => d.log.warn({ err, generationId: done.id }, "semantic cache write failed"));
+    await this.emit(done, { type: "SUCCEEDED" });
+    d.quotas.changed(done.userId, false);
+    countTerminal(d.metrics, done);
+    return { kind: "finished", status: "SUCCEEDED" };
+  }
+
+  async fail(gen: GenerationEntity, err: AttemptError, code = errorCode(err.kind)): Promise<RunOutcome> {
+    const { d } = this;
+    const row = await d.store.fail(gen, code, err.message);
+    await this.endGroup(gen, { status: "FAILED", code, message: err.message });
+    if (!row) return superseded();
+    await this.emit(row, { type: "FAILED", message: err.message });
+    d.quotas.changed(row.userId, false);
+    countTerminal(d.metrics, row);
+    return { kind: "finished", status: "FAILED" };
+  }
+
+  /** The output as stored: media go to the blob store, the row keeps their keys. */
+  private async storeOutput(gen: GenerationEntity, result: GenerationResult): Promise<StoredOutput> {
+    const output: StoredOutput = { usage: result.usage, finishReason: result.finishReason };
+    if (result.text !== undefined) output.text = result.text;
+    if (result.toolCalls?.length) output.toolCalls = result.toolCalls;
+    if (result.embedding) output.embedding = result.embedding;
+    if (result.media?.length) {
+      output.files = [];
+      for (const [i, m] of result.media.entries()) {
+        const key = `${gen.id}/${gen.runAttempt}-${i}.${EXT[m.mimeType] ?? "bin"}`;
+        await this.d.blobs.put(key, m.data, m.mimeType);
+        output.files.push({ key, mimeType: m.mimeType, sizeBytes: m.data.length, width: m.width, height: m.height, durationSeconds: m.durationSeconds });
+      }
+    }
+    return output;
+  }
+
+  /** The group's work is over: its followers end the same way and the in-flight key is dropped. */
+  private async endGroup(gen: GenerationEntity, outcome: GroupOutcome): Promise<number> {
+    const { d } = this;
+    if (!gen.cacheKey) return 0;
+    const done = await finishFollowers(d.store, d.events, d.quotas, gen.id, outcome);
+    for (const g of done) countTerminal(d.metrics, g);
+    await d.cache.coalescer.release(gen.cacheKey, gen.id).catch(() => undefined);
+    return done.length;
+  }
+}
