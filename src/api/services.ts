@@ -37,6 +37,6 @@ export interface Services {
   bus: EventBus;
   /** HMAC secret for /files URLs. */
   filesSecret: string;
-  /** Fresh DataLoaders (per operation, per subscription event). */
+  /** Fresh DataLoaders, per operation (a subscription is one operation: it refreshes them per event). */
   newLoaders(): Loaders;
 }

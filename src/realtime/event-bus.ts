@@ -12,7 +12,7 @@ import type { RedisPubSub } from "graphql-redis-subscriptions";
 import type { GenerationEntity } from "../db/entities/generation.entity";
 import { Topic, type TopicPayloads } from "./topics";
 import { createPushIterator } from "../common/push-iterator";
-import { toSnapshot, type GenerationEventPayload, type GenerationEventType } from "./generation-event";
+import { TERMINAL_EVENT_TYPES, toEventView, type GenerationEventPayload, type GenerationEventType } from "./generation-event";
 
 /**
  * KEYS: seq counter, accumulated text, open-streams set, current run. ARGV: payload tail, ttl, delta
@@ -104,7 +104,6 @@ export interface Published {
   restored: boolean;
 }
 
-const TERMINAL = new Set<GenerationEventType>(["SUCCEEDED", "FAILED", "CANCELLED"]);
 const STREAMING = new Set<GenerationEventType>(["DELTA", "PROGRESS"]);
 
 export class EventBus {
@@ -143,43 +142,28 @@ export class EventBus {
     return it;
   }
 
-  private readonly terminalHooks: ((g: GenerationEntity, type: "SUCCEEDED" | "FAILED" | "CANCELLED") => void)[] = [];
-
   /**
-   * Runs `fn` in the process that publishes a generation's terminal event (exactly one process
-   * per transition: transitions are conditional updates). Webhooks and analytics hang off it.
+   * Publishes one generation event to its own and its owner's channel. Transport only: callers
+   * publish through GenerationEvents (domain/generations/generation-events.ts), which notifies
+   * the listeners of terminal transitions.
    */
-  onTerminal(fn: (g: GenerationEntity, type: "SUCCEEDED" | "FAILED" | "CANCELLED") => void): void {
-    this.terminalHooks.push(fn);
-  }
-
-  /** Publishes one generation event to its own and its owner's channel; returns its seq (0: not published). */
-  async publishGenerationEvent(g: GenerationEntity, ev: EventInit, opts: PublishOptions = {}): Promise<number> {
-    return (await this.publishEvent(g, ev, opts)).seq;
-  }
-
-  /** {@link publishGenerationEvent}, also saying whether the counter had to be restored. */
-  async publishEvent(g: GenerationEntity, ev: EventInit, opts: PublishOptions = {}): Promise<Published> {
-    const terminal = TERMINAL.has(ev.type);
-    if (terminal) this.runTerminalHooks(g, ev.type as "SUCCEEDED" | "FAILED" | "CANCELLED");
-    const kind = ev.type === "QUEUED" ? "q" : terminal ? "e" : STREAMING.has(ev.type) ? "d" : ev.type === "RESTARTED" && opts.onlyIfText ? "x" : "t";
+  async sendEvent(g: GenerationEntity, ev: EventInit, opts: PublishOptions = {}): Promise<Published> {
+    const kind = ev.type === "QUEUED" ? "q" : TERMINAL_EVENT_TYPES.has(ev.type) ? "e" : STREAMING.has(ev.type) ? "d" : ev.type === "RESTARTED" && opts.onlyIfText ? "x" : "t";
     const [seq, restored] = await this.send(g, ev, kind, opts.floor ?? g.seqReserved ?? 0, opts.run ?? 0);
     return { seq, restored: restored === 1 };
   }
 
   /**
    * Publishes a terminal generation's terminal event again if it is not known to have gone out:
-   * its stream is still open (the process that committed it died before publishing), or Redis
-   * lost the stream (then a subscriber may see it twice, never not at all). Terminal hooks run
-   * only when it certainly had not gone out. Returns whether it was published.
+   * its stream is still open (the process that committed it died before publishing it), or Redis
+   * lost the stream (then a subscriber may see it twice, never not at all). `wasOpen`: it
+   * certainly had not gone out.
    */
-  async republishTerminal(g: GenerationEntity): Promise<boolean> {
-    if (!TERMINAL.has(g.status as GenerationEventType)) return false;
-    const type = g.status as "SUCCEEDED" | "FAILED" | "CANCELLED";
-    const ev: EventInit = { type, message: g.errorMessage ?? undefined };
+  async resendTerminal(g: GenerationEntity): Promise<{ published: boolean; wasOpen: boolean }> {
+    if (!TERMINAL_EVENT_TYPES.has(g.status as GenerationEventType)) return { published: false, wasOpen: false };
+    const ev: EventInit = { type: g.status as "SUCCEEDED" | "FAILED" | "CANCELLED", message: g.errorMessage ?? undefined };
     const [seq, , wasOpen] = await this.send(g, ev, "r", g.seqReserved ?? 0);
-    if (wasOpen === 1) this.runTerminalHooks(g, type);
-    return seq > 0;
+    return { published: seq > 0, wasOpen: wasOpen === 1 };
   }
 
   /** Generations whose stream opened (QUEUED) before `beforeMs` and has not ended (no terminal event yet). */
@@ -199,16 +183,6 @@ export class EventBus {
     if (ids.length) await this.redis.zrem(this.openKey(), ...ids);
   }
 
-  private runTerminalHooks(g: GenerationEntity, type: "SUCCEEDED" | "FAILED" | "CANCELLED"): void {
-    for (const fn of this.terminalHooks) {
-      try {
-        fn(g, type);
-      } catch {
-        /* a hook never breaks the event itself */
-      }
-    }
-  }
-
   private async send(g: GenerationEntity, ev: EventInit, kind: string, floor: number, run = 0): Promise<PublishReply> {
     const rest: Omit<GenerationEventPayload, "seq"> = {
       type: ev.type,
@@ -218,7 +192,7 @@ export class EventBus {
       progress: ev.progress ?? g.progress,
       delta: ev.delta,
       message: ev.message,
-      generation: toSnapshot(g),
+      generation: toEventView(g),
     };
     const json = JSON.stringify(rest);
     const reply = await this.redis.sbGenerationEvent(

@@ -1,4 +1,4 @@
-import type { GenerationEntity } from "../db/entities/generation.entity";
+import type { GenerationEntity, StoredOutput } from "../db/entities/generation.entity";
 
 export type GenerationEventType =
   | "SNAPSHOT" | "QUEUED" | "STARTED" | "PROGRESS" | "DELTA" | "RESTARTED"
@@ -6,10 +6,27 @@ export type GenerationEventType =
 
 export const TERMINAL_EVENT_TYPES: ReadonlySet<GenerationEventType> = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
 
-/** The generation as it travels inside an event: plain JSON (dates as ISO strings). */
-export type GenerationSnapshot = Omit<GenerationEntity, "createdAt" | "updatedAt" | "startedAt" | "completedAt"> & {
+/**
+ * What a subscriber may see of a generation: exactly what GraphQL's `Generation` reads, its own
+ * fields and its field resolvers' inputs (output files by blob key, to sign their URLs; the
+ * candidates' public ids; the response format, to parse JSON output; the user id, for `user`).
+ * Never the reservation, the callback URL, the cache key, the upstream task (key label), the
+ * messages or the run counters. An entity is one (it has every field); an event carries only these.
+ */
+export type GenerationView = Pick<
+  GenerationEntity,
+  | "id" | "userId" | "status" | "modality" | "model" | "provider" | "prompt" | "system" | "priority" | "seed" | "progress"
+  | "cached" | "cacheHit" | "params" | "estimatedCostMicros" | "costMicros" | "errorCode" | "errorMessage"
+  | "createdAt" | "startedAt" | "completedAt"
+> & {
+  output: Pick<StoredOutput, "text" | "embedding" | "usage" | "files"> | null;
+  candidates: Pick<NonNullable<GenerationEntity["candidates"]>[number], "model">[] | null;
+  textOptions: Pick<NonNullable<GenerationEntity["textOptions"]>, "responseFormat"> | null;
+};
+
+/** The view as it travels inside an event: plain JSON (dates as ISO strings). */
+export type GenerationViewJson = Omit<GenerationView, "createdAt" | "startedAt" | "completedAt"> & {
   createdAt: string;
-  updatedAt: string;
   startedAt: string | null;
   completedAt: string | null;
 };
@@ -27,26 +44,35 @@ export interface GenerationEventPayload {
   text?: string;
   /** Human-readable reason (RETRYING, FALLBACK, RESTARTED). */
   message?: string;
-  generation: GenerationSnapshot;
+  generation: GenerationViewJson;
 }
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
-export function toSnapshot(g: GenerationEntity): GenerationSnapshot {
+/** The view of a generation (an entity, usually) for an event: only the view's fields are copied. */
+export function toEventView(g: GenerationView): GenerationViewJson {
+  const o = g.output;
   return {
-    ...g,
+    id: g.id, userId: g.userId, status: g.status, modality: g.modality, model: g.model, provider: g.provider,
+    prompt: g.prompt, system: g.system, priority: g.priority, seed: g.seed, progress: g.progress,
+    cached: g.cached, cacheHit: g.cacheHit, params: g.params,
+    estimatedCostMicros: g.estimatedCostMicros, costMicros: g.costMicros, errorCode: g.errorCode, errorMessage: g.errorMessage,
+    // null stays null and a present object stays an object (the `output` field is null only when it is).
+    output: o ? { text: o.text, embedding: o.embedding, usage: o.usage, files: o.files } : o,
+    candidates: g.candidates ? g.candidates.map((c) => ({ model: c.model })) : g.candidates,
+    textOptions: g.textOptions ? { responseFormat: g.textOptions.responseFormat } : g.textOptions,
     createdAt: iso(g.createdAt)!,
-    updatedAt: iso(g.updatedAt)!,
     startedAt: iso(g.startedAt),
     completedAt: iso(g.completedAt),
   };
 }
 
-export function fromSnapshot(s: GenerationSnapshot): GenerationEntity {
-  return Object.assign(Object.create(null), s, {
+/** The generation of an event, as the API resolves it (dates as dates). */
+export function fromEventView(s: GenerationViewJson): GenerationView {
+  return {
+    ...s,
     createdAt: new Date(s.createdAt),
-    updatedAt: new Date(s.updatedAt),
     startedAt: s.startedAt ? new Date(s.startedAt) : null,
     completedAt: s.completedAt ? new Date(s.completedAt) : null,
-  }) as GenerationEntity;
+  };
 }

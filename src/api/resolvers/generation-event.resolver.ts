@@ -1,8 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription } from "type-graphql";
 import { createPushIterator } from "../../common/push-iterator";
-import type { GenerationEntity } from "../../db/entities/generation.entity";
 import type { EventBus } from "../../realtime/event-bus";
-import { fromSnapshot, TERMINAL_EVENT_TYPES, toSnapshot, type GenerationEventPayload } from "../../realtime/generation-event";
+import { fromEventView, TERMINAL_EVENT_TYPES, toEventView, type GenerationEventPayload, type GenerationView } from "../../realtime/generation-event";
 import { Topic } from "../../realtime/topics";
 import { viewerOf, type GraphQLContext } from "../context";
 import { Generation, GenerationEvent } from "../types/generation.type";
@@ -11,7 +10,7 @@ import { Generation, GenerationEvent } from "../types/generation.type";
  * Subscribe first, then emit a SNAPSHOT (state, text so far, its seq), then live events
  * with a higher seq. Ends after the terminal event.
  */
-async function streamGeneration(bus: EventBus, gen: GenerationEntity, reload: () => Promise<GenerationEntity>): Promise<AsyncIterable<GenerationEventPayload>> {
+async function streamGeneration(bus: EventBus, gen: GenerationView, reload: () => Promise<GenerationView>): Promise<AsyncIterable<GenerationEventPayload>> {
   let ready = false;
   let lastSeq = 0;
   const pending: GenerationEventPayload[] = [];
@@ -30,7 +29,7 @@ async function streamGeneration(bus: EventBus, gen: GenerationEntity, reload: ()
     lastSeq = seq;
     it.push({
       seq, type: "SNAPSHOT", generationId: fresh.id, userId: fresh.userId, at: new Date().toISOString(),
-      progress: fresh.progress, text: fresh.output?.text ?? text, generation: toSnapshot(fresh),
+      progress: fresh.progress, text: fresh.output?.text ?? text, generation: toEventView(fresh),
     });
     if (["SUCCEEDED", "FAILED", "CANCELLED"].includes(fresh.status)) it.end();
     ready = true;
@@ -53,7 +52,7 @@ export class GenerationEventResolver {
     },
   })
   generationUpdated(@Arg("id", () => ID) _id: string, @Root() ev: GenerationEventPayload, @Ctx() ctx: GraphQLContext): GenerationEventPayload {
-    ctx.loaders = ctx.services.newLoaders(); // per event: attempts change while it runs
+    ctx.loaders.forEvent(ev); // attempts change while it runs
     return ev;
   }
 
@@ -66,13 +65,13 @@ export class GenerationEventResolver {
     },
   })
   myGenerations(@Root() ev: GenerationEventPayload, @Ctx() ctx: GraphQLContext): GenerationEventPayload {
-    ctx.loaders = ctx.services.newLoaders();
+    ctx.loaders.forEvent(ev);
     return ev;
   }
 
   @FieldResolver(() => Generation, { description: "The generation as of this event (from the event itself, no database read)" })
-  generation(@Root() ev: GenerationEventPayload): GenerationEntity {
-    return fromSnapshot(ev.generation);
+  generation(@Root() ev: GenerationEventPayload): GenerationView {
+    return fromEventView(ev.generation);
   }
 
   @FieldResolver(() => Date)
@@ -80,3 +79,7 @@ export class GenerationEventResolver {
     return new Date(ev.at);
   }
 }
+
+// Every field of GraphQL's Generation type is read off an event's view: one it lacks is a type error here.
+type NoneMissing<T extends never> = T;
+export type ViewCoversGeneration = NoneMissing<Exclude<keyof Generation, keyof GenerationView>>;

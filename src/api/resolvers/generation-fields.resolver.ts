@@ -1,6 +1,6 @@
 import { Ctx, FieldResolver, Float, Resolver, Root } from "type-graphql";
 import { microsToUsd } from "../../common/money";
-import type { GenerationEntity } from "../../db/entities/generation.entity";
+import type { GenerationView } from "../../realtime/generation-event";
 import { signFilePath } from "../../storage/signed-url";
 import type { GraphQLContext } from "../context";
 import { Provider } from "../types/catalog.type";
@@ -8,37 +8,40 @@ import { Attempt, Generation, GenerationError, GenerationOutput } from "../types
 import { User } from "../types/user.type";
 import { toProvider } from "./catalog.resolver";
 
-/** Derived fields of Generation; relations go through per-operation DataLoaders. */
+/**
+ * Derived fields of Generation; relations go through per-operation DataLoaders. The root is a row
+ * (queries, mutations) or an event's view (subscriptions): only what GenerationView holds is read.
+ */
 @Resolver(() => Generation)
 export class GenerationFieldsResolver {
   @FieldResolver(() => Provider, { nullable: true, description: "The provider that serves it, once routed" })
-  provider(@Root() g: GenerationEntity, @Ctx() ctx: GraphQLContext): Provider | null {
+  provider(@Root() g: GenerationView, @Ctx() ctx: GraphQLContext): Provider | null {
     const p = g.provider ? ctx.services.registry.provider(g.provider) : undefined;
     return p ? toProvider(p, ctx) : null;
   }
 
   @FieldResolver(() => [String], { description: "Routing's candidates in order (primary first, then fallbacks); empty for cache hits" })
-  candidates(@Root() g: GenerationEntity): string[] {
+  candidates(@Root() g: GenerationView): string[] {
     return (g.candidates ?? []).map((c) => c.model);
   }
 
   @FieldResolver(() => Float)
-  estimatedCostUsd(@Root() g: GenerationEntity): number {
+  estimatedCostUsd(@Root() g: GenerationView): number {
     return microsToUsd(g.estimatedCostMicros);
   }
 
   @FieldResolver(() => Float, { nullable: true, description: "Actual cost once settled; 0 for cache hits" })
-  costUsd(@Root() g: GenerationEntity): number | null {
+  costUsd(@Root() g: GenerationView): number | null {
     return g.costMicros === null ? null : microsToUsd(g.costMicros);
   }
 
   @FieldResolver(() => GenerationError, { nullable: true })
-  error(@Root() g: GenerationEntity): GenerationError | null {
+  error(@Root() g: GenerationView): GenerationError | null {
     return g.errorCode ? { code: g.errorCode, message: g.errorMessage ?? "" } : null;
   }
 
   @FieldResolver(() => GenerationOutput, { nullable: true })
-  output(@Root() g: GenerationEntity, @Ctx() ctx: GraphQLContext): GenerationOutput | null {
+  output(@Root() g: GenerationView, @Ctx() ctx: GraphQLContext): GenerationOutput | null {
     if (!g.output) return null;
     const { publicUrl } = ctx.services.config.http;
     const ttl = ctx.services.config.files.urlTtlSeconds;
@@ -69,13 +72,13 @@ export class GenerationFieldsResolver {
   }
 
   @FieldResolver(() => [Attempt], { description: "Every upstream call made for it, in order" })
-  async attempts(@Root() g: GenerationEntity, @Ctx() ctx: GraphQLContext): Promise<Attempt[]> {
+  async attempts(@Root() g: GenerationView, @Ctx() ctx: GraphQLContext): Promise<Attempt[]> {
     const rows = await ctx.loaders.attempts.load(g.id);
     return rows.map((a) => ({ ...a, costUsd: microsToUsd(a.costMicros) }));
   }
 
   @FieldResolver(() => User)
-  async user(@Root() g: GenerationEntity, @Ctx() ctx: GraphQLContext): Promise<User> {
+  async user(@Root() g: GenerationView, @Ctx() ctx: GraphQLContext): Promise<User> {
     const u = await ctx.loaders.user.load(g.userId);
     if (!u) throw new Error(`user ${g.userId} of generation ${g.id} is missing`);
     return u as unknown as User;

@@ -1,15 +1,15 @@
 /**
  * One log line per failed generation, wherever it failed (runner, sweeper, coalesced
  * followers, admission): its id, error code and how many upstream attempts it made. Hooked on
- * the event bus's terminal events, which fire once per transition in the process that made it.
+ * GenerationEvents' terminal listeners, which run once per transition in the process that made it.
  */
 import type { DataSource } from "typeorm";
 import type { Logger } from "../../observability/logger";
-import type { EventBus } from "../../realtime/event-bus";
+import type { GenerationEvents } from "../generations/generation-events";
 import { servedModel } from "./generation-metrics";
 
-export function logFailedGenerations(bus: EventBus, ds: DataSource, log: Logger): void {
-  bus.onTerminal((g, type) => {
+export function logFailedGenerations(events: GenerationEvents, ds: DataSource, log: Logger): void {
+  events.onTerminal((g, type) => {
     if (type !== "FAILED") return;
     // Skipped candidates (open circuit, no key) are not calls: count the calls that went upstream.
     ds.query(`SELECT count(*)::int AS n FROM generation_attempts WHERE generation_id = $1 AND status <> 'SKIPPED'`, [g.id])

@@ -7,7 +7,7 @@
 import type { GenerationEntity } from "../../db/entities/generation.entity";
 import type { Metrics } from "../../observability/metrics";
 import type { Usage } from "../../providers/contract";
-import type { EventBus } from "../../realtime/event-bus";
+import type { GenerationEvents } from "../generations/generation-events";
 
 /** "provider/model" that served (or last tried) a generation; the requested name (alias, auto) only when none did. */
 export function servedModel(g: Pick<GenerationEntity, "provider" | "providerModel" | "model">): string {
@@ -38,8 +38,9 @@ export function firstTokenTimer(metrics: Metrics, provider: string, model: strin
   };
 }
 
-export function observeGenerations(bus: EventBus, metrics: Metrics): void {
-  bus.onTerminal((g) => {
+/** switchboard_cost_usd_total: what each finished generation cost (a terminal listener). */
+export function observeGenerations(events: GenerationEvents, metrics: Metrics): void {
+  events.onTerminal((g) => {
     const micros = Number(g.costMicros ?? 0);
     if (micros > 0) metrics.costUsd.inc({ provider: g.provider ?? "unknown", model: servedModel(g) }, micros / 1_000_000);
   });

@@ -8,7 +8,7 @@ import type { DataSource } from "typeorm";
 import type { AppConfig } from "../../config/config";
 import type { Logger } from "../../observability/logger";
 import type { Metrics } from "../../observability/metrics";
-import type { EventBus } from "../../realtime/event-bus";
+import type { GenerationEvents } from "../generations/generation-events";
 import type { AlertsService } from "../providers/alerts.service";
 import type { ProviderService } from "../providers/provider.service";
 import { AnomalyMonitor } from "./anomaly-monitor";
@@ -21,7 +21,7 @@ export interface MonitoringDeps {
   ds: DataSource;
   redis: Redis;
   prefix: string;
-  bus: EventBus;
+  events: GenerationEvents;
   alerts: AlertsService;
   providers: ProviderService;
   metrics: Metrics;
@@ -39,7 +39,7 @@ export class Monitoring {
     this.health = new HealthService(d.ds, d.redis, d.queueDepth, d.providers);
     this.anomalies = new AnomalyMonitor(d.ds, d.redis, d.prefix, d.alerts, d.config.anomaly, d.log);
     if (d.config.webhookUrl) this.webhook = new MonitoringWebhook(d.config.webhookUrl, d.log, d.metrics);
-    observeGenerations(d.bus, d.metrics);
+    observeGenerations(d.events, d.metrics);
     d.alerts.onRaised((a) => {
       d.metrics.alertsRaised.inc({ kind: a.kind, provider: a.provider ?? "" });
       void this.webhook?.send(a);
