@@ -6,7 +6,7 @@
  */
 import { readEnv, type Env } from "./env";
 import { ConfigError, Reader } from "./reader";
-import { readSpec, type ConfigOf } from "./spec";
+import { readSpec, type ConfigContext, type ConfigOf } from "./spec";
 import { analytics, db } from "./sections/db";
 import { cache } from "./sections/cache";
 import { limits } from "./sections/limits";
@@ -50,6 +50,7 @@ export const configSpec = {
   bootstrap,
 };
 
+/** Every setting, by section. A field's doc, variable, default and bounds are on its spec line (go to definition). */
 export type AppConfig = ConfigOf<typeof configSpec>;
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -65,9 +66,10 @@ function deepFreeze<T>(o: T): T {
 /** Parses the environment into a frozen AppConfig, or throws ConfigError listing every problem. */
 export function loadConfig(env: Env): AppConfig {
   const r = new Reader(env);
-  // What computed defaults depend on (PUBLIC_URL on PORT, introspection and LOG_LEVEL on NODE_ENV).
-  const ctx = { nodeEnv: nodeEnv.read(r, { nodeEnv: "development", port: 0 }), port: 0 };
-  ctx.port = http.port.read(r, ctx);
+  // What computed defaults depend on (PUBLIC_URL on PORT, introspection and LOG_LEVEL on NODE_ENV);
+  // neither has a computed default itself. Both are read again below, a problem is reported once.
+  const none: ConfigContext = { nodeEnv: "development", port: 0 };
+  const ctx: ConfigContext = { nodeEnv: nodeEnv.read(r, none), port: http.port.read(r, none) };
   const cfg = readSpec(configSpec, r, ctx);
   for (const id of cfg.providers.simulatedExtra)
     if (!/^simulated-[a-z0-9-]+$/.test(id)) r.problem(`SIMULATED_PROVIDERS: "${id}" must look like simulated-<name> (kebab-case)`);
