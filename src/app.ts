@@ -70,8 +70,7 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
       reconcileWebhooks: (graceMs?: number) => svc.webhookReconciler.reconcile(graceMs),
       async start() {
         if (opts.metricsServer) {
-          const probes = { ready: infra.ready, beforeScrape: () => svc.beforeScrape() };
-          const server: http.Server = await startMetricsServer(probes, metrics, config.metricsPort, config.http.host);
+          const server: http.Server = await startMetricsServer(svc.probes, metrics, config.metricsPort, config.http.host);
           cleanup.defer(() => new Promise<void>((r) => server.close(() => r())));
         }
         return httpServer ? httpServer.listen() : undefined;

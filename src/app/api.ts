@@ -16,7 +16,7 @@ export async function createApi(config: AppConfig, infra: Infrastructure, svc: A
   const schema = await buildAppSchema();
   const http = await createHttpServer({
     config, schema, services, blobs, log, metrics,
-    probes: { ready: infra.ready, beforeScrape: () => svc.beforeScrape() },
+    probes: svc.probes,
     promoteJob: (id) => queue.promote(id),
   });
   const unsubscribe = await bus.subscribe(Topic.API_KEY_REVOKED, undefined, ({ keyId, keyHash }) => {

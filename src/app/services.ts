@@ -6,6 +6,7 @@ import { createLoaders } from "../api/loaders/loaders";
 import type { Services } from "../api/services";
 import { systemClock, type Clock } from "../common/clock";
 import type { AppConfig } from "../config/config";
+import type { Probes } from "../http/probes";
 import { AnalyticsService } from "../domain/analytics/analytics.service";
 import { ApiKeyService } from "../domain/auth/api-key.service";
 import { AuthThrottle } from "../domain/auth/auth-throttle";
@@ -123,12 +124,16 @@ export async function buildServices(config: AppConfig, infra: Infrastructure, op
   return {
     services, registry, keyPool, providers, breakers, keyLimits, quotas, cache, semantic, coalescer, sweeper, monitoring,
     webhookReconciler, addressPolicy, secretBox,
-    /** /metrics: refresh the gauges sampled at scrape time. */
-    async beforeScrape(): Promise<void> {
-      const d = await queue.depth();
-      for (const [state, n] of Object.entries(d)) metrics.queueDepth.set({ state }, n);
-      await monitoring.sampleKeyPools();
-      await sampleCircuits(breakers, registry, metrics);
-    },
+    /** /healthz, /readyz and /metrics, on the API's port or the worker's METRICS_PORT. */
+    probes: {
+      ready: infra.ready,
+      /** /metrics: refresh the gauges sampled at scrape time. */
+      async beforeScrape(): Promise<void> {
+        const d = await queue.depth();
+        for (const [state, n] of Object.entries(d)) metrics.queueDepth.set({ state }, n);
+        await monitoring.sampleKeyPools();
+        await sampleCircuits(breakers, registry, metrics);
+      },
+    } satisfies Probes,
   };
 }
