@@ -26,27 +26,48 @@ export type { Tier } from "./sections/quotas";
 
 /** The whole config spec, one section per concern. */
 export const configSpec = {
+  /** "production" hides internal errors and disables introspection by default. */
   env: nodeEnv,
+  /** The HTTP/WebSocket server of `serve`. */
   http,
+  /** /metrics, /healthz, /readyz of the `worker` process. */
   metricsPort,
+  /** Postgres. */
   db,
+  /** `metrics` queries and hourly rollups. */
   analytics,
+  /** Queues, pub/sub and shared state. */
   redis,
+  /** API key resolution and unauthenticated traffic. */
   auth,
+  /** Request, document and WebSocket limits. */
   limits,
+  /** Worker processes: job options, upstream timeouts. */
   worker,
+  /** Lost and expired generations. */
   sweeper,
+  /** Media storage and signed file URLs. */
   files,
   log,
+  /** OpenTelemetry traces. */
   tracing,
+  /** Alerts: the monitoring webhook and anomaly checks. */
   monitoring,
+  /** Budgets per period and tier. */
   quotas,
+  /** createGeneration calls per user by tier, per minute and per hour (0 = unlimited). */
   rateLimits,
+  /** Queue admission caps. */
   admission,
+  /** Exact and semantic caches. */
   cache,
+  /** Providers, their keys and key selection. */
   providers,
+  /** Circuit breakers, fairness, per-key rate limits. */
   resilience,
+  /** Outgoing webhook deliveries. */
   webhooks,
+  /** The admin created on an empty database. */
   bootstrap,
 };
 

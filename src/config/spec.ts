@@ -86,11 +86,13 @@ type ValueOf<F> = F extends Field<infer T, boolean> ? T : F extends Spec ? Confi
 type OptionalKeys<S> = { [K in keyof S]: S[K] extends Field<unknown, true> ? K : never }[keyof S];
 
 /** The config type a spec produces: optional fields become `?:`, nested specs nested objects. */
-export type ConfigOf<S> = Flatten<
-  { [K in keyof S as K extends OptionalKeys<S> ? never : K]: ValueOf<S[K]> } & {
-    [K in keyof S as K extends OptionalKeys<S> ? K : never]?: Exclude<ValueOf<S[K]>, undefined>;
-  }
->;
+export type ConfigOf<S> = [OptionalKeys<S>] extends [never]
+  ? { [K in keyof S]: ValueOf<S[K]> }
+  : Flatten<
+      { [K in keyof S as K extends OptionalKeys<S> ? never : K]: ValueOf<S[K]> } & {
+        [K in keyof S as K extends OptionalKeys<S> ? K : never]?: Exclude<ValueOf<S[K]>, undefined>;
+      }
+    >;
 type Flatten<T> = { [K in keyof T]: T[K] };
 
 /** Reads every field of a spec (unset optional fields are present as undefined, as before the spec existed). */

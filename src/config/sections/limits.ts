@@ -24,9 +24,13 @@ export const limits = {
   documentCacheBytes: int("GRAPHQL_DOCUMENT_CACHE_BYTES", 32 * 1024 * 1024, 1024 * 1024),
   /** Automatic persisted query texts kept per node, bytes (16 MiB; 0: APQ off). */
   persistedQueryCacheBytes: int("PERSISTED_QUERY_CACHE_BYTES", 16 * 1024 * 1024, 0),
-  /** Query limits (graphql-armor), HTTP and WebSocket: depth, aliases, cost, directives. */
+  // Query limits (graphql-armor), HTTP and WebSocket.
+  /** Deepest selection nesting. */
   maxDepth: int("GRAPHQL_MAX_DEPTH", 10, 2),
+  /** Most aliases in one document. */
   maxAliases: int("GRAPHQL_MAX_ALIASES", 15, 1),
+  /** Highest estimated query cost. */
   maxCost: int("GRAPHQL_MAX_COST", 5000, 10),
+  /** Most directives in one document. */
   maxDirectives: int("GRAPHQL_MAX_DIRECTIVES", 20, 1),
 };

@@ -2,7 +2,7 @@
 import { computed, int, num, oneOf, optUrl, str } from "../spec";
 import type { Reader } from "../reader";
 
-/** /metrics, /healthz, /readyz of the `worker` process. */
+/** A top-level field: its doc is on its configSpec entry (config.ts), where hovers find it. */
 export const metricsPort = int("METRICS_PORT", 9464, 0, 65535);
 
 export const log = {

@@ -36,8 +36,9 @@ export const providers = {
   healthIntervalMs: int("PROVIDER_HEALTH_INTERVAL_MS", 60_000, 0),
   /** Embedding micro-batching: batch size, and the longest a call waits for company (0 = off), ms. */
   embeddingBatch: { maxSize: int("EMBEDDING_BATCH_MAX_SIZE", 64, 1, 2048), maxWaitMs: int("EMBEDDING_BATCH_MAX_WAIT_MS", 10, 0, 10_000) },
-  /** Re-check delays for async upstream tasks (video), ms: the first, and the longest. */
+  /** First re-check delay of an async upstream task (video), ms. */
   pollMinMs: int("TASK_POLL_MIN_MS", 5000, 10),
+  /** Longest re-check delay of an async upstream task, ms. */
   pollMaxMs: int("TASK_POLL_MAX_MS", 60_000, 10),
   /** Verifies Replicate's completion webhooks on /webhooks/providers/replicate (unset: the route is off, polling only). */
   replicateWebhookSecret: opt("REPLICATE_WEBHOOK_SECRET"),

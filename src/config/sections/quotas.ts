@@ -16,10 +16,13 @@ export const quotas = {
   warnRatio: num("QUOTA_WARN_RATIO", 0.8, 0, 1),
 };
 
-/** createGeneration calls per user by tier, per minute and per hour (0 = unlimited). */
+/** A top-level field: its doc is on its configSpec entry (config.ts), where hovers find it. */
 export const rateLimits = {
+  /** Free users. */
   free: { perMinute: int("RATE_LIMIT_FREE_PER_MINUTE", 120), perHour: int("RATE_LIMIT_FREE_PER_HOUR", 2000) },
+  /** Pro users. */
   pro: { perMinute: int("RATE_LIMIT_PRO_PER_MINUTE", 1200), perHour: int("RATE_LIMIT_PRO_PER_HOUR", 50_000) },
+  /** Enterprise users. */
   enterprise: { perMinute: int("RATE_LIMIT_ENTERPRISE_PER_MINUTE", 12_000), perHour: int("RATE_LIMIT_ENTERPRISE_PER_HOUR", 500_000) },
 } satisfies Record<Tier, unknown>;
 

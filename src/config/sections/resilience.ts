@@ -19,8 +19,9 @@ export const resilience = {
   perModelProviders: list("CIRCUIT_PER_MODEL"),
   /** A user's generations running at once across all workers while other users have work queued (fairness; 0 = no cap). */
   userMaxInFlight: int("USER_MAX_IN_FLIGHT", 16, 0),
-  /** Requests and tokens per minute per provider key (0 = no limit); keyLimits overrides per provider. */
+  /** Requests per minute per provider key, exact across workers (0 = no limit); keyLimits overrides per provider. */
   keyRpm: int("KEY_RPM", 0, 0),
+  /** Tokens per minute per provider key (0 = no limit); keyLimits overrides per provider. */
   keyTpm: int("KEY_TPM", 0, 0),
   /** `<PROVIDER>_KEY_RPM` / `<PROVIDER>_KEY_TPM`: per-key limits for one provider (unset: keyRpm / keyTpm). */
   keyLimits: scan(["<PROVIDER>_KEY_RPM", "<PROVIDER>_KEY_TPM"], keyLimitsFromEnv),

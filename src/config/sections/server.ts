@@ -1,7 +1,7 @@
 /** The API process: NODE_ENV, the HTTP/WebSocket server, API key auth and the admin bootstrap. */
 import { bool, computed, int, oneOf, str, url } from "../spec";
 
-/** "production" hides internal errors and disables introspection by default. */
+/** A top-level field: its doc is on its configSpec entry (config.ts), where hovers find it. */
 export const nodeEnv = oneOf("NODE_ENV", "development", ["development", "production", "test"] as const);
 
 export const http = {

@@ -14,10 +14,14 @@ export const files = {
   s3: {
     /** e.g. http://minio:9000; unset: AWS defaults. */
     endpoint: opt("S3_ENDPOINT"),
+    /** The bucket's region. */
     region: str("S3_REGION", "us-east-1"),
+    /** The bucket media are written to. */
     bucket: str("S3_BUCKET", "switchboard"),
+    /** Credentials; unset: the AWS SDK's default chain. */
     accessKeyId: opt("S3_ACCESS_KEY_ID"),
     secretAccessKey: opt("S3_SECRET_ACCESS_KEY"),
+    /** Path-style bucket URLs (http://host/bucket/key), as MinIO needs. */
     forcePathStyle: bool("S3_FORCE_PATH_STYLE", true),
   },
 };
