@@ -51,6 +51,25 @@ const SHARED_TABLES: { table: string; stores: string[]; access: "write" | "read"
       "reservation (the charge/release fragments), while the quota store owns the rest (admission's " +
       "reservation, extend, limits, usage reads).",
   })),
+  {
+    table: "users",
+    access: "write",
+    stores: ["src/domain/auth/user.store.ts", "src/domain/quotas/quota.store.ts"],
+    why:
+      "A user's identity (email, role, tier) is created by the user store with its first key; the " +
+      "per-user budget override (quota_limit_micros) is set and read by the quota store with the rest of the budget.",
+  },
+  ...[
+    { table: "generations", stores: ["src/domain/analytics/analytics.store.ts"] },
+    { table: "generation_attempts", stores: ["src/domain/analytics/analytics.store.ts", "src/domain/monitoring/monitoring.store.ts"] },
+  ].map((x) => ({
+    ...x,
+    access: "read" as const,
+    why:
+      "Read models over history: the metrics query and the rollups aggregate raw generations and their " +
+      "attempts, anomaly detection aggregates each provider's recent attempts. Aggregates, never a " +
+      "generation's state; the generation store alone writes both tables.",
+  })),
 ];
 
 const rel = (p: string) => relative(root, p).split("\\").join("/");

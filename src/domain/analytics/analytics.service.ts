@@ -9,13 +9,13 @@
  * last hour). Counts and costs are sums, so the two parts simply add; percentiles then come
  * from the merged histograms (raw edges bucketed the same way), within one bucket's width.
  * Everything runs in one read-only REPEATABLE READ transaction on the analytics
- * DataSource (a replica when DATABASE_READ_URL is set).
+ * DataSource (a replica when DATABASE_READ_URL is set): analytics.store.ts.
  */
-import type { DataSource, QueryRunner } from "typeorm";
+import type { DataSource } from "typeorm";
 import { ForbiddenError, BadUserInputError } from "../../common/errors";
 import { isUuid } from "../../common/ids";
 import { isAdmin, type Viewer } from "../viewer";
-import { Params, errorsSql, generationsWhere, rawAggregateSql, rollupAggregateSql, type Dim, type RollupSources } from "./analytics-sql";
+import { AnalyticsStore, type Dim, type Figures, type Row } from "./analytics.store";
 import { BUCKET_BOUNDS_MS } from "./histogram";
 import { planSources, resolveRange, seriesBuckets, seriesInterval, splitDays, type Interval } from "./metrics-range";
 import {
@@ -38,15 +38,18 @@ export interface MetricsQuery {
 const GROUP_DIM: Record<GroupBy, Dim> = { PROVIDER: "provider", MODEL: "model", USER: "user", HOUR: "hour", DAY: "day" };
 const SERIES_DIM: Record<Interval, Dim> = { HOUR: "hour", DAY: "day" };
 
-type Row = Record<string, unknown>;
 const num = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
 
 export class AnalyticsService {
+  private readonly store: AnalyticsStore;
+
   constructor(
-    private readonly ds: DataSource,
+    ds: DataSource,
     private readonly cfg: AnalyticsConfig,
     private readonly now: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.store = new AnalyticsStore(ds);
+  }
 
   async metrics(viewer: Viewer, q: MetricsQuery): Promise<MetricsView> {
     const userId = this.scope(viewer, q.userId ?? null);
@@ -59,33 +62,21 @@ export class AnalyticsService {
     const dims = [...new Set([wanted.group, wanted.series, wanted.model].filter((d): d is Dim => d !== null))];
     const sets: Dim[][] = [[], ...dims.map((d) => [d])];
 
-    return this.readOnly(async (qr) => {
-      const state = await qr.query(`SELECT rolled_up_to, bucket_bounds_ms FROM analytics_rollup_state WHERE id = 1`);
+    return this.store.snapshot(async (db) => {
+      const state = await db.rollupState();
       // Rollups built with other bucket bounds are unusable until the next run rebuilds them.
-      const rolledUpTo: Date | null = sameBounds(state[0]?.bucket_bounds_ms) ? state[0].rolled_up_to : null;
+      const rolledUpTo: Date | null = sameBounds(state.bucketBoundsMs) ? state.rolledUpTo : null;
       const plan = planSources(from, to, this.cfg.rawMaxHours, rolledUpTo);
-      const p = new Params();
-      const pe = new Params();
-      let rows: Row[];
-      let errors: Row[];
+      let figures: Figures;
       if (plan.source === "RAW") {
-        rows = await qr.query(rawAggregateSql(dims, sets, generationsWhere(p, [plan.raw], userId)), p.values);
-        errors = await qr.query(errorsSql(dims, sets, { raw: generationsWhere(pe, [plan.raw], userId) }), pe.values);
+        figures = await db.raw(dims, sets, plan.raw, userId);
       } else {
         // Per-user rollups when a user is involved; otherwise the all-users ones (far fewer rows), by day for whole days unless hours are wanted.
         const perUser = userId !== null || groupBy === "USER";
         const split = !perUser && !dims.includes("hour") ? splitDays(plan.rollup) : { days: null, hours: [plan.rollup] };
-        const sources = (ps: Params): RollupSources => ({
-          perUser,
-          hourly: split.hours.length
-            ? `(${split.hours.map(([a, b]) => `(hour >= ${ps.add(a)} AND hour < ${ps.add(b)})`).join(" OR ")})` + (userId ? ` AND user_id = ${ps.add(userId)}` : "")
-            : null,
-          daily: split.days ? `day >= ${ps.add(split.days[0])} AND day < ${ps.add(split.days[1])}` : null,
-          edges: plan.rawEdges.length ? generationsWhere(ps, plan.rawEdges, userId) : null,
-        });
-        rows = await qr.query(rollupAggregateSql(dims, sets, sources(p)), p.values);
-        errors = await qr.query(errorsSql(dims, sets, sources(pe)), pe.values);
+        figures = await db.rollups(dims, sets, { perUser, hours: split.hours, days: split.days, rawEdges: plan.rawEdges, userId });
       }
+      const { rows, errors } = figures;
 
       const setOf = (r: Row): Dim | null => dims.find((d) => Number(r[`g_${d}`]) === 0) ?? null;
       const keyOf = (d: Dim | null, r: Row): string => (d === null ? "" : keyString(r[`d_${d}`]));
@@ -132,25 +123,6 @@ export class AnalyticsService {
     }
     if (userId !== null && !isUuid(userId)) throw new BadUserInputError("userId must be a user id", { field: "userId" });
     return userId;
-  }
-
-  private async readOnly<T>(fn: (qr: QueryRunner) => Promise<T>): Promise<T> {
-    const qr = this.ds.createQueryRunner();
-    await qr.connect();
-    try {
-      await qr.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-      // Short analytical statements: JIT compilation would cost more than it saves; hash aggregates get room.
-      await qr.query("SET LOCAL jit = off");
-      await qr.query("SET LOCAL work_mem = '32MB'");
-      const out = await fn(qr);
-      await qr.query("COMMIT");
-      return out;
-    } catch (err) {
-      await qr.query("ROLLBACK").catch(() => undefined);
-      throw err;
-    } finally {
-      await qr.release();
-    }
   }
 }
 

@@ -14,7 +14,7 @@ import type { Logger } from "../../observability/logger";
 import type { ProviderErrorKind } from "../../providers/contract";
 import type { EventBus } from "../../realtime/event-bus";
 import { Topic, type CircuitEventPayload } from "../../realtime/topics";
-import { CircuitEventStore } from "./circuit-event.store";
+import { CircuitEventStore, type CircuitEventRow } from "./circuit-event.store";
 
 export type CircuitState = "CLOSED" | "OPEN" | "HALF_OPEN";
 
@@ -143,8 +143,7 @@ const TRUST_CLOSED_MS = 1000;
 export class CircuitBreakers {
   private readonly known = new Map<string, Known>();
   private unsubscribe?: () => void;
-  /** The stored history of transitions (the circuitEvents query reads it). */
-  readonly events: CircuitEventStore;
+  private readonly events: CircuitEventStore;
 
   constructor(
     private readonly redis: Redis,
@@ -253,6 +252,11 @@ export class CircuitBreakers {
     } while (cursor !== "0");
     const circuits = [provider, ...keys.map((k) => k.slice(`${this.prefix}:cb:`.length)).sort()];
     return Promise.all(circuits.map((c) => this.view(c)));
+  }
+
+  /** The stored transitions, newest first (of one provider, or all). */
+  recentEvents(provider: string | null, first: number): Promise<CircuitEventRow[]> {
+    return this.events.recent(provider, first);
   }
 
   async view(circuit: string): Promise<CircuitView> {

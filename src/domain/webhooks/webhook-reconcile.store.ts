@@ -58,23 +58,6 @@ export class WebhookReconcileStore {
     );
   }
 
-  /**
-   * Of these generations, the ones owed a delivery that have none (raw rows): a callbackUrl,
-   * or an endpoint that existed when the generation ended and is subscribed to its event.
-   */
-  owedDeliveries(ids: string[]): Promise<Record<string, unknown>[]> {
-    return this.ds.query(
-      `SELECT g.* FROM generations g
-        WHERE g.id = ANY($1::uuid[]) AND g.status IN ('SUCCEEDED','FAILED','CANCELLED')
-          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.generation_id = g.id)
-          AND (g.callback_url IS NOT NULL OR EXISTS (
-                SELECT 1 FROM webhook_endpoints e
-                 WHERE e.user_id = g.user_id AND e.deleted_at IS NULL AND e.created_at <= g.completed_at
-                   AND ('generation.' || lower(g.status)) = ANY(e.events)))`,
-      [ids],
-    );
-  }
-
   /** The callbackUrl of each generation (for terminal events whose row did not carry it). */
   async callbackUrls(ids: string[]): Promise<Map<string, string | null>> {
     const out = new Map<string, string | null>();

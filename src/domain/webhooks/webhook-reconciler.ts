@@ -79,7 +79,7 @@ export class WebhookReconciler {
       if (!batch.length) break;
       scanned += batch.length;
       // Of those, the ones owed a delivery that have none.
-      const missing = await this.store.owedDeliveries(batch.map((b) => b.id));
+      const missing = await this.deliveries.owedDeliveries(batch.map((b) => b.id));
       if (missing.length)
         written += await this.dispatcher.writeTerminals(
           missing.map((r) => {
