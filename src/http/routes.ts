@@ -21,6 +21,7 @@ import { probesHandler, type Probes } from "./probes";
 import { providerWebhooksHandler } from "./provider-webhooks.route";
 import { SSE_PATH, type createSseHandler } from "./sse";
 
+/** What the plain routes serve from (server.ts's HttpDeps extends it). */
 export interface RoutesDeps {
   config: AppConfig;
   services: Services;
@@ -30,11 +31,9 @@ export interface RoutesDeps {
   probes: Probes;
   /** Wakes a generation's delayed job (provider completion webhooks). */
   promoteJob(generationId: string): Promise<boolean>;
-  graphql: GraphqlHttp;
-  sse: ReturnType<typeof createSseHandler>;
 }
 
-export function createRoutes(d: RoutesDeps): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+export function createRoutes(d: RoutesDeps & { graphql: GraphqlHttp; sse: ReturnType<typeof createSseHandler> }): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   const { config, services, log } = d;
   const security = helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false }) as Middleware;
   const graphqlChain: Middleware[] = [

@@ -6,30 +6,16 @@
 import http from "node:http";
 import { ApolloArmor } from "@escape.tech/graphql-armor";
 import { specifiedRules, validate, type GraphQLSchema } from "graphql";
-import type { Services } from "../api/services";
-import type { AppConfig } from "../config/config";
-import type { Logger } from "../observability/logger";
-import type { Metrics } from "../observability/metrics";
-import type { BlobStore } from "../storage/blob-store";
 import { createAuthenticate, httpAuthenticate } from "./auth";
 import { createFormatError } from "./format-error";
 import { createGraphqlHttp } from "./graphql-http";
 import { createGraphqlWs } from "./graphql-ws";
 import { listenOn } from "./http-utils";
-import type { Probes } from "./probes";
-import { createRoutes } from "./routes";
+import { createRoutes, type RoutesDeps } from "./routes";
 import { createSseHandler } from "./sse";
 
-export interface HttpDeps {
-  config: AppConfig;
+export interface HttpDeps extends RoutesDeps {
   schema: GraphQLSchema;
-  services: Services;
-  blobs: BlobStore;
-  log: Logger;
-  metrics: Metrics;
-  probes: Probes;
-  /** Wakes a generation's delayed job (provider completion webhooks). */
-  promoteJob(generationId: string): Promise<boolean>;
 }
 
 export interface HttpServer {
@@ -71,7 +57,7 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
     metrics,
     log,
   });
-  server.on("request", createRoutes({ config, services, blobs: d.blobs, log, metrics, probes: d.probes, promoteJob: d.promoteJob, graphql, sse }));
+  server.on("request", createRoutes({ ...d, graphql, sse }));
 
   return {
     server,
