@@ -40,9 +40,9 @@
 import { InferenceClient, type Options as HfOptions } from "@huggingface/inference";
 import type { AdapterSettings } from "../adapter-settings";
 import type { GenerationProvider, GenerationRequest, GenerationResult, MediaOutput, ModelInfo, ProviderCall, ProviderProbeCall } from "../contract";
-import { errorFromStatus, invalidRequest, messageOf, toProviderError, unusableResponse } from "../shared/errors";
+import { errorFromStatus, invalidRequest, messageOf, toProviderError } from "../shared/errors";
 import { ClientsByKey, requireKey } from "../shared/keys";
-import { imageInfo } from "../shared/media";
+import { imageMedia } from "../shared/media";
 import { HEALTH_TIMEOUT_MS, withTimeout } from "../shared/timeouts";
 import { huggingFaceError, type Seen } from "./errors";
 import { imageParameters, imagePlan, modelUrl, textArgs, whoAmIUrl } from "./request";
@@ -145,13 +145,7 @@ export class HuggingFaceProvider implements GenerationProvider {
       } catch (e) {
         throw huggingFaceError(this.id, e, call.signal, timedOut, seen);
       }
-      let info: ReturnType<typeof imageInfo>;
-      try {
-        info = imageInfo(bytes);
-      } catch (e) {
-        throw unusableResponse(this.id, `image ${i} is not a readable image (${(e as Error).message})`);
-      }
-      media.push({ data: bytes, mimeType: info.mimeType ?? "application/octet-stream", width: info.width, height: info.height });
+      media.push(imageMedia(this.id, bytes, i));
       call.onProgress((i + 1) / plan.count);
     }
     return { media, usage: { images: media.length } };

@@ -23,9 +23,9 @@ import {
   type ProviderCall,
   type ProviderProbeCall,
 } from "../contract";
-import { invalidRequest, unusableResponse } from "../shared/errors";
+import { invalidRequest } from "../shared/errors";
 import { ClientsByKey, NO_KEY, requireKey } from "../shared/keys";
-import { imageInfo } from "../shared/media";
+import { imageMedia } from "../shared/media";
 import { fromStainlessError } from "../shared/stainless-errors";
 import { HEALTH_TIMEOUT_MS, sdkRequestOptions } from "../shared/timeouts";
 import { chatBody, embeddingBody, embeddingInputs, imageBody, maxTokensFieldFor, type MaxTokensField } from "./request";
@@ -141,13 +141,7 @@ export class OpenAICompatibleProvider implements GenerationProvider {
     for (const [i, raw] of data.entries()) {
       const item = imageItem(this.id, raw, i);
       const bytes = "b64" in item ? Buffer.from(item.b64, "base64") : await this.download(item.url, call);
-      let info: ReturnType<typeof imageInfo>;
-      try {
-        info = imageInfo(bytes);
-      } catch (e) {
-        throw unusableResponse(this.id, `image ${i} is not a readable image (${(e as Error).message})`);
-      }
-      media.push({ data: bytes, mimeType: info.mimeType ?? "application/octet-stream", width: info.width, height: info.height });
+      media.push(imageMedia(this.id, bytes, i));
       call.onProgress((i + 1) / data.length);
     }
     return { media, usage: imageUsage(res, media.length) };
