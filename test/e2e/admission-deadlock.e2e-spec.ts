@@ -12,7 +12,6 @@ import { startTestApp, type GqlResult, type TestApp } from "../helpers/test-app"
 import { until } from "../helpers/quota";
 import { GenerationStore } from "../../src/domain/generations/generation.store";
 import type { Viewer } from "../../src/domain/viewer";
-import { RELEASE_AND_SELECT } from "../../src/domain/quotas/release.sql";
 
 const CREATE = `mutation($input: CreateGenerationInput!) { createGeneration(input: $input) { id status } }`;
 const CANCEL = `mutation($id: ID!) { cancelGeneration(id: $id) { id status } }`;
@@ -188,13 +187,7 @@ describe("the same lock cycle driven hard from two DataSources", () => {
           await new Promise((r) => setTimeout(r, 2));
           continue;
         }
-        await nodes[n].t.app.ds
-          .query(
-            `WITH g AS (UPDATE generations SET status = 'FAILED', error_code = 'EXPIRED', completed_at = now(), updated_at = now()
-                         WHERE id = ANY($1::uuid[]) AND status IN ('QUEUED','RUNNING') RETURNING *) ${RELEASE_AND_SELECT}`,
-            [batch],
-          )
-          .catch(fail("expire"));
+        await nodes[n].store.expire({ ids: batch }).catch(fail("expire"));
       }
     };
     const before = await deadlocks();

@@ -8,7 +8,6 @@
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GenerationStore } from "../../src/domain/generations/generation.store";
-import { RELEASE_AND_SELECT } from "../../src/domain/quotas/release.sql";
 import type { GenerationEntity } from "../../src/db/entities/generation.entity";
 import { startTestApp, type TestApp } from "../helpers/test-app";
 
@@ -84,13 +83,7 @@ describe("quota rows are locked in one global order", () => {
 
   it("a release of many users' generations in one statement (sweeper expiry, cancel, failure, followers)", async () => {
     const gens = await oneEach();
-    const { result, otherError } = await against(() =>
-      t.app.ds.query(
-        `WITH g AS (UPDATE generations SET status = 'FAILED', error_code = 'EXPIRED', completed_at = now(), updated_at = now()
-                     WHERE id = ANY($1::uuid[]) AND status IN ('QUEUED','RUNNING') RETURNING *) ${RELEASE_AND_SELECT}`,
-        [gens.map((g) => g.id)],
-      ),
-    );
+    const { result, otherError } = await against(() => new GenerationStore(t.app.ds).expire({ ids: gens.map((g) => g.id) }));
     expect(otherError?.message ?? null).toBeNull();
     expect(result.ok ? null : result.e.message).toBeNull();
     expect(result.ok && result.v.length).toBe(USERS);

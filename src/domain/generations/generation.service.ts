@@ -6,12 +6,11 @@ import type { DataSource } from "typeorm";
 import { BadUserInputError, ConflictError, NotFoundError } from "../../common/errors";
 import { isUuid, newId } from "../../common/ids";
 import { GenerationEntity, TERMINAL_STATUSES, type GenerationStatus } from "../../db/entities/generation.entity";
-import { rowToEntity } from "../../db/row-mapper";
 import type { Logger } from "../../observability/logger";
 import type { Metrics } from "../../observability/metrics";
 import type { ProviderRegistry } from "../../providers/registry";
-import type { EventBus } from "../../realtime/event-bus";
-import { fromSnapshot, TERMINAL_EVENT_TYPES } from "../../realtime/generation-event";
+import type { GenerationEvents } from "./generation-events";
+import { fromEventView, TERMINAL_EVENT_TYPES } from "../../realtime/generation-event";
 import { Topic } from "../../realtime/topics";
 import { isAdmin, type Viewer } from "../viewer";
 import type { CreateGenerationCommand } from "./create-generation.command";
@@ -20,14 +19,12 @@ import { costOf, worstCaseUsage } from "./pricing";
 import type { GenerationScheduler } from "./scheduler";
 import { decodeCursor, encodeCursor, type GenerationFilter, type GenerationPage } from "./generation-page";
 import type { QuotaService } from "../quotas/quota.service";
-import { RELEASE_AND_SELECT } from "../quotas/release.sql";
 import { retryTransaction } from "../../common/retry-transaction";
 import type { CacheHitResult, CachePlanner } from "../cache/cache-planner";
 import type { RateLimits } from "../quotas/rate-limits";
 import type { Coalescer } from "../cache/coalescer";
-import { promoteHeir } from "./coalesced-group";
+import { GenerationStore } from "./generation.store";
 import { requestFingerprint } from "./request-fingerprint";
-import { TickBatcher } from "../../common/tick-batcher";
 import type { GenerationRequest } from "../../providers/contract";
 import { usdToMicros } from "../../common/money";
 import type { Route, Router } from "../routing/router";
@@ -52,13 +49,9 @@ export interface CostEstimateResult {
 const MAX_STATUS_FILTER = 20;
 
 export class GenerationService {
-  /** Cache hits made in the same turn are written with one multi-row INSERT; false = idempotency duplicate. */
-  private readonly hitInserts = new TickBatcher<GenerationEntity, boolean>(async (rows) => {
-    const res = await this.ds.createQueryBuilder().insert().into(GenerationEntity).values(rows as never[]).orIgnore().returning("id").execute();
-    const inserted = new Set((res.raw as { id: string }[]).map((r) => r.id));
-    return rows.map((r) => inserted.has(r.id));
-  }, { isolate: true }); // one statement: a row Postgres refuses fails only its own caller
+  private readonly store: GenerationStore;
 
+  /** @deprecated until the circuit resolver and the provider-webhooks route call services instead (issue 15). */
   get dataSource(): DataSource {
     return this.ds;
   }
@@ -67,7 +60,7 @@ export class GenerationService {
     private readonly ds: DataSource,
     private readonly registry: ProviderRegistry,
     private readonly scheduler: GenerationScheduler,
-    private readonly bus: EventBus,
+    private readonly bus: GenerationEvents,
     private readonly limits: RequestLimits & { maxPageSize: number },
     private readonly log: Logger,
     private readonly metrics: Metrics,
@@ -77,7 +70,9 @@ export class GenerationService {
     private readonly coalescer: Coalescer,
     private readonly router: Router,
     private readonly upstream?: UpstreamCanceller,
-  ) {}
+  ) {
+    this.store = new GenerationStore(ds);
+  }
 
   /** Set by the composition root (webhooks): checks createGeneration's callbackUrl, throwing BAD_USER_INPUT. */
   checkCallbackUrl?: (viewer: Viewer, url: string) => Promise<void>;
@@ -117,7 +112,7 @@ export class GenerationService {
     const idem = cmd.idempotencyKey ?? null;
     const requestHash = idem ? requestFingerprint(cmd, request) : null;
     if (idem) {
-      const existing = await this.ds.getRepository(GenerationEntity).findOneBy({ userId: viewer.userId, idempotencyKey: idem });
+      const existing = await this.store.findByIdempotencyKey(viewer.userId, idem);
       if (existing) return this.replayed(existing, requestHash, cmd);
     }
     await this.rateLimits?.consume(viewer.userId, viewer.tier);
@@ -155,14 +150,14 @@ export class GenerationService {
     if (admitted.kind === "duplicate" && idem) {
       // Lost an idempotency race: the winner's row is the answer.
       if (cache.coalesceKey && !leader) await this.coalescer.release(cache.coalesceKey, gen.id);
-      const winner = await this.ds.getRepository(GenerationEntity).findOneByOrFail({ userId: viewer.userId, idempotencyKey: idem });
+      const winner = await this.store.getByIdempotencyKey(viewer.userId, idem);
       return this.replayed(winner, requestHash, cmd);
     }
     if (leader && !gen.groupId && cache.coalesceKey) {
       // Its leader had already finished: this one runs on its own and leads from now on.
       gen.cacheKey = cache.exactKey;
       gen.semanticScope = cache.semanticScope;
-      await this.ds.query(`UPDATE generations SET cache_key = $2, semantic_scope = $3 WHERE id = $1`, [gen.id, gen.cacheKey, gen.semanticScope]);
+      await this.store.lead(gen.id, gen.cacheKey, gen.semanticScope);
       await this.coalescer.takeOver(cache.coalesceKey, gen.id);
     }
     this.metrics.generationsCreated.inc({ modality: gen.modality });
@@ -219,8 +214,8 @@ export class GenerationService {
       candidates: null, candidateIndex: 0, upstreamTask: null, whenUnavailable: "WAIT", callbackUrl: cmd.callbackUrl ?? null,
       seqReserved: 1, // its SUCCEEDED event
     } satisfies GenerationEntity);
-    if (!(await this.hitInserts.add(gen)) && gen.idempotencyKey)
-      return this.replayed(await this.ds.getRepository(GenerationEntity).findOneByOrFail({ userId: viewer.userId, idempotencyKey: gen.idempotencyKey }), gen.requestHash, cmd);
+    if (!(await this.store.insertHit(gen)) && gen.idempotencyKey)
+      return this.replayed(await this.store.getByIdempotencyKey(viewer.userId, gen.idempotencyKey), gen.requestHash, cmd);
     await this.bus.publishGenerationEvent(gen, { type: "SUCCEEDED", message: `served from the ${hit.kind.toLowerCase()} cache (${route})` }, { floor: 0 });
     countTerminal(this.metrics, gen);
     return gen;
@@ -229,7 +224,7 @@ export class GenerationService {
   /** The generation if the viewer may see it; NOT_FOUND otherwise (never reveals others' ids). */
   async get(viewer: Viewer, id: string): Promise<GenerationEntity> {
     if (!isUuid(id)) throw new NotFoundError("Generation", id);
-    const g = await this.ds.getRepository(GenerationEntity).findOneBy({ id });
+    const g = await this.store.findById(id);
     if (!g || (g.userId !== viewer.userId && !isAdmin(viewer))) throw new NotFoundError("Generation", id);
     return g;
   }
@@ -243,18 +238,12 @@ export class GenerationService {
     // Five statuses exist: a longer list is repeats, and tens of thousands overflow Postgres' bind parameters.
     if ((filter.status?.length ?? 0) > MAX_STATUS_FILTER)
       throw new BadUserInputError(`filter.status lists ${filter.status!.length} values; at most ${MAX_STATUS_FILTER}`, { field: "filter.status" });
-    const qb = this.ds.getRepository(GenerationEntity).createQueryBuilder("g");
-    if (!isAdmin(viewer) || filter.userId) qb.andWhere("g.userId = :uid", { uid: isAdmin(viewer) ? filter.userId : viewer.userId });
-    if (filter.status?.length) qb.andWhere("g.status = ANY(:st)", { st: [...new Set(filter.status)] });
-    if (filter.modality) qb.andWhere("g.modality = :mod", { mod: filter.modality });
-    if (filter.model) qb.andWhere("g.model = :model", { model: filter.model });
-    if (filter.createdAfter) qb.andWhere("g.createdAt >= :ca", { ca: filter.createdAfter });
-    if (filter.createdBefore) qb.andWhere("g.createdAt < :cb", { cb: filter.createdBefore });
-    if (after) {
-      const c = decodeCursor(after);
-      qb.andWhere("(g.createdAt, g.id) < (:cAt, :cId)", { cAt: c.createdAt, cId: c.id });
-    }
-    const rows = await qb.orderBy("g.createdAt", "DESC").addOrderBy("g.id", "DESC").take(size + 1).getMany();
+    const before = after ? decodeCursor(after) : undefined;
+    const rows = await this.store.page({
+      userId: isAdmin(viewer) ? filter.userId : viewer.userId,
+      status: filter.status?.length ? [...new Set(filter.status)] : undefined,
+      modality: filter.modality, model: filter.model, createdAfter: filter.createdAfter, createdBefore: filter.createdBefore, before,
+    }, size + 1);
     const nodes = rows.slice(0, size);
     const edges = nodes.map((node) => ({ node, cursor: encodeCursor(node) }));
     return { edges, pageInfo: { hasNextPage: rows.length > size, endCursor: edges.at(-1)?.cursor ?? null } };
@@ -262,28 +251,14 @@ export class GenerationService {
 
   async cancel(viewer: Viewer, id: string): Promise<GenerationEntity> {
     const current = await this.get(viewer, id);
-    const rows = await retryTransaction(() => this.ds.query(
-      `WITH g AS (
-         UPDATE generations SET status = 'CANCELLED', error_code = 'CANCELLED', error_message = 'Cancelled by the user',
-                cost_micros = (SELECT COALESCE(SUM(cost_micros), 0) FROM generation_attempts WHERE generation_id = $1),
-                completed_at = now(), updated_at = now()
-          WHERE id = $1 AND status IN ('QUEUED','RUNNING') RETURNING *
-       ) ${RELEASE_AND_SELECT}`,
-      [current.id],
-    ));
-    const row = rows[0];
-    if (!row) {
+    const gen = await retryTransaction(() => this.store.cancel(current.id));
+    if (!gen) {
       const now = await this.reload(current.id);
       throw new ConflictError(`Generation ${id} is already ${now.status}; there is nothing to cancel`, { status: now.status });
     }
-    const gen = rowToEntity(this.ds, GenerationEntity, row);
     // The shared upstream work goes on while anyone else in the group still waits for it.
     const group = gen.groupId ?? gen.id;
-    const [{ waiting }] = await this.ds.query(
-      `SELECT count(*)::int AS waiting FROM generations WHERE (id = $1 OR group_id = $1) AND status IN ('QUEUED','RUNNING')`,
-      [group],
-    );
-    if (waiting === 0) {
+    if ((await this.store.waitingInGroup(group)) === 0) {
       await this.scheduler.remove(group).catch(() => false);
       await this.bus.publish(Topic.CANCEL_GENERATION, undefined, { generationId: group });
       // An upstream task (video) keeps running (and billing) unless it is stopped too.
@@ -300,15 +275,20 @@ export class GenerationService {
 
   /** A leader cancelled before it ran: its oldest follower leads the group and runs instead. */
   private async promoteFollower(leader: GenerationEntity): Promise<void> {
-    const next = await promoteHeir(this.ds, leader.id);
+    const next = await this.store.promoteHeir(leader.id);
     if (!next) return;
     await this.scheduler.remove(leader.id).catch(() => false);
     await this.scheduler.enqueue(next.id, next.priority);
     if (leader.cacheKey) await this.coalescer.takeOver(leader.cacheKey, next.id);
   }
 
+  /** The job ids to wake when an async provider reports that this upstream task finished (provider webhooks). */
+  jobsAwaitingUpstreamTask(provider: string, taskId: string): Promise<string[]> {
+    return this.store.jobsAwaitingUpstreamTask(provider, taskId);
+  }
+
   private reload(id: string): Promise<GenerationEntity> {
-    return this.ds.getRepository(GenerationEntity).findOneByOrFail({ id });
+    return this.store.getById(id);
   }
 
   private async waitFor(gen: GenerationEntity, seconds: number): Promise<GenerationEntity> {
@@ -327,7 +307,7 @@ export class GenerationService {
     let resolve!: (g: GenerationEntity | null) => void;
     const done = new Promise<GenerationEntity | null>((r) => (resolve = r));
     const unsubscribe = await this.bus.subscribe(Topic.GENERATION_EVENT, id, (ev) => {
-      if (TERMINAL_EVENT_TYPES.has(ev.type)) resolve(fromSnapshot(ev.generation));
+      if (TERMINAL_EVENT_TYPES.has(ev.type)) resolve(fromEventView(ev.generation) as GenerationEntity); // the view: every field GraphQL reads, all a waiter returns
     });
     let timer: NodeJS.Timeout | undefined;
     const cancel = () => {

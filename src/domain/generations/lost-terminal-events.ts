@@ -5,17 +5,15 @@
  * event of those whose row is terminal, and checks the others again a grace period later.
  * Cost per sweep: one ZRANGEBYSCORE, and one SELECT by id only when some stream is that old.
  */
-import type { DataSource } from "typeorm";
-import { GenerationEntity, TERMINAL_STATUSES } from "../../db/entities/generation.entity";
-import { rowToEntity } from "../../db/row-mapper";
-import type { EventBus } from "../../realtime/event-bus";
+import { TERMINAL_STATUSES } from "../../db/entities/generation.entity";
+import type { GenerationEvents } from "./generation-events";
+import type { GenerationStore } from "./generation.store";
 
 /** Publishes the terminal events lost between commit and publish; returns how many. */
-export async function republishLostTerminalEvents(ds: DataSource, bus: EventBus, graceMs: number, limit = 500): Promise<number> {
+export async function republishLostTerminalEvents(store: GenerationStore, bus: GenerationEvents, graceMs: number, limit = 500): Promise<number> {
   const ids = await bus.openStreams(Date.now() - graceMs, limit);
   if (!ids.length) return 0;
-  const rows: Record<string, unknown>[] = await ds.query(`SELECT * FROM generations WHERE id = ANY($1::uuid[])`, [ids]);
-  const byId = new Map(rows.map((r) => [r.id as string, rowToEntity(ds, GenerationEntity, r)]));
+  const byId = new Map((await store.findByIds(ids)).map((g) => [g.id, g]));
   const stillRunning: string[] = [];
   let published = 0;
   for (const id of ids) {

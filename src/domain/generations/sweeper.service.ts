@@ -5,13 +5,12 @@
  * nodes at once: re-enqueueing is idempotent by job id and expiry is a conditional update.
  */
 import type { DataSource } from "typeorm";
-import { GenerationEntity, type Priority } from "../../db/entities/generation.entity";
-import { rowToEntity } from "../../db/row-mapper";
+import type { Priority } from "../../db/entities/generation.entity";
 import type { Logger } from "../../observability/logger";
 import type { Metrics } from "../../observability/metrics";
-import type { EventBus } from "../../realtime/event-bus";
+import type { GenerationEvents } from "./generation-events";
 import type { GenerationScheduler } from "./scheduler";
-import { RELEASE_AND_SELECT } from "../quotas/release.sql";
+import { GenerationStore } from "./generation.store";
 import { republishLostTerminalEvents } from "./lost-terminal-events";
 
 export interface SweeperConfig {
@@ -21,24 +20,23 @@ export interface SweeperConfig {
 }
 
 export class SweeperService {
+  private readonly store: GenerationStore;
+
   constructor(
-    private readonly ds: DataSource,
+    ds: DataSource,
     private readonly scheduler: GenerationScheduler & { requeue(id: string, priority: Priority): Promise<void> },
-    private readonly bus: EventBus,
+    private readonly bus: GenerationEvents,
     private readonly cfg: SweeperConfig,
     private readonly log: Logger,
     private readonly metrics: Metrics,
-  ) {}
+  ) {
+    this.store = new GenerationStore(ds);
+  }
 
   async sweep(): Promise<{ requeued: number; expired: number }> {
     const expired = await this.expireOld();
     // A coalesced follower has no job of its own: its group's job (the leader's id) is what must exist.
-    const rows: { id: string; priority: Priority }[] = await this.ds.query(
-      `SELECT DISTINCT ON (COALESCE(group_id, id)) COALESCE(group_id, id) AS id, priority FROM generations
-        WHERE status IN ('QUEUED','RUNNING') AND updated_at < now() - make_interval(secs => $1::double precision / 1000)
-        ORDER BY COALESCE(group_id, id), updated_at LIMIT $2`,
-      [this.cfg.graceMs, this.cfg.batchSize ?? 500],
-    );
+    const rows = await this.store.staleJobs(this.cfg.graceMs, this.cfg.batchSize ?? 500);
     let requeued = 0;
     for (const r of rows) {
       const state = await this.scheduler.state(r.id);
@@ -50,7 +48,7 @@ export class SweeperService {
     }
     if (requeued) this.metrics.sweeperRecovered.inc({ action: "requeued" }, requeued);
     // Terminal states whose process died between commit and publish: their subscribers still wait.
-    const republished = await republishLostTerminalEvents(this.ds, this.bus, this.cfg.graceMs, this.cfg.batchSize ?? 500);
+    const republished = await republishLostTerminalEvents(this.store, this.bus, this.cfg.graceMs, this.cfg.batchSize ?? 500);
     if (republished) {
       this.metrics.sweeperRecovered.inc({ action: "terminal_event_published" }, republished);
       this.log.warn({ republished }, "sweeper published terminal events their runs never published");
@@ -59,22 +57,12 @@ export class SweeperService {
   }
 
   private async expireOld(): Promise<number> {
-    const rows: Record<string, unknown>[] = await this.ds.query(
-      `WITH g AS (
-         UPDATE generations SET status = 'FAILED', error_code = 'EXPIRED',
-                error_message = 'The generation did not finish within the maximum age and was given up',
-                completed_at = now(), updated_at = now()
-          WHERE status IN ('QUEUED','RUNNING') AND created_at < now() - make_interval(secs => $1::double precision / 1000)
-          RETURNING *
-       ) ${RELEASE_AND_SELECT}`,
-      [this.cfg.maxAgeMs],
-    );
-    for (const row of rows) {
-      const g = rowToEntity(this.ds, GenerationEntity, row);
+    const expired = await this.store.expire({ olderThanMs: this.cfg.maxAgeMs });
+    for (const g of expired) {
       await this.scheduler.remove(g.id).catch(() => false);
       await this.bus.publishGenerationEvent(g, { type: "FAILED", message: g.errorMessage ?? undefined });
     }
-    if (rows.length) this.metrics.sweeperRecovered.inc({ action: "expired" }, rows.length);
-    return rows.length;
+    if (expired.length) this.metrics.sweeperRecovered.inc({ action: "expired" }, expired.length);
+    return expired.length;
   }
 }

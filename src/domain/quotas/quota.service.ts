@@ -5,11 +5,11 @@
  * reservation. Every reserve, extend, charge and release is a ledger row, unique per
  * (generation, attempt, kind); settlement is therefore idempotent.
  *
- * Lock order, everywhere (see release.sql.ts): generation rows first, then quota rows by
+ * Lock order, everywhere (see generation.store.ts): generation rows first, then quota rows by
  * (user_id, period_start). A transaction Postgres still aborts as a deadlock victim or a
  * serialization failure is run again (retryTransaction); no caller sees either.
  */
-import type { DataSource, EntityManager } from "typeorm";
+import type { DataSource } from "typeorm";
 import { periodOf, type Clock } from "../../common/clock";
 import { ForbiddenError, NotFoundError, BadUserInputError, QueueFullError } from "../../common/errors";
 import { isUuid } from "../../common/ids";
@@ -17,11 +17,13 @@ import { MAX_USD, usdToMicros } from "../../common/money";
 import { retryTransaction, sqlState } from "../../common/retry-transaction";
 import { TickBatcher } from "../../common/tick-batcher";
 import type { AppConfig, Tier } from "../../config/config";
-import { GenerationEntity } from "../../db/entities/generation.entity";
+import type { GenerationEntity } from "../../db/entities/generation.entity";
 import type { EventBus } from "../../realtime/event-bus";
 import { Topic } from "../../realtime/topics";
 import { isAdmin, type Viewer } from "../viewer";
+import { GenerationStore } from "../generations/generation.store";
 import { QuotaExceededError } from "./quota-exceeded.error";
+import { QuotaStore } from "./quota.store";
 
 export type AdmitResult =
   | { kind: "inserted" }
@@ -47,24 +49,20 @@ export interface QuotaView {
   periodEnd: Date;
 }
 
-interface QuotaRow {
-  user_id: string;
-  limit_micros: string;
-  spent_micros: string;
-  reserved_micros: string;
-  warned_at: Date | null;
-}
-
 export class QuotaService {
   private readonly admissions: TickBatcher<GenerationEntity, AdmitResult>;
+  private readonly store: QuotaStore;
+  private readonly generations: GenerationStore;
 
   constructor(
-    private readonly ds: DataSource,
+    ds: DataSource,
     private readonly bus: EventBus,
     private readonly clock: Clock,
     private readonly cfg: AppConfig["quotas"],
     private readonly admission?: AdmissionLimits,
   ) {
+    this.store = new QuotaStore(ds);
+    this.generations = new GenerationStore(ds);
     // Serial: batches lock the same quota rows, so parallel ones would only queue on the lock.
     // Isolated: a batch that fails in Postgres is run again member by member, so one bad
     // request fails alone — unless Postgres itself is unreachable (SQLSTATE class 08, 53, 57).
@@ -81,23 +79,6 @@ export class QuotaService {
     return [usdToMicros(t.free), usdToMicros(t.pro), usdToMicros(t.enterprise)];
   }
 
-  /**
-   * Creates the users' rows for this period if needed and locks them, in one statement. An
-   * INSERT … ON CONFLICT DO UPDATE locks rows in the order its SELECT yields them: user order,
-   * the global lock order (one period here).
-   */
-  private async lockPeriods(m: EntityManager, userIds: string[], start: Date, end: Date): Promise<Map<string, QuotaRow>> {
-    const rows: QuotaRow[] = await m.query(
-      `INSERT INTO quota_periods (user_id, period_start, period_end, limit_micros)
-       SELECT u.id, $2, $3, COALESCE(u.quota_limit_micros, CASE u.tier WHEN 'free' THEN $4::bigint WHEN 'pro' THEN $5::bigint ELSE $6::bigint END)
-         FROM users u WHERE u.id = ANY($1::uuid[]) ORDER BY u.id
-       ON CONFLICT (user_id, period_start) DO UPDATE SET period_end = EXCLUDED.period_end
-       RETURNING user_id, limit_micros, spent_micros, reserved_micros, warned_at`,
-      [userIds, start, end, ...this.tierDefaults()],
-    );
-    return new Map(rows.map((r) => [r.user_id, r]));
-  }
-
   private async admitBatch(items: GenerationEntity[]): Promise<AdmitResult[]> {
     const { start, end } = periodOf(this.clock.now(), this.cfg.period);
     let warnings: string[] = [];
@@ -108,35 +89,22 @@ export class QuotaService {
     }
     // Everything a try decides is recomputed inside it: a retried try starts from scratch.
     const groupIds = items.map((g) => g.groupId);
-    const results = await retryTransaction(() => this.ds.transaction(async (m) => {
+    const results = await retryTransaction(() => this.store.transaction(async (tx) => {
       warnings = [];
       items.forEach((g, i) => Object.assign(g, { groupId: groupIds[i], reservedMicros: 0, quotaPeriodStart: null }));
       const userIds = [...new Set(items.map((g) => g.userId))].sort();
-      const quotas = await this.lockPeriods(m, userIds, start, end);
-      const active = new Map<string, number>();
-      if (this.admission) {
-        const rows: { user_id: string; n: number }[] = await m.query(
-          `SELECT user_id, count(*)::int AS n FROM generations WHERE user_id = ANY($1::uuid[]) AND status IN ('QUEUED','RUNNING') GROUP BY 1`,
-          [userIds],
-        );
-        for (const r of rows) active.set(r.user_id, r.n);
-      }
+      const quotas = await this.store.lockPeriods(tx, userIds, start, end, this.tierDefaults());
+      const active = this.admission ? await this.generations.activeCounts(tx, userIds) : new Map<string, number>();
       const keyed = items.filter((g) => g.idempotencyKey);
       const taken = new Set<string>();
       if (keyed.length) {
-        const rows: { user_id: string; idempotency_key: string }[] = await m.query(
-          `SELECT user_id, idempotency_key FROM generations
-            WHERE (user_id, idempotency_key) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))`,
-          [keyed.map((g) => g.userId), keyed.map((g) => g.idempotencyKey)],
-        );
-        for (const r of rows) taken.add(`${r.user_id}\n${r.idempotency_key}`);
+        const rows = await this.generations.takenIdempotencyKeys(tx, keyed.map((g) => ({ userId: g.userId, idempotencyKey: g.idempotencyKey! })));
+        for (const r of rows) taken.add(`${r.userId}\n${r.idempotencyKey}`);
       }
       // A follower joins only a leader still queued or running (or admitted in this very batch).
       const leaderIds = [...new Set(items.map((g) => g.groupId).filter((x): x is string => !!x))];
       if (leaderIds.length) {
-        const live = new Set<string>(
-          (await m.query(`SELECT id FROM generations WHERE id = ANY($1::uuid[]) AND status IN ('QUEUED','RUNNING')`, [leaderIds])).map((r: { id: string }) => r.id),
-        );
+        const live = await this.generations.activeIds(tx, leaderIds);
         const inBatch = new Set(items.map((g) => g.id));
         for (const g of items) if (g.groupId && !live.has(g.groupId) && !inBatch.has(g.groupId)) g.groupId = null;
       }
@@ -168,7 +136,7 @@ export class QuotaService {
       if (!accepted.length) return out;
       const acceptedIds = new Set(accepted.map((g) => g.id));
       for (const g of accepted) if (g.groupId && !acceptedIds.has(g.groupId) && items.some((x) => x.id === g.groupId)) g.groupId = null; // its leader was refused
-      await m.createQueryBuilder().insert().into(GenerationEntity).values(accepted as never[]).execute();
+      await this.generations.insert(tx, accepted);
       const perUser = [...used.entries()];
       const counts = perUser.map(([u]) => accepted.filter((g) => g.userId === u).length);
       for (const [u, amount] of perUser) {
@@ -176,21 +144,11 @@ export class QuotaService {
         const limit = Number(q.limit_micros);
         if (!q.warned_at && limit > 0 && Number(q.spent_micros) + Number(q.reserved_micros) + amount >= this.cfg.warnRatio * limit) warnings.push(u);
       }
-      // Reservation, request count, warning mark and ledger entries: one statement.
-      await m.query(
-        `WITH q AS (
-           UPDATE quota_periods qp SET reserved_micros = qp.reserved_micros + v.amount, requests = qp.requests + v.n,
-                  warned_at = CASE WHEN v.warn AND qp.warned_at IS NULL THEN now() ELSE qp.warned_at END
-             FROM unnest($1::uuid[], $2::bigint[], $3::int[], $4::boolean[]) AS v(user_id, amount, n, warn)
-            WHERE qp.user_id = v.user_id AND qp.period_start = $5
-         )
-         INSERT INTO spend_ledger (user_id, period_start, generation_id, attempt_no, kind, amount_micros)
-         SELECT v.user_id, $5, v.generation_id, 0, 'reserve', v.amount FROM unnest($6::uuid[], $7::uuid[], $8::bigint[]) AS v(user_id, generation_id, amount)`,
-        [
-          perUser.map(([u]) => u), perUser.map(([, a]) => a), counts, perUser.map(([u]) => warnings.includes(u)), start,
-          accepted.map((g) => g.userId), accepted.map((g) => g.id), accepted.map((g) => g.estimatedCostMicros),
-        ],
-      );
+      await this.store.reserve(tx, {
+        periodStart: start,
+        users: perUser.map(([u, amount], i) => ({ userId: u, amountMicros: amount, requests: counts[i], warn: warnings.includes(u) })),
+        generations: accepted.map((g) => ({ userId: g.userId, generationId: g.id, amountMicros: g.estimatedCostMicros })),
+      });
       return out;
     }));
     for (const u of new Set(items.filter((_, i) => results[i].kind === "inserted").map((g) => g.userId))) this.changed(u, warnings.includes(u));
@@ -199,35 +157,22 @@ export class QuotaService {
 
   /** Before an attempt after the first: reserve its worst case too, or refuse (false). */
   async extend(gen: GenerationEntity, attemptNo: number): Promise<boolean> {
-    if (!gen.quotaPeriodStart || gen.estimatedCostMicros <= 0) return true;
+    const periodStart = gen.quotaPeriodStart;
+    if (!periodStart || gen.estimatedCostMicros <= 0) return true;
     const amount = gen.estimatedCostMicros;
     let warn = false;
-    const outcome = await retryTransaction(() => this.ds.transaction(async (m): Promise<"extended" | "already" | "refused"> => {
+    const outcome = await retryTransaction(() => this.store.transaction(async (tx): Promise<"extended" | "already" | "refused"> => {
       warn = false;
-      const [done] = await m.query(`SELECT 1 FROM spend_ledger WHERE generation_id = $1 AND attempt_no = $2 AND kind = 'extend'`, [gen.id, attemptNo]);
-      if (done) return "already";
+      if (await this.store.extended(tx, gen.id, attemptNo)) return "already";
       // The generation row first, then its quota row: the global lock order (a cancel takes them in this order too).
-      const [mine] = await m.query(`SELECT 1 FROM generations WHERE id = $1 AND status = 'RUNNING' AND run_attempt = $2 FOR NO KEY UPDATE`, [gen.id, gen.runAttempt]);
-      if (!mine) return "refused";
-      const [q] = await m.query(
-        `SELECT limit_micros, spent_micros, reserved_micros, warned_at FROM quota_periods WHERE user_id = $1 AND period_start = $2 FOR NO KEY UPDATE`,
-        [gen.userId, gen.quotaPeriodStart],
-      );
+      if (!(await this.generations.lockRunning(tx, gen.id, gen.runAttempt))) return "refused";
+      const q = await this.store.lockPeriod(tx, gen.userId, periodStart);
       if (!q || Number(q.spent_micros) + Number(q.reserved_micros) + amount > Number(q.limit_micros)) return "refused";
-      await m.query(`UPDATE generations SET reserved_micros = reserved_micros + $2 WHERE id = $1`, [gen.id, amount]);
+      await this.generations.addReserved(tx, gen.id, amount);
       const limit = Number(q.limit_micros);
       const crosses = limit > 0 && Number(q.spent_micros) + Number(q.reserved_micros) + amount >= this.cfg.warnRatio * limit;
-      const warnedNow = await m.query(
-        `UPDATE quota_periods SET reserved_micros = reserved_micros + $3,
-                warned_at = CASE WHEN $4 AND warned_at IS NULL THEN now() ELSE warned_at END
-          WHERE user_id = $1 AND period_start = $2 RETURNING (warned_at IS NOT NULL AND $4 AND $5::timestamptz IS NULL) AS warned`,
-        [gen.userId, gen.quotaPeriodStart, amount, crosses, q.warned_at],
-      );
-      warn = !!warnedNow[0]?.[0]?.warned;
-      await m.query(
-        `INSERT INTO spend_ledger (user_id, period_start, generation_id, attempt_no, kind, amount_micros) VALUES ($1, $2, $3, $4, 'extend', $5)`,
-        [gen.userId, gen.quotaPeriodStart, gen.id, attemptNo, amount],
-      );
+      warn = await this.store.extendPeriod(tx, gen.userId, periodStart, amount, crosses, q.warned_at);
+      await this.store.insertExtension(tx, gen.userId, periodStart, gen.id, attemptNo, amount);
       return "extended";
     }));
     if (outcome === "extended") {
@@ -255,9 +200,9 @@ export class QuotaService {
     if (id !== viewer.userId && !isAdmin(viewer)) throw new ForbiddenError("Only admins can read another user's quota");
     if (!isUuid(id)) throw new NotFoundError("User", id);
     const { start, end } = periodOf(this.clock.now(), this.cfg.period);
-    const [u] = await this.ds.query(`SELECT id, tier, quota_limit_micros FROM users WHERE id = $1`, [id]);
+    const u = await this.store.user(id);
     if (!u) throw new NotFoundError("User", id);
-    const [q] = await this.ds.query(`SELECT * FROM quota_periods WHERE user_id = $1 AND period_start = $2`, [id, start]);
+    const q = await this.store.period(id, start);
     const [free, pro, ent] = this.tierDefaults();
     const tierLimit = u.tier === "free" ? free : u.tier === "pro" ? pro : ent;
     return {
@@ -276,30 +221,19 @@ export class QuotaService {
       throw new BadUserInputError(`limitUsd must be between 0 and ${MAX_USD}`, { field: "limitUsd" });
     if (!isUuid(userId)) throw new NotFoundError("User", userId);
     const micros = limitUsd === null ? null : usdToMicros(limitUsd);
-    const res = await retryTransaction(() => this.ds.query(`UPDATE users SET quota_limit_micros = $2 WHERE id = $1 RETURNING tier`, [userId, micros]));
-    const row = res[0]?.[0];
+    const row = await retryTransaction(() => this.store.setUserLimit(userId, micros));
     if (!row) throw new NotFoundError("User", userId);
     const { start } = periodOf(this.clock.now(), this.cfg.period);
     const [free, pro, ent] = this.tierDefaults();
     const effective = micros ?? (row.tier === "free" ? free : row.tier === "pro" ? pro : ent);
-    await retryTransaction(() => this.ds.query(`UPDATE quota_periods SET limit_micros = $3 WHERE user_id = $1 AND period_start = $2`, [userId, start, effective]));
+    await retryTransaction(() => this.store.setPeriodLimit(userId, start, effective));
     this.changed(userId, false);
     return this.get(viewer, userId);
   }
 
   /** Rebuilds every period's balances from the ledger; returns the periods that disagree. */
   async verify(): Promise<{ periods: number; mismatches: Record<string, unknown>[] }> {
-    const rows = await this.ds.query(`
-      SELECT qp.user_id, qp.period_start, qp.spent_micros, qp.reserved_micros, qp.requests,
-             COALESCE(l.charged, 0) AS ledger_spent, COALESCE(l.held, 0) AS ledger_reserved, COALESCE(l.reserves, 0) AS ledger_requests
-        FROM quota_periods qp
-        LEFT JOIN (
-          SELECT user_id, period_start,
-                 SUM(amount_micros) FILTER (WHERE kind = 'charge') AS charged,
-                 SUM(CASE kind WHEN 'reserve' THEN amount_micros WHEN 'extend' THEN amount_micros WHEN 'release' THEN -amount_micros ELSE 0 END) AS held,
-                 COUNT(*) FILTER (WHERE kind = 'reserve') AS reserves
-            FROM spend_ledger GROUP BY 1, 2
-        ) l ON l.user_id = qp.user_id AND l.period_start = qp.period_start`);
+    const rows = await this.store.balances();
     const mismatches = rows.filter(
       (r: Record<string, string>) =>
         Number(r.spent_micros) !== Number(r.ledger_spent) || Number(r.reserved_micros) !== Number(r.ledger_reserved) || Number(r.requests) !== Number(r.ledger_requests),

@@ -1,0 +1,146 @@
+/**
+ * The quota tables (quota_periods, spend_ledger) and the users' quota column: the SQL of
+ * admission's reservation, extensions, per-user limits and the ledger check. Charges and
+ * releases that move with a generation's transition are written into that transition's own
+ * statement by GenerationStore (generation.store.ts), which also states the lock order.
+ */
+import type { DataSource } from "typeorm";
+import type { Tier } from "../../config/config";
+import { queryRows, type Row } from "../../db/query-rows";
+import type { Tx } from "../generations/generation.store";
+
+export interface QuotaRow {
+  user_id: string;
+  limit_micros: string;
+  spent_micros: string;
+  reserved_micros: string;
+  warned_at: Date | null;
+}
+
+/** Admission's writes for one batch: per user, and per generation admitted. */
+export interface Reservation {
+  periodStart: Date;
+  users: { userId: string; amountMicros: number; requests: number; warn: boolean }[];
+  generations: { userId: string; generationId: string; amountMicros: number }[];
+}
+
+export class QuotaStore {
+  constructor(private readonly ds: DataSource) {}
+
+  private rows<T = Row>(sql: string, params: unknown[], tx?: Tx): Promise<T[]> {
+    return queryRows<T>(tx ?? this.ds, sql, params);
+  }
+
+  /** Runs `fn` in one transaction; pass its `tx` to this store's and GenerationStore's methods. */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.ds.transaction(fn);
+  }
+
+  /**
+   * Creates the users' rows for this period if needed and locks them, in one statement. An
+   * INSERT … ON CONFLICT DO UPDATE locks rows in the order its SELECT yields them: user order,
+   * the global lock order (one period here). `tierLimits`: free, pro, enterprise (micro-USD).
+   */
+  async lockPeriods(tx: Tx, userIds: string[], start: Date, end: Date, tierLimits: number[]): Promise<Map<string, QuotaRow>> {
+    const rows = await this.rows<QuotaRow>(
+      `INSERT INTO quota_periods (user_id, period_start, period_end, limit_micros)
+       SELECT u.id, $2, $3, COALESCE(u.quota_limit_micros, CASE u.tier WHEN 'free' THEN $4::bigint WHEN 'pro' THEN $5::bigint ELSE $6::bigint END)
+         FROM users u WHERE u.id = ANY($1::uuid[]) ORDER BY u.id
+       ON CONFLICT (user_id, period_start) DO UPDATE SET period_end = EXCLUDED.period_end
+       RETURNING user_id, limit_micros, spent_micros, reserved_micros, warned_at`,
+      [userIds, start, end, ...tierLimits], tx,
+    );
+    return new Map(rows.map((r) => [r.user_id, r]));
+  }
+
+  /** Reservation, request count, warning mark and ledger entries: one statement. */
+  async reserve(tx: Tx, r: Reservation): Promise<void> {
+    await this.rows(
+      `WITH q AS (
+         UPDATE quota_periods qp SET reserved_micros = qp.reserved_micros + v.amount, requests = qp.requests + v.n,
+                warned_at = CASE WHEN v.warn AND qp.warned_at IS NULL THEN now() ELSE qp.warned_at END
+           FROM unnest($1::uuid[], $2::bigint[], $3::int[], $4::boolean[]) AS v(user_id, amount, n, warn)
+          WHERE qp.user_id = v.user_id AND qp.period_start = $5
+       )
+       INSERT INTO spend_ledger (user_id, period_start, generation_id, attempt_no, kind, amount_micros)
+       SELECT v.user_id, $5, v.generation_id, 0, 'reserve', v.amount FROM unnest($6::uuid[], $7::uuid[], $8::bigint[]) AS v(user_id, generation_id, amount)`,
+      [
+        r.users.map((u) => u.userId), r.users.map((u) => u.amountMicros), r.users.map((u) => u.requests), r.users.map((u) => u.warn), r.periodStart,
+        r.generations.map((g) => g.userId), r.generations.map((g) => g.generationId), r.generations.map((g) => g.amountMicros),
+      ],
+      tx,
+    );
+  }
+
+  /** Whether this attempt's extension is already in the ledger. */
+  async extended(tx: Tx, generationId: string, attemptNo: number): Promise<boolean> {
+    const rows = await this.rows(`SELECT 1 FROM spend_ledger WHERE generation_id = $1 AND attempt_no = $2 AND kind = 'extend'`, [generationId, attemptNo], tx);
+    return rows.length > 0;
+  }
+
+  /** Locks one user's row for a period; null when it does not exist. */
+  async lockPeriod(tx: Tx, userId: string, periodStart: Date): Promise<Omit<QuotaRow, "user_id"> | null> {
+    const [q] = await this.rows<Omit<QuotaRow, "user_id">>(
+      `SELECT limit_micros, spent_micros, reserved_micros, warned_at FROM quota_periods WHERE user_id = $1 AND period_start = $2 FOR NO KEY UPDATE`,
+      [userId, periodStart], tx,
+    );
+    return q ?? null;
+  }
+
+  /**
+   * Reserves `amount` more on the period and marks the warning if `crosses`; true when this
+   * statement is the one that marked it (`warnedAt`: the mark as read under the lock).
+   */
+  async extendPeriod(tx: Tx, userId: string, periodStart: Date, amountMicros: number, crosses: boolean, warnedAt: Date | null): Promise<boolean> {
+    const [row] = await this.rows<{ warned: boolean }>(
+      `UPDATE quota_periods SET reserved_micros = reserved_micros + $3,
+              warned_at = CASE WHEN $4 AND warned_at IS NULL THEN now() ELSE warned_at END
+        WHERE user_id = $1 AND period_start = $2 RETURNING (warned_at IS NOT NULL AND $4 AND $5::timestamptz IS NULL) AS warned`,
+      [userId, periodStart, amountMicros, crosses, warnedAt], tx,
+    );
+    return !!row?.warned;
+  }
+
+  async insertExtension(tx: Tx, userId: string, periodStart: Date, generationId: string, attemptNo: number, amountMicros: number): Promise<void> {
+    await this.rows(
+      `INSERT INTO spend_ledger (user_id, period_start, generation_id, attempt_no, kind, amount_micros) VALUES ($1, $2, $3, $4, 'extend', $5)`,
+      [userId, periodStart, generationId, attemptNo, amountMicros], tx,
+    );
+  }
+
+  /** The user's tier and own limit (null = the tier's); null when there is no such user. */
+  async user(userId: string): Promise<{ id: string; tier: Tier; quota_limit_micros: string | null } | null> {
+    const [u] = await this.rows<{ id: string; tier: Tier; quota_limit_micros: string | null }>(`SELECT id, tier, quota_limit_micros FROM users WHERE id = $1`, [userId]);
+    return u ?? null;
+  }
+
+  async period(userId: string, periodStart: Date): Promise<(QuotaRow & { requests: number }) | null> {
+    const [q] = await this.rows<QuotaRow & { requests: number }>(`SELECT * FROM quota_periods WHERE user_id = $1 AND period_start = $2`, [userId, periodStart]);
+    return q ?? null;
+  }
+
+  /** Sets the user's own limit (null = the tier's); the user's tier, or null when there is no such user. */
+  async setUserLimit(userId: string, micros: number | null): Promise<{ tier: Tier } | null> {
+    const [row] = await this.rows<{ tier: Tier }>(`UPDATE users SET quota_limit_micros = $2 WHERE id = $1 RETURNING tier`, [userId, micros]);
+    return row ?? null;
+  }
+
+  async setPeriodLimit(userId: string, periodStart: Date, limitMicros: number): Promise<void> {
+    await this.rows(`UPDATE quota_periods SET limit_micros = $3 WHERE user_id = $1 AND period_start = $2`, [userId, periodStart, limitMicros]);
+  }
+
+  /** Every period's balances beside the ones its ledger adds up to. */
+  balances(): Promise<Record<string, string>[]> {
+    return this.rows(`
+      SELECT qp.user_id, qp.period_start, qp.spent_micros, qp.reserved_micros, qp.requests,
+             COALESCE(l.charged, 0) AS ledger_spent, COALESCE(l.held, 0) AS ledger_reserved, COALESCE(l.reserves, 0) AS ledger_requests
+        FROM quota_periods qp
+        LEFT JOIN (
+          SELECT user_id, period_start,
+                 SUM(amount_micros) FILTER (WHERE kind = 'charge') AS charged,
+                 SUM(CASE kind WHEN 'reserve' THEN amount_micros WHEN 'extend' THEN amount_micros WHEN 'release' THEN -amount_micros ELSE 0 END) AS held,
+                 COUNT(*) FILTER (WHERE kind = 'reserve') AS reserves
+            FROM spend_ledger GROUP BY 1, 2
+        ) l ON l.user_id = qp.user_id AND l.period_start = qp.period_start`, []);
+  }
+}
