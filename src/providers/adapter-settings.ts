@@ -1,4 +1,4 @@
-/** What every adapter factory receives: built by the provider config (src/providers/provider-config.ts). */
+/** What every adapter receives: built from the vendor table and the providers file (src/domain/providers/provider-setup.ts). */
 import type { ModelInfo } from "./contract";
 
 export interface AdapterSettings {

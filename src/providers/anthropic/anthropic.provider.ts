@@ -22,7 +22,8 @@
  */
 import Anthropic, { APIConnectionError, APIConnectionTimeoutError, APIError } from "@anthropic-ai/sdk";
 import type { AdapterSettings } from "../adapter-settings";
-import type { GenerationProvider, GenerationRequest, GenerationResult, ModelInfo, ProviderCall, ProviderError, ProviderProbeCall } from "../contract";
+import type { GenerationProvider, GenerationRequest, GenerationResult, ProviderCall, ProviderError, ProviderProbeCall } from "../contract";
+import { AdapterBase } from "../shared/adapter-base";
 import { invalidRequest } from "../shared/errors";
 import { ClientsByKey, NO_KEY, requireKey } from "../shared/keys";
 import { fromStainlessError } from "../shared/stainless-errors";
@@ -32,19 +33,11 @@ import { MessageStream, readStreamError } from "./stream";
 
 const SDK_ERRORS = { APIError, APIConnectionError, APIConnectionTimeoutError };
 
-export class AnthropicProvider implements GenerationProvider {
-  readonly id: string;
-  readonly displayName: string;
-  readonly simulated = false;
-  readonly models: readonly ModelInfo[];
-  readonly requiresKey: boolean;
+export class AnthropicProvider extends AdapterBase implements GenerationProvider {
   private readonly clients: ClientsByKey<Anthropic>;
 
   constructor(settings: AdapterSettings) {
-    this.id = settings.id;
-    this.displayName = settings.displayName;
-    this.models = settings.models;
-    this.requiresKey = settings.requiresKey;
+    super(settings);
     this.clients = new ClientsByKey(
       (key) =>
         new Anthropic({

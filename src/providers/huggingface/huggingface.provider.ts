@@ -39,7 +39,8 @@
  */
 import { InferenceClient, type Options as HfOptions } from "@huggingface/inference";
 import type { AdapterSettings } from "../adapter-settings";
-import type { GenerationProvider, GenerationRequest, GenerationResult, MediaOutput, ModelInfo, ProviderCall, ProviderProbeCall } from "../contract";
+import type { GenerationProvider, GenerationRequest, GenerationResult, MediaOutput, ProviderCall, ProviderProbeCall } from "../contract";
+import { AdapterBase } from "../shared/adapter-base";
 import { errorFromStatus, invalidRequest, messageOf, toProviderError } from "../shared/errors";
 import { ClientsByKey, requireKey } from "../shared/keys";
 import { imageMedia } from "../shared/media";
@@ -48,21 +49,13 @@ import { huggingFaceError, type Seen } from "./errors";
 import { imageParameters, imagePlan, modelUrl, textArgs, whoAmIUrl } from "./request";
 import { TextStream } from "./stream";
 
-export class HuggingFaceProvider implements GenerationProvider {
-  readonly id: string;
-  readonly displayName: string;
-  readonly simulated = false;
-  readonly models: readonly ModelInfo[];
-  readonly requiresKey: boolean;
+export class HuggingFaceProvider extends AdapterBase implements GenerationProvider {
   /** Cheap; connections are pooled by fetch itself. */
   private readonly clients = new ClientsByKey((key) => new InferenceClient(key, { retry_on_error: false }));
   private readonly baseUrl: string;
 
   constructor(private readonly settings: AdapterSettings) {
-    this.id = settings.id;
-    this.displayName = settings.displayName;
-    this.models = settings.models;
-    this.requiresKey = settings.requiresKey;
+    super(settings);
     this.baseUrl = settings.baseUrl.replace(/\/+$/, "");
   }
 

@@ -21,11 +21,11 @@ import {
   type GenerationProvider,
   type GenerationRequest,
   type GenerationResult,
-  type ModelInfo,
   type PendingTask,
   type ProviderCall,
   type ProviderProbeCall,
 } from "../contract";
+import { AdapterBase } from "../shared/adapter-base";
 import { errorFromStatus, malformedResponse, messageOf, toProviderError } from "../shared/errors";
 import { requireKey } from "../shared/keys";
 import { nextCheckMs, pollBackoff, pollNumber, type PollBackoff } from "../shared/poll";
@@ -38,20 +38,14 @@ export const MINIMAX_POLL_MAX_MS = 60_000;
 
 type Body = Record<string, unknown>;
 
-export class MiniMaxProvider implements GenerationProvider {
-  readonly id: string;
-  readonly displayName: string;
-  readonly simulated = false;
-  readonly models: readonly ModelInfo[];
+export class MiniMaxProvider extends AdapterBase implements GenerationProvider {
   /** MiniMax is a hosted API: every call carries a key from the pool. */
-  readonly requiresKey = true;
+  override readonly requiresKey = true;
   private readonly base: string;
   private readonly backoff: PollBackoff;
 
   constructor(private readonly settings: AdapterSettings) {
-    this.id = settings.id;
-    this.displayName = settings.displayName;
-    this.models = settings.models;
+    super(settings);
     this.base = settings.baseUrl.replace(/\/+$/, "").replace(/\/v1$/, "");
     this.backoff = pollBackoff(settings, MINIMAX_POLL_MIN_MS, MINIMAX_POLL_MAX_MS);
   }

@@ -4,25 +4,20 @@
  * deletes models and answers the health check. A local server: calls need no key.
  */
 import type { AdapterSettings } from "../adapter-settings";
-import type { GenerationProvider, GenerationRequest, GenerationResult, ModelInfo, ProviderCall } from "../contract";
+import type { GenerationProvider, GenerationRequest, GenerationResult, ProviderCall } from "../contract";
 import { OpenAICompatibleProvider } from "../openai-compatible/openai-compatible.provider";
+import { AdapterBase } from "../shared/adapter-base";
 import { OllamaAdmin } from "./ollama-admin";
 
-export class OllamaProvider implements GenerationProvider {
-  readonly id: string;
-  readonly displayName: string;
-  readonly simulated = false;
-  readonly models: readonly ModelInfo[];
-  readonly requiresKey = false;
+export class OllamaProvider extends AdapterBase implements GenerationProvider {
+  override readonly requiresKey = false;
   readonly admin: OllamaAdmin;
   private readonly inner: OpenAICompatibleProvider;
 
   constructor(settings: AdapterSettings) {
+    super(settings);
     this.admin = new OllamaAdmin({ baseUrl: settings.baseUrl });
     this.inner = new OpenAICompatibleProvider({ ...settings, baseUrl: `${settings.baseUrl}/v1` });
-    this.id = this.inner.id;
-    this.displayName = this.inner.displayName;
-    this.models = this.inner.models;
   }
 
   generate(req: GenerationRequest, call: ProviderCall): Promise<GenerationResult> {

@@ -19,10 +19,10 @@ import {
   type GenerationRequest,
   type GenerationResult,
   type MediaOutput,
-  type ModelInfo,
   type ProviderCall,
   type ProviderProbeCall,
 } from "../contract";
+import { AdapterBase } from "../shared/adapter-base";
 import { invalidRequest } from "../shared/errors";
 import { ClientsByKey, NO_KEY, requireKey } from "../shared/keys";
 import { imageMedia } from "../shared/media";
@@ -34,20 +34,12 @@ import { ChatStream, readStreamError } from "./stream";
 
 const SDK_ERRORS = { APIError, APIConnectionError, APIConnectionTimeoutError };
 
-export class OpenAICompatibleProvider implements GenerationProvider {
-  readonly id: string;
-  readonly displayName: string;
-  readonly simulated = false;
-  readonly models: readonly ModelInfo[];
-  readonly requiresKey: boolean;
+export class OpenAICompatibleProvider extends AdapterBase implements GenerationProvider {
   private readonly clients: ClientsByKey<OpenAI>;
   private readonly maxTokensField: MaxTokensField;
 
   constructor(settings: AdapterSettings) {
-    this.id = settings.id;
-    this.displayName = settings.displayName;
-    this.models = settings.models;
-    this.requiresKey = settings.requiresKey;
+    super(settings);
     this.maxTokensField = maxTokensFieldFor(settings.baseUrl);
     this.clients = new ClientsByKey(
       (key) =>

@@ -24,7 +24,8 @@
  */
 import Replicate, { type Prediction } from "replicate";
 import type { AdapterSettings } from "../adapter-settings";
-import type { GenerateOutcome, GenerationProvider, GenerationRequest, ModelInfo, PendingTask, ProviderCall, ProviderProbeCall } from "../contract";
+import type { GenerateOutcome, GenerationProvider, GenerationRequest, PendingTask, ProviderCall, ProviderProbeCall } from "../contract";
+import { AdapterBase } from "../shared/adapter-base";
 import { toProviderError } from "../shared/errors";
 import { requireKey } from "../shared/keys";
 import { nextCheckMs, pollBackoff, pollNumber, type PollBackoff } from "../shared/poll";
@@ -35,22 +36,16 @@ import { replicateInput, replicateModelRef, validateReplicateRequest } from "./r
 export const REPLICATE_POLL_MIN_MS = 1_000;
 export const REPLICATE_POLL_MAX_MS = 30_000;
 
-export class ReplicateProvider implements GenerationProvider {
-  readonly id: string;
-  readonly displayName: string;
-  readonly simulated = false;
-  readonly models: readonly ModelInfo[];
+export class ReplicateProvider extends AdapterBase implements GenerationProvider {
   /** Replicate is a hosted API: every call carries a key from the pool. */
-  readonly requiresKey = true;
+  override readonly requiresKey = true;
   private readonly apiBase: string;
   private readonly authOrigin: string;
   private readonly backoff: PollBackoff;
 
   /** With `webhookUrl`, Replicate also calls it when a prediction completes. */
   constructor(private readonly settings: AdapterSettings & { webhookUrl?: string }) {
-    this.id = settings.id;
-    this.displayName = settings.displayName;
-    this.models = settings.models;
+    super(settings);
     const root = settings.baseUrl.replace(/\/+$/, "");
     this.apiBase = /\/v1$/.test(root) ? root : `${root}/v1`;
     this.authOrigin = new URL(this.apiBase).origin;
