@@ -5,13 +5,14 @@
  * through the same path as polling (one code path, exactly-once transitions).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { DataSource } from "typeorm";
+import type { GenerationService } from "../domain/generations/generation.service";
 import type { Logger } from "../observability/logger";
 import { verifyReplicateWebhook } from "../providers/replicate/webhook";
 import { HttpError, readBody, sendJson } from "./http-utils";
 
 export interface ProviderWebhookDeps {
-  ds: DataSource;
+  /** Finds the generations waiting on a prediction. */
+  generations: Pick<GenerationService, "jobsAwaitingUpstreamTask">;
   secret?: string;
   /** Runs the generation's delayed job now. */
   promote(generationId: string): Promise<boolean>;
@@ -34,12 +35,8 @@ export function providerWebhooksHandler(d: ProviderWebhookDeps) {
       throw new HttpError(400, "BAD_REQUEST", "The body is not JSON");
     }
     if (!body.id) throw new HttpError(400, "BAD_REQUEST", "The body has no prediction id");
-    const rows: { id: string; group_id: string | null }[] = await d.ds.query(
-      `SELECT id, group_id FROM generations WHERE upstream_task->>'taskId' = $1 AND upstream_task->>'provider' = 'replicate' AND status = 'RUNNING'`,
-      [body.id],
-    );
     let woken = 0;
-    for (const r of rows) if (await d.promote(r.group_id ?? r.id)) woken++;
+    for (const jobId of await d.generations.jobsAwaitingUpstreamTask("replicate", body.id)) if (await d.promote(jobId)) woken++;
     d.log.info({ predictionId: body.id, status: body.status, woken }, "replicate webhook");
     sendJson(res, 200, { ok: true, woken });
     return true;

@@ -44,7 +44,7 @@ export function createRoutes(d: RoutesDeps & { graphql: GraphqlHttp; sse: Return
   const probes = probesHandler(d.probes, d.metrics);
   const files = filesHandler(d.blobs, services.filesSecret, config.files.urlTtlSeconds);
   const providerWebhooks = providerWebhooksHandler({
-    ds: services.generations.dataSource, secret: config.providers.replicateWebhookSecret, promote: d.promoteJob, log,
+    generations: services.generations, secret: config.providers.replicateWebhookSecret, promote: d.promoteJob, log,
   });
   const requestLog = createRequestLogger(log);
   const graphiql = config.http.introspection ? graphiqlHandler() : undefined; // like the landing page

@@ -76,16 +76,8 @@ export class CircuitResolver {
   ): Promise<CircuitEvent[]> {
     viewerOf(ctx);
     if (first < 1 || first > 500) throw new BadUserInputError("first must be between 1 and 500", { field: "first" });
-    const rows: Record<string, unknown>[] = await ctx.services.generations.dataSource.query(
-      `SELECT provider, model, from_state, to_state, reason, consecutive_failures, window_calls, window_failures, next_probe_at, created_at
-         FROM circuit_events WHERE ($1::text IS NULL OR provider = $1) ORDER BY id DESC LIMIT $2`,
-      [id ?? null, first],
-    );
-    return rows.map((r) => ({
-      provider: r.provider as string, model: (r.model as string) ?? null, from: r.from_state as CircuitState, to: r.to_state as CircuitState,
-      reason: r.reason as string, consecutiveFailures: r.consecutive_failures as number, windowCalls: r.window_calls as number,
-      windowFailures: r.window_failures as number, nextProbeAt: r.next_probe_at ? new Date(r.next_probe_at as string) : null, at: new Date(r.created_at as string),
-    }));
+    const events = await ctx.services.breakers.recentEvents(id ?? null, first);
+    return events.map((e) => ({ ...e, from: e.from as CircuitState, to: e.to as CircuitState }));
   }
 
   @Subscription(() => CircuitEvent, {

@@ -51,13 +51,8 @@ const MAX_STATUS_FILTER = 20;
 export class GenerationService {
   private readonly store: GenerationStore;
 
-  /** @deprecated until the circuit resolver and the provider-webhooks route call services instead (issue 15). */
-  get dataSource(): DataSource {
-    return this.ds;
-  }
-
   constructor(
-    private readonly ds: DataSource,
+    ds: DataSource,
     private readonly registry: ProviderRegistry,
     private readonly scheduler: GenerationScheduler,
     private readonly bus: GenerationEvents,
