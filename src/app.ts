@@ -9,7 +9,7 @@ import type { DataSource } from "typeorm";
 import type { Services } from "./api/services";
 import type { Clock } from "./common/clock";
 import type { AppConfig } from "./config/config";
-import type { GenerationRunner } from "./domain/generations/generation-runner";
+import type { GenerationRunner } from "./domain/generations/run/runner";
 import type { SweeperService } from "./domain/generations/sweeper.service";
 import { startMetricsServer } from "./http/metrics-server";
 import type { HttpServer } from "./http/server";

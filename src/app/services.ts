@@ -2,19 +2,23 @@
  * Domain services, built once from the infrastructure, in dependency order. Whatever starts
  * a timer or a subscription registers its stop on the cleanup stack.
  */
-import { createLoaders } from "../api/loaders/loaders";
+import { createLoaders, type LoaderReads } from "../api/loaders/loaders";
 import type { Services } from "../api/services";
 import { systemClock, type Clock } from "../common/clock";
 import type { AppConfig } from "../config/config";
 import type { Probes } from "../http/probes";
 import { AnalyticsService } from "../domain/analytics/analytics.service";
 import { ApiKeyService } from "../domain/auth/api-key.service";
+import { ApiKeyStore } from "../domain/auth/api-key.store";
 import { AuthThrottle } from "../domain/auth/auth-throttle";
+import { UserStore } from "../domain/auth/user.store";
 import { CachePlanner } from "../domain/cache/cache-planner";
 import { Coalescer } from "../domain/cache/coalescer";
 import { ExactCacheService } from "../domain/cache/exact-cache.service";
 import { SemanticCacheService } from "../domain/cache/semantic-cache.service";
+import { GenerationEvents } from "../domain/generations/generation-events";
 import { GenerationService } from "../domain/generations/generation.service";
+import { GenerationStore } from "../domain/generations/generation.store";
 import { SweeperService } from "../domain/generations/sweeper.service";
 import { CIRCUIT_GAUGE, sampleCircuits } from "../domain/monitoring/circuit-metrics";
 import { logFailedGenerations } from "../domain/monitoring/generation-log";
@@ -22,6 +26,7 @@ import { Monitoring } from "../domain/monitoring/monitoring";
 import { AlertsService } from "../domain/providers/alerts.service";
 import { KeyLimits } from "../domain/providers/key-limits";
 import { KeyPool } from "../domain/providers/key-pool";
+import { ProviderKeyStore } from "../domain/providers/provider-key.store";
 import { ProviderService } from "../domain/providers/provider.service";
 import { SimulatedFaults } from "../domain/providers/simulated-faults";
 import { QuotaService } from "../domain/quotas/quota.service";
@@ -62,7 +67,8 @@ export async function buildServices(config: AppConfig, infra: Infrastructure, op
   // it which providers are configured. The registry calls this only on lookups, after both exist.
   const registry = new ProviderRegistry(config.tracing.endpoint ? setup.providers.map(tracedProvider) : setup.providers, (id): boolean => providers.configured(id));
   const alerts = new AlertsService(ds, bus);
-  const keyPool = new KeyPool(ds, publisher, bus, config.redis.prefix, config.providers, alerts, log);
+  const keyLimits = new KeyLimits(publisher, config.redis.prefix, config.resilience);
+  const keyPool = new KeyPool(new ProviderKeyStore(ds), publisher, bus, config.redis.prefix, config.providers, alerts, log, keyLimits);
   await keyPool.start();
   cleanup.defer(() => keyPool.stop());
   const providers = new ProviderService(registry, setup, keyPool, redis, config.redis.prefix, log);
@@ -77,7 +83,6 @@ export async function buildServices(config: AppConfig, infra: Infrastructure, op
   await breakers.start();
   cleanup.defer(() => breakers.stop());
   await sampleCircuits(breakers, registry, metrics); // every configured circuit has a value from start
-  const keyLimits = new KeyLimits(publisher, config.redis.prefix, r);
   const router = new Router(registry, {
     aliases: setup.aliases, tierModels: setup.tierModels, maxCandidates: config.providers.maxCandidates,
     unavailableReason: (id) => providers.unavailableReason(id),
@@ -99,9 +104,12 @@ export async function buildServices(config: AppConfig, infra: Infrastructure, op
   const planner = new CachePlanner(registry, cache, semantic, config.cache.caseSensitive, metrics);
   const rateLimits = new RateLimits(publisher, config.redis.prefix, config.rateLimits);
   const coalescer = new Coalescer(publisher, config.redis.prefix, config.sweeper.maxAgeMs);
-  const generations = new GenerationService(ds, registry, queue, bus, config.limits, log, metrics, quotas, planner, rateLimits, coalescer, router, providers);
-  const sweeper = new SweeperService(ds, queue, bus, config.sweeper, log, metrics);
-  const monitoring = new Monitoring({ ds, redis, prefix: config.redis.prefix, bus, alerts, providers, metrics, log, queueDepth: () => queue.depth(), config: config.monitoring });
+  // The one publisher of generation events; webhooks, cost metrics and the failure log listen to it.
+  const events = new GenerationEvents(bus);
+  const generationStore = new GenerationStore(ds);
+  const generations = new GenerationService(ds, registry, queue, events, config.limits, log, metrics, quotas, planner, rateLimits, coalescer, router, providers);
+  const sweeper = new SweeperService(ds, queue, events, config.sweeper, log, metrics);
+  const monitoring = new Monitoring({ ds, redis, prefix: config.redis.prefix, events, alerts, providers, metrics, log, queueDepth: () => queue.depth(), config: config.monitoring });
   cleanup.defer(() => monitoring.stop());
   // Webhooks: terminal events and budget warnings become deliveries wherever they happen (API or worker).
   const webhookDispatcher = new WebhookDispatcher(ds, webhookQueue, quotas, alerts, config.quotas.warnRatio, log);
@@ -110,19 +118,21 @@ export async function buildServices(config: AppConfig, infra: Infrastructure, op
   const addressPolicy = new AddressPolicy(config.webhooks.allowedHosts, new HostResolver({ timeoutMs: config.webhooks.dnsTimeoutMs }));
   const secretBox = new SecretBox(config.providers.masterKey);
   const webhooks = new WebhookService(ds, webhookQueue, addressPolicy, secretBox, config.limits.maxPageSize);
-  bus.onTerminal((g, type) => webhookDispatcher.generationEnded(g, type));
-  logFailedGenerations(bus, ds, log);
+  events.onTerminal((g, type) => webhookDispatcher.generationEnded(g, type));
+  logFailedGenerations(events, generationStore, log);
   quotas.onWarning((userId) => webhookDispatcher.quotaWarning(userId));
   generations.checkCallbackUrl = (viewer, url) => webhooks.checkCallbackUrl(viewer, url);
+  const userStore = new UserStore(ds, new ApiKeyStore(ds));
+  const loaderReads: LoaderReads = { usersByIds: (ids) => userStore.byIds(ids), attemptsOf: (ids) => generationStore.attemptsOf(ids) };
   const services: Services = {
     config, generations, apiKeys, registry, bus, quotas, cache, semantic, providers, alerts, router, breakers, faults, webhooks,
     analytics: new AnalyticsService(infra.readDs, config.analytics),
     health: monitoring.health,
     filesSecret: await new SettingsStore(ds).filesSigningSecret(config.files.signingSecret),
-    newLoaders: () => createLoaders(ds),
+    newLoaders: () => createLoaders(loaderReads),
   };
   return {
-    services, registry, keyPool, providers, breakers, keyLimits, quotas, cache, semantic, coalescer, sweeper, monitoring,
+    services, events, registry, keyPool, providers, breakers, keyLimits, quotas, cache, semantic, coalescer, sweeper, monitoring,
     webhookReconciler, addressPolicy, secretBox,
     /** /healthz, /readyz and /metrics, on the API's port or the worker's METRICS_PORT. */
     probes: {

@@ -5,8 +5,9 @@
 import type { Worker } from "bullmq";
 import type { AppConfig } from "../config/config";
 import { RollupService } from "../domain/analytics/rollup.service";
-import { EmbeddingBatcher } from "../domain/generations/embedding-batcher";
-import { GenerationRunner } from "../domain/generations/generation-runner";
+import { EmbeddingBatcher } from "../domain/generations/run/embedding-batcher";
+import { GenerationRunner } from "../domain/generations/run/runner";
+import { GenerationStore } from "../domain/generations/generation.store";
 import { UserFairness } from "../domain/resilience/user-fairness";
 import { WebhookConcurrency } from "../domain/webhooks/webhook-concurrency";
 import { WebhookDeliverer } from "../domain/webhooks/webhook-deliverer";
@@ -28,8 +29,11 @@ export interface Workers {
 
 export async function startWorkers(config: AppConfig, infra: Infrastructure, svc: AppServices, cleanup: CleanupStack): Promise<Workers> {
   const { ds, redis, publisher, bus, blobs, log, metrics } = infra;
-  const { registry, quotas, cache, semantic, coalescer, keyPool, providers, breakers, keyLimits, monitoring } = svc;
-  const runner = new GenerationRunner(ds, registry, bus, blobs, config.worker, log, metrics, quotas, { exact: cache, semantic, coalescer }, keyPool, new EmbeddingBatcher(config.providers.embeddingBatch, providers.runBatch), providers, breakers, keyLimits);
+  const { events, registry, quotas, cache, semantic, coalescer, keyPool, providers, breakers, monitoring } = svc;
+  const runner = new GenerationRunner({
+    store: new GenerationStore(ds), events, registry, blobs, cfg: config.worker, log, metrics, quotas, cache: { exact: cache, semantic, coalescer },
+    keys: keyPool, batcher: new EmbeddingBatcher(config.providers.embeddingBatch, providers.runBatch), upstream: providers, breakers,
+  });
   providers.startProbes(config.providers.healthIntervalMs);
   monitoring.startAnomalyChecks();
   const unsubscribe = await bus.subscribe(Topic.CANCEL_GENERATION, undefined, ({ generationId }) => void runner.abort(generationId));
@@ -37,15 +41,8 @@ export async function startWorkers(config: AppConfig, infra: Infrastructure, svc
   const workers: Worker[] = [];
   const settings = { connection: redis, prefix: config.redis.prefix };
   // A lease outlives the longest run (every fallback call timing out) and then frees itself.
-  const fairness = new UserFairness(publisher, config.redis.prefix, config.resilience.userMaxInFlight, 8 * config.worker.providerTimeoutMs + 60_000, async (userId) => {
-    // Two range probes on the active-by-user index: is any other user's generation waiting?
-    const [r] = await ds.query(
-      `SELECT EXISTS (SELECT 1 FROM generations WHERE status = 'QUEUED' AND user_id < $1)
-           OR EXISTS (SELECT 1 FROM generations WHERE status = 'QUEUED' AND user_id > $1) AS others`,
-      [userId],
-    );
-    return r.others === true;
-  });
+  const generationStore = new GenerationStore(ds);
+  const fairness = new UserFairness(publisher, config.redis.prefix, config.resilience.userMaxInFlight, 8 * config.worker.providerTimeoutMs + 60_000, (userId) => generationStore.othersQueued(userId));
   workers.push(createGenerationWorker(runner, { ...settings, ...config.worker }, log, fairness));
   // Schedulers live in Redis: each worker process re-creates them every sweep interval if Redis lost them (a flush).
   const maintenanceSettings = { ...settings, sweepIntervalMs: config.sweeper.intervalMs, retentionDays: config.files.retentionDays };
