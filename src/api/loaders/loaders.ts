@@ -39,8 +39,10 @@ export function createLoaders(reads: LoaderReads) {
      * streaming on, and no attempt row changes in the middle of a call (a call ends, and the next
      * one begins, with a settle followed by RESTARTED, FALLBACK, RETRYING or a terminal event,
      * before any text of another call: the client protocol relies on that too). So a streamed
-     * answer costs its reads once, not once per delta. A streak's cache holds only generations
-     * streaming right now: any other event empties both loaders.
+     * answer costs its reads once, not once per delta. PROGRESS is not cached so: a call that
+     * reported only progress can fail and go on with another key (a new attempt) with no event in
+     * between. A streak's cache holds only generations streaming right now: any other event
+     * empties both loaders.
      */
     forEvent(ev: { generationId: string; seq: number; type: string }): void {
       const continues = ev.type === "DELTA" && lastDelta.get(ev.generationId) === ev.seq - 1;

@@ -561,6 +561,14 @@ export class GenerationStore {
     });
   }
 
+  // --- reads for the failure log
+
+  /** How many calls went upstream for a generation: its attempts except SKIPPED ones (open circuit, no key). */
+  async upstreamCallCount(generationId: string): Promise<number> {
+    const [row] = await this.rows<{ n: number }>(`SELECT count(*)::int AS n FROM generation_attempts WHERE generation_id = $1 AND status <> 'SKIPPED'`, [generationId]);
+    return row?.n ?? 0;
+  }
+
   // --- the runner's transitions (run/)
   // Each is conditional on (status RUNNING, run_attempt): a run that no longer owns the generation changes nothing.
 

@@ -3,17 +3,17 @@
  * followers, admission): its id, error code and how many upstream attempts it made. Hooked on
  * GenerationEvents' terminal listeners, which run once per transition in the process that made it.
  */
-import type { DataSource } from "typeorm";
 import type { Logger } from "../../observability/logger";
 import type { GenerationEvents } from "../generations/generation-events";
+import type { GenerationStore } from "../generations/generation.store";
 import { servedModel } from "./generation-metrics";
 
-export function logFailedGenerations(events: GenerationEvents, ds: DataSource, log: Logger): void {
+export function logFailedGenerations(events: GenerationEvents, store: Pick<GenerationStore, "upstreamCallCount">, log: Logger): void {
   events.onTerminal((g, type) => {
     if (type !== "FAILED") return;
     // Skipped candidates (open circuit, no key) are not calls: count the calls that went upstream.
-    ds.query(`SELECT count(*)::int AS n FROM generation_attempts WHERE generation_id = $1 AND status <> 'SKIPPED'`, [g.id])
-      .then((rows: { n: number }[]) => rows[0]?.n ?? 0, () => null)
+    store.upstreamCallCount(g.id)
+      .catch((): null => null)
       .then((attempts) =>
         log.warn(
           {
