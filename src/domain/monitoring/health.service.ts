@@ -5,6 +5,7 @@
  */
 import type { Redis } from "ioredis";
 import type { DataSource } from "typeorm";
+import { pingPostgres } from "../../db/ping";
 import type { ProviderService } from "../providers/provider.service";
 import type { KeyStatus } from "../providers/key-pool";
 import { isAdmin, type Viewer } from "../viewer";
@@ -94,7 +95,7 @@ export class HealthService {
 
   async report(viewer: Viewer): Promise<HealthReport> {
     const admin = isAdmin(viewer);
-    const [postgres, redis] = await Promise.all([timed("Postgres", () => this.ds.query("SELECT 1")), timed("Redis", () => this.redis.ping())]);
+    const [postgres, redis] = await Promise.all([timed("Postgres", () => pingPostgres(this.ds)), timed("Redis", () => this.redis.ping())]);
     const queue = redis.ok ? await bounded(this.queueDepth(), "the queue").catch(() => null) : null;
     const providers = await Promise.all(this.providers.registry.listProviders().map((p) => this.provider(p.id, p.displayName, p.simulated, redis.ok && postgres.ok)));
     const degraded = providers.some((p) => p.status === "DOWN" || (p.keyPool && p.keyPool.total > 0 && p.keyPool.active === 0));

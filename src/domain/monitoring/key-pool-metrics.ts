@@ -5,14 +5,14 @@
  */
 import type { DataSource } from "typeorm";
 import type { Metrics } from "../../observability/metrics";
+import { ProviderKeyStore } from "../providers/provider-key.store";
 import type { ProviderService } from "../providers/provider.service";
-import { MonitoringStore } from "./monitoring.store";
 
 const STATE = { ACTIVE: 0, COOLING_DOWN: 1, DISABLED: 2 } as const;
 
 export async function sampleKeyPools(ds: DataSource, providers: ProviderService, metrics: Metrics): Promise<void> {
   // Providers with a key in the pool, and those whose stored keys are all disabled (still shown).
-  const stored = await new MonitoringStore(ds).storedKeyProviders();
+  const stored = await new ProviderKeyStore(ds).providers();
   const ids = new Set([
     ...providers.registry.listProviders(true).map((p) => p.id).filter((id) => providers.keys.keyCount(id) > 0),
     ...stored,

@@ -1,6 +1,6 @@
 /**
- * What monitoring reads from Postgres. Reads only: `generation_attempts` is written by the
- * generation store and `provider_keys` by the key pool; nothing here writes a table.
+ * What monitoring reads from Postgres: each provider's recent attempts, aggregated (a read
+ * model: the generation store alone writes `generation_attempts`). Nothing here writes.
  */
 import type { DataSource } from "typeorm";
 
@@ -35,11 +35,5 @@ export class MonitoringStore {
   /** Per provider, the attempts of the last `baselineMs`, split into the recent window (the last `recentMs`) and the rest. */
   attemptWindows(baselineMs: number, recentMs: number): Promise<AttemptWindowRow[]> {
     return this.ds.query(WINDOWS_SQL, [baselineMs, recentMs]);
-  }
-
-  /** Providers with a stored key, disabled ones included. */
-  async storedKeyProviders(): Promise<string[]> {
-    const rows: { provider: string }[] = await this.ds.query(`SELECT DISTINCT provider FROM provider_keys`);
-    return rows.map((r) => r.provider);
   }
 }

@@ -25,6 +25,12 @@ export class ProviderKeyStore {
     return this.ds.query(`SELECT provider, label, ciphertext FROM provider_keys WHERE disabled_at IS NULL ORDER BY created_at`);
   }
 
+  /** Providers with a stored key, disabled ones included. */
+  async providers(): Promise<string[]> {
+    const rows: { provider: string }[] = await this.ds.query(`SELECT DISTINCT provider FROM provider_keys`);
+    return rows.map((r) => r.provider);
+  }
+
   /** A provider's stored keys disabled in Postgres. */
   disabled(provider: string): Promise<DisabledKeyRow[]> {
     return this.ds.query(`SELECT label, last4, disabled_reason FROM provider_keys WHERE provider = $1 AND disabled_at IS NOT NULL`, [provider]);

@@ -52,17 +52,8 @@ export interface PendingDelivery {
   callbackSecret: string | null;
 }
 
-export interface NewDelivery {
-  id: string;
-  eventId: string;
-  userId: string;
-  endpointId: string | null;
-  generationId: string | null;
-  target: "endpoint" | "callback";
-  event: WebhookEvent;
-  url: string;
-  body: string;
-}
+/** A delivery as written: what it sends where (its state starts PENDING, due now). */
+export type NewDelivery = Pick<DeliveryView, "id" | "eventId" | "userId" | "endpointId" | "generationId" | "target" | "event" | "url" | "body">;
 
 /** One attempt's result, and the delivery's state after it. */
 export interface AttemptRecord {
