@@ -119,7 +119,7 @@ export async function buildServices(config: AppConfig, infra: Infrastructure, op
   const secretBox = new SecretBox(config.providers.masterKey);
   const webhooks = new WebhookService(ds, webhookQueue, addressPolicy, secretBox, config.limits.maxPageSize);
   events.onTerminal((g, type) => webhookDispatcher.generationEnded(g, type));
-  logFailedGenerations(events, ds, log);
+  logFailedGenerations(events, generationStore, log);
   quotas.onWarning((userId) => webhookDispatcher.quotaWarning(userId));
   generations.checkCallbackUrl = (viewer, url) => webhooks.checkCallbackUrl(viewer, url);
   const userStore = new UserStore(ds, new ApiKeyStore(ds));
