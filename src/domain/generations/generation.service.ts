@@ -1,21 +1,20 @@
 /**
  * The request side of generations: create (validate, idempotency, store, enqueue, wait),
- * read, list, cancel. Workers run them through GenerationRunner.
+ * read, list, cancel. Workers run them through the runner (run/); rows move through GenerationStore.
  */
 import type { DataSource } from "typeorm";
 import { BadUserInputError, ConflictError, NotFoundError } from "../../common/errors";
 import { isUuid, newId } from "../../common/ids";
-import { GenerationEntity, TERMINAL_STATUSES, type GenerationStatus } from "../../db/entities/generation.entity";
+import { GenerationEntity, TERMINAL_STATUSES } from "../../db/entities/generation.entity";
 import type { Logger } from "../../observability/logger";
 import type { Metrics } from "../../observability/metrics";
 import type { ProviderRegistry } from "../../providers/registry";
 import type { GenerationEvents } from "./generation-events";
-import { fromEventView, TERMINAL_EVENT_TYPES } from "../../realtime/generation-event";
 import { Topic } from "../../realtime/topics";
 import { isAdmin, type Viewer } from "../viewer";
 import type { CreateGenerationCommand } from "./create-generation.command";
 import { normaliseRequest, type RequestLimits } from "./normalise-request";
-import { costOf, worstCaseUsage } from "./pricing";
+import { worstCaseUsage } from "./pricing";
 import type { GenerationScheduler } from "./scheduler";
 import { decodeCursor, encodeCursor, type GenerationFilter, type GenerationPage } from "./generation-page";
 import type { QuotaService } from "../quotas/quota.service";
@@ -24,6 +23,7 @@ import type { CacheHitResult, CachePlanner } from "../cache/cache-planner";
 import type { RateLimits } from "../quotas/rate-limits";
 import type { Coalescer } from "../cache/coalescer";
 import { GenerationStore } from "./generation.store";
+import { terminalWaiter } from "./terminal-waiter";
 import { requestFingerprint } from "./request-fingerprint";
 import type { GenerationRequest } from "../../providers/contract";
 import { usdToMicros } from "../../common/money";
@@ -157,7 +157,7 @@ export class GenerationService {
     }
     this.metrics.generationsCreated.inc({ modality: gen.modality });
     // Subscribe before enqueueing so a fast worker's SUCCEEDED cannot slip past a waiting caller.
-    const waiter = cmd.wait ? await this.terminalWaiter(gen.id) : undefined;
+    const waiter = cmd.wait ? await terminalWaiter(this.bus, gen.id) : undefined;
     // QUEUED goes out before the job exists, so no worker's STARTED can come first (it is always seq 1).
     await this.bus.publishGenerationEvent(gen, { type: "QUEUED" });
     try {
@@ -288,7 +288,7 @@ export class GenerationService {
 
   private async waitFor(gen: GenerationEntity, seconds: number): Promise<GenerationEntity> {
     if (TERMINAL_STATUSES.includes(gen.status)) return gen;
-    const waiter = await this.terminalWaiter(gen.id);
+    const waiter = await terminalWaiter(this.bus, gen.id);
     const fresh = await this.reload(gen.id); // it may have finished before we subscribed
     if (TERMINAL_STATUSES.includes(fresh.status)) {
       waiter.cancel();
@@ -296,32 +296,4 @@ export class GenerationService {
     }
     return (await waiter.wait(seconds * 1000)) ?? (await this.reload(gen.id));
   }
-
-  /** Subscribes to a generation's events; `wait` resolves with the terminal state or null on timeout. */
-  private async terminalWaiter(id: string) {
-    let resolve!: (g: GenerationEntity | null) => void;
-    const done = new Promise<GenerationEntity | null>((r) => (resolve = r));
-    const unsubscribe = await this.bus.subscribe(Topic.GENERATION_EVENT, id, (ev) => {
-      if (TERMINAL_EVENT_TYPES.has(ev.type)) resolve(fromEventView(ev.generation) as GenerationEntity); // the view: every field GraphQL reads, all a waiter returns
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const cancel = () => {
-      clearTimeout(timer);
-      unsubscribe();
-      resolve(null);
-    };
-    return {
-      cancel,
-      wait: async (ms: number) => {
-        timer = setTimeout(() => resolve(null), ms);
-        try {
-          return await done;
-        } finally {
-          cancel();
-        }
-      },
-    };
-  }
 }
-
-export type { GenerationStatus };
