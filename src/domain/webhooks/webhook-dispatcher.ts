@@ -1,5 +1,5 @@
 /**
- * Turns events into deliveries: a generation's terminal transition (EventBus.onTerminal)
+ * Turns events into deliveries: a generation's terminal transition (GenerationEvents.onTerminal)
  * goes to the user's endpoints subscribed to it and to the generation's callbackUrl; a
  * budget warning (QuotaService.onWarning) raises an alert and goes to endpoints subscribed
  * to quota.warning. Deliveries are rows first, then jobs: terminal events of one
@@ -10,45 +10,44 @@ import { randomUUID } from "node:crypto";
 import type { DataSource } from "typeorm";
 import { TickBatcher } from "../../common/tick-batcher";
 import type { GenerationEntity } from "../../db/entities/generation.entity";
+import type { TerminalType } from "../generations/generation-events";
 import type { Logger } from "../../observability/logger";
 import type { AlertsService } from "../providers/alerts.service";
 import type { QuotaService } from "../quotas/quota.service";
 import { systemViewer } from "../viewer";
+import { WebhookDeliveryStore, type NewDelivery } from "./webhook-delivery.store";
 import { generationBody, quotaWarningBody, TERMINAL_EVENTS, type WebhookEvent } from "./webhook-events";
+import { WebhookReconcileStore } from "./webhook-reconcile.store";
 import type { WebhookScheduler } from "./webhook-scheduler";
+import { WebhookStore } from "./webhook.store";
 
 export interface Terminal {
   g: GenerationEntity;
   event: WebhookEvent;
 }
 
-interface NewDelivery {
-  id: string;
-  eventId: string;
-  userId: string;
-  endpointId: string | null;
-  generationId: string | null;
-  target: "endpoint" | "callback";
-  event: WebhookEvent;
-  url: string;
-  body: string;
-}
-
 export class WebhookDispatcher {
   private readonly terminals = new TickBatcher<Terminal, void>((items) => this.dispatchTerminals(items));
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly endpoints: WebhookStore;
+  private readonly deliveries: WebhookDeliveryStore;
+  private readonly generations: WebhookReconcileStore;
 
   constructor(
-    private readonly ds: DataSource,
+    ds: DataSource,
     private readonly scheduler: WebhookScheduler,
     private readonly quotas: QuotaService,
     private readonly alerts: AlertsService,
     private readonly warnRatio: number,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.endpoints = new WebhookStore(ds);
+    this.deliveries = new WebhookDeliveryStore(ds);
+    this.generations = new WebhookReconcileStore(ds);
+  }
 
-  /** For EventBus.onTerminal: never throws, never blocks the event. */
-  generationEnded(g: GenerationEntity, type: "SUCCEEDED" | "FAILED" | "CANCELLED"): void {
+  /** A GenerationEvents terminal listener: never throws, never blocks the event. */
+  generationEnded(g: GenerationEntity, type: TerminalType): void {
     this.track(this.terminals.add({ g, event: TERMINAL_EVENTS[type] }), { generationId: g.id }, "webhook dispatch failed");
   }
 
@@ -80,15 +79,10 @@ export class WebhookDispatcher {
   async writeTerminals(items: Terminal[]): Promise<number> {
     if (!items.length) return 0;
     const userIds = [...new Set(items.map((i) => i.g.userId))];
-    const endpoints: { id: string; user_id: string; url: string; events: string[]; created_at: Date }[] = await this.ds.query(
-      `SELECT id, user_id, url, events, created_at FROM webhook_endpoints WHERE user_id = ANY($1::uuid[]) AND deleted_at IS NULL`,
-      [userIds],
-    );
+    const endpoints = await this.endpoints.liveEndpointsOf(userIds);
     // Rows built from a RETURNING * carry callback_url; anything else is looked up.
     const unknownCallback = items.filter((i) => i.g.callbackUrl === undefined).map((i) => i.g.id);
-    const callbacks = new Map<string, string | null>();
-    if (unknownCallback.length)
-      for (const r of await this.ds.query(`SELECT id, callback_url FROM generations WHERE id = ANY($1::uuid[])`, [unknownCallback])) callbacks.set(r.id, r.callback_url);
+    const callbacks = unknownCallback.length ? await this.generations.callbackUrls(unknownCallback) : new Map<string, string | null>();
     const deliveries: NewDelivery[] = [];
     for (const { g, event } of items) {
       const callbackUrl = g.callbackUrl !== undefined ? g.callbackUrl : (callbacks.get(g.id) ?? null);
@@ -114,10 +108,7 @@ export class WebhookDispatcher {
       message: `User ${userId} has used ${Math.round(used * 100)}% of its ${usd(q.limitMicros)} budget (spent ${usd(q.spentMicros)}, reserved ${usd(q.reservedMicros)}) for the period ending ${q.periodEnd.toISOString()}`,
       details: { userId, limitMicros: q.limitMicros, spentMicros: q.spentMicros, reservedMicros: q.reservedMicros, warnRatio: this.warnRatio, periodStart: q.periodStart.toISOString(), periodEnd: q.periodEnd.toISOString() },
     });
-    const endpoints: { id: string; url: string }[] = await this.ds.query(
-      `SELECT id, url FROM webhook_endpoints WHERE user_id = $1 AND deleted_at IS NULL AND 'quota.warning' = ANY(events)`,
-      [userId],
-    );
+    const endpoints = await this.endpoints.quotaWarningEndpoints(userId);
     if (!endpoints.length) return;
     const eventId = randomUUID();
     const body = quotaWarningBody(eventId, q, this.warnRatio);
@@ -128,15 +119,8 @@ export class WebhookDispatcher {
 
   private async insertAndEnqueue(ds: NewDelivery[]): Promise<number> {
     if (!ds.length) return 0;
-    // One delivery per generation and target (unique index): the reconciler and the live path never both deliver.
-    const rows: { id: string }[] = await this.ds.query(
-      `INSERT INTO webhook_deliveries (id, event_id, user_id, endpoint_id, generation_id, target, event, url, body, next_attempt_at)
-       SELECT *, now() FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[])
-       ON CONFLICT DO NOTHING RETURNING id`,
-      [ds.map((x) => x.id), ds.map((x) => x.eventId), ds.map((x) => x.userId), ds.map((x) => x.endpointId), ds.map((x) => x.generationId),
-        ds.map((x) => x.target), ds.map((x) => x.event), ds.map((x) => x.url), ds.map((x) => x.body)],
-    );
-    await this.scheduler.enqueue(rows.map((x) => ({ deliveryId: x.id, run: 0 })));
-    return rows.length;
+    const ids = await this.deliveries.insertNew(ds);
+    await this.scheduler.enqueue(ids.map((deliveryId) => ({ deliveryId, run: 0 })));
+    return ids.length;
   }
 }
