@@ -372,6 +372,25 @@ export class GenerationStore {
     return this.entities(`SELECT * FROM generations WHERE id = ANY($1::uuid[])`, [ids]);
   }
 
+  /**
+   * Terminal generations in (completed_at, id) order after `after` (the webhook reconciler's
+   * cursor; `at` is full-precision timestamptz text), ended more than `graceMs` ago. A cursor
+   * older than `lookbackMs` (or none) starts at the lookback.
+   */
+  terminalsAfter(after: { at: string; id: string } | null, graceMs: number, limit: number, lookbackMs: number): Promise<{ id: string; at: string }[]> {
+    const nil = "00000000-0000-0000-0000-000000000000";
+    return this.rows(
+      `SELECT g.id, g.completed_at::text AS at FROM generations g
+        WHERE g.completed_at IS NOT NULL
+          AND (g.completed_at, g.id) > (
+                CASE WHEN $1::timestamptz >= now() - $5 * interval '1 millisecond' THEN $1::timestamptz ELSE now() - $5 * interval '1 millisecond' END,
+                CASE WHEN $1::timestamptz >= now() - $5 * interval '1 millisecond' THEN $2::uuid ELSE '${nil}'::uuid END)
+          AND g.completed_at < now() - $3 * interval '1 millisecond'
+        ORDER BY g.completed_at, g.id LIMIT $4`,
+      [after?.at ?? null, after?.id ?? nil, graceMs, limit, lookbackMs],
+    );
+  }
+
   /** The generation if it is terminal (a job for it arrived anyway: its terminal event may be unpublished). */
   async terminal(generationId: string): Promise<GenerationEntity | null> {
     const [g] = await this.entities(`SELECT * FROM generations WHERE id = $1 AND status IN ('SUCCEEDED','FAILED','CANCELLED')`, [generationId]);

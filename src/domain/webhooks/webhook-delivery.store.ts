@@ -67,7 +67,7 @@ export interface AttemptRecord {
 }
 
 /** The lowest uuid: a cursor position before every row. */
-export const NIL_UUID = "00000000-0000-0000-0000-000000000000";
+const NIL_UUID = "00000000-0000-0000-0000-000000000000";
 
 const d = (v: unknown): Date | null => (v ? new Date(v as string) : null);
 

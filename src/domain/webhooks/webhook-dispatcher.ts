@@ -11,13 +11,13 @@ import type { DataSource } from "typeorm";
 import { TickBatcher } from "../../common/tick-batcher";
 import type { GenerationEntity } from "../../db/entities/generation.entity";
 import type { TerminalType } from "../generations/generation-events";
+import { GenerationStore } from "../generations/generation.store";
 import type { Logger } from "../../observability/logger";
 import type { AlertsService } from "../providers/alerts.service";
 import type { QuotaService } from "../quotas/quota.service";
 import { systemViewer } from "../viewer";
 import { WebhookDeliveryStore, type NewDelivery } from "./webhook-delivery.store";
 import { generationBody, quotaWarningBody, TERMINAL_EVENTS, type WebhookEvent } from "./webhook-events";
-import { WebhookReconcileStore } from "./webhook-reconcile.store";
 import type { WebhookScheduler } from "./webhook-scheduler";
 import { WebhookStore } from "./webhook.store";
 
@@ -31,7 +31,7 @@ export class WebhookDispatcher {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly endpoints: WebhookStore;
   private readonly deliveries: WebhookDeliveryStore;
-  private readonly generations: WebhookReconcileStore;
+  private readonly generations: GenerationStore;
 
   constructor(
     ds: DataSource,
@@ -43,7 +43,7 @@ export class WebhookDispatcher {
   ) {
     this.endpoints = new WebhookStore(ds);
     this.deliveries = new WebhookDeliveryStore(ds);
-    this.generations = new WebhookReconcileStore(ds);
+    this.generations = new GenerationStore(ds);
   }
 
   /** A GenerationEvents terminal listener: never throws, never blocks the event. */
@@ -82,7 +82,8 @@ export class WebhookDispatcher {
     const endpoints = await this.endpoints.liveEndpointsOf(userIds);
     // Rows built from a RETURNING * carry callback_url; anything else is looked up.
     const unknownCallback = items.filter((i) => i.g.callbackUrl === undefined).map((i) => i.g.id);
-    const callbacks = unknownCallback.length ? await this.generations.callbackUrls(unknownCallback) : new Map<string, string | null>();
+    const callbacks = new Map<string, string | null>();
+    if (unknownCallback.length) for (const r of await this.generations.findByIds(unknownCallback)) callbacks.set(r.id, r.callbackUrl);
     const deliveries: NewDelivery[] = [];
     for (const { g, event } of items) {
       const callbackUrl = g.callbackUrl !== undefined ? g.callbackUrl : (callbacks.get(g.id) ?? null);

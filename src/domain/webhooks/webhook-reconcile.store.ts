@@ -1,10 +1,5 @@
-/**
- * What the reconciler walks: its cursors (`webhook_reconcile_cursors`, owned here) and the
- * terminal generations owed a delivery. `generations` is only read here (the generation
- * store writes it).
- */
+/** The reconciler's cursors (`webhook_reconcile_cursors`): the only module that writes or reads them. */
 import type { DataSource } from "typeorm";
-import { NIL_UUID } from "./webhook-delivery.store";
 
 export interface Position {
   /** Full-precision timestamptz text (a JS Date would drop the microseconds and re-read rows). */
@@ -39,29 +34,5 @@ export class WebhookReconcileStore {
 
   async clearPosition(name: string): Promise<void> {
     await this.ds.query(`DELETE FROM webhook_reconcile_cursors WHERE name = $1`, [name]);
-  }
-
-  /**
-   * Terminal generations in (completed_at, id) order past `pos`, ended more than `graceMs`
-   * ago. A cursor older than the lookback (or none) starts at the lookback.
-   */
-  terminalsPast(pos: Position | null, graceMs: number, limit: number, lookbackMs: number): Promise<{ id: string; at: string }[]> {
-    return this.ds.query(
-      `SELECT g.id, g.completed_at::text AS at FROM generations g
-        WHERE g.completed_at IS NOT NULL
-          AND (g.completed_at, g.id) > (
-                CASE WHEN $1::timestamptz >= now() - $5 * interval '1 millisecond' THEN $1::timestamptz ELSE now() - $5 * interval '1 millisecond' END,
-                CASE WHEN $1::timestamptz >= now() - $5 * interval '1 millisecond' THEN $2::uuid ELSE '${NIL_UUID}'::uuid END)
-          AND g.completed_at < now() - $3 * interval '1 millisecond'
-        ORDER BY g.completed_at, g.id LIMIT $4`,
-      [pos?.at ?? null, pos?.id ?? NIL_UUID, graceMs, limit, lookbackMs],
-    );
-  }
-
-  /** The callbackUrl of each generation (for terminal events whose row did not carry it). */
-  async callbackUrls(ids: string[]): Promise<Map<string, string | null>> {
-    const out = new Map<string, string | null>();
-    for (const r of await this.ds.query(`SELECT id, callback_url FROM generations WHERE id = ANY($1::uuid[])`, [ids])) out.set(r.id, r.callback_url);
-    return out;
   }
 }

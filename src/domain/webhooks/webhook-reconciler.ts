@@ -14,6 +14,7 @@
 import type { DataSource } from "typeorm";
 import { GenerationEntity } from "../../db/entities/generation.entity";
 import { rowToEntity } from "../../db/row-mapper";
+import { GenerationStore } from "../generations/generation.store";
 import type { Logger } from "../../observability/logger";
 import { WebhookDeliveryStore } from "./webhook-delivery.store";
 import type { WebhookDispatcher } from "./webhook-dispatcher";
@@ -48,6 +49,7 @@ export class WebhookReconciler {
   private readonly limits: ReconcilerLimits;
   private readonly store: WebhookReconcileStore;
   private readonly deliveries: WebhookDeliveryStore;
+  private readonly generations: GenerationStore;
 
   constructor(
     private readonly ds: DataSource,
@@ -59,6 +61,7 @@ export class WebhookReconciler {
     this.limits = { batch: 500, generationBatches: 20, pendingBatches: 4, lookbackMs: 86_400_000, ...limits };
     this.store = new WebhookReconcileStore(ds);
     this.deliveries = new WebhookDeliveryStore(ds);
+    this.generations = new GenerationStore(ds);
   }
 
   /** @param graceMs how long after a transition (or a delivery's last change) before it counts as lost; the live path gets that long. */
@@ -75,7 +78,7 @@ export class WebhookReconciler {
     let scanned = 0;
     let pos = await this.store.position(GENERATIONS);
     for (let step = 0; step < this.limits.generationBatches; step++) {
-      const batch = await this.store.terminalsPast(pos, graceMs, this.limits.batch, this.limits.lookbackMs);
+      const batch = await this.generations.terminalsAfter(pos, graceMs, this.limits.batch, this.limits.lookbackMs);
       if (!batch.length) break;
       scanned += batch.length;
       // Of those, the ones owed a delivery that have none.
