@@ -107,7 +107,11 @@ export async function buildServices(config: AppConfig, infra: Infrastructure, op
   // The one publisher of generation events; webhooks, cost metrics and the failure log listen to it.
   const events = new GenerationEvents(bus);
   const generationStore = new GenerationStore(ds);
-  const generations = new GenerationService(ds, registry, queue, events, config.limits, log, metrics, quotas, planner, rateLimits, coalescer, router, providers);
+  const addressPolicy = new AddressPolicy(config.webhooks.allowedHosts, new HostResolver({ timeoutMs: config.webhooks.dnsTimeoutMs }));
+  const secretBox = new SecretBox(config.providers.masterKey);
+  const webhooks = new WebhookService(ds, webhookQueue, addressPolicy, secretBox, config.limits.maxPageSize);
+  const generations = new GenerationService(ds, registry, queue, events, config.limits, log, metrics, quotas, planner, rateLimits, coalescer, router, providers,
+    (viewer, url) => webhooks.checkCallbackUrl(viewer, url));
   const sweeper = new SweeperService(ds, queue, events, config.sweeper, log, metrics);
   const monitoring = new Monitoring({ ds, redis, prefix: config.redis.prefix, events, alerts, providers, metrics, log, queueDepth: () => queue.depth(), config: config.monitoring });
   cleanup.defer(() => monitoring.stop());
@@ -115,13 +119,9 @@ export async function buildServices(config: AppConfig, infra: Infrastructure, op
   const webhookDispatcher = new WebhookDispatcher(ds, webhookQueue, quotas, alerts, config.quotas.warnRatio, log);
   const webhookReconciler = new WebhookReconciler(ds, webhookDispatcher, webhookQueue, log);
   cleanup.defer(() => webhookDispatcher.drain()); // before the queue closes
-  const addressPolicy = new AddressPolicy(config.webhooks.allowedHosts, new HostResolver({ timeoutMs: config.webhooks.dnsTimeoutMs }));
-  const secretBox = new SecretBox(config.providers.masterKey);
-  const webhooks = new WebhookService(ds, webhookQueue, addressPolicy, secretBox, config.limits.maxPageSize);
   events.onTerminal((g, type) => webhookDispatcher.generationEnded(g, type));
   logFailedGenerations(events, generationStore, log);
   quotas.onWarning((userId) => webhookDispatcher.quotaWarning(userId));
-  generations.checkCallbackUrl = (viewer, url) => webhooks.checkCallbackUrl(viewer, url);
   const userStore = new UserStore(ds, new ApiKeyStore(ds));
   const loaderReads: LoaderReads = { usersByIds: (ids) => userStore.byIds(ids), attemptsOf: (ids) => generationStore.attemptsOf(ids) };
   const services: Services = {

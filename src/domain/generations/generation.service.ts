@@ -65,12 +65,11 @@ export class GenerationService {
     private readonly coalescer: Coalescer,
     private readonly router: Router,
     private readonly upstream?: UpstreamCanceller,
+    /** Webhooks: checks createGeneration's callbackUrl, throwing BAD_USER_INPUT; without it a callbackUrl is refused. */
+    private readonly checkCallbackUrl?: (viewer: Viewer, url: string) => Promise<void>,
   ) {
     this.store = new GenerationStore(ds);
   }
-
-  /** Set by the composition root (webhooks): checks createGeneration's callbackUrl, throwing BAD_USER_INPUT. */
-  checkCallbackUrl?: (viewer: Viewer, url: string) => Promise<void>;
 
   /** Routes the request: candidates in order, the normalised request for the primary. */
   private routeAndNormalise(cmd: CreateGenerationCommand, tier: Tier): { route: Route; request: GenerationRequest; model: ReturnType<typeof normaliseRequest>["model"] } {
