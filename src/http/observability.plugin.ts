@@ -30,7 +30,7 @@ export function requestIdFor(req: IncomingMessage, res: ServerResponse): string 
 }
 
 /**
- * Apollo's `request.http.headers` (the HeaderMap server.ts builds per request) → that request.
+ * Apollo's `request.http.headers` (the HeaderMap graphql-http.ts builds per request) → that request.
  * (Not the context object: Apollo hands plugins a shallow copy of it.)
  */
 export const requestOfHeaders = new WeakMap<HeaderMap, IncomingMessage>();
