@@ -256,11 +256,11 @@ async function execute({ cmd, sub, opts: o }: CliAction): Promise<void> {
       return;
     }
     case "analytics": {
-      const { RollupService } = require("./domain/analytics/rollup.service") as typeof import("./domain/analytics/rollup.service");
+      const { dirtyLookbackFor, RollupService } = require("./domain/analytics/rollup.service") as typeof import("./domain/analytics/rollup.service");
       const from = o.from as Date;
       const to = (o.to as Date | undefined) ?? new Date();
       if (from >= to) throw new UserFacingError("--from must be before --to");
-      const hours = await withAdminInfra(cfg, (ds) => new RollupService(ds, { dirtyLookbackMs: cfg.sweeper.maxAgeMs + 3_600_000 }).rebuild(from, to));
+      const hours = await withAdminInfra(cfg, (ds) => new RollupService(ds, { dirtyLookbackMs: dirtyLookbackFor(cfg.sweeper.maxAgeMs) }).rebuild(from, to));
       console.log(`Recomputed ${hours} rolled-up hour(s) between ${from.toISOString()} and ${to.toISOString()}.`);
       return;
     }

@@ -4,7 +4,7 @@
  */
 import type { Worker } from "bullmq";
 import type { AppConfig } from "../config/config";
-import { RollupService } from "../domain/analytics/rollup.service";
+import { dirtyLookbackFor, RollupService } from "../domain/analytics/rollup.service";
 import { EmbeddingBatcher } from "../domain/generations/run/embedding-batcher";
 import { GenerationRunner } from "../domain/generations/run/runner";
 import { GenerationStore } from "../domain/generations/generation.store";
@@ -53,7 +53,7 @@ export async function startWorkers(config: AppConfig, infra: Infrastructure, svc
     const rollupSettings = { ...settings, everyMs: config.analytics.rollupIntervalMs, checkEveryMs: config.sweeper.intervalMs };
     const rollupQueue = await scheduleRollups(rollupSettings, log);
     cleanup.defer(() => rollupQueue.close());
-    workers.push(createRollupWorker(new RollupService(ds, { dirtyLookbackMs: config.sweeper.maxAgeMs + 3_600_000 }), rollupSettings, log));
+    workers.push(createRollupWorker(new RollupService(ds, { dirtyLookbackMs: dirtyLookbackFor(config.sweeper.maxAgeMs) }), rollupSettings, log));
   } else await unscheduleRollups(settings);
   const webhookSender = new WebhookSender(svc.addressPolicy, config.webhooks.timeoutMs);
   cleanup.defer(() => webhookSender.close());

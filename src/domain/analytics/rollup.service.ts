@@ -19,6 +19,9 @@ import { AnalyticsStore } from "./analytics.store";
 /** Hours are rolled up this long after they end: rows written at the hour's edge (app clocks, batched inserts) have landed. */
 export const SETTLE_MS = 5 * 60_000;
 
+/** RollupOptions.dirtyLookbackMs when the sweeper ends generations older than `generationMaxAgeMs`: that plus an hour. */
+export const dirtyLookbackFor = (generationMaxAgeMs: number): number => generationMaxAgeMs + HOUR_MS;
+
 export interface RollupOptions {
   /** How far back hours with in-flight generations are re-rolled (GENERATION_MAX_AGE_MS + 1 h: past it the sweeper has ended them). */
   dirtyLookbackMs: number;
