@@ -132,7 +132,7 @@ export async function buildServices(config: AppConfig, infra: Infrastructure, op
     newLoaders: () => createLoaders(loaderReads),
   };
   return {
-    services, events, registry, keyPool, providers, breakers, keyLimits, quotas, cache, semantic, coalescer, sweeper, monitoring,
+    services, events, generationStore, registry, keyPool, providers, breakers, keyLimits, quotas, cache, semantic, coalescer, sweeper, monitoring,
     webhookReconciler, addressPolicy, secretBox,
     /** /healthz, /readyz and /metrics, on the API's port or the worker's METRICS_PORT. */
     probes: {

@@ -7,7 +7,6 @@ import type { AppConfig } from "../config/config";
 import { dirtyLookbackFor, RollupService } from "../domain/analytics/rollup.service";
 import { EmbeddingBatcher } from "../domain/generations/run/embedding-batcher";
 import { GenerationRunner } from "../domain/generations/run/runner";
-import { GenerationStore } from "../domain/generations/generation.store";
 import { UserFairness } from "../domain/resilience/user-fairness";
 import { WebhookConcurrency } from "../domain/webhooks/webhook-concurrency";
 import { WebhookDeliverer } from "../domain/webhooks/webhook-deliverer";
@@ -29,9 +28,9 @@ export interface Workers {
 
 export async function startWorkers(config: AppConfig, infra: Infrastructure, svc: AppServices, cleanup: CleanupStack): Promise<Workers> {
   const { ds, redis, publisher, bus, blobs, log, metrics } = infra;
-  const { events, registry, quotas, cache, semantic, coalescer, keyPool, providers, breakers, monitoring } = svc;
+  const { events, generationStore, registry, quotas, cache, semantic, coalescer, keyPool, providers, breakers, monitoring } = svc;
   const runner = new GenerationRunner({
-    store: new GenerationStore(ds), events, registry, blobs, cfg: config.worker, log, metrics, quotas, cache: { exact: cache, semantic, coalescer },
+    store: generationStore, events, registry, blobs, cfg: config.worker, log, metrics, quotas, cache: { exact: cache, semantic, coalescer },
     keys: keyPool, batcher: new EmbeddingBatcher(config.providers.embeddingBatch, providers.runBatch), upstream: providers, breakers,
   });
   providers.startProbes(config.providers.healthIntervalMs);
@@ -41,7 +40,6 @@ export async function startWorkers(config: AppConfig, infra: Infrastructure, svc
   const workers: Worker[] = [];
   const settings = { connection: redis, prefix: config.redis.prefix };
   // A lease outlives the longest run (every fallback call timing out) and then frees itself.
-  const generationStore = new GenerationStore(ds);
   const fairness = new UserFairness(publisher, config.redis.prefix, config.resilience.userMaxInFlight, 8 * config.worker.providerTimeoutMs + 60_000, (userId) => generationStore.othersQueued(userId));
   workers.push(createGenerationWorker(runner, { ...settings, ...config.worker }, log, fairness));
   // Schedulers live in Redis: each worker process re-creates them every sweep interval if Redis lost them (a flush).
