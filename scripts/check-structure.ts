@@ -9,7 +9,7 @@
 //    handed to a store's generic method, is the same thing) and imports no SQL module. A
 //    service may still open a transaction (`ds.transaction(m => …)`) and hand `m` to its stores.
 // 2. One store owns a table's writes. The SQL a store runs is its string literals plus those of
-//    the `*.sql.ts` / `*-sql.ts` modules it imports (fragments such as domain/quotas/release.sql.ts
+//    the `*.sql.ts` / `*-sql.ts` modules it imports (fragments such as domain/analytics/analytics-sql.ts
 //    count for every store that imports them). A table (one CREATE TABLE in migrations/) is
 //    written — INSERT INTO, UPDATE, DELETE FROM, TRUNCATE, MERGE INTO, or a TypeORM write
 //    (insert/save/update/delete… on its entity) — by at most one store: its owner. Another

@@ -279,9 +279,6 @@ describe("replicate: cancel and the signed completion webhook (TASK_POLL_MIN_MS 
     expect(await again.json()).toMatchObject({ ok: true, woken: 0 });
   });
 
-  // BUG (src/providers/setup.ts): REPLICATE_WEBHOOK_SECRET turns the webhook route on, but the
-  // replicate adapter is built without `webhookUrl`, so predictions are created without a
-  // `webhook` and real Replicate never calls back (polling only). Flip to it() once fixed.
   it("with REPLICATE_WEBHOOK_SECRET set, predictions are created with the webhook URL and the completed filter", async () => {
     const before = replicate.requests.length;
     const created = await create(t, image("tell me when you are done"));
