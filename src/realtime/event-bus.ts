@@ -15,7 +15,7 @@ import { createPushIterator } from "../common/push-iterator";
 import { TERMINAL_EVENT_TYPES, toEventView, type GenerationEventPayload, type GenerationEventType } from "./generation-event";
 
 /**
- * KEYS: seq counter, accumulated text, open-streams set, current run. ARGV: payload tail, ttl, delta
+ * KEYS: seq counter, accumulated text, open-streams set, current run, stream log. ARGV: payload tail, ttl, delta
  * to append, reset text (1/0), channel, owner channel, floor, kind, generation id, now (ms), run.
  * run > 0 fences a run's events: once a later run of the generation has published, an earlier
  * run still streaming (its job was re-enqueued after Redis lost it) publishes nothing more.
@@ -25,6 +25,9 @@ import { TERMINAL_EVENT_TYPES, toEventView, type GenerationEventPayload, type Ge
  * A missing counter (Redis lost it, or it expired) restarts at floor + 1, never at 1: the floor
  * is the highest seq the caller knows may have been published. Returns {seq, restored, wasOpen};
  * seq 0 = nothing published.
+ * The stream log is a list of (seq, mark) pairs: mark 0 a text reset (STARTED, RESTARTED), n > 0 a
+ * DELTA after which the text is n bytes long, -1 a terminal event. With the text it replays every
+ * text event a subscriber missed since a given seq (the OpenAI Responses stream's starting_after).
  */
 const PUBLISH_EVENT_LUA = `
 local kind = ARGV[8]
@@ -55,11 +58,17 @@ elseif seq == 1 then
   end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-if ARGV[4] == '1' then redis.call('DEL', KEYS[2]) end
-if ARGV[3] ~= '' then
-  redis.call('APPEND', KEYS[2], ARGV[3])
-  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+if ARGV[4] == '1' then
+  redis.call('DEL', KEYS[2])
+  redis.call('RPUSH', KEYS[5], seq, 0)
 end
+if ARGV[3] ~= '' then
+  local len = redis.call('APPEND', KEYS[2], ARGV[3])
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  redis.call('RPUSH', KEYS[5], seq, len)
+end
+if kind == 'e' or kind == 'r' then redis.call('RPUSH', KEYS[5], seq, -1) end
+redis.call('PEXPIRE', KEYS[5], ARGV[2])
 if kind == 'e' or kind == 'r' then redis.call('ZREM', KEYS[3], ARGV[9])
 elseif kind == 'q' or restored == 1 then redis.call('ZADD', KEYS[3], ARGV[10], ARGV[9]) end
 local payload = '{"seq":' .. seq .. ARGV[1]
@@ -72,7 +81,7 @@ type PublishReply = [seq: number, restored: number, wasOpen: number];
 
 type RedisWithEvent = Redis & {
   sbGenerationEvent(
-    seqKey: string, textKey: string, openKey: string, runKey: string, rest: string, ttlMs: number, append: string, reset: string,
+    seqKey: string, textKey: string, openKey: string, runKey: string, logKey: string, rest: string, ttlMs: number, append: string, reset: string,
     ch1: string, ch2: string, floor: number, kind: string, id: string, now: number, run: number,
   ): Promise<PublishReply>;
 };
@@ -117,7 +126,7 @@ export class EventBus {
     private readonly streamTtlMs = 3_600_000,
   ) {
     this.redis = redis as RedisWithEvent;
-    if (!("sbGenerationEvent" in redis)) redis.defineCommand("sbGenerationEvent", { numberOfKeys: 4, lua: PUBLISH_EVENT_LUA });
+    if (!("sbGenerationEvent" in redis)) redis.defineCommand("sbGenerationEvent", { numberOfKeys: 5, lua: PUBLISH_EVENT_LUA });
   }
 
   channel(topic: Topic, id?: string): string {
@@ -200,6 +209,7 @@ export class EventBus {
       this.textKey(g.id),
       this.openKey(),
       this.runKey(g.id),
+      this.logKey(g.id),
       "," + json.slice(1),
       this.streamTtlMs,
       ev.type === "DELTA" ? (ev.delta ?? "") : "",
@@ -222,6 +232,21 @@ export class EventBus {
     return { seq, text: (res?.[1]?.[1] as string | null) ?? "" };
   }
 
+  /**
+   * The last seq, the text streamed so far (bytes) and the stream log (see PUBLISH_EVENT_LUA), read
+   * atomically: what a stream resumed after a given seq replays its missed text events from.
+   */
+  async readStreamLog(generationId: string): Promise<{ seq: number; text: Buffer; log: { seq: number; mark: number }[] }> {
+    const res = await this.redis.multi().get(this.seqKey(generationId)).getBuffer(this.textKey(generationId)).lrange(this.logKey(generationId), 0, -1).exec();
+    const flat = ((res?.[2]?.[1] as string[] | null) ?? []).map(Number);
+    const log: { seq: number; mark: number }[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) log.push({ seq: flat[i], mark: flat[i + 1] });
+    return { seq: Number(res?.[0]?.[1] ?? 0), text: (res?.[1]?.[1] as Buffer | null) ?? Buffer.alloc(0), log };
+  }
+
+  private logKey(id: string) {
+    return `${this.prefix}:slog:${id}`;
+  }
   private runKey(id: string) {
     return `${this.prefix}:run:${id}`;
   }
