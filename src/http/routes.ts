@@ -1,5 +1,6 @@
 /**
- * Routing of plain HTTP requests: /graphql, /graphql/stream (SSE), /graphiql, /files/…,
+ * Routing of plain HTTP requests: /graphql, /graphql/stream (SSE), /v1/… (OpenAI- and
+ * Anthropic-compatible, v1/router.ts), /graphiql, /files/…,
  * /webhooks/providers/…, /healthz /readyz /metrics, else 404; every failure a JSON error.
  */
 import type http from "node:http";
@@ -20,6 +21,7 @@ import { createRequestLogger } from "./observability.plugin";
 import { probesHandler, type Probes } from "./probes";
 import { providerWebhooksHandler } from "./provider-webhooks.route";
 import { SSE_PATH, type createSseHandler } from "./sse";
+import { createV1Router } from "./v1/router";
 
 /** What the plain routes serve from (server.ts's HttpDeps extends it). */
 export interface RoutesDeps {
@@ -48,6 +50,7 @@ export function createRoutes(d: RoutesDeps & { graphql: GraphqlHttp; sse: Return
   });
   const requestLog = createRequestLogger(log);
   const graphiql = config.http.introspection ? graphiqlHandler() : undefined; // like the landing page
+  const v1 = createV1Router({ config, services, log });
 
   return (req, res) => {
     requestLog(req, res);
@@ -65,6 +68,7 @@ export function createRoutes(d: RoutesDeps & { graphql: GraphqlHttp; sse: Return
           // helmet and CORS, not compression: it would hold events back.
           if (await runMiddleware(graphqlChain.slice(0, 2), req, res)) await d.sse.handle(req, res);
         });
+      if (path === "/v1" || path.startsWith("/v1/")) return httpServerSpan(req, res, path, async () => void (await v1(path, search, req, res)));
       if (graphiql?.(path, req, res)) return;
       if (path.startsWith("/files/")) {
         await runMiddleware([security], req, res);

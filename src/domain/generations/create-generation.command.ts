@@ -1,6 +1,9 @@
 import type { Priority } from "../../db/entities/generation.entity";
 import type { AudioOptions, Modality, TextOptions, VideoOptions } from "../../providers/contract";
 
+/** Which API a generation was requested through: GraphQL's createGeneration, or a /v1 endpoint. */
+export type GenerationSource = "GRAPHQL" | "OPENAI" | "ANTHROPIC";
+
 /** createGeneration's input as the domain receives it (already shape-checked by the API layer). */
 export interface CreateGenerationCommand {
   modality: Modality;
@@ -33,4 +36,6 @@ export interface CreateGenerationCommand {
   fallbackModels?: string[] | null;
   /** For `auto` (and to filter aliases): the minimum quality and the largest worst-case cost. */
   requirements?: { minQuality?: number | null; maxCostUsd?: number | null } | null;
+  /** Which API it came through (default GRAPHQL); stored with the viewer's request id. */
+  source?: GenerationSource | null;
 }

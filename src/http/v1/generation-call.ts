@@ -1,0 +1,90 @@
+/**
+ * A /v1 request as a Generation: created through GenerationService (so it is routed with
+ * fallback, under breakers, key pools, rate limits, budgets and the cache, in history and
+ * analytics, visible to subscriptions), tagged with its API (`source`) and the request id.
+ * Two ways to answer: wait for the terminal state ({@link runToTerminal}), or follow its events
+ * ({@link followGeneration}: a SNAPSHOT with the text so far, then live events, gap-free by seq).
+ */
+import type { Services } from "../../api/services";
+import { TERMINAL_STATUSES } from "../../db/entities/generation.entity";
+import type { CreateGenerationCommand, GenerationSource } from "../../domain/generations/create-generation.command";
+import type { Viewer } from "../../domain/viewer";
+import { createPushIterator } from "../../common/push-iterator";
+import { TERMINAL_EVENT_TYPES, toEventView, type GenerationEventPayload, type GenerationView } from "../../realtime/generation-event";
+import { Topic } from "../../realtime/topics";
+import { HttpError } from "../http-utils";
+
+export type { GenerationSource } from "../../domain/generations/create-generation.command";
+
+/** What a /v1 handler needs of the app. */
+export type V1Services = Pick<Services, "generations" | "bus" | "newLoaders" | "registry" | "router" | "config">;
+
+/** The command for a /v1 request: its API's fields mapped, plus where it came from. */
+export type V1Command = Omit<CreateGenerationCommand, "source" | "wait">;
+
+/**
+ * Creates the generation and waits for its terminal state: at most MAX_WAIT_SECONDS, or the
+ * request's deadlineSeconds when shorter (the generation then ends DEADLINE_EXCEEDED itself).
+ *
+ * @returns the terminal generation (SUCCEEDED, FAILED or CANCELLED: the caller maps failures).
+ * @throws the domain's errors (BAD_USER_INPUT, FORBIDDEN, RATE_LIMITED, QUEUE_FULL, QUOTA_EXCEEDED, …);
+ *   HttpError 504 TIMEOUT when it is still running after the wait (it goes on; its id is in the message).
+ */
+export async function runToTerminal(s: V1Services, viewer: Viewer, source: GenerationSource, cmd: V1Command): Promise<GenerationView> {
+  const max = Math.max(1, s.config.limits.maxWaitSeconds);
+  // A little past the deadline, so the generation's own DEADLINE_EXCEEDED is what the client sees.
+  const wait = cmd.deadlineSeconds ? Math.min(max, cmd.deadlineSeconds + 2) : max;
+  const gen = await s.generations.create(viewer, { ...cmd, source, wait });
+  if (!TERMINAL_STATUSES.includes(gen.status))
+    throw new HttpError(504, "TIMEOUT", `Generation ${gen.id} did not finish within ${wait}s; it goes on (read it with GraphQL: generation(id: "${gen.id}"))`, { generationId: gen.id });
+  return gen;
+}
+
+/** How many upstream calls a generation made (the `x-switchboard-attempts` header). */
+export async function attemptsOf(s: Pick<Services, "newLoaders">, generationId: string): Promise<number> {
+  return (await s.newLoaders().attempts.load(generationId)).length;
+}
+
+/** Creates the generation without waiting (a stream follows it with {@link followGeneration}). */
+export function startGeneration(s: V1Services, viewer: Viewer, source: GenerationSource, cmd: V1Command) {
+  return s.generations.create(viewer, { ...cmd, source });
+}
+
+/**
+ * A generation's events as an async iterator, the GraphQL subscription's protocol: subscribe,
+ * then a SNAPSHOT (state, text streamed so far, its seq), then live events with a higher seq;
+ * ends after the terminal event. Return() (a client gone) unsubscribes.
+ *
+ * @param reload - the generation as it is now (checked for the viewer), read after subscribing.
+ */
+export async function followGeneration(
+  s: Pick<Services, "bus">, gen: Pick<GenerationView, "id">, reload: () => Promise<GenerationView>,
+): Promise<AsyncIterableIterator<GenerationEventPayload>> {
+  let ready = false;
+  let lastSeq = 0;
+  const pending: GenerationEventPayload[] = [];
+  let unsubscribe: () => void = () => undefined;
+  const it = createPushIterator<GenerationEventPayload>(() => unsubscribe());
+  const deliver = (ev: GenerationEventPayload) => {
+    if (ev.seq <= lastSeq) return;
+    lastSeq = ev.seq;
+    it.push(ev);
+    if (TERMINAL_EVENT_TYPES.has(ev.type)) it.end();
+  };
+  unsubscribe = await s.bus.subscribe(Topic.GENERATION_EVENT, gen.id, (ev) => (ready ? deliver(ev) : pending.push(ev)));
+  try {
+    const { seq, text } = await s.bus.readStream(gen.id);
+    const fresh = await reload();
+    lastSeq = seq;
+    it.push({
+      seq, type: "SNAPSHOT", generationId: fresh.id, userId: fresh.userId, at: new Date().toISOString(),
+      progress: fresh.progress, text: fresh.output?.text ?? text, generation: toEventView(fresh),
+    });
+    if (TERMINAL_STATUSES.includes(fresh.status)) it.end();
+    ready = true;
+    for (const ev of pending) deliver(ev);
+  } catch (err) {
+    it.fail(err);
+  }
+  return it;
+}
