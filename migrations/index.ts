@@ -13,6 +13,7 @@ import { AttemptsByTime1732480000000 } from "./1732480000000-attempts-by-time";
 import { EventSeq1732490700000 } from "./1732490700000-event-seq";
 import { WebhookReconcileCursor1732490500000 } from "./1732490500000-webhook-reconcile-cursor";
 import { IdempotencyRequestHash1732490900000 } from "./1732490900000-idempotency-request-hash";
+import { GenerationSource1732491100000 } from "./1732491100000-generation-source";
 
 /** Every migration, listed explicitly (TypeORM's glob loading breaks under vitest). */
-export const migrations = [Initial1732370000000, Quotas1732380000000, Cache1732390000000, SemanticCache1732400000000, ActiveByUser1732410000000, Coalescing1732420000000, Deadlines1732430000000, RoutingAndKeys1732440000000, Webhooks1732450000000, Analytics1732460000000, Circuits1732470000000, AttemptsByTime1732480000000, WebhookReconcileCursor1732490500000, EventSeq1732490700000, IdempotencyRequestHash1732490900000];
+export const migrations = [Initial1732370000000, Quotas1732380000000, Cache1732390000000, SemanticCache1732400000000, ActiveByUser1732410000000, Coalescing1732420000000, Deadlines1732430000000, RoutingAndKeys1732440000000, Webhooks1732450000000, Analytics1732460000000, Circuits1732470000000, AttemptsByTime1732480000000, WebhookReconcileCursor1732490500000, EventSeq1732490700000, IdempotencyRequestHash1732490900000, GenerationSource1732491100000];

@@ -17,7 +17,7 @@ export type GenerationView = Pick<
   GenerationEntity,
   | "id" | "userId" | "status" | "modality" | "model" | "provider" | "prompt" | "system" | "priority" | "seed" | "progress"
   | "cached" | "cacheHit" | "params" | "estimatedCostMicros" | "costMicros" | "errorCode" | "errorMessage"
-  | "createdAt" | "startedAt" | "completedAt"
+  | "createdAt" | "startedAt" | "completedAt" | "source" | "requestId"
 > & {
   output: Pick<StoredOutput, "text" | "embedding" | "usage" | "files"> | null;
   candidates: Pick<NonNullable<GenerationEntity["candidates"]>[number], "model">[] | null;
@@ -57,6 +57,7 @@ export function toEventView(g: GenerationView): GenerationViewJson {
     prompt: g.prompt, system: g.system, priority: g.priority, seed: g.seed, progress: g.progress,
     cached: g.cached, cacheHit: g.cacheHit, params: g.params,
     estimatedCostMicros: g.estimatedCostMicros, costMicros: g.costMicros, errorCode: g.errorCode, errorMessage: g.errorMessage,
+    source: g.source, requestId: g.requestId,
     // null stays null and a present object stays an object (the `output` field is null only when it is).
     output: o ? { text: o.text, embedding: o.embedding, usage: o.usage, files: o.files } : o,
     candidates: g.candidates ? g.candidates.map((c) => ({ model: c.model })) : g.candidates,

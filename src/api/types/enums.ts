@@ -8,6 +8,7 @@ export enum Tier { FREE = "free", PRO = "pro", ENTERPRISE = "enterprise" }
 export enum ResponseFormat { TEXT = "TEXT", JSON = "JSON" }
 export enum MessageRole { SYSTEM = "system", USER = "user", ASSISTANT = "assistant", TOOL = "tool" }
 export enum ContentPartType { TEXT = "text", IMAGE_URL = "image_url" }
+export enum GenerationSource { GRAPHQL = "GRAPHQL", OPENAI = "OPENAI", ANTHROPIC = "ANTHROPIC" }
 export enum GenerationEventType {
   SNAPSHOT = "SNAPSHOT", QUEUED = "QUEUED", STARTED = "STARTED", PROGRESS = "PROGRESS", DELTA = "DELTA",
   RESTARTED = "RESTARTED", RETRYING = "RETRYING", FALLBACK = "FALLBACK", SUCCEEDED = "SUCCEEDED",
@@ -22,4 +23,5 @@ registerEnumType(Tier, { name: "Tier", description: "Service tier: limits and de
 registerEnumType(ResponseFormat, { name: "ResponseFormat" });
 registerEnumType(MessageRole, { name: "MessageRole" });
 registerEnumType(ContentPartType, { name: "ContentPartType" });
+registerEnumType(GenerationSource, { name: "GenerationSource", description: "The API a generation was requested through: GraphQL or a /v1 endpoint" });
 registerEnumType(GenerationEventType, { name: "GenerationEventType" });

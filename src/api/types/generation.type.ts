@@ -1,6 +1,6 @@
 import { GraphQLJSON } from "graphql-scalars";
 import { Field, Float, ID, Int, ObjectType } from "type-graphql";
-import { GenerationEventType, GenerationStatus, Modality, Priority } from "./enums";
+import { GenerationEventType, GenerationSource, GenerationStatus, Modality, Priority } from "./enums";
 import { CacheHit } from "./cache.type";
 
 @ObjectType()
@@ -72,6 +72,8 @@ export class Generation {
   @Field() createdAt: Date;
   @Field(() => Date, { nullable: true }) startedAt: Date | null;
   @Field(() => Date, { nullable: true }) completedAt: Date | null;
+  @Field(() => GenerationSource, { description: "The API it was requested through: GRAPHQL (createGeneration), OPENAI or ANTHROPIC (/v1)" }) source: GenerationSource;
+  @Field(() => String, { nullable: true, description: "The id of the request that created it (x-request-id, or the server's)" }) requestId: string | null;
   // provider, output, error, attempts, costs and user are field resolvers (GenerationFieldsResolver).
 }
 

@@ -93,6 +93,10 @@ export class GenerationEntity {
   @Column("text", { name: "when_unavailable", default: "WAIT" }) whenUnavailable: "WAIT" | "FAIL";
   /** createGeneration's callbackUrl: terminal events are POSTed there, signed with the user's callback secret. */
   @Column("text", { name: "callback_url", nullable: true }) callbackUrl: string | null;
+  /** Which API it was requested through: GRAPHQL (createGeneration), OPENAI or ANTHROPIC (the /v1 endpoints). */
+  @Column("text", { default: "GRAPHQL" }) source: "GRAPHQL" | "OPENAI" | "ANTHROPIC";
+  /** The request id (x-request-id, or the one the server gave) of the request that created it. */
+  @Column("text", { name: "request_id", nullable: true }) requestId: string | null;
   /** Claim counter: bumped each time a worker takes the job; guards every transition. */
   @Column("integer", { name: "run_attempt", default: 0 }) runAttempt: number;
   /**

@@ -127,6 +127,7 @@ export class GenerationService {
       candidates: route.candidates.map(({ model: m, provider, providerModel }) => ({ model: m, provider, providerModel })),
       candidateIndex: 0, upstreamTask: null, whenUnavailable: cmd.whenUnavailable ?? "WAIT", callbackUrl: cmd.callbackUrl ?? null,
       seqReserved: 1, // its QUEUED event
+      source: cmd.source ?? "GRAPHQL", requestId: viewer.requestId ?? null,
     } satisfies GenerationEntity);
 
     // In-flight coalescing: an identical request already queued or running leads; this one joins it.
@@ -207,6 +208,7 @@ export class GenerationService {
       cacheHit: { kind: hit.kind, similarity: hit.similarity, sourceGenerationId: hit.sourceGenerationId }, groupId: null, deadlineAt: null,
       candidates: null, candidateIndex: 0, upstreamTask: null, whenUnavailable: "WAIT", callbackUrl: cmd.callbackUrl ?? null,
       seqReserved: 1, // its SUCCEEDED event
+      source: cmd.source ?? "GRAPHQL", requestId: viewer.requestId ?? null,
     } satisfies GenerationEntity);
     if (!(await this.store.insertHit(gen)) && gen.idempotencyKey)
       return this.replayed(await this.store.getByIdempotencyKey(viewer.userId, gen.idempotencyKey), gen.requestHash, cmd);
