@@ -20,6 +20,11 @@ import { GenerationEvents } from "../domain/generations/generation-events";
 import { GenerationService } from "../domain/generations/generation.service";
 import { GenerationStore } from "../domain/generations/generation.store";
 import { SweeperService } from "../domain/generations/sweeper.service";
+import { SyncRun } from "../domain/generations/sync-run";
+import { EmbeddingBatcher } from "../domain/generations/run/embedding-batcher";
+import { GenerationRunner } from "../domain/generations/run/runner";
+import { UserFairness } from "../domain/resilience/user-fairness";
+import { Topic } from "../realtime/topics";
 import { CIRCUIT_GAUGE, sampleCircuits } from "../domain/monitoring/circuit-metrics";
 import { logFailedGenerations } from "../domain/monitoring/generation-log";
 import { Monitoring } from "../domain/monitoring/monitoring";
@@ -110,8 +115,19 @@ export async function buildServices(config: AppConfig, infra: Infrastructure, op
   const addressPolicy = new AddressPolicy(config.webhooks.allowedHosts, new HostResolver({ timeoutMs: config.webhooks.dnsTimeoutMs }));
   const secretBox = new SecretBox(config.providers.masterKey);
   const webhooks = new WebhookService(ds, webhookQueue, addressPolicy, secretBox, config.limits.maxPageSize);
+  // One runner per process: the workers' jobs and the API's in-process sync runs (sync-run.ts) share it.
+  const runner = new GenerationRunner({
+    store: generationStore, events, registry, blobs: infra.blobs, cfg: config.worker, log, metrics, quotas, cache: { exact: cache, semantic, coalescer },
+    keys: keyPool, batcher: new EmbeddingBatcher(config.providers.embeddingBatch, providers.runBatch), upstream: providers, breakers,
+  });
+  cleanup.defer(await bus.subscribe(Topic.CANCEL_GENERATION, undefined, ({ generationId }) => void runner.abort(generationId)));
+  // A lease outlives the longest run (every fallback call timing out) and then frees itself.
+  const fairness = new UserFairness(publisher, config.redis.prefix, config.resilience.userMaxInFlight, 8 * config.worker.providerTimeoutMs + 60_000, (userId) => generationStore.othersQueued(userId));
+  const sync = opts.api && config.sync.inProcess
+    ? new SyncRun({ runner, guards: queue, events, reload: (id) => generationStore.getById(id), fairness, log, cfg: { slots: config.sync.slots, guardMs: config.worker.lockMs, backoffMs: config.worker.backoffMs } })
+    : undefined;
   const generations = new GenerationService(ds, registry, queue, events, config.limits, log, metrics, quotas, planner, rateLimits, coalescer, router, providers,
-    (viewer, url) => webhooks.checkCallbackUrl(viewer, url));
+    (viewer, url) => webhooks.checkCallbackUrl(viewer, url), sync);
   const sweeper = new SweeperService(ds, queue, events, config.sweeper, log, metrics);
   const monitoring = new Monitoring({ ds, redis, prefix: config.redis.prefix, events, alerts, providers, metrics, log, queueDepth: () => queue.depth(), config: config.monitoring });
   cleanup.defer(() => monitoring.stop());
@@ -132,7 +148,7 @@ export async function buildServices(config: AppConfig, infra: Infrastructure, op
     newLoaders: () => createLoaders(loaderReads),
   };
   return {
-    services, events, generationStore, registry, keyPool, providers, breakers, keyLimits, quotas, cache, semantic, coalescer, sweeper, monitoring,
+    services, events, generationStore, runner, fairness, registry, keyPool, providers, breakers, keyLimits, quotas, cache, semantic, coalescer, sweeper, monitoring,
     webhookReconciler, addressPolicy, secretBox,
     /** /healthz, /readyz and /metrics, on the API's port or the worker's METRICS_PORT. */
     probes: {

@@ -5,9 +5,7 @@
 import type { Worker } from "bullmq";
 import type { AppConfig } from "../config/config";
 import { dirtyLookbackFor, RollupService } from "../domain/analytics/rollup.service";
-import { EmbeddingBatcher } from "../domain/generations/run/embedding-batcher";
-import { GenerationRunner } from "../domain/generations/run/runner";
-import { UserFairness } from "../domain/resilience/user-fairness";
+import type { GenerationRunner } from "../domain/generations/run/runner";
 import { WebhookConcurrency } from "../domain/webhooks/webhook-concurrency";
 import { WebhookDeliverer } from "../domain/webhooks/webhook-deliverer";
 import { WebhookSender } from "../domain/webhooks/webhook-sender";
@@ -15,7 +13,6 @@ import { createGenerationWorker } from "../jobs/generation.processor";
 import { createMaintenanceWorker, scheduleMaintenance } from "../jobs/maintenance.processor";
 import { createRollupWorker, scheduleRollups, unscheduleRollups } from "../jobs/rollup.processor";
 import { createWebhookWorker } from "../jobs/webhook.processor";
-import { Topic } from "../realtime/topics";
 import type { CleanupStack } from "./cleanup";
 import type { Infrastructure } from "./infrastructure";
 import type { AppServices } from "./services";
@@ -27,20 +24,13 @@ export interface Workers {
 }
 
 export async function startWorkers(config: AppConfig, infra: Infrastructure, svc: AppServices, cleanup: CleanupStack): Promise<Workers> {
-  const { ds, redis, publisher, bus, blobs, log, metrics } = infra;
-  const { events, generationStore, registry, quotas, cache, semantic, coalescer, keyPool, providers, breakers, monitoring } = svc;
-  const runner = new GenerationRunner({
-    store: generationStore, events, registry, blobs, cfg: config.worker, log, metrics, quotas, cache: { exact: cache, semantic, coalescer },
-    keys: keyPool, batcher: new EmbeddingBatcher(config.providers.embeddingBatch, providers.runBatch), upstream: providers, breakers,
-  });
+  const { ds, redis, publisher, blobs, log, metrics } = infra;
+  // The runner (and its cancel subscription) and the fairness leases are built with the services: in-process sync runs share them.
+  const { runner, fairness, providers, monitoring, semantic } = svc;
   providers.startProbes(config.providers.healthIntervalMs);
   monitoring.startAnomalyChecks();
-  const unsubscribe = await bus.subscribe(Topic.CANCEL_GENERATION, undefined, ({ generationId }) => void runner.abort(generationId));
-  cleanup.defer(unsubscribe);
   const workers: Worker[] = [];
   const settings = { connection: redis, prefix: config.redis.prefix };
-  // A lease outlives the longest run (every fallback call timing out) and then frees itself.
-  const fairness = new UserFairness(publisher, config.redis.prefix, config.resilience.userMaxInFlight, 8 * config.worker.providerTimeoutMs + 60_000, (userId) => generationStore.othersQueued(userId));
   workers.push(createGenerationWorker(runner, { ...settings, ...config.worker }, log, fairness));
   // Schedulers live in Redis: each worker process re-creates them every sweep interval if Redis lost them (a flush).
   const maintenanceSettings = { ...settings, sweepIntervalMs: config.sweeper.intervalMs, retentionDays: config.files.retentionDays };

@@ -18,6 +18,7 @@ import { resilience } from "./sections/resilience";
 import { auth, bootstrap, http, nodeEnv } from "./sections/server";
 import { files } from "./sections/storage";
 import { sweeper } from "./sections/sweeper";
+import { sync } from "./sections/sync";
 import { webhooks } from "./sections/webhooks";
 import { worker } from "./sections/worker";
 
@@ -46,6 +47,8 @@ export const configSpec = {
   worker,
   /** Lost and expired generations. */
   sweeper,
+  /** Synchronous requests run in the API process (the fast sync path). */
+  sync,
   /** Media storage and signed file URLs. */
   files,
   log,

@@ -23,7 +23,8 @@ import type { CacheHitResult, CachePlanner } from "../cache/cache-planner";
 import type { RateLimits } from "../quotas/rate-limits";
 import type { Coalescer } from "../cache/coalescer";
 import { GenerationStore } from "./generation.store";
-import { terminalWaiter } from "./terminal-waiter";
+import { terminalWaiter, waitForTerminal } from "./terminal-waiter";
+import type { SyncRun } from "./sync-run";
 import { requestFingerprint } from "./request-fingerprint";
 import type { GenerationRequest } from "../../providers/contract";
 import { usdToMicros } from "../../common/money";
@@ -67,6 +68,8 @@ export class GenerationService {
     private readonly upstream?: UpstreamCanceller,
     /** Webhooks: checks createGeneration's callbackUrl, throwing BAD_USER_INPUT; without it a callbackUrl is refused. */
     private readonly checkCallbackUrl?: (viewer: Viewer, url: string) => Promise<void>,
+    /** The fast sync path (SYNC_IN_PROCESS); without it every request is queued. */
+    private readonly sync?: SyncRun,
   ) {
     this.store = new GenerationStore(ds);
   }
@@ -156,10 +159,13 @@ export class GenerationService {
       await this.coalescer.takeOver(cache.coalesceKey, gen.id);
     }
     this.metrics.generationsCreated.inc({ modality: gen.modality });
+    // The fast sync path (sync-run.ts): a waiting request with a free local slot runs here, not through the queue.
+    const fast = cmd.wait && this.sync ? await this.sync.reserve(gen) : null;
     // Subscribe before enqueueing so a fast worker's SUCCEEDED cannot slip past a waiting caller.
-    const waiter = cmd.wait ? await terminalWaiter(this.bus, gen.id) : undefined;
+    const waiter = cmd.wait && !fast ? await terminalWaiter(this.bus, gen.id) : undefined;
     // QUEUED goes out before the job exists, so no worker's STARTED can come first (it is always seq 1).
     await this.bus.publishGenerationEvent(gen, { type: "QUEUED" });
+    if (fast) return fast.run(cmd.wait!);
     try {
       // A follower enqueues its group: a no-op while the leader's job lives, a fresh run if it just ended.
       await this.scheduler.enqueue(gen.groupId ?? gen.id, gen.priority, gen.groupId ? undefined : gen.userId);
@@ -289,12 +295,6 @@ export class GenerationService {
 
   private async waitFor(gen: GenerationEntity, seconds: number): Promise<GenerationEntity> {
     if (TERMINAL_STATUSES.includes(gen.status)) return gen;
-    const waiter = await terminalWaiter(this.bus, gen.id);
-    const fresh = await this.reload(gen.id); // it may have finished before we subscribed
-    if (TERMINAL_STATUSES.includes(fresh.status)) {
-      waiter.cancel();
-      return fresh;
-    }
-    return (await waiter.wait(seconds * 1000)) ?? (await this.reload(gen.id));
+    return waitForTerminal(this.bus, (id) => this.reload(id), gen.id, seconds * 1000);
   }
 }

@@ -1,4 +1,4 @@
-import type { GenerationEntity } from "../../db/entities/generation.entity";
+import { TERMINAL_STATUSES, type GenerationEntity } from "../../db/entities/generation.entity";
 import { fromEventView, TERMINAL_EVENT_TYPES } from "../../realtime/generation-event";
 import { Topic } from "../../realtime/topics";
 import type { GenerationEvents } from "./generation-events";
@@ -33,4 +33,18 @@ export async function terminalWaiter(events: Pick<GenerationEvents, "subscribe">
       }
     },
   };
+}
+
+/**
+ * Waits up to `ms` for a generation that is not terminal yet: subscribes, then reads it again
+ * (it may have finished before the subscription); the terminal state, or the row as it is then.
+ */
+export async function waitForTerminal(events: Pick<GenerationEvents, "subscribe">, reload: (id: string) => Promise<GenerationEntity>, id: string, ms: number): Promise<GenerationEntity> {
+  const waiter = await terminalWaiter(events, id);
+  const fresh = await reload(id);
+  if (TERMINAL_STATUSES.includes(fresh.status)) {
+    waiter.cancel();
+    return fresh;
+  }
+  return (await waiter.wait(ms)) ?? (await reload(id));
 }

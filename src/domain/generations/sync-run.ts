@@ -1,0 +1,160 @@
+/**
+ * The fast sync path: a request that waits for its answer (createGeneration(wait), the /v1
+ * endpoints) runs its own generation in this process when a local slot is free, through the
+ * same runner a worker uses (claim, candidates, breakers, key pools, budget, cache, events),
+ * instead of a round trip through the queue (enqueue, worker pickup, finish).
+ *
+ * What keeps an accepted request from being lost or charged twice: the row and its
+ * reservation are committed by admission before anything runs (as on the queued path), and
+ * before the claim this process adds the generation's own job to the queue *delayed* (the
+ * guard), pushing it back while the run lives. If the process dies, the guard comes due on a
+ * worker, whose claim takes the RUNNING row over exactly as it takes over a dead worker's
+ * job: the lost attempt is closed uncharged (`worker_lost`), a fresh run streams after
+ * RESTARTED, and every transition is conditional on (status, run_attempt), so the dead run can
+ * never finish it too. The reservation is released once, by whichever run ends it (the
+ * ledger's unique release entry). When the run ends the generation the guard is dropped; when
+ * it hands it back (a retry, every key cooling down, an OPEN circuit, shutdown) the guard
+ * becomes its job.
+ *
+ * Who takes the fast path: a generation that is not a coalesced follower (a follower has no
+ * job of its own) and not LOW priority (LOW yields to queued work), while this process has
+ * one of its SYNC_IN_PROCESS_SLOTS free and the user holds one of their USER_MAX_IN_FLIGHT
+ * fairness leases (the same leases workers take, so the cap holds across both). Everything
+ * else takes the queue. The slots are the API node's own: a fast-path run never takes a
+ * worker's slot, so queued HIGH work is not delayed by it.
+ */
+import type { GenerationEntity, Priority } from "../../db/entities/generation.entity";
+import type { Logger } from "../../observability/logger";
+import type { UserFairness } from "../resilience/user-fairness";
+import type { GenerationEvents } from "./generation-events";
+import { queueAction, superseded, type RunJob, type RunOutcome } from "./run/outcome";
+import { waitForTerminal } from "./terminal-waiter";
+
+/** What the fast path needs from the job queue (jobs/queues.ts implements it on BullMQ). */
+export interface RunGuards {
+  /** Adds the generation's job delayed by `delayMs`. */
+  guard(generationId: string, priority: Priority, userId: string, delayMs: number): Promise<void>;
+  /** Pushes the guard back to `delayMs` from now; false when it is no longer delayed. */
+  extendGuard(generationId: string, delayMs: number): Promise<boolean>;
+  /** The run ended the generation: its guard goes. */
+  dropGuard(generationId: string): Promise<void>;
+  /** The run handed the generation to the queue: the guard is its job, due in `delayMs`. */
+  fireGuard(generationId: string, priority: Priority, userId: string, delayMs: number): Promise<void>;
+  /** A parked job of the user runs now (fairness); false when it is not delayed. */
+  promote(generationId: string): Promise<boolean>;
+}
+
+export interface SyncRunConfig {
+  /** Runs at once in this process (SYNC_IN_PROCESS_SLOTS). */
+  slots: number;
+  /** How long a guard waits before a worker takes the run over (JOB_LOCK_MS, as a dead worker's job), ms. */
+  guardMs: number;
+  /** Base of a retry's backoff when the provider gave no Retry-After (JOB_BACKOFF_MS), ms. */
+  backoffMs: number;
+}
+
+export interface SyncRunDeps {
+  /** The GenerationRunner (run/runner.ts) the workers use: named by its one method, so this file does not import the run's graph. */
+  runner: { run(job: RunJob): Promise<RunOutcome> };
+  guards: RunGuards;
+  events: Pick<GenerationEvents, "subscribe">;
+  reload: (id: string) => Promise<GenerationEntity>;
+  fairness?: UserFairness;
+  cfg: SyncRunConfig;
+  log: Logger;
+}
+
+/** A fast-path run that holds its slot (and lease); `run` starts it and waits up to `waitSeconds`. */
+export interface ReservedRun {
+  run(waitSeconds: number): Promise<GenerationEntity>;
+}
+
+const SUPERSEDED = (superseded() as Extract<RunOutcome, { kind: "skipped" }>).reason;
+
+export class SyncRun {
+  private running = 0;
+
+  constructor(private readonly d: SyncRunDeps) {}
+
+  /** Runs in this process now, if they may (see the top comment); null: take the queue. */
+  async reserve(gen: GenerationEntity): Promise<ReservedRun | null> {
+    if (gen.groupId || gen.priority === "LOW" || this.running >= this.d.cfg.slots) return null;
+    this.running++;
+    const fair = this.d.fairness?.enabled ? this.d.fairness : undefined;
+    try {
+      if (fair && !(await fair.acquire(gen.userId, gen.id))) {
+        this.running--;
+        return null;
+      }
+    } catch (err) {
+      this.running--;
+      this.d.log.warn({ err, generationId: gen.id }, "fairness lease for an in-process run failed; it takes the queue");
+      return null;
+    }
+    return { run: (waitSeconds) => this.runAndWait(gen, fair, waitSeconds * 1000) };
+  }
+
+  private async runAndWait(gen: GenerationEntity, fair: UserFairness | undefined, waitMs: number): Promise<GenerationEntity> {
+    const until = Date.now() + waitMs;
+    const outcome = this.execute(gen, fair);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), waitMs)));
+    const first = await Promise.race([outcome, timedOut]);
+    clearTimeout(timer);
+    // The caller's wait is over: the run goes on in this process (its slot held) and answers later subscribers.
+    if (first === "timeout") return this.d.reload(gen.id);
+    if (first && (first.kind === "finished" || (first.kind === "skipped" && first.reason !== SUPERSEDED))) return this.d.reload(gen.id);
+    // Handed to the queue (or taken over, or the run broke): wait for the rest of `wait`, as a queued request does.
+    return waitForTerminal(this.d.events, this.d.reload, gen.id, Math.max(0, until - Date.now()));
+  }
+
+  /** The run itself; never throws (a run that broke leaves its guard to recover the generation). */
+  private async execute(gen: GenerationEntity, fair: UserFairness | undefined): Promise<RunOutcome | null> {
+    const { guards, cfg, log } = this.d;
+    let outcome: RunOutcome | null = null;
+    let beat: NodeJS.Timeout | undefined;
+    try {
+      try {
+        // Before the claim: from here on a death of this process is recovered by the guard.
+        await guards.guard(gen.id, gen.priority, gen.userId, cfg.guardMs);
+        beat = setInterval(() => void guards.extendGuard(gen.id, cfg.guardMs).catch(() => false), Math.max(50, Math.floor(cfg.guardMs / 2)));
+        beat.unref();
+      } catch (err) {
+        // Redis is away: run anyway; a death now leaves a QUEUED/RUNNING row with no job, which the sweeper re-enqueues.
+        log.error({ err, generationId: gen.id }, "adding the guard of an in-process run failed; the sweeper recovers it if this process dies");
+      }
+      outcome = await this.d.runner.run({ generationId: gen.id, isLastAttempt: false });
+    } catch (err) {
+      log.error({ err, generationId: gen.id }, "in-process run failed; its guard hands it to a worker");
+    } finally {
+      clearInterval(beat);
+      this.running--;
+      if (fair) await this.releaseLease(fair, gen);
+    }
+    if (outcome) await this.settleGuard(gen, outcome).catch((err) => log.warn({ err, generationId: gen.id }, "settling an in-process run's guard failed"));
+    return outcome;
+  }
+
+  private async settleGuard(gen: GenerationEntity, o: RunOutcome): Promise<void> {
+    const action = queueAction(o);
+    if (action.kind === "complete") {
+      // Another run owns it (its guard came due, or the sweeper re-enqueued it): that job is its job now.
+      if (o.kind === "skipped" && o.reason === SUPERSEDED) return;
+      return this.d.guards.dropGuard(gen.id);
+    }
+    const delayMs = action.kind === "delay"
+      ? action.delayMs
+      : Math.min(action.error.maxDelayMs ?? Infinity, action.error.delayMs ?? Math.round(Math.random() * this.d.cfg.backoffMs));
+    await this.d.guards.fireGuard(gen.id, gen.priority, gen.userId, delayMs);
+  }
+
+  /** As a worker does when a run ends: the lease goes, and the user's oldest parked job runs. */
+  private async releaseLease(fair: UserFairness, gen: GenerationEntity): Promise<void> {
+    try {
+      await fair.release(gen.userId, gen.id);
+      for (let id = await fair.unpark(gen.userId); id; id = await fair.unpark(gen.userId)) if (await this.d.guards.promote(id)) return;
+    } catch (err) {
+      this.d.log.warn({ err, generationId: gen.id }, "releasing an in-process run's fairness lease failed (it expires by itself)");
+    }
+  }
+}
