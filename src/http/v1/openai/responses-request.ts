@@ -1,0 +1,155 @@
+/**
+ * POST /v1/responses' body (the OpenAI Responses API) → a TEXT generation's command. Pure: the
+ * route adds the `switchboard` options and the source. Only what maps onto one generation is
+ * accepted; fields that need server-side conversation state (previous_response_id, conversation)
+ * or other output kinds are refused with their `param`, never silently dropped.
+ */
+import { BadUserInputError } from "../../../common/errors";
+import type { CreateGenerationCommand } from "../../../domain/generations/create-generation.command";
+
+type Json = Record<string, unknown>;
+type Message = NonNullable<CreateGenerationCommand["messages"]>[number];
+
+/** What the route needs from the body: the command's own fields, and how to answer. */
+export interface ResponsesRequest {
+  cmd: Pick<CreateGenerationCommand, "modality" | "model" | "prompt" | "messages" | "system" | "text" | "params">;
+  stream: boolean;
+  /** An async generation: answered at once (queued), read later with GET /v1/responses/{id}. */
+  background: boolean;
+}
+
+const bad = (param: string, message: string): never => {
+  throw new BadUserInputError(message, { field: param });
+};
+
+const isObject = (v: unknown): v is Json => !!v && typeof v === "object" && !Array.isArray(v);
+
+/** Fields whose meaning needs state or output this endpoint does not keep. */
+const UNSUPPORTED = ["previous_response_id", "conversation", "prompt"] as const;
+
+/** Responses API roles → ours (developer is OpenAI's newer name for system). */
+const ROLE: Record<string, string> = { user: "user", assistant: "assistant", system: "system", developer: "system" };
+
+function part(p: unknown, param: string): Message["content"][number] {
+  if (!isObject(p)) return bad(param, "a content part must be an object");
+  if (p.type === "input_text" || p.type === "output_text") {
+    if (typeof p.text !== "string") bad(`${param}.text`, "a text part needs `text`");
+    return { type: "text", text: p.text as string };
+  }
+  if (p.type === "input_image") {
+    if (typeof p.image_url !== "string") bad(`${param}.image_url`, "an input_image part needs `image_url` (an http(s) or data:image URL; file_id is not supported)");
+    return { type: "image_url", url: p.image_url as string };
+  }
+  return bad(`${param}.type`, `content part type must be input_text, input_image or output_text, got ${JSON.stringify(p.type)}`);
+}
+
+/** `input` as messages: system-role items are folded into the system text (with `instructions` first). */
+function messagesOf(input: unknown[]): { messages: Message[]; system: string[] } {
+  const messages: Message[] = [];
+  const system: string[] = [];
+  input.forEach((item, i) => {
+    const param = `input[${i}]`;
+    if (!isObject(item)) return bad(param, "an input item must be an object");
+    if (item.type != null && item.type !== "message") bad(`${param}.type`, `input item type must be "message", got ${JSON.stringify(item.type)}`);
+    const role = typeof item.role === "string" ? ROLE[item.role] : undefined;
+    if (!role) return bad(`${param}.role`, "role must be one of user, assistant, system, developer");
+    const content = typeof item.content === "string" ? [{ type: "text", text: item.content }] : Array.isArray(item.content) ? item.content.map((p, j) => part(p, `${param}.content[${j}]`)) : bad(`${param}.content`, "content must be a string or a list of parts");
+    if (role === "system") {
+      if (content.some((c) => c.type !== "text")) bad(`${param}.content`, "a system or developer message takes text only");
+      system.push(content.map((c) => c.text).join("\n"));
+    } else messages.push({ role, content });
+  });
+  return { messages, system };
+}
+
+/** Function tools in the Responses API's flat shape → the chat shape adapters pass through; other tools as they are. */
+function toolsOf(tools: unknown): unknown[] {
+  if (!Array.isArray(tools)) return bad("tools", "tools must be a list");
+  return tools.map((t, i) => {
+    if (!isObject(t)) return bad(`tools[${i}]`, "a tool must be an object");
+    if (t.type !== "function" || isObject(t.function)) return t;
+    if (typeof t.name !== "string" || !t.name) bad(`tools[${i}].name`, "a function tool needs a name");
+    const fn: Json = { name: t.name };
+    if (t.description != null) fn.description = t.description;
+    if (t.parameters != null) fn.parameters = t.parameters;
+    if (t.strict != null) fn.strict = t.strict;
+    return { type: "function", function: fn };
+  });
+}
+
+function flag(body: Json, key: string): boolean {
+  const v = body[key];
+  if (v == null) return false;
+  if (typeof v !== "boolean") bad(key, `${key} must be true or false`);
+  return v as boolean;
+}
+
+function num(body: Json, key: string): number | undefined {
+  const v = body[key];
+  if (v == null) return undefined;
+  if (typeof v !== "number" || !Number.isFinite(v)) return bad(key, `${key} must be a number`);
+  return v;
+}
+
+/** `text.format`: text (default), json_object or json_schema (both JSON output; the schema goes to the provider). */
+function formatOf(text: unknown): { responseFormat?: "JSON"; params?: Json } {
+  if (text == null) return {};
+  if (!isObject(text)) return bad("text", "text must be an object");
+  const f = text.format;
+  if (f == null) return {};
+  if (!isObject(f) || typeof f.type !== "string") return bad("text.format", "text.format must be an object with a type");
+  if (f.type === "text") return {};
+  if (f.type === "json_object") return { responseFormat: "JSON" };
+  if (f.type === "json_schema") {
+    if (!isObject(f.schema)) bad("text.format.schema", "a json_schema format needs `schema`");
+    const { type: _t, ...schema } = f;
+    return { responseFormat: "JSON", params: { response_format: { type: "json_schema", json_schema: schema } } };
+  }
+  return bad("text.format.type", "text.format.type must be text, json_object or json_schema");
+}
+
+/**
+ * Maps the body.
+ *
+ * @throws BadUserInputError naming the field (`param`): a missing model or input, a wrong type,
+ *   an unsupported field or input item.
+ */
+export function parseResponsesRequest(body: Json): ResponsesRequest {
+  for (const k of UNSUPPORTED) if (body[k] != null) bad(k, `${k} is not supported by Switchboard's /v1/responses; send the whole conversation in input`);
+  if (typeof body.model !== "string" || !body.model) bad("model", "model is required (a catalog id, an alias or auto)");
+  if (body.instructions != null && typeof body.instructions !== "string") bad("instructions", "instructions must be a string");
+  const input = body.input;
+  if (input == null || input === "" || (Array.isArray(input) && !input.length)) bad("input", "input is required (a string or a list of messages)");
+  if (typeof input !== "string" && !Array.isArray(input)) bad("input", "input must be a string or a list of messages");
+  const { messages, system } = Array.isArray(input) ? messagesOf(input) : { messages: [], system: [] };
+  if (Array.isArray(input) && !messages.length) bad("input", "input needs at least one user or assistant message");
+  const sys = [body.instructions as string | undefined, ...system].filter((s): s is string => !!s);
+
+  const format = formatOf(body.text);
+  const temperature = num(body, "temperature");
+  const maxTokens = num(body, "max_output_tokens");
+  if (maxTokens != null && (!Number.isInteger(maxTokens) || maxTokens < 1)) bad("max_output_tokens", "max_output_tokens must be a positive whole number");
+  const params: Json = { ...format.params };
+  const topP = num(body, "top_p");
+  if (topP != null) params.top_p = topP;
+  if (body.tool_choice != null) params.tool_choice = body.tool_choice;
+  if (body.parallel_tool_calls != null) params.parallel_tool_calls = flag(body, "parallel_tool_calls");
+  const text: NonNullable<CreateGenerationCommand["text"]> = {
+    ...(temperature != null ? { temperature } : {}),
+    ...(maxTokens != null ? { maxTokens } : {}),
+    ...(format.responseFormat ? { responseFormat: format.responseFormat } : {}),
+    ...(body.tools != null ? { tools: toolsOf(body.tools) } : {}),
+  };
+  return {
+    cmd: {
+      modality: "TEXT",
+      model: body.model as string,
+      ...(typeof input === "string" ? { prompt: input } : { messages }),
+      ...(sys.length ? { system: sys.join("\n\n") } : {}),
+      ...(Object.keys(text).length ? { text } : {}),
+      ...(Object.keys(params).length ? { params } : {}),
+    },
+    stream: flag(body, "stream"),
+    background: flag(body, "background"),
+  };
+}
