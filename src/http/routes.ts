@@ -50,7 +50,7 @@ export function createRoutes(d: RoutesDeps & { graphql: GraphqlHttp; sse: Return
   });
   const requestLog = createRequestLogger(log);
   const graphiql = config.http.introspection ? graphiqlHandler() : undefined; // like the landing page
-  const v1 = createV1Router({ config, services, log });
+  const v1 = createV1Router({ config, services, log, blobs: d.blobs });
 
   return (req, res) => {
     requestLog(req, res);

@@ -10,9 +10,13 @@ import type { Services } from "../../api/services";
 import type { AppConfig } from "../../config/config";
 import type { Viewer } from "../../domain/viewer";
 import type { Logger } from "../../observability/logger";
+import type { BlobStore } from "../../storage/blob-store";
 import { createAuthenticate } from "../auth";
 import { requestIdFor } from "../observability.plugin";
 import { v1Authenticate } from "./auth";
+import { EMBEDDINGS_ROUTES } from "./openai/embeddings.route";
+import { IMAGES_ROUTES } from "./openai/images.route";
+import { MODELS_ROUTES } from "./openai/models.route";
 import { fromThrown, sendV1Error, type ApiShape } from "./errors";
 
 /** Everything a /v1 handler is given. */
@@ -24,6 +28,8 @@ export interface V1Request {
   services: Services;
   config: AppConfig;
   log: Logger;
+  /** Generated media by key (images answered as b64_json). */
+  blobs: BlobStore;
   /** The path's captured groups (a route with a RegExp path), e.g. a response id. */
   params: string[];
   /** The query string's parameters. */
@@ -40,12 +46,16 @@ export interface V1Route {
 
 /** Every /v1 endpoint. */
 const ROUTES: V1Route[] = [
+  ...EMBEDDINGS_ROUTES,
+  ...IMAGES_ROUTES,
+  ...MODELS_ROUTES,
 ];
 
 export interface V1RouterDeps {
   config: AppConfig;
   services: Services;
   log: Logger;
+  blobs: BlobStore;
 }
 
 /** Anthropic's paths (for the error shape of a 404/405 there). */
@@ -83,7 +93,7 @@ export function createV1Router(d: V1RouterDeps, routes: readonly V1Route[] = ROU
       // pino-http gave the request its id (the caller's x-request-id or a fresh one) and echoed it.
       const requestId = String((req as { id?: unknown }).id ?? requestIdFor(req, res));
       const viewer = await authenticate(req, requestId);
-      await route.handle({ req, res, viewer, services: d.services, config: d.config, log: d.log.child({ requestId, userId: viewer.userId }), params, query: new URLSearchParams(search.replace(/^\?/, "")) });
+      await route.handle({ req, res, viewer, services: d.services, config: d.config, blobs: d.blobs, log: d.log.child({ requestId, userId: viewer.userId }), params, query: new URLSearchParams(search.replace(/^\?/, "")) });
     } catch (err) {
       const e = fromThrown(err, production);
       if (e.status >= 500 && e.code === "INTERNAL_SERVER_ERROR") d.log.error({ err, path }, "v1 request failed");
