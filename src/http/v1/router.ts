@@ -8,7 +8,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Services } from "../../api/services";
 import type { AppConfig } from "../../config/config";
-import type { Viewer } from "../../domain/viewer";
 import type { Logger } from "../../observability/logger";
 import type { BlobStore } from "../../storage/blob-store";
 import { createAuthenticate } from "../auth";
@@ -18,31 +17,9 @@ import { EMBEDDINGS_ROUTES } from "./openai/embeddings.route";
 import { IMAGES_ROUTES } from "./openai/images.route";
 import { MODELS_ROUTES } from "./openai/models.route";
 import { fromThrown, sendV1Error, type ApiShape } from "./errors";
+import type { V1Route } from "./route";
 
-/** Everything a /v1 handler is given. */
-export interface V1Request {
-  req: IncomingMessage;
-  res: ServerResponse;
-  /** The authenticated caller (its requestId is this request's). */
-  viewer: Viewer;
-  services: Services;
-  config: AppConfig;
-  log: Logger;
-  /** Generated media by key (images answered as b64_json). */
-  blobs: BlobStore;
-  /** The path's captured groups (a route with a RegExp path), e.g. a response id. */
-  params: string[];
-  /** The query string's parameters. */
-  query: URLSearchParams;
-}
-
-/** One endpoint: method, path (exact, or a RegExp over the whole path), the API shape its errors take, its handler. */
-export interface V1Route {
-  method: "GET" | "POST" | "DELETE";
-  path: string | RegExp;
-  api: ApiShape;
-  handle(r: V1Request): Promise<void>;
-}
+export type { V1Request, V1Route } from "./route";
 
 /** Every /v1 endpoint. */
 const ROUTES: V1Route[] = [

@@ -10,7 +10,7 @@ import { readJsonBody } from "../body";
 import { fromGeneration, sendV1Error } from "../errors";
 import { runToTerminal } from "../generation-call";
 import { responseHeaders, servedModel, switchboardOptions } from "../headers";
-import type { V1Request, V1Route } from "../router";
+import type { V1Request, V1Route } from "../route";
 import { embeddingCommands, embeddingsResponse, parseEmbeddingsRequest } from "./embeddings.mapping";
 
 /**

@@ -9,7 +9,7 @@ import { readJsonBody } from "../body";
 import { fromGeneration, sendV1Error } from "../errors";
 import { attemptsOf, runToTerminal } from "../generation-call";
 import { responseHeaders, switchboardOptions } from "../headers";
-import type { V1Request, V1Route } from "../router";
+import type { V1Request, V1Route } from "../route";
 import { imageCommand, imagesResponse, parseImagesRequest, type ImageDatum } from "./images.mapping";
 
 async function images(r: V1Request): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import { sendJson } from "../../http-utils";
 import { sendV1Error } from "../errors";
-import type { V1Request, V1Route } from "../router";
+import type { V1Request, V1Route } from "../route";
 import { findModel, modelList, type ModelsView } from "./models.mapping";
 
 /** The catalog keeps no dates: every entry's `created` is this server's start. */
