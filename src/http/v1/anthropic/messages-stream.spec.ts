@@ -42,7 +42,7 @@ describe("MessagesStreamEncoder", () => {
   });
 
   it("ends a failed stream with an error event", () => {
-    expect(events(new MessagesStreamEncoder("g", "m").error("overloaded_error", "Overloaded"))).toEqual([
+    expect(events(new MessagesStreamEncoder("g", "m").error({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } }))).toEqual([
       { event: "error", data: { type: "error", error: { type: "overloaded_error", message: "Overloaded" } } },
     ]);
   });

@@ -45,8 +45,8 @@ export class MessagesStreamEncoder {
     return s + sseEvent("message_stop", { type: "message_stop" });
   }
 
-  /** A failure once the head is out: Anthropic's error event (`type` e.g. overloaded_error, api_error). */
-  error(type: string, message: string): string {
-    return sseEvent("error", { type: "error", error: { type, message } });
+  /** A failure once the head is out: Anthropic's error event, `{"type":"error","error":{"type","message"}}`. */
+  error(body: { type: "error"; error: { type: string; message: string } }): string {
+    return sseEvent("error", body);
   }
 }

@@ -1,0 +1,97 @@
+/**
+ * POST /v1/messages: the Anthropic Messages API onto the generation pipeline (source ANTHROPIC),
+ * for `@anthropic-ai/sdk` and tools pointed at ANTHROPIC_BASE_URL. Without `stream` it waits for
+ * the generation and answers one Message; with `stream: true` it follows the generation's events
+ * as Anthropic's SSE events. Errors before the stream opens are JSON in Anthropic's shape (the
+ * router's); a failure after it is an `error` event, never a message_stop.
+ */
+import type { ServerResponse } from "node:http";
+import { TERMINAL_STATUSES } from "../../../db/entities/generation.entity";
+import { fromEventView, type GenerationView } from "../../../realtime/generation-event";
+import { sendJson } from "../../http-utils";
+import { readJsonBody } from "../body";
+import { anthropicErrorBody, fromGeneration, sendV1Error } from "../errors";
+import { attemptsOf, followGeneration, runToTerminal, startGeneration, type V1Command } from "../generation-call";
+import { responseHeaders, servedModel, switchboardOptions } from "../headers";
+import type { V1Request, V1Route } from "../route";
+import { parseMessagesRequest } from "./messages-request";
+import { toMessage, type MessageOutput } from "./messages-response";
+import { MessagesStreamEncoder } from "./messages-stream";
+import { ReplayedText } from "./replayed-text";
+
+/**
+ * The stored output with its finish reason and tool calls: the terminal event's view leaves them
+ * out (it is what GraphQL reads), so a view is read again as the full row.
+ */
+async function fullOutput(r: V1Request, gen: GenerationView): Promise<MessageOutput> {
+  const out = gen.output as MessageOutput;
+  if (out && ("finishReason" in out || "toolCalls" in out)) return out;
+  return (await r.services.generations.get(r.viewer, gen.id)).output;
+}
+
+async function answer(r: V1Request, cmd: V1Command): Promise<void> {
+  const gen = await runToTerminal(r.services, r.viewer, "ANTHROPIC", cmd);
+  const headers = { ...responseHeaders(gen, await attemptsOf(r.services, gen.id)), "request-id": r.viewer.requestId };
+  if (gen.status !== "SUCCEEDED") return sendV1Error(r.res, "anthropic", fromGeneration(gen), headers);
+  sendJson(r.res, 200, toMessage(gen.id, servedModel(gen), await fullOutput(r, gen)), headers);
+}
+
+function openStream(res: ServerResponse, headers: Record<string, string>): void {
+  res.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache",
+    connection: "keep-alive",
+    "x-accel-buffering": "no", // proxies must not hold events back
+    ...headers,
+  });
+  res.flushHeaders();
+}
+
+async function stream(r: V1Request, cmd: V1Command): Promise<void> {
+  const gen = await startGeneration(r.services, r.viewer, "ANTHROPIC", cmd);
+  const events = await followGeneration(r.services, gen, () => r.services.generations.get(r.viewer, gen.id));
+  const { res } = r;
+  res.on("close", () => void events.return?.());
+  openStream(res, { ...responseHeaders(gen), "request-id": r.viewer.requestId });
+  const enc = new MessagesStreamEncoder(gen.id, servedModel(gen));
+  const text = new ReplayedText();
+  const fail = (g: Pick<GenerationView, "status" | "errorCode" | "errorMessage">): void => void res.end(enc.error(anthropicErrorBody(fromGeneration(g))));
+  const diverged = (): void =>
+    void res.end(enc.error({ type: "error", error: { type: "api_error", message: `The upstream stream broke mid-answer and its retry answered differently; the partial answer is void (generation ${gen.id})` } }));
+  res.write(enc.start());
+  try {
+    for await (const ev of events) {
+      if (res.destroyed) return;
+      if (ev.type === "STARTED" || ev.type === "RESTARTED") text.restart();
+      const piece = ev.type === "DELTA" ? text.push(ev.delta ?? "") : ev.type === "SNAPSHOT" && ev.text ? text.push(ev.text) : "";
+      if (piece === null) return diverged();
+      if (piece) res.write(enc.delta(piece));
+      const g = fromEventView(ev.generation);
+      if (!TERMINAL_STATUSES.includes(g.status)) continue;
+      if (g.status !== "SUCCEEDED") return fail(g);
+      const out = await fullOutput(r, g);
+      // Whatever the events did not carry (an adapter that does not stream), without repeating what they did.
+      text.restart();
+      const rest = text.push(out?.text ?? "");
+      if (rest === null || !text.complete()) return diverged();
+      return void res.end(enc.delta(rest) + enc.finish(out));
+    }
+    // The events ended without a terminal state (the client left, or the subscription failed).
+    if (!res.destroyed) fail({ status: "FAILED", errorCode: "PROVIDER_UNAVAILABLE", errorMessage: "The generation's event stream ended early" });
+  } catch (err) {
+    r.log.error({ err, generationId: gen.id }, "v1 messages stream failed");
+    if (!res.destroyed) fail({ status: "FAILED", errorCode: "INTERNAL_SERVER_ERROR", errorMessage: "Internal server error" });
+  }
+}
+
+export const messagesRoute: V1Route = {
+  method: "POST",
+  path: "/v1/messages",
+  api: "anthropic",
+  async handle(r) {
+    const body = await readJsonBody(r.req, r.config.http.bodyLimitBytes);
+    const { cmd, stream: streamed } = parseMessagesRequest(body);
+    const command: V1Command = { ...cmd, ...switchboardOptions(r.req, body) };
+    return streamed ? stream(r, command) : answer(r, command);
+  },
+};
