@@ -3,6 +3,9 @@
  * points it at Switchboard (baseURL = the server's root; the SDK appends /v1/messages). The
  * simulated provider and a wire-faithful Anthropic fake serve the generations.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAnthropicFake, ANTHROPIC_FAKE_TEXT, type AnthropicFake } from "../fakes/anthropic.fake";
@@ -17,14 +20,18 @@ describe("POST /v1/messages (Anthropic Messages API)", () => {
   let fake: AnthropicFake;
   let root: string;
   let key: string;
+  let dir: string;
   const client = (apiKey = key, opts: Record<string, unknown> = {}) => new Anthropic({ baseURL: root, apiKey, maxRetries: 0, ...opts });
   const generation = async (id: string) => (await t.gql(t.adminKey, GEN, { id })).data!.generation;
 
   beforeAll(async () => {
     fake = await startAnthropicFake();
+    dir = mkdtempSync(path.join(tmpdir(), "sb-anthropic-messages-"));
+    const file = path.join(dir, "providers.json");
+    writeFileSync(file, JSON.stringify({ tiers: { free: ["simulated/text"] } }));
     t = await startTestApp({
       rateLimits: { free: { perMinute: 2, perHour: 100 } },
-      providers: { vendors: { anthropic: { baseUrl: fake.url, keys: [{ label: "env-1", key: "sk-ant-test-5678" }] } } },
+      providers: { file, vendors: { anthropic: { baseUrl: fake.url, keys: [{ label: "env-1", key: "sk-ant-test-5678" }] } } },
     });
     root = `http://127.0.0.1:${t.port}`;
     key = (await t.createUser(undefined, { tier: "enterprise" })).key;
@@ -32,6 +39,7 @@ describe("POST /v1/messages (Anthropic Messages API)", () => {
   afterAll(async () => {
     await t?.close();
     await fake?.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("non-streaming: a Message (msg_<generation id>) whose text is the generation's output; source ANTHROPIC; x-switchboard-* headers", async () => {
@@ -180,6 +188,13 @@ describe("POST /v1/messages (Anthropic Messages API)", () => {
       const e2 = await refusal(client().messages.create({ model: "no/such-model", max_tokens: 8, messages: [{ role: "user", content: "x" }] }));
       expect(e2.status).toBe(400);
       expect(e2.error.error.type).toBe("invalid_request_error");
+    });
+
+    it("403 permission_error for a model the key's tier may not use", async () => {
+      const free = await t.createUser(undefined, { tier: "free" });
+      const e = await refusal(client(free.key).messages.create({ model: "anthropic/claude-haiku-4-5", max_tokens: 8, messages: [{ role: "user", content: "x" }] }));
+      expect(e).toBeInstanceOf(Anthropic.PermissionDeniedError);
+      expect(e.error.error.type).toBe("permission_error");
     });
 
     it("429 rate_limit_error with retry-after past the tier's rate limit", async () => {
