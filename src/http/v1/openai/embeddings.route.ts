@@ -24,8 +24,8 @@ export function combinedHeaders(gens: GenerationView[], attempts: number[]): Rec
   const caches = new Set(each.map((x) => x["x-switchboard-cache"]));
   h["x-switchboard-cache"] = caches.size === 1 ? [...caches][0] : "MIXED";
   h["x-switchboard-attempts"] = String(attempts.reduce((a, b) => a + b, 0));
-  if (gens.every((g) => g.costMicros != null))
-    h["x-switchboard-cost-usd"] = String(microsToUsd(gens.reduce((sum, g) => sum + g.costMicros!, 0)));
+  if (gens.every((g) => g.costMicros != null)) h["x-switchboard-cost-usd"] = String(microsToUsd(gens.reduce((sum, g) => sum + g.costMicros!, 0)));
+  else delete h["x-switchboard-cost-usd"]; // the first's alone would understate it
   return h;
 }
 
