@@ -18,11 +18,13 @@ import { IMAGES_ROUTES } from "./openai/images.route";
 import { MODELS_ROUTES } from "./openai/models.route";
 import { fromThrown, sendV1Error, type ApiShape } from "./errors";
 import type { V1Route } from "./route";
+import { chatCompletionsRoutes } from "./openai/chat-completions.route";
 
 export type { V1Request, V1Route } from "./route";
 
 /** Every /v1 endpoint. */
 const ROUTES: V1Route[] = [
+  ...chatCompletionsRoutes,
   ...EMBEDDINGS_ROUTES,
   ...IMAGES_ROUTES,
   ...MODELS_ROUTES,

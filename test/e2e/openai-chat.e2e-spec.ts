@@ -1,0 +1,283 @@
+/**
+ * POST /v1/chat/completions through the clients people use, pointed at a test server: the
+ * official `openai` package (non-streaming, streaming, tools, JSON mode, every error status in
+ * OpenAI's shape, a fallback mid-stream) and the Vercel AI SDK's OpenAI-compatible provider
+ * (generateText, streamText). Upstreams are the simulated provider and a local fake speaking
+ * OpenAI's wire format; nothing leaves the machine.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
+import { generateText, streamText } from "ai";
+import OpenAI, { APIError } from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startOpenAIFake, type OpenAIFake } from "../fakes/openai.fake";
+import { setQuota } from "../helpers/quota";
+import { startTestApp, type TestApp } from "../helpers/test-app";
+
+const GEN = `query($id: ID!) { generation(id: $id) { id status source requestId output { text } error { code } attempts { model status } } }`;
+const CREATE = `mutation($input: CreateGenerationInput!) { createGeneration(input: $input) { id status } }`;
+
+const generationIdOf = (completionId: string) => completionId.replace(/^chatcmpl-/, "");
+
+/** The error a call fails with (the SDK's APIError: status, headers, error body). */
+async function failure(p: Promise<unknown>): Promise<APIError> {
+  const e = await p.then(() => undefined, (err: unknown) => err);
+  expect(e, "the call should fail").toBeInstanceOf(APIError);
+  return e as APIError;
+}
+
+describe("POST /v1/chat/completions", () => {
+  let t: TestApp;
+  let fake: OpenAIFake;
+  let dir: string;
+  let admin: OpenAI;
+  const client = (apiKey: string) => new OpenAI({ apiKey, baseURL: `http://127.0.0.1:${t.port}/v1`, maxRetries: 0 });
+  const gen = async (id: string) => {
+    const res = await t.gql(t.adminKey, GEN, { id });
+    expect(res.errors).toBeUndefined();
+    return res.data!.generation;
+  };
+
+  beforeAll(async () => {
+    fake = await startOpenAIFake();
+    dir = mkdtempSync(path.join(tmpdir(), "sb-openai-chat-"));
+    const file = path.join(dir, "providers.json");
+    writeFileSync(file, JSON.stringify({ tiers: { free: ["simulated/text"] } }));
+    t = await startTestApp({
+      providers: { file, vendors: { openai: { baseUrl: `${fake.url}/v1`, keys: [{ label: "env-1", key: "sk-test-openai-1234" }] } } },
+      rateLimits: { pro: { perMinute: 2, perHour: 0 } },
+      admission: { maxQueuedPerUser: 3 },
+    });
+    admin = client(t.adminKey);
+  }, 120_000);
+  afterAll(async () => {
+    await t?.close();
+    await fake?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("answers a chat.completion with usage, the switchboard headers, and a generation of source OPENAI", async () => {
+    const { data, response } = await admin.chat.completions
+      .create({ model: "simulated/text", messages: [{ role: "system", content: "be brief" }, { role: "user", content: "hello there" }], temperature: 0.2, max_tokens: 30, seed: 7 })
+      .withResponse();
+    expect(data.object).toBe("chat.completion");
+    expect(data.id).toMatch(/^chatcmpl-/);
+    expect(data.model).toBe("simulated/text");
+    expect(data.choices).toHaveLength(1);
+    expect(data.choices[0].finish_reason).toBe("stop");
+    expect(data.choices[0].message.role).toBe("assistant");
+    expect(data.choices[0].message.content!.length).toBeGreaterThan(0);
+    expect(data.usage!.completion_tokens).toBeGreaterThan(0);
+    expect(data.usage!.total_tokens).toBe(data.usage!.prompt_tokens + data.usage!.completion_tokens);
+    const id = generationIdOf(data.id);
+    expect(response.headers.get("x-switchboard-generation-id")).toBe(id);
+    expect(response.headers.get("x-switchboard-provider")).toBe("simulated");
+    expect(response.headers.get("x-switchboard-model")).toBe("simulated/text");
+    expect(Number(response.headers.get("x-switchboard-cost-usd"))).toBeGreaterThan(0);
+    expect(response.headers.get("x-switchboard-cache")).toBe("MISS");
+    expect(response.headers.get("x-switchboard-attempts")).toBe("1");
+    const g = await gen(id);
+    expect(g).toMatchObject({ status: "SUCCEEDED", source: "OPENAI", output: { text: data.choices[0].message.content } });
+    expect(g.requestId).toBe(response.headers.get("x-request-id"));
+  });
+
+  it("streams chat.completion.chunks whose text is the generation's output, with a usage chunk and [DONE]", async () => {
+    const stream = await admin.chat.completions.create({
+      model: "simulated/text", messages: [{ role: "user", content: `stream me ${Math.random()}` }], stream: true, stream_options: { include_usage: true },
+      // The simulated provider's pacing knob: the answer arrives in several deltas.
+      ...({ simulate: { latencyMs: 200 } } as object),
+    });
+    let text = "";
+    let id = "";
+    let finish: string | null = null;
+    let usage: OpenAI.CompletionUsage | undefined;
+    let contentChunks = 0;
+    for await (const c of stream) {
+      expect(c.object).toBe("chat.completion.chunk");
+      id = c.id;
+      if (c.usage) usage = c.usage;
+      for (const ch of c.choices) {
+        if (ch.delta.content) (text += ch.delta.content), contentChunks++;
+        if (ch.finish_reason) finish = ch.finish_reason;
+      }
+    }
+    expect(finish).toBe("stop");
+    expect(contentChunks).toBeGreaterThan(1);
+    expect(usage!.completion_tokens).toBeGreaterThan(0);
+    const g = await gen(generationIdOf(id));
+    expect(g.source).toBe("OPENAI");
+    expect(text).toBe(g.output.text);
+  });
+
+  it("ends a stream with [DONE] only on success: a failure is an error event (the SDK throws)", async () => {
+    const stream = await admin.chat.completions.create({
+      model: "simulated/text", messages: [{ role: "user", content: `fail me ${Math.random()}` }], stream: true,
+      ...({ simulate: { failWith: "unavailable" } } as object),
+    });
+    const err = await (async () => {
+      for await (const _ of stream) { /* drain */ }
+    })().then(() => undefined, (e: unknown) => e);
+    expect(err, "a failed generation must not end with a clean [DONE]").toBeInstanceOf(APIError);
+  });
+
+  it("passes tools through and answers the model's tool_calls (finish_reason tool_calls), streaming and not", async () => {
+    const tools: OpenAI.ChatCompletionTool[] = [{ type: "function", function: { name: "get_weather", description: "weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }];
+    const res = await admin.chat.completions.create({ model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "weather in Oslo?" }], tools, tool_choice: "auto" });
+    expect(res.choices[0].finish_reason).toBe("tool_calls");
+    const call = res.choices[0].message.tool_calls![0] as OpenAI.ChatCompletionMessageFunctionToolCall;
+    expect(call.type).toBe("function");
+    expect(call.function.name).toBe("get_weather");
+    expect(() => JSON.parse(call.function.arguments)).not.toThrow();
+    const upstream = fake.requests.filter((r) => r.path.startsWith("/v1/chat/completions")).at(-1)!;
+    expect((upstream.body as { tools: unknown[]; tool_choice: unknown }).tools).toEqual(tools);
+    expect((upstream.body as { tool_choice: unknown }).tool_choice).toBe("auto");
+
+    const stream = await admin.chat.completions.create({ model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "weather in Bergen?" }], tools, stream: true });
+    const final = await stream.finalChatCompletion?.().catch(() => undefined);
+    if (!final) {
+      let name = "";
+      let finish = "";
+      for await (const c of stream) for (const ch of c.choices) {
+        name += ch.delta.tool_calls?.map((x) => x.function?.name ?? "").join("") ?? "";
+        finish = ch.finish_reason ?? finish;
+      }
+      expect(name).toBe("get_weather");
+      expect(finish).toBe("tool_calls");
+    }
+  });
+
+  it("JSON mode: response_format json_object answers valid JSON", async () => {
+    const res = await admin.chat.completions.create({ model: "simulated/text", messages: [{ role: "user", content: "a JSON object please" }], response_format: { type: "json_object" } });
+    expect(() => JSON.parse(res.choices[0].message.content!)).not.toThrow();
+    const schema = await admin.chat.completions.create({
+      model: "simulated/text", messages: [{ role: "user", content: "a JSON object with a schema" }],
+      response_format: { type: "json_schema", json_schema: { name: "answer", schema: { type: "object", properties: { answer: { type: "string" } } } } },
+    });
+    expect(() => JSON.parse(schema.choices[0].message.content!)).not.toThrow();
+  });
+
+  it("401 for a bad key, 403 for a model the tier may not use, 400 with param for bad input", async () => {
+    const e401 = await failure(client("sb_not_a_real_key").chat.completions.create({ model: "simulated/text", messages: [{ role: "user", content: "hi" }] }));
+    expect(e401.status).toBe(401);
+    expect(e401.error).toMatchObject({ type: "authentication_error", code: "invalid_api_key" });
+
+    const free = client((await t.createUser(undefined, { tier: "free" })).key);
+    const e403 = await failure(free.chat.completions.create({ model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }));
+    expect(e403.status).toBe(403);
+    expect(e403.error).toMatchObject({ type: "permission_error" });
+
+    const e400 = await failure(admin.chat.completions.create({ model: "simulated/text", messages: [{ role: "user", content: "hi" }], n: 2 }));
+    expect(e400.status).toBe(400);
+    expect(e400.error).toMatchObject({ type: "invalid_request_error", param: "n" });
+    const eMsg = await failure(admin.chat.completions.create({ model: "simulated/text", messages: [] }));
+    expect(eMsg.status).toBe(400);
+    expect((eMsg.error as { param: string }).param).toBe("messages");
+    const eOpt = await failure(admin.chat.completions.create({ model: "simulated/text", messages: [{ role: "user", content: "hi" }] }, { headers: { "x-switchboard-priority": "URGENT" } }));
+    expect(eOpt.status).toBe(400);
+    expect((eOpt.error as { param: string }).param).toBe("x-switchboard-priority");
+  });
+
+  it("429 rate_limit_exceeded with Retry-After past the tier's rate, and 429 when the user's queue is full", async () => {
+    const pro = client((await t.createUser(undefined, { tier: "pro" })).key);
+    const ask = () => pro.chat.completions.create({ model: "simulated/text", messages: [{ role: "user", content: `rate ${Math.random()}` }] });
+    await ask();
+    await ask();
+    const e = await failure(ask());
+    expect(e.status).toBe(429);
+    expect(e.error).toMatchObject({ type: "rate_limit_error", code: "rate_limit_exceeded" });
+    expect(Number(e.headers?.get("retry-after"))).toBeGreaterThan(0);
+
+    const user = await t.createUser(undefined, { tier: "enterprise" });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await t.gql(user.key, CREATE, { input: { modality: "TEXT", model: "simulated/text", prompt: `hold ${i} ${Math.random()}`, params: { simulate: { latencyMs: 20_000 } } } });
+      expect(r.errors).toBeUndefined();
+      ids.push(r.data!.createGeneration.id);
+    }
+    const full = await failure(client(user.key).chat.completions.create({ model: "simulated/text", messages: [{ role: "user", content: "one more" }] }));
+    expect(full.status).toBe(429);
+    expect((full.error as { code: string }).code).toBe("queue_full");
+    for (const id of ids) await t.gql(user.key, `mutation($id: ID!) { cancelGeneration(id: $id) { id } }`, { id });
+  });
+
+  it("429 insufficient_quota when the budget is exhausted", async () => {
+    const user = await t.createUser(undefined, { tier: "pro" });
+    await setQuota(t, user.id, 1);
+    const e = await failure(client(user.key).chat.completions.create({ model: "simulated/text", messages: [{ role: "user", content: "too expensive" }] }));
+    expect(e.status).toBe(429);
+    expect(e.error).toMatchObject({ type: "insufficient_quota", code: "insufficient_quota" });
+  });
+
+  it("503 when every candidate's circuit is open, 504 past the request's deadline", async () => {
+    const open = await t.gql(t.adminKey, `mutation { forceOpenCircuit(provider: "simulated") { state } }`);
+    expect(open.errors).toBeUndefined();
+    try {
+      const e = await failure(admin.chat.completions.create(
+        { model: "simulated/text", messages: [{ role: "user", content: `circuit ${Math.random()}` }], ...({ switchboard: { whenUnavailable: "FAIL" } } as object) },
+      ));
+      expect(e.status).toBe(503);
+      expect(e.headers?.get("x-switchboard-generation-id")).toBeTruthy();
+    } finally {
+      await t.gql(t.adminKey, `mutation { resetCircuit(provider: "simulated") { state } }`);
+    }
+    const late = await failure(admin.chat.completions.create(
+      { model: "simulated/text", messages: [{ role: "user", content: `slow ${Math.random()}` }], ...({ simulate: { latencyMs: 5000 } } as object) },
+      { headers: { "x-switchboard-deadline-seconds": "1" } },
+    ));
+    expect(late.status).toBe(504);
+    expect((late.error as { code: string }).code).toBe("deadline_exceeded");
+  }, 30_000);
+
+  it("a fallback mid-stream restarts on the next candidate without duplicating text (restart marker)", async () => {
+    fake.scenario = "cut"; // two content chunks, then the socket is destroyed
+    try {
+      const stream = await admin.chat.completions.create({
+        model: "openai/gpt-4o-mini", messages: [{ role: "user", content: `fall back ${Math.random()}` }], stream: true,
+        ...({ switchboard: { fallbackModels: ["simulated/text"] } } as object),
+      });
+      let text = "";
+      let id = "";
+      let restarts = 0;
+      let sawBeforeRestart = "";
+      let done = false;
+      for await (const c of stream) {
+        id = c.id;
+        if ((c as { switchboard?: { restart?: boolean } }).switchboard?.restart) {
+          restarts++;
+          sawBeforeRestart = text;
+          text = "";
+        }
+        for (const ch of c.choices) {
+          text += ch.delta.content ?? "";
+          if (ch.finish_reason) done = true;
+        }
+      }
+      expect(done).toBe(true);
+      const g = await gen(generationIdOf(id));
+      expect(g.status).toBe("SUCCEEDED");
+      expect(g.attempts.map((a: { model: string; status: string }) => [a.model, a.status]).at(-1)).toEqual(["text", "SUCCEEDED"]); // provider models: the fake's gpt-4o-mini, then simulated's text
+      expect(text).toBe(g.output.text);
+      // The cut answer had reached the client (the fake's words), so exactly one marker told it to drop them.
+      expect(restarts).toBe(1);
+      expect(sawBeforeRestart).toContain("You said");
+      expect(g.output.text).not.toContain("fake OpenAI answer");
+    } finally {
+      fake.scenario = "ok";
+    }
+  }, 30_000);
+
+  it("works with the Vercel AI SDK's OpenAI-compatible provider: generateText and streamText", async () => {
+    const sb = createOpenAICompatible({ name: "switchboard", baseURL: `http://127.0.0.1:${t.port}/v1`, apiKey: t.adminKey, includeUsage: true });
+    const g = await generateText({ model: sb("simulated/text"), prompt: "hello from the AI SDK", maxRetries: 0 });
+    expect(g.text.length).toBeGreaterThan(0);
+    expect(g.finishReason).toBe("stop");
+
+    const s = streamText({ model: sb("simulated/text"), prompt: `stream from the AI SDK ${Math.random()}`, maxRetries: 0 });
+    let text = "";
+    for await (const part of s.textStream) text += part;
+    expect(text).toBe(await s.text);
+    expect(text.length).toBeGreaterThan(0);
+  });
+});
