@@ -3,7 +3,8 @@
  * for `@anthropic-ai/sdk` and tools pointed at ANTHROPIC_BASE_URL. Without `stream` it waits for
  * the generation and answers one Message; with `stream: true` it follows the generation's events
  * as Anthropic's SSE events. Errors before the stream opens are JSON in Anthropic's shape (the
- * router's); a failure after it is an `error` event, never a message_stop.
+ * router's); a failure after it is an `error` event, never a message_stop. Restarts mid-stream
+ * go through the chat completions' StreamText (held while they repeat what was sent).
  */
 import type { ServerResponse } from "node:http";
 import { TERMINAL_STATUSES } from "../../../db/entities/generation.entity";
@@ -17,7 +18,7 @@ import type { V1Request, V1Route } from "../route";
 import { parseMessagesRequest } from "./messages-request";
 import { toMessage, type MessageOutput } from "./messages-response";
 import { MessagesStreamEncoder } from "./messages-stream";
-import { ReplayedText } from "./replayed-text";
+import { StreamText } from "../openai/chat-completions.stream-text";
 
 /**
  * The stored output with its finish reason and tool calls: the terminal event's view leaves them
@@ -54,7 +55,9 @@ async function stream(r: V1Request, cmd: V1Command): Promise<void> {
   res.on("close", () => void events.return?.());
   openStream(res, { ...responseHeaders(gen), "request-id": r.viewer.requestId });
   const enc = new MessagesStreamEncoder(gen.id, servedModel(gen));
-  const text = new ReplayedText();
+  // Nothing sent twice across restarts; Anthropic's stream has no restart marker, so text that
+  // departs from what was sent (a fallback answering differently) ends the stream instead.
+  const text = new StreamText();
   const fail = (g: Pick<GenerationView, "status" | "errorCode" | "errorMessage">): void => void res.end(enc.error(anthropicErrorBody(fromGeneration(g))));
   const diverged = (): void =>
     void res.end(enc.error({ type: "error", error: { type: "api_error", message: `The upstream stream broke mid-answer and its retry answered differently; the partial answer is void (generation ${gen.id})` } }));
@@ -63,18 +66,17 @@ async function stream(r: V1Request, cmd: V1Command): Promise<void> {
     for await (const ev of events) {
       if (res.destroyed) return;
       if (ev.type === "STARTED" || ev.type === "RESTARTED") text.restart();
-      const piece = ev.type === "DELTA" ? text.push(ev.delta ?? "") : ev.type === "SNAPSHOT" && ev.text ? text.push(ev.text) : "";
-      if (piece === null) return diverged();
-      if (piece) res.write(enc.delta(piece));
+      const piece = ev.type === "DELTA" ? text.delta(ev.delta ?? "") : ev.type === "SNAPSHOT" ? text.snapshot(ev.text ?? "") : undefined;
+      if (piece?.restart) return diverged();
+      if (piece?.text) res.write(enc.delta(piece.text));
       const g = fromEventView(ev.generation);
       if (!TERMINAL_STATUSES.includes(g.status)) continue;
       if (g.status !== "SUCCEEDED") return fail(g);
       const out = await fullOutput(r, g);
       // Whatever the events did not carry (an adapter that does not stream), without repeating what they did.
-      text.restart();
-      const rest = text.push(out?.text ?? "");
-      if (rest === null || !text.complete()) return diverged();
-      return void res.end(enc.delta(rest) + enc.finish(out));
+      const rest = text.finish(out?.text ?? "");
+      if (rest.restart) return diverged();
+      return void res.end(enc.delta(rest.text) + enc.finish(out));
     }
     // The events ended without a terminal state (the client left, or the subscription failed).
     if (!res.destroyed) fail({ status: "FAILED", errorCode: "PROVIDER_UNAVAILABLE", errorMessage: "The generation's event stream ended early" });
