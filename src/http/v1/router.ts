@@ -12,6 +12,7 @@ import type { Logger } from "../../observability/logger";
 import type { BlobStore } from "../../storage/blob-store";
 import { createAuthenticate } from "../auth";
 import { requestIdFor } from "../observability.plugin";
+import { messagesRoute } from "./anthropic/messages.route";
 import { v1Authenticate } from "./auth";
 import { EMBEDDINGS_ROUTES } from "./openai/embeddings.route";
 import { IMAGES_ROUTES } from "./openai/images.route";
@@ -28,6 +29,7 @@ const ROUTES: V1Route[] = [
   ...EMBEDDINGS_ROUTES,
   ...IMAGES_ROUTES,
   ...MODELS_ROUTES,
+  messagesRoute,
 ];
 
 export interface V1RouterDeps {
