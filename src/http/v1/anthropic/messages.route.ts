@@ -6,11 +6,11 @@
  * router's); a failure after it is an `error` event, never a message_stop. Restarts mid-stream
  * go through the chat completions' StreamText (held while they repeat what was sent).
  */
-import type { ServerResponse } from "node:http";
 import { TERMINAL_STATUSES } from "../../../db/entities/generation.entity";
 import { fromEventView, type GenerationView } from "../../../realtime/generation-event";
 import { sendJson } from "../../http-utils";
 import { readJsonBody } from "../body";
+import { openEventStream } from "../event-stream";
 import { anthropicErrorBody, fromGeneration, sendV1Error } from "../errors";
 import { attemptsOf, followGeneration, runToTerminal, startGeneration, type V1Command } from "../generation-call";
 import { responseHeaders, servedModel, switchboardOptions } from "../headers";
@@ -37,23 +37,12 @@ async function answer(r: V1Request, cmd: V1Command): Promise<void> {
   sendJson(r.res, 200, toMessage(gen.id, servedModel(gen), await fullOutput(r, gen)), headers);
 }
 
-function openStream(res: ServerResponse, headers: Record<string, string>): void {
-  res.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache",
-    connection: "keep-alive",
-    "x-accel-buffering": "no", // proxies must not hold events back
-    ...headers,
-  });
-  res.flushHeaders();
-}
-
 async function stream(r: V1Request, cmd: V1Command): Promise<void> {
   const gen = await startGeneration(r.services, r.viewer, "ANTHROPIC", cmd);
   const events = await followGeneration(r.services, gen, () => r.services.generations.get(r.viewer, gen.id));
   const { res } = r;
   res.on("close", () => void events.return?.());
-  openStream(res, { ...responseHeaders(gen), "request-id": r.viewer.requestId });
+  openEventStream(res, { ...responseHeaders(gen), "request-id": r.viewer.requestId });
   const enc = new MessagesStreamEncoder(gen.id, servedModel(gen));
   // Nothing sent twice across restarts; Anthropic's stream has no restart marker, so text that
   // departs from what was sent (a fallback answering differently) ends the stream instead.
