@@ -17,6 +17,7 @@ import { v1Authenticate } from "./auth";
 import { EMBEDDINGS_ROUTES } from "./openai/embeddings.route";
 import { IMAGES_ROUTES } from "./openai/images.route";
 import { MODELS_ROUTES } from "./openai/models.route";
+import { RESPONSES_ROUTES } from "./openai/responses.route";
 import { fromThrown, sendV1Error, type ApiShape } from "./errors";
 import type { V1Route } from "./route";
 import { chatCompletionsRoutes } from "./openai/chat-completions.route";
@@ -29,6 +30,7 @@ const ROUTES: V1Route[] = [
   ...EMBEDDINGS_ROUTES,
   ...IMAGES_ROUTES,
   ...MODELS_ROUTES,
+  ...RESPONSES_ROUTES,
   messagesRoute,
 ];
 
