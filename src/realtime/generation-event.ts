@@ -72,6 +72,9 @@ export function toEventView(g: GenerationView): GenerationViewJson {
 export function fromEventView(s: GenerationViewJson): GenerationView {
   return {
     ...s,
+    // An event published by a process from before these fields (a rolling deploy) lacks them.
+    source: s.source ?? "GRAPHQL",
+    requestId: s.requestId ?? null,
     createdAt: new Date(s.createdAt),
     startedAt: s.startedAt ? new Date(s.startedAt) : null,
     completedAt: s.completedAt ? new Date(s.completedAt) : null,
