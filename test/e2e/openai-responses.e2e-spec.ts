@@ -3,11 +3,16 @@
  * test server, the simulated provider answering: a waited-for response, a streamed one whose
  * deltas add up to the answer, background responses retrieved until done and cancelled, a dropped
  * stream resumed with `starting_after` (exactly the events after N: the same events a full replay
- * has there, nothing missing or repeated), and errors in OpenAI's shape.
+ * has there, nothing missing or repeated), function tools through a fake OpenAI upstream
+ * (function_call items), and errors in OpenAI's shape.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import OpenAI from "openai";
 import type { ResponseStreamEvent } from "openai/resources/responses/responses";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startOpenAIFake, type OpenAIFake } from "../fakes/openai.fake";
 import { until } from "../helpers/stream-protocol";
 import { startTestApp, type TestApp } from "../helpers/test-app";
 
@@ -31,13 +36,21 @@ async function collect(stream: AsyncIterable<ResponseStreamEvent>): Promise<Resp
 describe("OpenAI-compatible /v1/responses", () => {
   let t: TestApp;
   let client: OpenAI;
+  let fake: OpenAIFake;
+  let dir: string;
 
   beforeAll(async () => {
-    t = await startTestApp();
+    fake = await startOpenAIFake();
+    dir = mkdtempSync(path.join(tmpdir(), "sb-openai-responses-"));
+    const file = path.join(dir, "providers.json");
+    writeFileSync(file, JSON.stringify({ tiers: { free: ["simulated/text"] } }));
+    t = await startTestApp({ providers: { file, vendors: { openai: { baseUrl: `${fake.url}/v1`, keys: [{ label: "env-1", key: "sk-test-openai-1234" }] } } } });
     client = new OpenAI({ apiKey: t.adminKey, baseURL: `http://127.0.0.1:${t.port}/v1`, maxRetries: 0 });
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
+    await fake?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it("answers a Response object; the generation is of source OPENAI with the request id, instructions as its system text", async () => {
@@ -86,6 +99,19 @@ describe("OpenAI-compatible /v1/responses", () => {
     expect(done.text).toBe(text);
     // The same request, waited for, answers the same text (the simulated provider is deterministic).
     expect((await client.responses.create({ model: "simulated/text", input: "Describe a winter morning" })).output_text).toBe(text);
+  });
+
+  it("passes function tools to the provider; its tool call comes back as a function_call item, streamed too", async () => {
+    const tools = [{ type: "function" as const, name: "get_weather", description: "Weather for a city", parameters: { type: "object", properties: { city: { type: "string" } } }, strict: false }];
+    const resp = await client.responses.create({ model: "openai/gpt-4o-mini", input: "weather in Oslo?", tools, tool_choice: "auto" });
+    expect(resp.status).toBe("completed");
+    const call = resp.output.find((o) => o.type === "function_call");
+    expect(call).toMatchObject({ type: "function_call", call_id: "call_fake_0", name: "get_weather", status: "completed" });
+    expect(() => JSON.parse((call as { arguments: string }).arguments)).not.toThrow();
+    const evs = await collect(await client.responses.create({ model: "openai/gpt-4o-mini", input: "weather in Bergen?", tools, stream: true }));
+    const done = evs.filter((e) => e.type === "response.output_item.done").map((e) => (e as { item: { type: string } }).item.type);
+    expect(done).toContain("function_call");
+    expect(evs.at(-1)?.type).toBe("response.completed");
   });
 
   it("background: answers at once, and retrieve follows it to completed", async () => {
@@ -155,6 +181,13 @@ describe("OpenAI-compatible /v1/responses", () => {
       const bad = new OpenAI({ apiKey: "sb_nope", baseURL: `http://127.0.0.1:${t.port}/v1`, maxRetries: 0 });
       const err = await bad.responses.create({ model: "simulated/text", input: "hi" }).catch((e: unknown) => e);
       expect(err).toMatchObject({ status: 401, type: "authentication_error", code: "invalid_api_key" });
+    });
+
+    it("403 for a model the key's tier may not use", async () => {
+      const free = new OpenAI({ apiKey: (await t.createUser("free-responses@example.com", { tier: "free" })).key, baseURL: `http://127.0.0.1:${t.port}/v1`, maxRetries: 0 });
+      const err = await free.responses.create({ model: "openai/gpt-4o-mini", input: "hi" }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ status: 403, type: "permission_error", code: "model_not_allowed" });
+      expect((await free.responses.create({ model: "simulated/text", input: "hi" })).status).toBe("completed");
     });
 
     it("400 naming the param", async () => {
