@@ -21,6 +21,7 @@ import { GenerationService } from "../domain/generations/generation.service";
 import { GenerationStore } from "../domain/generations/generation.store";
 import { SweeperService } from "../domain/generations/sweeper.service";
 import { SyncRun } from "../domain/generations/sync-run";
+import { InProcessRuns } from "../domain/generations/in-process-runs";
 import { EmbeddingBatcher } from "../domain/generations/run/embedding-batcher";
 import { GenerationRunner } from "../domain/generations/run/runner";
 import { UserFairness } from "../domain/resilience/user-fairness";
@@ -123,12 +124,13 @@ export async function buildServices(config: AppConfig, infra: Infrastructure, op
   cleanup.defer(await bus.subscribe(Topic.CANCEL_GENERATION, undefined, ({ generationId }) => void runner.abort(generationId)));
   // A lease outlives the longest run (every fallback call timing out) and then frees itself.
   const fairness = new UserFairness(publisher, config.redis.prefix, config.resilience.userMaxInFlight, 8 * config.worker.providerTimeoutMs + 60_000, (userId) => generationStore.othersQueued(userId));
+  const inProcess = new InProcessRuns(publisher, config.redis.prefix);
   const sync = opts.api && config.sync.inProcess
-    ? new SyncRun({ runner, guards: queue, events, reload: (id) => generationStore.getById(id), fairness, log, cfg: { slots: config.sync.slots, guardMs: config.worker.lockMs, backoffMs: config.worker.backoffMs } })
+    ? new SyncRun({ runner, queue, leases: inProcess, events, reload: (id) => generationStore.getById(id), fairness, log, cfg: { slots: config.sync.slots, leaseMs: config.worker.lockMs, backoffMs: config.worker.backoffMs } })
     : undefined;
   const generations = new GenerationService(ds, registry, queue, events, config.limits, log, metrics, quotas, planner, rateLimits, coalescer, router, providers,
     (viewer, url) => webhooks.checkCallbackUrl(viewer, url), sync);
-  const sweeper = new SweeperService(ds, queue, events, config.sweeper, log, metrics);
+  const sweeper = new SweeperService(ds, queue, events, config.sweeper, log, metrics, inProcess);
   const monitoring = new Monitoring({ ds, redis, prefix: config.redis.prefix, events, alerts, providers, metrics, log, queueDepth: () => queue.depth(), config: config.monitoring });
   cleanup.defer(() => monitoring.stop());
   // Webhooks: terminal events and budget warnings become deliveries wherever they happen (API or worker).

@@ -74,31 +74,9 @@ export class GenerationQueue implements GenerationScheduler {
     return true;
   }
 
-  // --- the guard of an in-process run (the fast sync path, domain/generations/sync-run.ts): the
-  // generation's own job, delayed; it runs on a worker only if the API process stops pushing it back.
-
-  /** Adds the generation's job delayed by `delayMs`. */
-  async guard(generationId: string, priority: Priority, userId: string, delayMs: number): Promise<void> {
-    await this.queue.add("generate", { generationId, userId }, { ...this.jobOptions(generationId, priority), delay: delayMs });
-  }
-
-  /** Pushes the guard back to `delayMs` from now; false when it is no longer delayed (it fired, or is gone). */
-  async extendGuard(generationId: string, delayMs: number): Promise<boolean> {
-    const job = await this.queue.getJob(generationId);
-    return job ? job.changeDelay(delayMs).then(() => true, () => false) : false;
-  }
-
-  /** The in-process run ended the generation: its guard goes (a guard a worker already took stays). */
-  async dropGuard(generationId: string): Promise<void> {
-    await this.queue.remove(generationId).catch(() => 0);
-  }
-
-  /** The in-process run handed the generation to the queue: its guard is its job from now on, due in `delayMs`. */
-  async fireGuard(generationId: string, priority: Priority, userId: string, delayMs: number): Promise<void> {
-    const job = await this.queue.getJob(generationId);
-    if (!job) return this.guard(generationId, priority, userId, delayMs); // Redis lost it
-    if (!(await job.isDelayed())) return; // a worker has it already
-    await (delayMs > 0 ? job.changeDelay(delayMs) : job.promote()).catch(() => undefined);
+  /** Adds the generation's job due in `delayMs` (an in-process run, domain/generations/sync-run.ts, handed to the queue). */
+  async enqueueIn(generationId: string, priority: Priority, userId: string, delayMs: number): Promise<void> {
+    await this.queue.add("generate", { generationId, userId }, { ...this.jobOptions(generationId, priority), delay: Math.max(0, delayMs) });
   }
 
   async remove(generationId: string): Promise<boolean> {

@@ -5,7 +5,8 @@ export const sync = {
   /**
    * A createGeneration(wait) or /v1 request runs its generation in the API process when a local
    * slot is free (and its user is under USER_MAX_IN_FLIGHT), instead of a round trip through the
-   * queue. A delayed guard job recovers it if the process dies. Off: every request is queued.
+   * queue, under a liveness lease (JOB_LOCK_MS) the sweeper respects: if the process dies the lease
+   * lapses and the sweeper re-enqueues the generation for a worker. Off: every request is queued.
    */
   inProcess: bool("SYNC_IN_PROCESS", true),
   /** Generations one API process runs in-process at once; beyond them requests take the queue. */

@@ -3,6 +3,8 @@
  * whose job is gone (Redis flushed, crash between insert and enqueue) or failed out of
  * BullMQ (stalled too often), and fails those past the maximum age. Safe to run on many
  * nodes at once: re-enqueueing is idempotent by job id and expiry is a conditional update.
+ * A generation an API process runs itself (the fast sync path) has no job but a live lease
+ * (in-process-runs.ts): it is left alone until the lease lapses.
  */
 import type { DataSource } from "typeorm";
 import type { Priority } from "../../db/entities/generation.entity";
@@ -12,6 +14,7 @@ import type { GenerationEvents } from "./generation-events";
 import type { GenerationScheduler } from "./scheduler";
 import { GenerationStore } from "./generation.store";
 import { republishLostTerminalEvents } from "./lost-terminal-events";
+import type { InProcessRuns } from "./in-process-runs";
 
 export interface SweeperConfig {
   graceMs: number;
@@ -29,6 +32,8 @@ export class SweeperService {
     private readonly cfg: SweeperConfig,
     private readonly log: Logger,
     private readonly metrics: Metrics,
+    /** The fast sync path's leases: a generation run in-process has no job while its lease lives. */
+    private readonly inProcess?: Pick<InProcessRuns, "alive">,
   ) {
     this.store = new GenerationStore(ds);
   }
@@ -40,6 +45,8 @@ export class SweeperService {
     let requeued = 0;
     for (const r of rows) {
       const state = await this.scheduler.state(r.id);
+      // Run in-process by an API node (the fast sync path): no job while its lease lives.
+      if (state === "missing" && (await this.inProcess?.alive(r.id))) continue;
       if (state === "missing" || state === "failed" || state === "completed") {
         await this.scheduler.requeue(r.id, r.priority);
         requeued++;

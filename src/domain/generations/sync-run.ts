@@ -6,15 +6,17 @@
  *
  * What keeps an accepted request from being lost or charged twice: the row and its
  * reservation are committed by admission before anything runs (as on the queued path), and
- * before the claim this process adds the generation's own job to the queue *delayed* (the
- * guard), pushing it back while the run lives. If the process dies, the guard comes due on a
- * worker, whose claim takes the RUNNING row over exactly as it takes over a dead worker's
- * job: the lost attempt is closed uncharged (`worker_lost`), a fresh run streams after
- * RESTARTED, and every transition is conditional on (status, run_attempt), so the dead run can
- * never finish it too. The reservation is released once, by whichever run ends it (the
- * ledger's unique release entry). When the run ends the generation the guard is dropped; when
- * it hands it back (a retry, every key cooling down, an OPEN circuit, shutdown) the guard
- * becomes its job.
+ * before the claim this process takes the generation's liveness lease (in-process-runs.ts),
+ * pushing it forward while the run lives. The generation has no job meanwhile (no enqueue,
+ * pickup or finish in the queue). If the process dies, the lease lapses and the sweeper
+ * re-enqueues the generation (it re-enqueues every QUEUED/RUNNING row without a job and
+ * without a live lease); a worker's claim then takes the RUNNING row over exactly as it takes
+ * over a dead worker's job: the lost attempt is closed uncharged (`worker_lost`), a fresh run
+ * streams after RESTARTED, and every transition is conditional on (status, run_attempt), so
+ * the dead run can never finish it too. The reservation is released once, by whichever run
+ * ends it (the ledger's unique release entry). When the run hands the generation to the queue
+ * (a retry, every key cooling down, an OPEN circuit, shutdown) its job is added first, then
+ * the lease goes.
  *
  * Who takes the fast path: a generation that is not a coalesced follower (a follower has no
  * job of its own) and not LOW priority (LOW yields to queued work), while this process has
@@ -28,27 +30,25 @@ import type { Logger } from "../../observability/logger";
 import type { UserFairness } from "../resilience/user-fairness";
 import type { GenerationEvents } from "./generation-events";
 import { queueAction, superseded, type RunJob, type RunOutcome } from "./run/outcome";
+import type { InProcessRuns } from "./in-process-runs";
 import { waitForTerminal } from "./terminal-waiter";
 
 /** What the fast path needs from the job queue (jobs/queues.ts implements it on BullMQ). */
-export interface RunGuards {
-  /** Adds the generation's job delayed by `delayMs`. */
-  guard(generationId: string, priority: Priority, userId: string, delayMs: number): Promise<void>;
-  /** Pushes the guard back to `delayMs` from now; false when it is no longer delayed. */
-  extendGuard(generationId: string, delayMs: number): Promise<boolean>;
-  /** The run ended the generation: its guard goes. */
-  dropGuard(generationId: string): Promise<void>;
-  /** The run handed the generation to the queue: the guard is its job, due in `delayMs`. */
-  fireGuard(generationId: string, priority: Priority, userId: string, delayMs: number): Promise<void>;
+export interface SyncQueue {
+  /** Adds the generation's job due in `delayMs`. */
+  enqueueIn(generationId: string, priority: Priority, userId: string, delayMs: number): Promise<void>;
   /** A parked job of the user runs now (fairness); false when it is not delayed. */
   promote(generationId: string): Promise<boolean>;
 }
 
+/** The liveness leases (in-process-runs.ts). */
+export type RunLeases = Pick<InProcessRuns, "hold" | "drop">;
+
 export interface SyncRunConfig {
   /** Runs at once in this process (SYNC_IN_PROCESS_SLOTS). */
   slots: number;
-  /** How long a guard waits before a worker takes the run over (JOB_LOCK_MS, as a dead worker's job), ms. */
-  guardMs: number;
+  /** How long a lease outlives its last push (JOB_LOCK_MS, as a dead worker's job lock); pushed every half of it, ms. */
+  leaseMs: number;
   /** Base of a retry's backoff when the provider gave no Retry-After (JOB_BACKOFF_MS), ms. */
   backoffMs: number;
 }
@@ -56,7 +56,8 @@ export interface SyncRunConfig {
 export interface SyncRunDeps {
   /** The GenerationRunner (run/runner.ts) the workers use: named by its one method, so this file does not import the run's graph. */
   runner: { run(job: RunJob): Promise<RunOutcome> };
-  guards: RunGuards;
+  queue: SyncQueue;
+  leases: RunLeases;
   events: Pick<GenerationEvents, "subscribe">;
   reload: (id: string) => Promise<GenerationEntity>;
   fairness?: UserFairness;
@@ -108,51 +109,57 @@ export class SyncRun {
     return waitForTerminal(this.d.events, this.d.reload, gen.id, Math.max(0, until - Date.now()));
   }
 
-  /** The run itself; never throws (a run that broke leaves its guard to recover the generation). */
+  /** The run itself; never throws (a run that broke is handed to the queue, or recovered by the sweeper). */
   private async execute(gen: GenerationEntity, fair: UserFairness | undefined): Promise<RunOutcome | null> {
-    const { guards, cfg, log } = this.d;
+    const { leases, cfg, log } = this.d;
     let outcome: RunOutcome | null = null;
     let beat: NodeJS.Timeout | undefined;
+    let leased = false;
     try {
       try {
-        // Before the claim: from here on a death of this process is recovered by the guard.
-        await guards.guard(gen.id, gen.priority, gen.userId, cfg.guardMs);
-        beat = setInterval(() => void guards.extendGuard(gen.id, cfg.guardMs).catch(() => false), Math.max(50, Math.floor(cfg.guardMs / 2)));
+        // Before the claim: from here on a death of this process is recovered by the sweeper once the lease lapses.
+        await leases.hold(gen.id, cfg.leaseMs);
+        leased = true;
+        beat = setInterval(() => void leases.hold(gen.id, cfg.leaseMs).catch(() => undefined), Math.max(50, Math.floor(cfg.leaseMs / 2)));
         beat.unref();
       } catch (err) {
-        // Redis is away: run anyway; a death now leaves a QUEUED/RUNNING row with no job, which the sweeper re-enqueues.
-        log.error({ err, generationId: gen.id }, "adding the guard of an in-process run failed; the sweeper recovers it if this process dies");
+        // Redis is away: run anyway; the sweeper may re-enqueue it meanwhile (a worker's claim then supersedes this run).
+        log.error({ err, generationId: gen.id }, "taking the lease of an in-process run failed");
       }
       outcome = await this.d.runner.run({ generationId: gen.id, isLastAttempt: false });
     } catch (err) {
-      log.error({ err, generationId: gen.id }, "in-process run failed; its guard hands it to a worker");
+      log.error({ err, generationId: gen.id }, "in-process run failed; it goes to the queue");
     } finally {
       clearInterval(beat);
       this.running--;
       if (fair) await this.releaseLease(fair, gen);
     }
-    if (outcome) await this.settleGuard(gen, outcome).catch((err) => log.warn({ err, generationId: gen.id }, "settling an in-process run's guard failed"));
+    try {
+      await this.handOver(gen, outcome);
+      if (leased) await leases.drop(gen.id);
+    } catch (err) {
+      // The lease lapses by itself; the sweeper then re-enqueues the generation if it still needs a run.
+      log.warn({ err, generationId: gen.id }, "handing an in-process run to the queue failed; the sweeper recovers it");
+    }
     return outcome;
   }
 
-  private async settleGuard(gen: GenerationEntity, o: RunOutcome): Promise<void> {
-    const action = queueAction(o);
-    if (action.kind === "complete") {
-      // Another run owns it (its guard came due, or the sweeper re-enqueued it): that job is its job now.
-      if (o.kind === "skipped" && o.reason === SUPERSEDED) return;
-      return this.d.guards.dropGuard(gen.id);
-    }
+  /** A run that did not end the generation: its job goes to the queue (before the lease goes, so it is never without both). */
+  private async handOver(gen: GenerationEntity, o: RunOutcome | null): Promise<void> {
+    const action = o ? queueAction(o) : { kind: "delay" as const, delayMs: this.d.cfg.backoffMs };
+    // Ended, cancelled, or another run owns it (the sweeper re-enqueued it): nothing to hand over.
+    if (action.kind === "complete") return;
     const delayMs = action.kind === "delay"
       ? action.delayMs
       : Math.min(action.error.maxDelayMs ?? Infinity, action.error.delayMs ?? Math.round(Math.random() * this.d.cfg.backoffMs));
-    await this.d.guards.fireGuard(gen.id, gen.priority, gen.userId, delayMs);
+    await this.d.queue.enqueueIn(gen.id, gen.priority, gen.userId, delayMs);
   }
 
   /** As a worker does when a run ends: the lease goes, and the user's oldest parked job runs. */
   private async releaseLease(fair: UserFairness, gen: GenerationEntity): Promise<void> {
     try {
       await fair.release(gen.userId, gen.id);
-      for (let id = await fair.unpark(gen.userId); id; id = await fair.unpark(gen.userId)) if (await this.d.guards.promote(id)) return;
+      for (let id = await fair.unpark(gen.userId); id; id = await fair.unpark(gen.userId)) if (await this.d.queue.promote(id)) return;
     } catch (err) {
       this.d.log.warn({ err, generationId: gen.id }, "releasing an in-process run's fairness lease failed (it expires by itself)");
     }

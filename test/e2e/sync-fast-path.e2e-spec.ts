@@ -1,0 +1,160 @@
+/**
+ * The fast sync path (SYNC_IN_PROCESS, src/domain/generations/sync-run.ts), tried as a client
+ * would try to break it: a waiting request runs in the API process (no worker anywhere, and it
+ * still completes with a whole stream), with fewer Redis commands than the queued path; a
+ * burst beyond the local slots, LOW priority and a user over USER_MAX_IN_FLIGHT take the
+ * queue; and an API process SIGKILLed mid-call has its generation recovered (its liveness
+ * lease lapses, the sweeper re-enqueues it, a worker takes it over), finished exactly once,
+ * charged once and its reservation released once.
+ */
+import { Redis } from "ioredis";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { REDIS_URL } from "../helpers/infra";
+import { CREATE, SUB, rebuild, terminal, until, type Ev } from "../helpers/stream-protocol";
+import { collect, startTestApp, type TestApp } from "../helpers/test-app";
+import { spawnWorker, type WorkerProcess } from "../helpers/worker-process";
+
+const MY = `subscription { myGenerations { seq type generation { id status } } }`;
+
+const text = (prompt: string, extra: Record<string, unknown> = {}) => ({ modality: "TEXT", model: "simulated/text", prompt: `${prompt} ${Math.random()}`, ...extra });
+const slow = (latencyMs: number) => ({ params: { simulate: { latencyMs } } });
+
+async function create(t: TestApp, key: string, input: Record<string, unknown>): Promise<{ id: string; status: string }> {
+  const res = await t.gql(key, CREATE, { input });
+  expect(res.errors).toBeUndefined();
+  return res.data!.createGeneration;
+}
+
+describe("the fast sync path", () => {
+  const apps: TestApp[] = [];
+  const children: WorkerProcess[] = [];
+  const start = async (...args: Parameters<typeof startTestApp>) => {
+    const t = await startTestApp(...args);
+    apps.unshift(t);
+    return t;
+  };
+  afterEach(async () => {
+    for (const c of children.splice(0)) await c.stop("SIGKILL");
+    for (const t of apps.splice(0)) await t.close();
+  });
+  afterAll(async () => {
+    for (const t of apps) await t.close();
+  });
+
+  it("runs a waiting request in the API process (no worker anywhere) with a whole stream: QUEUED is seq 1, then STARTED … SUCCEEDED, gap-free", { timeout: 60_000 }, async () => {
+    const t = await start({}, { workers: false });
+    type MyEv = { seq: number; type: string; generation: { id: string; status: string } };
+    const events: MyEv[] = [];
+    const sub = collect<MyEv>(t.wsClient(t.adminKey), MY, {}, (e) => e.type === "SUCCEEDED", 30_000);
+    // The subscription is live once a queued (never run: no worker) generation's QUEUED reaches it.
+    const probe = await create(t, t.adminKey, text("probe"));
+    await until(() => sub.events.some((e) => e.generation.id === probe.id), Boolean, 10_000, "the probe's QUEUED");
+    const g = await create(t, t.adminKey, { ...text("fast"), wait: 20, ...slow(200) });
+    expect(g.status).toBe("SUCCEEDED");
+    events.push(...(await sub.done).filter((e) => e.generation.id === g.id));
+    expect(events[0]).toMatchObject({ seq: 1, type: "QUEUED" });
+    expect(events[1]).toMatchObject({ seq: 2, type: "STARTED" });
+    expect(events.at(-1)!.type).toBe("SUCCEEDED");
+    for (let i = 1; i < events.length; i++) expect(events[i].seq).toBe(events[i - 1].seq + 1);
+    const [row] = await t.app.ds.query(`SELECT status, run_attempt FROM generations WHERE id = $1`, [g.id]);
+    expect(row).toEqual({ status: "SUCCEEDED", run_attempt: 1 });
+    // It never had a job, and its liveness lease is gone with the run.
+    expect(await t.app.queue.state(g.id)).toBe("missing");
+    expect(await t.app.redis.exists(`${t.config.redis.prefix}:inproc:${g.id}`)).toBe(0);
+  });
+
+  it("a burst beyond SYNC_IN_PROCESS_SLOTS takes the queue; LOW priority and requests without wait always do", { timeout: 60_000 }, async () => {
+    const t = await start({ sync: { slots: 2 } }, { workers: false });
+    const burst = await Promise.all([0, 1, 2, 3].map((i) => create(t, t.adminKey, { ...text(`burst ${i}`), wait: 8, ...slow(1500) })));
+    const statuses = burst.map((g) => g.status).sort();
+    expect(statuses).toEqual(["QUEUED", "QUEUED", "SUCCEEDED", "SUCCEEDED"]);
+    for (const g of burst.filter((x) => x.status === "QUEUED")) expect(await t.app.queue.state(g.id)).toBe("waiting");
+    const low = await create(t, t.adminKey, { ...text("low"), wait: 2, priority: "LOW" });
+    expect(low.status).toBe("QUEUED");
+    expect(await t.app.queue.state(low.id)).toBe("waiting");
+  });
+
+  it("USER_MAX_IN_FLIGHT still holds: while others have work queued, a user at the cap takes the queue", { timeout: 60_000 }, async () => {
+    const t = await start({ resilience: { userMaxInFlight: 1 } }, { workers: false });
+    const a = await t.createUser();
+    const b = await t.createUser();
+    await create(t, b.key, text("someone else's queued work")); // no worker: it stays QUEUED, so the cap binds
+    const two = await Promise.all([0, 1].map((i) => create(t, a.key, { ...text(`capped ${i}`), wait: 6, ...slow(1200) })));
+    expect(two.map((g) => g.status).sort()).toEqual(["QUEUED", "SUCCEEDED"]);
+    // The lease was released when the run ended: the next request runs in-process again.
+    const next = await create(t, a.key, { ...text("after the first ended"), wait: 6 });
+    expect(next.status).toBe("SUCCEEDED");
+  });
+
+  it("completes a waiting request with fewer Redis commands than the queued path", { timeout: 120_000 }, async () => {
+    /** The Redis commands naming the app's prefix while `n` waiting requests run one after another. */
+    async function commandsPerRequest(inProcess: boolean, n: number): Promise<number> {
+      const t = await start({ sync: { inProcess } });
+      const prefix = t.config.redis.prefix;
+      for (let i = 0; i < 3; i++) expect((await create(t, t.adminKey, { ...text("warm-up"), wait: 10 })).status).toBe("SUCCEEDED");
+      const monitor = await new Redis(REDIS_URL).monitor();
+      let count = 0;
+      monitor.on("monitor", (_time: string, args: string[]) => {
+        if (args.some((a) => a.includes(prefix))) count++;
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      const before = count; // background polling while idle is counted on both sides alike
+      for (let i = 0; i < n; i++) expect((await create(t, t.adminKey, { ...text(`counted ${i}`), wait: 10 })).status).toBe("SUCCEEDED");
+      await new Promise((r) => setTimeout(r, 300)); // a worker's job completion comes after the answer
+      const used = count - before;
+      monitor.disconnect();
+      await t.close();
+      apps.splice(apps.indexOf(t), 1);
+      return used / n;
+    }
+    const queued = await commandsPerRequest(false, 20);
+    const fast = await commandsPerRequest(true, 20);
+    console.log(JSON.stringify({ redisCommandsPerWaitingRequest: { queued, inProcess: fast } }));
+    expect(fast).toBeLessThan(queued * 0.6); // about half, measured: no enqueue, pickup, job lock or finish
+  });
+
+  it("an API process SIGKILLed mid-call: the sweeper re-enqueues it once its lease lapses, a worker finishes it once, charged once, its reservation released once", { timeout: 240_000 }, async () => {
+    // Its in-process workers and sweeper recover the run once the dead process's lease (JOB_LOCK_MS) lapses.
+    const t = await start({ worker: { lockMs: 1000 }, sweeper: { intervalMs: 500, graceMs: 1000 } });
+    const user = await t.createUser();
+    const api = await spawnWorker(t, { JOB_LOCK_MS: "1000" }, 120_000, ["serve", "--no-worker"]);
+    children.push(api);
+    const prompt = `killed mid-call ${Math.random()}`;
+    const answer = fetch(`http://127.0.0.1:${api.metricsPort}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${user.key}` },
+      body: JSON.stringify({ query: CREATE, variables: { input: { modality: "TEXT", model: "simulated/text", prompt, wait: 60, ...slow(4000) } } }),
+    }).then(() => "answered", () => "connection lost");
+    const [{ id }] = await until<{ id: string }[]>(
+      () => t.app.ds.query(`SELECT g.id FROM generations g JOIN generation_attempts a ON a.generation_id = g.id WHERE g.prompt = $1 AND g.status = 'RUNNING' AND a.status = 'RUNNING'`, [prompt]),
+      (rows: unknown[]) => rows.length === 1, 60_000, "the in-process run's attempt",
+    );
+    const [{ reserved_micros: reserved }] = await t.app.ds.query(`SELECT reserved_micros FROM generations WHERE id = $1`, [id]);
+    expect(Number(reserved)).toBeGreaterThan(0);
+    const sub = collect<Ev>(t.wsClient(user.key), SUB, { id }, terminal, 90_000);
+    await until(() => sub.events.filter((e) => e.type === "DELTA").length, (n) => n >= 2, 30_000, "deltas from the API process");
+    // No worker runs it (it has no job): the API process does, under its liveness lease — which the sweeper respects.
+    expect(await t.app.queue.state(id)).toBe("missing");
+    expect(await t.app.redis.exists(`${t.config.redis.prefix}:inproc:${id}`)).toBe(1);
+    api.child.kill("SIGKILL");
+    expect(await api.exited).toBe("SIGKILL");
+    expect(await answer).toBe("connection lost");
+    const events = await sub.done;
+    expect(sub.errors).toEqual([]);
+    for (let i = 1; i < events.length; i++) expect(events[i].seq).toBe(events[i - 1].seq + 1);
+    const types = events.map((e) => e.type);
+    expect(types).toContain("RESTARTED");
+    expect(types.at(-1)).toBe("SUCCEEDED");
+    const [row] = await t.app.ds.query(`SELECT status, run_attempt, cost_micros, output->>'text' AS text FROM generations WHERE id = $1`, [id]);
+    expect([row.status, row.run_attempt]).toEqual(["SUCCEEDED", 2]);
+    expect(rebuild(events)).toBe(row.text);
+    const attempts = await t.app.ds.query(`SELECT attempt_no, status, error_kind, cost_micros FROM generation_attempts WHERE generation_id = $1 ORDER BY attempt_no`, [id]);
+    expect(attempts.map((a: { status: string; error_kind: string | null }) => [a.status, a.error_kind])).toEqual([["FAILED", "worker_lost"], ["SUCCEEDED", null]]);
+    const ledger = await t.app.ds.query(`SELECT kind, attempt_no, amount_micros FROM spend_ledger WHERE generation_id = $1 ORDER BY kind, attempt_no`, [id]);
+    // Reserved (and extended for the takeover's attempt) as any run is; charged for the one call that finished, released once.
+    expect(ledger.filter((l: { kind: string }) => l.kind === "charge" || l.kind === "release").map((l: { kind: string; attempt_no: number }) => [l.kind, l.attempt_no])).toEqual([["charge", 2], ["release", 0]]);
+    expect(Number(ledger.find((l: { kind: string }) => l.kind === "charge").amount_micros)).toBe(Number(row.cost_micros));
+    const [q] = await t.app.ds.query(`SELECT reserved_micros, spent_micros FROM quota_periods WHERE user_id = $1`, [user.id]);
+    expect([Number(q.reserved_micros), Number(q.spent_micros)]).toEqual([0, Number(row.cost_micros)]);
+  });
+});
