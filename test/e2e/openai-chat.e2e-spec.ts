@@ -199,6 +199,7 @@ describe("POST /v1/chat/completions", () => {
     const full = await failure(client(user.key).chat.completions.create({ model: "simulated/text", messages: [{ role: "user", content: "one more" }] }));
     expect(full.status).toBe(429);
     expect((full.error as { code: string }).code).toBe("queue_full");
+    expect(Number(full.headers?.get("retry-after"))).toBeGreaterThan(0);
     for (const id of ids) await t.gql(user.key, `mutation($id: ID!) { cancelGeneration(id: $id) { id } }`, { id });
   });
 

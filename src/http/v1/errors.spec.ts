@@ -8,7 +8,7 @@ describe("v1 errors", () => {
     expect(fromThrown(new BadUserInputError("bad", { field: "messages[0].role" }), true)).toMatchObject({ status: 400, param: "messages[0].role" });
     expect(fromThrown(new UnauthenticatedError(), true).status).toBe(401);
     expect(fromThrown(new ForbiddenError(), true).status).toBe(403);
-    expect(fromThrown(new QueueFullError("full", { depth: 3, limit: 3 }), true).status).toBe(429);
+    expect(fromThrown(new QueueFullError("full", { depth: 3, limit: 3 }), true)).toMatchObject({ status: 429, retryAfterSeconds: 1 });
     expect(fromThrown(new ServiceUnavailableError("down", { retryAfterSeconds: 2.2 }), true)).toMatchObject({ status: 503, retryAfterSeconds: 3 });
     expect(fromThrown(new HttpError(413, "PAYLOAD_TOO_LARGE", "big"), true).status).toBe(413);
     expect(fromThrown(new HttpError(429, "RATE_LIMITED", "slow", {}, { "retry-after": "7" }), true).retryAfterSeconds).toBe(7);

@@ -65,6 +65,9 @@ function anthropic(e: V1Error): { status: number; type: string } {
   return { status: e.status, type: byStatus[e.status] ?? (e.status < 500 ? "invalid_request_error" : "api_error") };
 }
 
+/** The Retry-After of a QUEUE_FULL refusal (it carries no hint of its own). */
+export const QUEUE_FULL_RETRY_AFTER_SECONDS = 1;
+
 const retryOf = (x: Record<string, unknown> | undefined): number | undefined =>
   typeof x?.retryAfterSeconds === "number" && Number.isFinite(x.retryAfterSeconds) ? Math.max(1, Math.ceil(x.retryAfterSeconds)) : undefined;
 
@@ -77,8 +80,11 @@ export function fromThrown(err: unknown, production: boolean): V1Error {
     return { status: err.status, code: err.code, message: err.message, retryAfterSeconds: retryOf(err.extensions) ?? numberHeader(err.headers["retry-after"]) };
   const ext = (err as { extensions?: Record<string, unknown> } | null)?.extensions;
   const code = typeof ext?.code === "string" ? ext.code : undefined;
-  if (code && code !== "INTERNAL_SERVER_ERROR")
-    return { status: STATUS[code] ?? 500, code, message: (err as Error).message, param: typeof ext?.field === "string" ? ext.field : null, retryAfterSeconds: retryOf(ext) };
+  if (code && code !== "INTERNAL_SERVER_ERROR") {
+    // A full queue says no more than "not now": its depth is re-sampled every second.
+    const retryAfterSeconds = retryOf(ext) ?? (code === "QUEUE_FULL" ? QUEUE_FULL_RETRY_AFTER_SECONDS : undefined);
+    return { status: STATUS[code] ?? 500, code, message: (err as Error).message, param: typeof ext?.field === "string" ? ext.field : null, retryAfterSeconds };
+  }
   if (isStoreUnavailable(err))
     return { status: 503, code: "SERVICE_UNAVAILABLE", message: `A data store is unavailable; retry in ${STORE_RETRY_AFTER_SECONDS}s`, retryAfterSeconds: STORE_RETRY_AFTER_SECONDS };
   return { status: 500, code: "INTERNAL_SERVER_ERROR", message: production ? "Internal server error" : String((err as Error)?.message ?? err) };
