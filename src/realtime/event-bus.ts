@@ -58,17 +58,23 @@ elseif seq == 1 then
   end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local logged = false
 if ARGV[4] == '1' then
   redis.call('DEL', KEYS[2])
   redis.call('RPUSH', KEYS[5], seq, 0)
+  logged = true
 end
 if ARGV[3] ~= '' then
   local len = redis.call('APPEND', KEYS[2], ARGV[3])
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
   redis.call('RPUSH', KEYS[5], seq, len)
+  logged = true
 end
-if kind == 'e' or kind == 'r' then redis.call('RPUSH', KEYS[5], seq, -1) end
-redis.call('PEXPIRE', KEYS[5], ARGV[2])
+if kind == 'e' or kind == 'r' then
+  redis.call('RPUSH', KEYS[5], seq, -1)
+  logged = true
+end
+if logged then redis.call('PEXPIRE', KEYS[5], ARGV[2]) end
 if kind == 'e' or kind == 'r' then redis.call('ZREM', KEYS[3], ARGV[9])
 elseif kind == 'q' or restored == 1 then redis.call('ZADD', KEYS[3], ARGV[10], ARGV[9]) end
 local payload = '{"seq":' .. seq .. ARGV[1]
