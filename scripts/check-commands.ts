@@ -157,6 +157,7 @@ const RULES: Record<string, Check | "self"> = {
   "bench:analytics": run("npm run bench:analytics", { BENCH_ANALYTICS_ROWS: "2000", BENCH_ANALYTICS_ITERATIONS: "3" }),
   "bench:resilience": run("npm run bench:resilience", { BENCH_N: "30", BENCH_C: "4" }),
   "bench:chaos": run("npm run bench:chaos", { CHAOS_N: "20", CHAOS_RATE: "20", CHAOS_QUIET_MS: "3000", CHAOS_KILL_EVERY_MS: "2000" }),
+  "bench:peers": run("npm run bench:peers", { BENCH_PEERS_SECONDS: "1" }),
 };
 
 // --- what the README shows --------------------------------------------------------------

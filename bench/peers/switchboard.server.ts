@@ -1,0 +1,60 @@
+/**
+ * Child process of `npm run bench:peers`: the real Switchboard (`serve` with in-process workers,
+ * as one process is the whole product on a laptop) on its own Postgres database and Redis
+ * prefix, with the `openai` provider pointed at the mock upstream (what OPENAI_BASE_URL and
+ * OPENAI_API_KEY configure). Auth, rate limit, routing, breakers, key pool, budget reservation and
+ * settlement are all on the path; the enterprise rate limit is raised so it is checked but never
+ * binds, and the fairness cap keeps its default. Reports its port and a user's key over IPC;
+ * answers `stats` (generations by status since the last `reset`, once none is in flight) and `stop` (drops its database
+ * and Redis keys).
+ */
+import { createApp } from "../../src/app";
+import { testConfig } from "../../src/config/config";
+import { createTestDatabase, dropRedisPrefix, uniquePrefix } from "../../test/helpers/infra";
+
+async function main() {
+  const db = await createTestDatabase();
+  const prefix = uniquePrefix();
+  const config = testConfig({
+    http: { port: 0, host: "127.0.0.1" },
+    db: { url: db.url, poolSize: 10 },
+    redis: { url: "redis://127.0.0.1:6379", prefix },
+    worker: { concurrency: 32 },
+    providers: {
+      vendors: { openai: { baseUrl: `${process.env.BENCH_PEERS_UPSTREAM}/v1`, keys: [{ label: "env-1", key: "sk-bench-peers-0000000000000001" }] } },
+      healthIntervalMs: 0,
+    },
+    rateLimits: { enterprise: { perMinute: 100_000_000, perHour: 1_000_000_000 } },
+    log: { level: "warn" },
+  });
+  const app = await createApp(config, { api: true, workers: true });
+  const port = await app.start();
+  const { key } = await app.services.apiKeys.createUser("bench-peers@local", "USER", "enterprise");
+  let since = new Date();
+  process.on("message", async (m: { cmd: string }) => {
+    if (m.cmd === "reset") {
+      since = new Date();
+      process.send!({ ok: true });
+    } else if (m.cmd === "stats") {
+      // A cell's last requests may still be in flight when its clock stops: let them end first,
+      // so the next cell starts on an idle server and these counts are final.
+      for (let i = 0; i < 300; i++) {
+        const [{ n }] = (await app.ds.query(`SELECT count(*)::int AS n FROM generations WHERE status IN ('QUEUED', 'RUNNING')`)) as { n: number }[];
+        if (n === 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const rows = (await app.ds.query(`SELECT status, count(*)::int AS n FROM generations WHERE created_at >= $1 GROUP BY status`, [since])) as { status: string; n: number }[];
+      process.send!(Object.fromEntries(rows.map((r) => [r.status, r.n])));
+    } else if (m.cmd === "stop") {
+      await app.stop();
+      await db.drop();
+      await dropRedisPrefix(prefix);
+      process.exit(0);
+    }
+  });
+  process.send!({ port, key });
+}
+void main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
