@@ -25,6 +25,9 @@ const withSwitchboard = <T extends Create>(body: T, switchboard: Record<string, 
 const slow = (latencyMs: number, steps = 20) => ({ params: { simulate: { latencyMs, steps } }, cache: "BYPASS" });
 
 const deltas = (evs: ResponseStreamEvent[]) => evs.filter((e) => e.type === "response.output_text.delta").map((e) => (e as { delta: string }).delta).join("");
+/** The text a client that honours the restart marker holds after these events. */
+const rebuild = (evs: ResponseStreamEvent[], text = "") =>
+  evs.reduce((t, e) => ((e.type as string) === "switchboard.output_text.restarted" ? "" : e.type === "response.output_text.delta" ? t + e.delta : t), text);
 const brief = (evs: ResponseStreamEvent[]) => evs.map((e) => [e.type, e.sequence_number, (e as { delta?: string }).delta ?? null]);
 
 async function collect(stream: AsyncIterable<ResponseStreamEvent>): Promise<ResponseStreamEvent[]> {
@@ -174,6 +177,34 @@ describe("OpenAI-compatible /v1/responses", () => {
     expect(deltas(all)).toBe(final.output_text);
     // Resuming after the last event of a finished stream yields nothing more.
     expect(await collect(await client.responses.retrieve(id, { stream: true, starting_after: all.at(-1)!.sequence_number }))).toEqual([]);
+  });
+
+  it("a fallback mid-stream sends the restart marker; the text after it, live or resumed, is the answer", async () => {
+    fake.scenario = "cut"; // two content chunks, then the socket is destroyed
+    fake.latencyMs = 300; // the stream is open before the cut answer's first chunk
+    let live: ResponseStreamEvent[];
+    try {
+      const body = withSwitchboard({ model: "openai/gpt-4o-mini", input: `fall back ${Math.random()}`, stream: true as const, background: true }, { fallbackModels: ["simulated/text"] });
+      live = await collect(await client.responses.create(body));
+    } finally {
+      fake.scenario = "ok";
+      fake.latencyMs = 0;
+    }
+    const markers = live.filter((e) => (e.type as string) === "switchboard.output_text.restarted");
+    expect(markers.length).toBeGreaterThanOrEqual(1);
+    const id = (live[0] as Extract<ResponseStreamEvent, { type: "response.created" }>).response.id;
+    const final = await client.responses.retrieve(id);
+    expect(final.status).toBe("completed");
+    expect(rebuild(live)).toBe(final.output_text);
+    // From the start: the discarded run's deltas are not replayed at all.
+    const all = await collect(await client.responses.retrieve(id, { stream: true }));
+    expect(all.some((e) => (e.type as string) === "switchboard.output_text.restarted")).toBe(false);
+    expect(deltas(all)).toBe(final.output_text);
+    // From after the cut answer's first delta: the marker comes, then the answer.
+    const firstDelta = live.find((e) => e.type === "response.output_text.delta")!;
+    const resumed = await collect(await client.responses.retrieve(id, { stream: true, starting_after: firstDelta.sequence_number }));
+    expect(resumed.filter((e) => (e.type as string) === "switchboard.output_text.restarted").length).toBeGreaterThanOrEqual(1);
+    expect(rebuild(resumed, rebuild([firstDelta]))).toBe(final.output_text);
   });
 
   describe("errors in OpenAI's shape", () => {
