@@ -1,44 +1,9 @@
 import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription } from "type-graphql";
-import { createPushIterator } from "../../common/push-iterator";
-import type { EventBus } from "../../realtime/event-bus";
-import { fromEventView, TERMINAL_EVENT_TYPES, toEventView, type GenerationEventPayload, type GenerationView } from "../../realtime/generation-event";
+import { followGeneration } from "../../realtime/follow-generation";
+import { fromEventView, type GenerationEventPayload, type GenerationView } from "../../realtime/generation-event";
 import { Topic } from "../../realtime/topics";
 import { viewerOf, type GraphQLContext } from "../context";
 import { Generation, GenerationEvent } from "../types/generation.type";
-
-/**
- * Subscribe first, then emit a SNAPSHOT (state, text so far, its seq), then live events
- * with a higher seq. Ends after the terminal event.
- */
-async function streamGeneration(bus: EventBus, gen: GenerationView, reload: () => Promise<GenerationView>): Promise<AsyncIterable<GenerationEventPayload>> {
-  let ready = false;
-  let lastSeq = 0;
-  const pending: GenerationEventPayload[] = [];
-  let unsubscribe: () => void = () => undefined;
-  const it = createPushIterator<GenerationEventPayload>(() => unsubscribe());
-  const deliver = (ev: GenerationEventPayload) => {
-    if (ev.seq <= lastSeq) return;
-    lastSeq = ev.seq;
-    it.push(ev);
-    if (TERMINAL_EVENT_TYPES.has(ev.type)) it.end();
-  };
-  unsubscribe = await bus.subscribe(Topic.GENERATION_EVENT, gen.id, (ev) => (ready ? deliver(ev) : pending.push(ev)));
-  try {
-    const { seq, text } = await bus.readStream(gen.id);
-    const fresh = await reload();
-    lastSeq = seq;
-    it.push({
-      seq, type: "SNAPSHOT", generationId: fresh.id, userId: fresh.userId, at: new Date().toISOString(),
-      progress: fresh.progress, text: fresh.output?.text ?? text, generation: toEventView(fresh),
-    });
-    if (["SUCCEEDED", "FAILED", "CANCELLED"].includes(fresh.status)) it.end();
-    ready = true;
-    for (const ev of pending) deliver(ev);
-  } catch (err) {
-    it.fail(err);
-  }
-  return it;
-}
 
 @Resolver(() => GenerationEvent)
 export class GenerationEventResolver {
@@ -48,7 +13,7 @@ export class GenerationEventResolver {
       const ctx = context as GraphQLContext;
       const viewer = viewerOf(ctx);
       const gen = await ctx.services.generations.get(viewer, args.id as string);
-      return streamGeneration(ctx.services.bus, gen, () => ctx.services.generations.get(viewer, gen.id));
+      return followGeneration(ctx.services.bus, gen, () => ctx.services.generations.get(viewer, gen.id));
     },
   })
   generationUpdated(@Arg("id", () => ID) _id: string, @Root() ev: GenerationEventPayload, @Ctx() ctx: GraphQLContext): GenerationEventPayload {

@@ -9,9 +9,8 @@ import type { Services } from "../../api/services";
 import { TERMINAL_STATUSES } from "../../db/entities/generation.entity";
 import type { CreateGenerationCommand, GenerationSource } from "../../domain/generations/create-generation.command";
 import type { Viewer } from "../../domain/viewer";
-import { createPushIterator } from "../../common/push-iterator";
-import { TERMINAL_EVENT_TYPES, toEventView, type GenerationEventPayload, type GenerationView } from "../../realtime/generation-event";
-import { Topic } from "../../realtime/topics";
+import { followGeneration as follow } from "../../realtime/follow-generation";
+import type { GenerationEventPayload, GenerationView } from "../../realtime/generation-event";
 import { HttpError } from "../http-utils";
 
 export type { GenerationSource } from "../../domain/generations/create-generation.command";
@@ -51,40 +50,14 @@ export function startGeneration(s: V1Services, viewer: Viewer, source: Generatio
 }
 
 /**
- * A generation's events as an async iterator, the GraphQL subscription's protocol: subscribe,
- * then a SNAPSHOT (state, text streamed so far, its seq), then live events with a higher seq;
- * ends after the terminal event. Return() (a client gone) unsubscribes.
+ * A generation's events, the GraphQL subscription's protocol (realtime/follow-generation.ts):
+ * a SNAPSHOT (state, text streamed so far, its seq), then live events with a higher seq; ends
+ * after the terminal event. Return() (a client gone) unsubscribes.
  *
  * @param reload - the generation as it is now (checked for the viewer), read after subscribing.
  */
-export async function followGeneration(
+export function followGeneration(
   s: Pick<Services, "bus">, gen: Pick<GenerationView, "id">, reload: () => Promise<GenerationView>,
 ): Promise<AsyncIterableIterator<GenerationEventPayload>> {
-  let ready = false;
-  let lastSeq = 0;
-  const pending: GenerationEventPayload[] = [];
-  let unsubscribe: () => void = () => undefined;
-  const it = createPushIterator<GenerationEventPayload>(() => unsubscribe());
-  const deliver = (ev: GenerationEventPayload) => {
-    if (ev.seq <= lastSeq) return;
-    lastSeq = ev.seq;
-    it.push(ev);
-    if (TERMINAL_EVENT_TYPES.has(ev.type)) it.end();
-  };
-  unsubscribe = await s.bus.subscribe(Topic.GENERATION_EVENT, gen.id, (ev) => (ready ? deliver(ev) : pending.push(ev)));
-  try {
-    const { seq, text } = await s.bus.readStream(gen.id);
-    const fresh = await reload();
-    lastSeq = seq;
-    it.push({
-      seq, type: "SNAPSHOT", generationId: fresh.id, userId: fresh.userId, at: new Date().toISOString(),
-      progress: fresh.progress, text: fresh.output?.text ?? text, generation: toEventView(fresh),
-    });
-    if (TERMINAL_STATUSES.includes(fresh.status)) it.end();
-    ready = true;
-    for (const ev of pending) deliver(ev);
-  } catch (err) {
-    it.fail(err);
-  }
-  return it;
+  return follow(s.bus, gen, reload);
 }
