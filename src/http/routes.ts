@@ -68,7 +68,11 @@ export function createRoutes(d: RoutesDeps & { graphql: GraphqlHttp; sse: Return
           // helmet and CORS, not compression: it would hold events back.
           if (await runMiddleware(graphqlChain.slice(0, 2), req, res)) await d.sse.handle(req, res);
         });
-      if (path === "/v1" || path.startsWith("/v1/")) return httpServerSpan(req, res, path, async () => void (await v1(path, search, req, res)));
+      if (path === "/v1" || path.startsWith("/v1/"))
+        return httpServerSpan(req, res, path, async () => {
+          // helmet and CORS (browser SDKs send preflights), not compression: it would hold stream chunks back.
+          if (await runMiddleware(graphqlChain.slice(0, 2), req, res)) await v1(path, search, req, res);
+        });
       if (graphiql?.(path, req, res)) return;
       if (path.startsWith("/files/")) {
         await runMiddleware([security], req, res);

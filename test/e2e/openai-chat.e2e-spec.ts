@@ -269,6 +269,17 @@ describe("POST /v1/chat/completions", () => {
     }
   }, 30_000);
 
+  it("answers a browser's CORS preflight, and unknown /v1 paths in OpenAI's shape", async () => {
+    const pre = await fetch(`http://127.0.0.1:${t.port}/v1/chat/completions`, {
+      method: "OPTIONS", headers: { origin: "http://app.example", "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type" },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get("access-control-allow-origin")).toBeTruthy();
+    const unknown = await fetch(`http://127.0.0.1:${t.port}/v1/nothing-here`, { headers: { authorization: `Bearer ${t.adminKey}` } });
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: { type: string } }).error.type).toBe("invalid_request_error");
+  });
+
   it("works with the Vercel AI SDK's OpenAI-compatible provider: generateText and streamText", async () => {
     const sb = createOpenAICompatible({ name: "switchboard", baseURL: `http://127.0.0.1:${t.port}/v1`, apiKey: t.adminKey, includeUsage: true });
     const g = await generateText({ model: sb("simulated/text"), prompt: "hello from the AI SDK", maxRetries: 0 });
