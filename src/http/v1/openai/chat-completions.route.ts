@@ -48,6 +48,12 @@ async function stream(r: V1Request, chat: ChatRequest): Promise<void> {
   sse(res, chunk(meta, { delta: { role: "assistant", content: "" } }));
   for await (const ev of events) {
     if (res.destroyed) break;
+    if (res.writableLength > r.config.limits.wsMaxBufferedBytes) {
+      // A client that stopped reading: its backlog is bounded, as on the GraphQL streams.
+      r.log.warn({ buffered: res.writableLength, limit: r.config.limits.wsMaxBufferedBytes }, "closing a /v1 stream that does not read (slow consumer)");
+      res.destroy();
+      break;
+    }
     meta.model = servedModel(ev.generation);
     if (ev.type === "SNAPSHOT") send(text.snapshot(ev.text ?? ""));
     else if (ev.type === "DELTA") send(text.delta(ev.delta ?? ""));
