@@ -6,6 +6,8 @@
  *   (c) Switchboard (serve + in-process workers): N createGeneration at C, one subscriber; also the
  *       same path with one client at a time (the latency floor) and at an open-loop rate of half
  *       the measured completion rate (latency below saturation)
+ *   (c4) createGeneration(wait) one client at a time and at C: the synchronous path (in-process by default;
+ *       BENCH_SYNC_IN_PROCESS=0 sends it through the queue, for the before/after)
  * Env: BENCH_N (5000), BENCH_C (32), BENCH_PROFILE=1 (CPU profile of the Switchboard process).
  */
 import { fork, type ChildProcess } from "node:child_process";
@@ -178,6 +180,10 @@ async function switchboard() {
   const seeded = JSON.stringify({ query: 'mutation { createGeneration(input: {modality: TEXT, model: "simulated/text", prompt: "cached answer", seed: 1, wait: 10}) { id cached } }' });
   await post(url, new http.Agent(), headers, seeded);
   const hits = await load({ url, concurrency: C, total: 2000, headers, body: () => seeded });
+  // (c4) createGeneration(wait): the synchronous path (in-process when SYNC_IN_PROCESS is on, its default), one client and at C.
+  const waiting = (p: string) => JSON.stringify({ query: "mutation($p: String!) { createGeneration(input: {modality: TEXT, model: \"simulated/text\", prompt: $p, wait: 10}) { id status } }", variables: { p } });
+  const waitOne = await load({ url, concurrency: 1, total: 300, headers, body: (i) => waiting(`wait one ${i} ${Math.random()}`) });
+  const waitC = await load({ url, concurrency: C, total: 2000, headers, body: (i) => waiting(`wait C ${i} ${Math.random()}`) });
 
   await ws.dispose();
   proc.send({ cmd: "stop" });
@@ -194,6 +200,11 @@ async function switchboard() {
     redisCommandsPerGeneration: Math.round((redisCmds / N) * 100) / 100,
     peakRssMb: Math.round(stats.peakRss / 1048576),
     exactCacheHits: { requests: hits.requests, errors: hits.errors, perSecond: hits.perSecond, latencyMs: hits.latencyMs },
+    createGenerationWait: {
+      syncInProcess: process.env.BENCH_SYNC_IN_PROCESS !== "0",
+      oneClient: { requests: waitOne.requests, errors: waitOne.errors, latencyMs: waitOne.latencyMs },
+      atC: { requests: waitC.requests, errors: waitC.errors, perSecond: waitC.perSecond, latencyMs: waitC.latencyMs },
+    },
     oneClientIdle: { generations: 200, acceptLatencyMs: summarise(idleAccept), succeededEventLatencyMs: summarise(idleEvent) },
     belowSaturation: { openLoopPerSecond: rate, generations: openN, acceptLatencyMs: summarise(openAccept), succeededEventLatencyMs: openEvent },
   };

@@ -126,7 +126,7 @@ export async function buildServices(config: AppConfig, infra: Infrastructure, op
   const fairness = new UserFairness(publisher, config.redis.prefix, config.resilience.userMaxInFlight, 8 * config.worker.providerTimeoutMs + 60_000, (userId) => generationStore.othersQueued(userId));
   const inProcess = new InProcessRuns(publisher, config.redis.prefix);
   const sync = opts.api && config.sync.inProcess
-    ? new SyncRun({ runner, queue, leases: inProcess, events, reload: (id) => generationStore.getById(id), fairness, log, cfg: { slots: config.sync.slots, leaseMs: config.worker.lockMs, backoffMs: config.worker.backoffMs } })
+    ? new SyncRun({ runner, queue, leases: inProcess, events, reload: (id) => generationStore.getById(id), fairness, log, cfg: { slots: config.sync.slots, leaseMs: config.worker.lockMs, backoffMs: config.worker.backoffMs, attempts: config.worker.attempts } })
     : undefined;
   const generations = new GenerationService(ds, registry, queue, events, config.limits, log, metrics, quotas, planner, rateLimits, coalescer, router, providers,
     (viewer, url) => webhooks.checkCallbackUrl(viewer, url), sync);

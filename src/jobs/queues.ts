@@ -74,9 +74,13 @@ export class GenerationQueue implements GenerationScheduler {
     return true;
   }
 
-  /** Adds the generation's job due in `delayMs` (an in-process run, domain/generations/sync-run.ts, handed to the queue). */
-  async enqueueIn(generationId: string, priority: Priority, userId: string, delayMs: number): Promise<void> {
-    await this.queue.add("generate", { generationId, userId }, { ...this.jobOptions(generationId, priority), delay: Math.max(0, delayMs) });
+  /**
+   * Adds the generation's job due in `delayMs` (an in-process run, domain/generations/sync-run.ts, handed to the queue),
+   * with `attemptsUsed` of its JOB_ATTEMPTS already spent by that run.
+   */
+  async enqueueIn(generationId: string, priority: Priority, userId: string, delayMs: number, attemptsUsed: number): Promise<void> {
+    const opts = this.jobOptions(generationId, priority);
+    await this.queue.add("generate", { generationId, userId }, { ...opts, attempts: Math.max(1, this.settings.attempts - attemptsUsed), delay: Math.max(0, delayMs) });
   }
 
   async remove(generationId: string): Promise<boolean> {

@@ -163,9 +163,10 @@ export class GenerationService {
     const fast = cmd.wait && this.sync ? await this.sync.reserve(gen) : null;
     // Subscribe before enqueueing so a fast worker's SUCCEEDED cannot slip past a waiting caller.
     const waiter = cmd.wait && !fast ? await terminalWaiter(this.bus, gen.id) : undefined;
-    // QUEUED goes out before the job exists, so no worker's STARTED can come first (it is always seq 1).
-    await this.bus.publishGenerationEvent(gen, { type: "QUEUED" });
-    if (fast) return fast.run(cmd.wait!);
+    // QUEUED goes out before the job exists (or the in-process claim), so no STARTED can come first (it is always seq 1).
+    const queued = () => this.bus.publishGenerationEvent(gen, { type: "QUEUED" });
+    if (fast) return fast.run(cmd.wait!, queued);
+    await queued();
     try {
       // A follower enqueues its group: a no-op while the leader's job lives, a fresh run if it just ended.
       await this.scheduler.enqueue(gen.groupId ?? gen.id, gen.priority, gen.groupId ? undefined : gen.userId);

@@ -35,8 +35,8 @@ import { waitForTerminal } from "./terminal-waiter";
 
 /** What the fast path needs from the job queue (jobs/queues.ts implements it on BullMQ). */
 export interface SyncQueue {
-  /** Adds the generation's job due in `delayMs`. */
-  enqueueIn(generationId: string, priority: Priority, userId: string, delayMs: number): Promise<void>;
+  /** Adds the generation's job due in `delayMs`, `attemptsUsed` of its JOB_ATTEMPTS spent. */
+  enqueueIn(generationId: string, priority: Priority, userId: string, delayMs: number, attemptsUsed: number): Promise<void>;
   /** A parked job of the user runs now (fairness); false when it is not delayed. */
   promote(generationId: string): Promise<boolean>;
 }
@@ -51,6 +51,8 @@ export interface SyncRunConfig {
   leaseMs: number;
   /** Base of a retry's backoff when the provider gave no Retry-After (JOB_BACKOFF_MS), ms. */
   backoffMs: number;
+  /** JOB_ATTEMPTS: the in-process run is the first; a retry hands the rest to the job. */
+  attempts: number;
 }
 
 export interface SyncRunDeps {
@@ -65,9 +67,9 @@ export interface SyncRunDeps {
   log: Logger;
 }
 
-/** A fast-path run that holds its slot (and lease); `run` starts it and waits up to `waitSeconds`. */
+/** A fast-path run that holds its slot (and fairness lease); `run` publishes QUEUED (`first`), starts it and waits up to `waitSeconds`. */
 export interface ReservedRun {
-  run(waitSeconds: number): Promise<GenerationEntity>;
+  run(waitSeconds: number, first: () => Promise<unknown>): Promise<GenerationEntity>;
 }
 
 const SUPERSEDED = (superseded() as Extract<RunOutcome, { kind: "skipped" }>).reason;
@@ -92,7 +94,19 @@ export class SyncRun {
       this.d.log.warn({ err, generationId: gen.id }, "fairness lease for an in-process run failed; it takes the queue");
       return null;
     }
-    return { run: (waitSeconds) => this.runAndWait(gen, fair, waitSeconds * 1000) };
+    return {
+      run: async (waitSeconds, first) => {
+        try {
+          await first();
+        } catch (err) {
+          // Nothing ran: the slot and the lease go back (the sweeper enqueues the admitted row).
+          this.running--;
+          if (fair) await this.releaseLease(fair, gen);
+          throw err;
+        }
+        return this.runAndWait(gen, fair, waitSeconds * 1000);
+      },
+    };
   }
 
   private async runAndWait(gen: GenerationEntity, fair: UserFairness | undefined, waitMs: number): Promise<GenerationEntity> {
@@ -126,7 +140,7 @@ export class SyncRun {
         // Redis is away: run anyway; the sweeper may re-enqueue it meanwhile (a worker's claim then supersedes this run).
         log.error({ err, generationId: gen.id }, "taking the lease of an in-process run failed");
       }
-      outcome = await this.d.runner.run({ generationId: gen.id, isLastAttempt: false });
+      outcome = await this.d.runner.run({ generationId: gen.id, isLastAttempt: cfg.attempts <= 1 });
     } catch (err) {
       log.error({ err, generationId: gen.id }, "in-process run failed; it goes to the queue");
     } finally {
@@ -149,10 +163,10 @@ export class SyncRun {
     const action = o ? queueAction(o) : { kind: "delay" as const, delayMs: this.d.cfg.backoffMs };
     // Ended, cancelled, or another run owns it (the sweeper re-enqueued it): nothing to hand over.
     if (action.kind === "complete") return;
-    const delayMs = action.kind === "delay"
-      ? action.delayMs
-      : Math.min(action.error.maxDelayMs ?? Infinity, action.error.delayMs ?? Math.round(Math.random() * this.d.cfg.backoffMs));
-    await this.d.queue.enqueueIn(gen.id, gen.priority, gen.userId, delayMs);
+    // A retry spent one of the JOB_ATTEMPTS (as the job's first run would have; its backoff is that run's); a wait spent none.
+    if (action.kind === "delay") return this.d.queue.enqueueIn(gen.id, gen.priority, gen.userId, action.delayMs, 0);
+    const delayMs = Math.min(action.error.maxDelayMs ?? Infinity, action.error.delayMs ?? Math.round(Math.random() * this.d.cfg.backoffMs));
+    await this.d.queue.enqueueIn(gen.id, gen.priority, gen.userId, delayMs, 1);
   }
 
   /** As a worker does when a run ends: the lease goes, and the user's oldest parked job runs. */
