@@ -9,6 +9,7 @@ import type { ServerResponse } from "node:http";
 import { sendJson } from "../../http-utils";
 import { readJsonBody } from "../body";
 import { errorBody, fromGeneration, sendV1Error } from "../errors";
+import { openEventStream } from "../event-stream";
 import { attemptsOf, followGeneration, runToTerminal, startGeneration } from "../generation-call";
 import { responseHeaders, servedModel, switchboardOptions } from "../headers";
 import type { V1Request, V1Route } from "../route";
@@ -34,10 +35,7 @@ async function stream(r: V1Request, chat: ChatRequest): Promise<void> {
   const { res } = r;
   const gen = await startGeneration(r.services, r.viewer, "OPENAI", chat.command);
   const events = await followGeneration(r.services, gen, () => r.services.generations.get(r.viewer, gen.id));
-  res.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no",
-    ...responseHeaders(gen),
-  });
+  openEventStream(res, responseHeaders(gen));
   res.once("close", () => void events.return?.(undefined));
   const meta = { id: gen.id, createdAt: gen.createdAt, model: servedModel(gen) };
   const text = new StreamText();
