@@ -23,6 +23,12 @@ describe("openai-compatible request mapping", () => {
     expect(() => chatBody("openai", req({ system: "only system" }), "max_tokens")).toThrow(/needs a prompt or messages/);
   });
 
+  it("JSON mode: a json_schema response_format passed in params is kept, not replaced by json_object", () => {
+    const schema = { type: "json_schema", json_schema: { name: "answer", schema: { type: "object" } } };
+    expect(chatBody("openai", req({ prompt: "hi", text: { responseFormat: "JSON" }, params: { response_format: schema } }), "max_tokens").response_format).toEqual(schema);
+    expect(chatBody("openai", req({ prompt: "hi", text: { responseFormat: "JSON" } }), "max_tokens").response_format).toEqual({ type: "json_object" });
+  });
+
   it("user messages keep image parts; a tool message keeps a tool_call_id the caller added", () => {
     expect(toOpenAIMessage({ role: "user", content: [{ type: "text", text: "what is this" }, { type: "image_url", url: "https://x/a.png" }] })).toEqual({
       role: "user", content: [{ type: "text", text: "what is this" }, { type: "image_url", image_url: { url: "https://x/a.png" } }],

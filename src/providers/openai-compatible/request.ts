@@ -57,7 +57,8 @@ export function chatBody(provider: string, req: GenerationRequest, maxTokensFiel
     const other = maxTokensField === "max_tokens" ? "max_completion_tokens" : "max_tokens";
     body[other in body ? other : maxTokensField] = t.maxTokens;
   }
-  if (t.responseFormat === "JSON") body.response_format = { type: "json_object" };
+  // A json_schema passed through in params (the /v1 chat door) is more precise than json_object: keep it.
+  if (t.responseFormat === "JSON" && !body.response_format) body.response_format = { type: "json_object" };
   if (t.tools?.length) body.tools = t.tools;
   if (req.seed !== undefined) body.seed = req.seed;
   body.model = req.model;
