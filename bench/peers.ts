@@ -8,7 +8,9 @@
  *                provider pointed at the mock: POST /v1/chat/completions (plain and stream: true) and
  *                createGeneration(wait) over GraphQL on openai/gpt-4o-mini
  * Per path: p50/p90/p99 at 1 connection, req/s at 32 connections (autocannon); per streaming path:
- * time to first token and to the end at 1 connection, and req/s at 32. Then the ratios and the
+ * time to first token and to the end at 1 connection, and req/s at 32. Each cell's time is split
+ * into up to 5 rounds and the paths take turns round by round, so the machine's noisy moments
+ * fall on every path alike. Then the ratios and the
  * issue's targets (16): added p50 ≤ 3 ms over direct, ≥ 1.5 × Portkey's req/s, streaming TTFT added ≤ 3 ms.
  * Switchboard calls its upstream streamed even for a plain request (the adapter always streams), so
  * the mock's stream is instant by default (BENCH_PEERS_STREAM_GAP_MS = 0).
@@ -18,10 +20,12 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import { latencyAt1, streamAt1, throughput, type Path } from "./peers/measure";
+import { at1Round, at32Round, summariseAt1, summariseAt32, type At1Round, type At32Round, type Path } from "./peers/measure";
 import { forkChild, freePort, startPortkey, stopAll, type Proc } from "./peers/processes";
 
 const SECONDS = Number(process.env.BENCH_PEERS_SECONDS ?? 5);
+const ROUNDS = Math.max(1, Math.min(5, Math.floor(SECONDS)));
+const ROUND_SECONDS = SECONDS / ROUNDS;
 const WARM_SECONDS = Math.max(1, Math.min(2, Math.round(SECONDS / 3)));
 const UPSTREAM_KEY = "sk-bench-peers-0000000000000001";
 const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -58,21 +62,37 @@ async function unavailable(path: Path): Promise<string | undefined> {
   return undefined;
 }
 
-/** Measures one path (warm-up first); for Switchboard, also how its generations ended. */
-async function measure(path: Path, kind: "plain" | "stream", sb?: Proc) {
-  await throughput(path, WARM_SECONDS);
-  const counted = async <T>(f: () => Promise<T>) => {
+type Named = [name: string, path: Path, sb?: Proc];
+
+/**
+ * Every path of one kind: a warm-up each, then ROUNDS rounds of each measurement, the paths
+ * taking turns round by round. A Switchboard round starts and ends idle (its `stats` waits for
+ * the generations in flight) and counts how its generations ended.
+ */
+async function measureAll(paths: Named[], stream: boolean) {
+  for (const [, path] of paths) await at32Round(path, WARM_SECONDS);
+  const generations = new Map<string, { at1: Record<string, number>; at32: Record<string, number> }>(paths.map(([n]) => [n, { at1: {}, at32: {} }]));
+  const counted = async <T>(name: string, which: "at1" | "at32", sb: Proc | undefined, f: () => Promise<T>) => {
     if (!sb) return f();
     await sb.ask("reset");
     const r = await f();
-    return { ...r, generations: (await sb.ask("stats")) as Record<string, number> };
+    const into = generations.get(name)![which];
+    for (const [status, n] of Object.entries((await sb.ask("stats")) as Record<string, number>)) into[status] = (into[status] ?? 0) + n;
+    return r;
   };
-  const at1 = await counted<Awaited<ReturnType<typeof latencyAt1>> | Awaited<ReturnType<typeof streamAt1>>>(() => (kind === "plain" ? latencyAt1(path, SECONDS) : streamAt1(path, SECONDS)));
-  const at32 = await counted(() => throughput(path, SECONDS));
-  return { at1, at32 };
+  const at1 = new Map<string, At1Round[]>(paths.map(([n]) => [n, []]));
+  const at32 = new Map<string, At32Round[]>(paths.map(([n]) => [n, []]));
+  for (let r = 0; r < ROUNDS; r++) for (const [name, path, sb] of paths) at1.get(name)!.push(await counted(name, "at1", sb, () => at1Round(path, ROUND_SECONDS, stream)));
+  for (let r = 0; r < ROUNDS; r++) for (const [name, path, sb] of paths) at32.get(name)!.push(await counted(name, "at32", sb, () => at32Round(path, ROUND_SECONDS)));
+  return Object.fromEntries(
+    paths.map(([name, , sb]) => {
+      const g = generations.get(name)!;
+      return [name, { at1: { ...summariseAt1(at1.get(name)!, stream), ...(sb ? { generations: g.at1 } : {}) }, at32: { ...summariseAt32(at32.get(name)!), ...(sb ? { generations: g.at32 } : {}) } }];
+    }),
+  );
 }
 
-type Cell = Awaited<ReturnType<typeof measure>>;
+type Cell = Awaited<ReturnType<typeof measureAll>>[string];
 const p50 = (c: Cell | undefined) => (c && "latencyMs" in c.at1 ? c.at1.latencyMs.p50 : undefined);
 const ttft = (c: Cell | undefined) => (c && "timeToFirstTokenMs" in c.at1 ? c.at1.timeToFirstTokenMs.p50 : undefined);
 const rps = (c: Cell | undefined) => c?.at32.reqPerSec;
@@ -91,28 +111,33 @@ async function main() {
   const portkeyHeaders = { ...bearer, "x-portkey-provider": "openai", "x-portkey-custom-host": `${upstream}/v1` };
   const sbHeaders = { authorization: `Bearer ${sb.info.key}` };
 
-  const plain: [string, Path, Proc?][] = [
+  const plain: Named[] = [
     ["direct", chatPath(`${upstream}/v1/chat/completions`, "gpt-4o-mini", bearer, false, text)],
     ["bareProxy", chatPath(`http://127.0.0.1:${proxy.info.port}/v1/chat/completions`, "gpt-4o-mini", bearer, false, text)],
     ["portkey", chatPath(`http://127.0.0.1:${portkey.info.port}/v1/chat/completions`, "gpt-4o-mini", portkeyHeaders, false, text)],
     ["switchboardChatCompletions", chatPath(`${sbUrl}/v1/chat/completions`, "openai/gpt-4o-mini", sbHeaders, false, text), sb],
     ["switchboardGraphqlWait", graphqlWaitPath(`${sbUrl}/graphql`, sb.info.key), sb],
   ];
-  const streaming: [string, Path, Proc?][] = [
+  const streaming: Named[] = [
     ["direct", chatPath(`${upstream}/v1/chat/completions`, "gpt-4o-mini", bearer, true, text)],
     ["bareProxy", chatPath(`http://127.0.0.1:${proxy.info.port}/v1/chat/completions`, "gpt-4o-mini", bearer, true, text)],
     ["portkey", chatPath(`http://127.0.0.1:${portkey.info.port}/v1/chat/completions`, "gpt-4o-mini", portkeyHeaders, true, text)],
     ["switchboardChatCompletions", chatPath(`${sbUrl}/v1/chat/completions`, "openai/gpt-4o-mini", sbHeaders, true, text), sb],
   ];
   const skipped: Record<string, string> = {};
-  const results = { plain: {} as Record<string, Cell>, stream: {} as Record<string, Cell> };
-  for (const [kind, paths] of [["plain", plain], ["stream", streaming]] as const) {
-    for (const [name, path, owner] of paths) {
-      const why = name === "switchboardChatCompletions" ? await unavailable(path) : undefined;
-      if (why) skipped[`${kind}.${name}`] = why;
-      else results[kind][name] = await measure(path, kind, owner);
+  const available = async (kind: string, paths: Named[]) => {
+    const out: Named[] = [];
+    for (const named of paths) {
+      const why = named[0].startsWith("switchboardChat") ? await unavailable(named[1]) : undefined;
+      if (why) skipped[`${kind}.${named[0]}`] = why;
+      else out.push(named);
     }
-  }
+    return out;
+  };
+  const results = {
+    plain: await measureAll(await available("plain", plain), false),
+    stream: await measureAll(await available("stream", streaming), true),
+  };
 
   const { plain: P, stream: S } = results;
   const added = minus(p50(P.switchboardChatCompletions), p50(P.direct));
@@ -123,6 +148,7 @@ async function main() {
     at: new Date().toISOString(),
     machine: { cpus: os.cpus().length, node: process.version, note: "shared 2-core machine: figures are noisy" },
     secondsPerCell: SECONDS,
+    roundsPerCell: ROUNDS,
     warmupSecondsPerPath: WARM_SECONDS,
     streamGapMs: Number(process.env.BENCH_PEERS_STREAM_GAP_MS ?? 0),
     portkey: { version: portkey.info.version, honoNodeServer: portkey.info.honoNodeServer },

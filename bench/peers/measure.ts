@@ -1,5 +1,7 @@
 /**
- * The three measurements of `npm run bench:peers`, each for a fixed time on one path:
+ * The three measurements of `npm run bench:peers`, each a round of fixed time on one path (the
+ * caller interleaves the paths' rounds and merges them, so a noisy moment on a shared machine
+ * falls on every path alike):
  * latency at 1 connection (a sequential keep-alive loop timed with the high-resolution clock:
  * autocannon's histogram counts whole milliseconds, too coarse for a 0.05 ms path), requests per
  * second at 32 connections (autocannon), and a stream's time to first token at 1 connection
@@ -63,55 +65,48 @@ function send(path: Path, agent: http.Agent, onData?: (text: string, atMs: numbe
 
 const failureSample = (r: { status: number; body: string }) => `${r.status}: ${r.body.slice(0, 300)}`;
 
-/** Sequential requests on one keep-alive connection for `seconds`. */
-export async function latencyAt1(path: Path, seconds: number) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const samples: number[] = [];
-  let failed = 0;
-  let sample: string | undefined;
-  const end = performance.now() + seconds * 1000;
-  while (performance.now() < end) {
-    const r = await send(path, agent);
-    if (r.status === 200 && path.ok(r.body)) samples.push(r.ms);
-    else {
-      failed++;
-      sample ??= failureSample(r);
-    }
-  }
-  agent.destroy();
-  return { requests: samples.length + failed, failed, ...(sample ? { failureSample: sample } : {}), latencyMs: latency(samples) };
-}
-
 // Content in a chat.completion.chunk's delta (a role-only first chunk has none).
 const CONTENT_DELTA = /"delta":\{[^}]*"content":"[^"]/;
 
-/** Sequential streamed requests on one keep-alive connection for `seconds`: time to first token and to the end. */
-export async function streamAt1(path: Path, seconds: number) {
+/** One round at 1 connection: each good answer's time (ms), and for a stream its time to first token. */
+export interface At1Round {
+  ms: number[];
+  ttft: number[];
+  failed: number;
+  failureSample?: string;
+}
+
+/** Sequential requests on one keep-alive connection for `seconds` (a stream: until its first content chunk, and its end). */
+export async function at1Round(path: Path, seconds: number, stream: boolean): Promise<At1Round> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const ttft: number[] = [];
-  const total: number[] = [];
-  let failed = 0;
-  let sample: string | undefined;
+  const round: At1Round = { ms: [], ttft: [], failed: 0 };
   const end = performance.now() + seconds * 1000;
   while (performance.now() < end) {
     let first: number | undefined;
-    const r = await send(path, agent, (text, at) => {
-      if (first === undefined && CONTENT_DELTA.test(text)) first = at;
-    });
-    if (r.status === 200 && first !== undefined && path.ok(r.body)) {
-      ttft.push(first);
-      total.push(r.ms);
+    const r = await send(path, agent, stream ? (text, at) => void (first === undefined && CONTENT_DELTA.test(text) && (first = at)) : undefined);
+    if (r.status === 200 && path.ok(r.body) && (!stream || first !== undefined)) {
+      round.ms.push(r.ms);
+      if (first !== undefined) round.ttft.push(first);
     } else {
-      failed++;
-      sample ??= failureSample(r);
+      round.failed++;
+      round.failureSample ??= failureSample(r);
     }
   }
   agent.destroy();
-  return { requests: ttft.length + failed, failed, ...(sample ? { failureSample: sample } : {}), timeToFirstTokenMs: latency(ttft), totalMs: latency(total) };
+  return round;
 }
 
-/** autocannon at `connections` for `seconds`: successful answers per second (2xx; GraphQL errors are counted by the caller). */
-export async function throughput(path: Path, seconds: number, connections = 32) {
+/** The rounds of one path at 1 connection, merged. */
+export function summariseAt1(rounds: At1Round[], stream: boolean) {
+  const ms = rounds.flatMap((r) => r.ms);
+  const failed = rounds.reduce((n, r) => n + r.failed, 0);
+  const failureSample = rounds.find((r) => r.failureSample)?.failureSample;
+  const head = { requests: ms.length + failed, failed, ...(failureSample ? { failureSample } : {}) };
+  return stream ? { ...head, timeToFirstTokenMs: latency(rounds.flatMap((r) => r.ttft)), totalMs: latency(ms) } : { ...head, latencyMs: latency(ms) };
+}
+
+/** One round of autocannon at `connections`. */
+export async function at32Round(path: Path, seconds: number, connections = 32) {
   const u = new URL(path.url);
   const r = await autocannon({
     url: u.origin,
@@ -126,14 +121,24 @@ export async function throughput(path: Path, seconds: number, connections = 32) 
       },
     ],
   });
+  return { seconds: r.duration, requests: r.requests.total, ok: r["2xx"], non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts, p50: r.latency.p50, p99: r.latency.p99 };
+}
+export type At32Round = Awaited<ReturnType<typeof at32Round>>;
+
+/** The rounds of one path at 32 connections, merged: successful (2xx) answers per second over all of them. */
+export function summariseAt32(rounds: At32Round[], connections = 32) {
+  const sum = (k: "seconds" | "requests" | "ok" | "non2xx" | "errors" | "timeouts") => rounds.reduce((n, r) => n + r[k], 0);
+  const p50s = rounds.map((r) => r.p50).sort((a, b) => a - b);
   return {
     connections,
-    seconds: r.duration,
-    requests: r.requests.total,
-    reqPerSec: Math.round(r["2xx"] / r.duration),
-    non2xx: r.non2xx,
-    errors: r.errors,
-    timeouts: r.timeouts,
-    latencyMs: { p50: r.latency.p50, p99: r.latency.p99 },
+    seconds: round3(sum("seconds")),
+    requests: sum("requests"),
+    reqPerSec: Math.round(sum("ok") / Math.max(1e-9, sum("seconds"))),
+    non2xx: sum("non2xx"),
+    errors: sum("errors"),
+    timeouts: sum("timeouts"),
+    // autocannon's own histogram (whole ms): the median of the rounds' p50s, the worst p99.
+    latencyMs: { p50: p50s[Math.floor(p50s.length / 2)], p99: Math.max(...rounds.map((r) => r.p99)) },
   };
 }
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
