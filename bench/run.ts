@@ -6,8 +6,8 @@
  *   (c) Switchboard (serve + in-process workers): N createGeneration at C, one subscriber; also the
  *       same path with one client at a time (the latency floor) and at an open-loop rate of half
  *       the measured completion rate (latency below saturation)
- *   (c4) createGeneration(wait) one client at a time and at C: the synchronous path (in-process by default;
- *       BENCH_SYNC_IN_PROCESS=0 sends it through the queue, for the before/after)
+ *   (c4) createGeneration(wait) one client at a time and at C: the synchronous path (through the queue;
+ *       BENCH_SYNC_IN_PROCESS=1 runs it in-process, the fast sync path, for the before/after)
  * Env: BENCH_N (5000), BENCH_C (32), BENCH_PROFILE=1 (CPU profile of the Switchboard process).
  */
 import { fork, type ChildProcess } from "node:child_process";
@@ -201,7 +201,7 @@ async function switchboard() {
     peakRssMb: Math.round(stats.peakRss / 1048576),
     exactCacheHits: { requests: hits.requests, errors: hits.errors, perSecond: hits.perSecond, latencyMs: hits.latencyMs },
     createGenerationWait: {
-      syncInProcess: process.env.BENCH_SYNC_IN_PROCESS !== "0",
+      syncInProcess: process.env.BENCH_SYNC_IN_PROCESS === "1",
       oneClient: { requests: waitOne.requests, errors: waitOne.errors, latencyMs: waitOne.latencyMs },
       atC: { requests: waitC.requests, errors: waitC.errors, perSecond: waitC.perSecond, latencyMs: waitC.latencyMs },
     },

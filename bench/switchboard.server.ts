@@ -19,8 +19,8 @@ async function main() {
     worker: { concurrency: Number(process.env.BENCH_WORKER_CONCURRENCY ?? 32) },
     // One bench user: USER_MAX_IN_FLIGHT (fairness cap) applies to all of its load; BENCH_USER_MAX_IN_FLIGHT overrides it.
     ...(process.env.BENCH_USER_MAX_IN_FLIGHT ? { resilience: { userMaxInFlight: Number(process.env.BENCH_USER_MAX_IN_FLIGHT) } } : {}),
-    // The fast sync path (createGeneration(wait) in-process) is on by default; BENCH_SYNC_IN_PROCESS=0 turns it off.
-    ...(process.env.BENCH_SYNC_IN_PROCESS ? { sync: { inProcess: process.env.BENCH_SYNC_IN_PROCESS !== "0" } } : {}),
+    // The fast sync path (createGeneration(wait) in-process): BENCH_SYNC_IN_PROCESS=1 turns it on, 0 off (unset: SYNC_IN_PROCESS's default).
+    ...(process.env.BENCH_SYNC_IN_PROCESS ? { sync: { inProcess: process.env.BENCH_SYNC_IN_PROCESS === "1" } } : {}),
     log: { level: "warn" },
   });
   const app = await createApp(config, { api: true, workers: true, onQuery: () => sql++ });

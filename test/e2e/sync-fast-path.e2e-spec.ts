@@ -42,7 +42,7 @@ describe("the fast sync path", () => {
   });
 
   it("runs a waiting request in the API process (no worker anywhere) with a whole stream: QUEUED is seq 1, then STARTED … SUCCEEDED, gap-free", { timeout: 60_000 }, async () => {
-    const t = await start({}, { workers: false });
+    const t = await start({ sync: { inProcess: true } }, { workers: false });
     type MyEv = { seq: number; type: string; generation: { id: string; status: string } };
     const events: MyEv[] = [];
     const sub = collect<MyEv>(t.wsClient(t.adminKey), MY, {}, (e) => e.type === "SUCCEEDED", 30_000);
@@ -64,7 +64,7 @@ describe("the fast sync path", () => {
   });
 
   it("a burst beyond SYNC_IN_PROCESS_SLOTS takes the queue; LOW priority and requests without wait always do", { timeout: 60_000 }, async () => {
-    const t = await start({ sync: { slots: 2 } }, { workers: false });
+    const t = await start({ sync: { inProcess: true, slots: 2 } }, { workers: false });
     const burst = await Promise.all([0, 1, 2, 3].map((i) => create(t, t.adminKey, { ...text(`burst ${i}`), wait: 8, ...slow(1500) })));
     const statuses = burst.map((g) => g.status).sort();
     expect(statuses).toEqual(["QUEUED", "QUEUED", "SUCCEEDED", "SUCCEEDED"]);
@@ -75,7 +75,7 @@ describe("the fast sync path", () => {
   });
 
   it("USER_MAX_IN_FLIGHT still holds: while others have work queued, a user at the cap takes the queue", { timeout: 60_000 }, async () => {
-    const t = await start({ resilience: { userMaxInFlight: 1 } }, { workers: false });
+    const t = await start({ sync: { inProcess: true }, resilience: { userMaxInFlight: 1 } }, { workers: false });
     const a = await t.createUser();
     const b = await t.createUser();
     await create(t, b.key, text("someone else's queued work")); // no worker: it stays QUEUED, so the cap binds
@@ -117,7 +117,7 @@ describe("the fast sync path", () => {
     // Its in-process workers and sweeper recover the run once the dead process's lease (JOB_LOCK_MS) lapses.
     const t = await start({ worker: { lockMs: 1000 }, sweeper: { intervalMs: 500, graceMs: 1000 } });
     const user = await t.createUser();
-    const api = await spawnWorker(t, { JOB_LOCK_MS: "1000" }, 120_000, ["serve", "--no-worker"]);
+    const api = await spawnWorker(t, { SYNC_IN_PROCESS: "true", JOB_LOCK_MS: "1000" }, 120_000, ["serve", "--no-worker"]);
     children.push(api);
     const prompt = `killed mid-call ${Math.random()}`;
     const answer = fetch(`http://127.0.0.1:${api.metricsPort}/graphql`, {
