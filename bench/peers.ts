@@ -9,8 +9,8 @@
  *                createGeneration(wait) over GraphQL on openai/gpt-4o-mini
  * Per path: p50/p90/p99 at 1 connection, req/s at 32 connections (autocannon); per streaming path:
  * time to first token and to the end at 1 connection, and req/s at 32. Each cell's time is split
- * into up to 5 rounds and the paths take turns round by round, so the machine's noisy moments
- * fall on every path alike. Then the ratios and the
+ * into up to 5 rounds and the paths take turns round by round (each round starting one path
+ * later), so the machine's noisy moments fall on every path alike. Then the ratios and the
  * issue's targets (16): added p50 ≤ 3 ms over direct, ≥ 1.5 × Portkey's req/s, streaming TTFT added ≤ 3 ms.
  * Switchboard calls its upstream streamed even for a plain request (the adapter always streams), so
  * the mock's stream is instant by default (BENCH_PEERS_STREAM_GAP_MS = 0).
@@ -82,8 +82,10 @@ async function measureAll(paths: Named[], stream: boolean) {
   };
   const at1 = new Map<string, At1Round[]>(paths.map(([n]) => [n, []]));
   const at32 = new Map<string, At32Round[]>(paths.map(([n]) => [n, []]));
-  for (let r = 0; r < ROUNDS; r++) for (const [name, path, sb] of paths) at1.get(name)!.push(await counted(name, "at1", sb, () => at1Round(path, ROUND_SECONDS, stream)));
-  for (let r = 0; r < ROUNDS; r++) for (const [name, path, sb] of paths) at32.get(name)!.push(await counted(name, "at32", sb, () => at32Round(path, ROUND_SECONDS)));
+  // Each round starts one path later, so no path always follows the same neighbour.
+  const turn = (r: number) => [...paths.slice(r % paths.length), ...paths.slice(0, r % paths.length)];
+  for (let r = 0; r < ROUNDS; r++) for (const [name, path, sb] of turn(r)) at1.get(name)!.push(await counted(name, "at1", sb, () => at1Round(path, ROUND_SECONDS, stream)));
+  for (let r = 0; r < ROUNDS; r++) for (const [name, path, sb] of turn(r)) at32.get(name)!.push(await counted(name, "at32", sb, () => at32Round(path, ROUND_SECONDS)));
   return Object.fromEntries(
     paths.map(([name, , sb]) => {
       const g = generations.get(name)!;
