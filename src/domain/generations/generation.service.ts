@@ -68,8 +68,7 @@ export class GenerationService {
     private readonly upstream?: UpstreamCanceller,
     /** Webhooks: checks createGeneration's callbackUrl, throwing BAD_USER_INPUT; without it a callbackUrl is refused. */
     private readonly checkCallbackUrl?: (viewer: Viewer, url: string) => Promise<void>,
-    /** The fast sync path (SYNC_IN_PROCESS); without it every request is queued. */
-    private readonly sync?: SyncRun,
+    private readonly sync?: SyncRun, // the fast sync path (SYNC_IN_PROCESS); without it every request is queued
   ) {
     this.store = new GenerationStore(ds);
   }
