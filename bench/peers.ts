@@ -15,15 +15,18 @@
  * Switchboard calls its upstream streamed even for a plain request (the adapter always streams), so
  * the mock's stream is instant by default (BENCH_PEERS_STREAM_GAP_MS = 0).
  * A /v1 path that answers 404 (not built yet) is skipped with the reason, never failed.
- * Env: BENCH_PEERS_SECONDS per cell (5), BENCH_PEERS_STREAM_GAP_MS (0).
+ * Env: BENCH_PEERS_SECONDS per cell (5), BENCH_PEERS_STREAM_GAP_MS (0), BENCH_PEERS_PROFILE=1 (a CPU
+ * profile of the Switchboard process, summarised by area and hottest functions in the JSON).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { at1Round, at32Round, summariseAt1, summariseAt32, type At1Round, type At32Round, type Path } from "./peers/measure";
+import { summariseProfile } from "./profile-summary";
 import { forkChild, freePort, startPortkey, stopAll, type Proc } from "./peers/processes";
 
 const SECONDS = Number(process.env.BENCH_PEERS_SECONDS ?? 5);
+const PROFILE = process.env.BENCH_PEERS_PROFILE === "1";
 const ROUNDS = Math.max(1, Math.min(5, Math.floor(SECONDS)));
 const ROUND_SECONDS = SECONDS / ROUNDS;
 const WARM_SECONDS = Math.max(1, Math.min(2, Math.round(SECONDS / 3)));
@@ -67,18 +70,26 @@ type Named = [name: string, path: Path, sb?: Proc];
 /**
  * Every path of one kind: a warm-up each, then ROUNDS rounds of each measurement, the paths
  * taking turns round by round. A Switchboard round starts and ends idle (its `stats` waits for
- * the generations in flight) and counts how its generations ended.
+ * the generations in flight) and counts how its generations ended and the CPU its process spent.
  */
 async function measureAll(paths: Named[], stream: boolean) {
   for (const [, path] of paths) await at32Round(path, WARM_SECONDS);
-  const generations = new Map<string, { at1: Record<string, number>; at32: Record<string, number> }>(paths.map(([n]) => [n, { at1: {}, at32: {} }]));
+  type Counts = { generations: Record<string, number>; cpuMs: number };
+  const counts = new Map<string, { at1: Counts; at32: Counts }>(paths.map(([n]) => [n, { at1: { generations: {}, cpuMs: 0 }, at32: { generations: {}, cpuMs: 0 } }]));
   const counted = async <T>(name: string, which: "at1" | "at32", sb: Proc | undefined, f: () => Promise<T>) => {
     if (!sb) return f();
     await sb.ask("reset");
     const r = await f();
-    const into = generations.get(name)![which];
-    for (const [status, n] of Object.entries((await sb.ask("stats")) as Record<string, number>)) into[status] = (into[status] ?? 0) + n;
+    const into = counts.get(name)![which];
+    const got = (await sb.ask("stats")) as Counts;
+    for (const [status, n] of Object.entries(got.generations)) into.generations[status] = (into.generations[status] ?? 0) + n;
+    into.cpuMs += got.cpuMs;
     return r;
+  };
+  // The Switchboard process's own CPU per generation (Postgres and Redis are other processes).
+  const switchboardSide = (c: Counts) => {
+    const n = Object.values(c.generations).reduce((a, b) => a + b, 0);
+    return { generations: c.generations, cpuMsPerGeneration: n ? round(c.cpuMs / n, 2) : null };
   };
   const at1 = new Map<string, At1Round[]>(paths.map(([n]) => [n, []]));
   const at32 = new Map<string, At32Round[]>(paths.map(([n]) => [n, []]));
@@ -88,8 +99,8 @@ async function measureAll(paths: Named[], stream: boolean) {
   for (let r = 0; r < ROUNDS; r++) for (const [name, path, sb] of turn(r)) at32.get(name)!.push(await counted(name, "at32", sb, () => at32Round(path, ROUND_SECONDS)));
   return Object.fromEntries(
     paths.map(([name, , sb]) => {
-      const g = generations.get(name)!;
-      return [name, { at1: { ...summariseAt1(at1.get(name)!, stream), ...(sb ? { generations: g.at1 } : {}) }, at32: { ...summariseAt32(at32.get(name)!), ...(sb ? { generations: g.at32 } : {}) } }];
+      const c = counts.get(name)!;
+      return [name, { at1: { ...summariseAt1(at1.get(name)!, stream), ...(sb ? switchboardSide(c.at1) : {}) }, at32: { ...summariseAt32(at32.get(name)!), ...(sb ? switchboardSide(c.at32) : {}) } }];
     }),
   );
 }
@@ -107,7 +118,8 @@ async function main() {
   const text = mock.info.text as string;
   const proxy = await forkChild("bare proxy", "bare-proxy.ts", { BENCH_PEERS_UPSTREAM: upstream });
   const portkey = await startPortkey(await freePort());
-  const sb = await forkChild("switchboard", "switchboard.server.ts", { BENCH_PEERS_UPSTREAM: upstream });
+  const profDir = join(__dirname, "results", `peers-profile-${Date.now()}`);
+  const sb = await forkChild("switchboard", "switchboard.server.ts", { BENCH_PEERS_UPSTREAM: upstream }, PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : []);
   const sbUrl = `http://127.0.0.1:${sb.info.port}`;
   const bearer = { authorization: `Bearer ${UPSTREAM_KEY}` };
   const portkeyHeaders = { ...bearer, "x-portkey-provider": "openai", "x-portkey-custom-host": `${upstream}/v1` };
@@ -171,6 +183,11 @@ async function main() {
       streamingTtftAddedAtMost3Ms: ttftAdded === null ? null : ttftAdded <= 3,
     },
   };
+  if (PROFILE) {
+    await sb.stop(); // the profile is written as the process exits
+    const file = readdirSync(profDir).find((f) => f.endsWith(".cpuprofile"));
+    if (file) Object.assign(out, { switchboardCpuProfile: { file: join(profDir, file), ...summariseProfile(join(profDir, file), 20) } });
+  }
   const json = JSON.stringify(out, null, 2);
   console.log(json);
   const dir = join(__dirname, "results");

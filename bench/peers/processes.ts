@@ -33,9 +33,9 @@ function exited(proc: ChildProcess, ms: number): Promise<void> {
 }
 
 /** Forks bench/peers/<script> under ts-node; resolves with its first IPC message (its port …). */
-export function forkChild(name: string, script: string, env: Record<string, string> = {}): Promise<Proc> {
+export function forkChild(name: string, script: string, env: Record<string, string> = {}, execArgv: string[] = []): Promise<Proc> {
   const proc = fork(join(__dirname, script), [], {
-    execArgv: ["-r", "ts-node/register/transpile-only"],
+    execArgv: ["-r", "ts-node/register/transpile-only", ...execArgv],
     env: { ...process.env, ...env },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });

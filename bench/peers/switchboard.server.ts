@@ -5,7 +5,8 @@
  * OPENAI_API_KEY configure). Auth, rate limit, routing, breakers, key pool, budget reservation and
  * settlement are all on the path; the enterprise rate limit is raised so it is checked but never
  * binds, and the fairness cap keeps its default. Reports its port and a user's key over IPC;
- * answers `stats` (generations by status since the last `reset`, once none is in flight) and `stop` (drops its database
+ * answers `stats` (generations by status since the last `reset`, once none is in flight, and the
+ * CPU time this process spent meanwhile) and `stop` (drops its database
  * and Redis keys).
  */
 import { createApp } from "../../src/app";
@@ -31,9 +32,11 @@ async function main() {
   const port = await app.start();
   const { key } = await app.services.apiKeys.createUser("bench-peers@local", "USER", "enterprise");
   let since = new Date();
+  let cpu = process.cpuUsage();
   process.on("message", async (m: { cmd: string }) => {
     if (m.cmd === "reset") {
       since = new Date();
+      cpu = process.cpuUsage();
       process.send!({ ok: true });
     } else if (m.cmd === "stats") {
       // A cell's last requests may still be in flight when its clock stops: let them end first,
@@ -44,7 +47,8 @@ async function main() {
         await new Promise((r) => setTimeout(r, 100));
       }
       const rows = (await app.ds.query(`SELECT status, count(*)::int AS n FROM generations WHERE created_at >= $1 GROUP BY status`, [since])) as { status: string; n: number }[];
-      process.send!(Object.fromEntries(rows.map((r) => [r.status, r.n])));
+      const used = process.cpuUsage(cpu);
+      process.send!({ generations: Object.fromEntries(rows.map((r) => [r.status, r.n])), cpuMs: (used.user + used.system) / 1000 });
     } else if (m.cmd === "stop") {
       await app.stop();
       await db.drop();
