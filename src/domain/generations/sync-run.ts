@@ -145,17 +145,29 @@ export class SyncRun {
       log.error({ err, generationId: gen.id }, "in-process run failed; it goes to the queue");
     } finally {
       clearInterval(beat);
-      this.running--;
-      if (fair) await this.releaseLease(fair, gen);
     }
+    const ended = !!outcome && queueAction(outcome).kind === "complete";
+    // The user's fairness slot is free before the caller hears the answer (as a worker frees it before its job completes);
+    // for a run that ended the generation the liveness lease goes in the same round trip (one auto-pipelined batch).
+    const released = Promise.all([fair?.release(gen.userId, gen.id), ended && leased ? leases.drop(gen.id) : undefined]).catch((err) =>
+      log.warn({ err, generationId: gen.id }, "releasing an in-process run's leases failed (they expire by themselves)"));
+    await released;
+    // Off the caller's path: the user's parked job, and a run that did not end the generation goes to the queue.
+    void this.afterRun(gen, fair, outcome, leased && !ended);
+    return outcome;
+  }
+
+  private async afterRun(gen: GenerationEntity, fair: UserFairness | undefined, outcome: RunOutcome | null, leased: boolean): Promise<void> {
     try {
+      if (fair) await this.promoteParked(fair, gen);
       await this.handOver(gen, outcome);
-      if (leased) await leases.drop(gen.id);
+      if (leased) await this.d.leases.drop(gen.id);
     } catch (err) {
       // The lease lapses by itself; the sweeper then re-enqueues the generation if it still needs a run.
-      log.warn({ err, generationId: gen.id }, "handing an in-process run to the queue failed; the sweeper recovers it");
+      this.d.log.warn({ err, generationId: gen.id }, "handing an in-process run to the queue failed; the sweeper recovers it");
+    } finally {
+      this.running--;
     }
-    return outcome;
   }
 
   /** A run that did not end the generation: its job goes to the queue (before the lease goes, so it is never without both). */
@@ -169,11 +181,16 @@ export class SyncRun {
     await this.d.queue.enqueueIn(gen.id, gen.priority, gen.userId, delayMs, 1);
   }
 
-  /** As a worker does when a run ends: the lease goes, and the user's oldest parked job runs. */
+  /** As a worker does when one of the user's runs ends: the user's oldest parked job runs. */
+  private async promoteParked(fair: UserFairness, gen: GenerationEntity): Promise<void> {
+    for (let id = await fair.unpark(gen.userId); id; id = await fair.unpark(gen.userId)) if (await this.d.queue.promote(id)) return;
+  }
+
+  /** Gives back the fairness lease of a run that never started. */
   private async releaseLease(fair: UserFairness, gen: GenerationEntity): Promise<void> {
     try {
       await fair.release(gen.userId, gen.id);
-      for (let id = await fair.unpark(gen.userId); id; id = await fair.unpark(gen.userId)) if (await this.d.queue.promote(id)) return;
+      await this.promoteParked(fair, gen);
     } catch (err) {
       this.d.log.warn({ err, generationId: gen.id }, "releasing an in-process run's fairness lease failed (it expires by itself)");
     }
