@@ -18,6 +18,7 @@
  * Env: BENCH_PEERS_SECONDS per cell (5), BENCH_PEERS_STREAM_GAP_MS (0), BENCH_PEERS_PROFILE=1 (a CPU
  * profile of the Switchboard process, summarised by area and hottest functions in the JSON).
  */
+import { execSync } from "node:child_process";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
@@ -63,6 +64,15 @@ async function unavailable(path: Path): Promise<string | undefined> {
   if (res.status === 404) return `POST ${new URL(path.url).pathname} answers 404 in this tree (not built yet)`;
   if (res.status !== 200 || !path.ok(body)) return `POST ${new URL(path.url).pathname} answered ${res.status}: ${body.slice(0, 300)}`;
   return undefined;
+}
+
+/** The commit measured (`-dirty`: with uncommitted edits in the work tree). */
+function gitTree(): string {
+  try {
+    return execSync("git describe --always --dirty", { cwd: join(__dirname, ".."), encoding: "utf8" }).trim();
+  } catch {
+    return "unknown";
+  }
 }
 
 type Named = [name: string, path: Path, sb?: Proc];
@@ -160,6 +170,7 @@ async function main() {
   const out = {
     bench: "peers",
     at: new Date().toISOString(),
+    tree: gitTree(),
     machine: { cpus: os.cpus().length, node: process.version, note: "shared 2-core machine: figures are noisy" },
     secondsPerCell: SECONDS,
     roundsPerCell: ROUNDS,
