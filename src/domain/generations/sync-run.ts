@@ -60,7 +60,7 @@ export interface SyncRunDeps {
   runner: { run(job: RunJob): Promise<RunOutcome> };
   queue: SyncQueue;
   leases: RunLeases;
-  events: Pick<GenerationEvents, "subscribe">;
+  events: Pick<GenerationEvents, "subscribe" | "onTerminal">;
   reload: (id: string) => Promise<GenerationEntity>;
   fairness?: UserFairness;
   cfg: SyncRunConfig;
@@ -76,8 +76,12 @@ const SUPERSEDED = (superseded() as Extract<RunOutcome, { kind: "skipped" }>).re
 
 export class SyncRun {
   private running = 0;
+  /** The terminal row of each waiting in-process run, as its transition left it (no read after the run). */
+  private readonly ended = new Map<string, (g: GenerationEntity) => void>();
 
-  constructor(private readonly d: SyncRunDeps) {}
+  constructor(private readonly d: SyncRunDeps) {
+    d.events.onTerminal((g) => this.ended.get(g.id)?.(g));
+  }
 
   /** Runs in this process now, if they may (see the top comment); null: take the queue. */
   async reserve(gen: GenerationEntity): Promise<ReservedRun | null> {
@@ -111,14 +115,17 @@ export class SyncRun {
 
   private async runAndWait(gen: GenerationEntity, fair: UserFairness | undefined, waitMs: number): Promise<GenerationEntity> {
     const until = Date.now() + waitMs;
+    let row: GenerationEntity | undefined;
+    this.ended.set(gen.id, (g) => (row = g));
     const outcome = this.execute(gen, fair);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), waitMs)));
     const first = await Promise.race([outcome, timedOut]);
     clearTimeout(timer);
+    this.ended.delete(gen.id);
     // The caller's wait is over: the run goes on in this process (its slot held) and answers later subscribers.
     if (first === "timeout") return this.d.reload(gen.id);
-    if (first && (first.kind === "finished" || (first.kind === "skipped" && first.reason !== SUPERSEDED))) return this.d.reload(gen.id);
+    if (first && (first.kind === "finished" || (first.kind === "skipped" && first.reason !== SUPERSEDED))) return row ?? this.d.reload(gen.id);
     // Handed to the queue (or taken over, or the run broke): wait for the rest of `wait`, as a queued request does.
     return waitForTerminal(this.d.events, this.d.reload, gen.id, Math.max(0, until - Date.now()));
   }
