@@ -128,8 +128,10 @@ export async function buildServices(config: AppConfig, infra: Infrastructure, op
   const sync = opts.api && config.sync.inProcess
     ? new SyncRun({ runner, queue, leases: inProcess, events, reload: (id) => generationStore.getById(id), fairness, log, cfg: { slots: config.sync.slots, leaseMs: config.worker.lockMs, backoffMs: config.worker.backoffMs, attempts: config.worker.attempts } })
     : undefined;
-  const generations = new GenerationService(ds, registry, queue, events, config.limits, log, metrics, quotas, planner, rateLimits, coalescer, router, providers,
-    (viewer, url) => webhooks.checkCallbackUrl(viewer, url), sync);
+  const generations = new GenerationService({
+    store: generationStore, registry, scheduler: queue, bus: events, limits: config.limits, log, metrics, quotas, cache: planner, rateLimits, coalescer, router,
+    upstream: providers, checkCallbackUrl: (viewer, url) => webhooks.checkCallbackUrl(viewer, url), sync,
+  });
   const sweeper = new SweeperService(ds, queue, events, config.sweeper, log, metrics, inProcess);
   const monitoring = new Monitoring({ ds, redis, prefix: config.redis.prefix, events, alerts, providers, metrics, log, queueDepth: () => queue.depth(), config: config.monitoring });
   cleanup.defer(() => monitoring.stop());

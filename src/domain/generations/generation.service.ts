@@ -2,7 +2,6 @@
  * The request side of generations: create (validate, idempotency, store, enqueue, wait),
  * read, list, cancel. Workers run them through the runner (run/); rows move through GenerationStore.
  */
-import type { DataSource } from "typeorm";
 import { BadUserInputError, ConflictError, NotFoundError } from "../../common/errors";
 import { isUuid, newId } from "../../common/ids";
 import { GenerationEntity, TERMINAL_STATUSES } from "../../db/entities/generation.entity";
@@ -22,7 +21,7 @@ import { retryTransaction } from "../../common/retry-transaction";
 import type { CacheHitResult, CachePlanner } from "../cache/cache-planner";
 import type { RateLimits } from "../quotas/rate-limits";
 import type { Coalescer } from "../cache/coalescer";
-import { GenerationStore } from "./generation.store";
+import type { GenerationStore } from "./generation.store";
 import { terminalWaiter, waitForTerminal } from "./terminal-waiter";
 import type { SyncRun } from "./sync-run";
 import { requestFingerprint } from "./request-fingerprint";
@@ -49,29 +48,29 @@ export interface CostEstimateResult {
 /** Longest `generations(filter: { status })` list: the statuses, with room for harmless repeats. */
 const MAX_STATUS_FILTER = 20;
 
-export class GenerationService {
-  private readonly store: GenerationStore;
+/** What GenerationService is built from (one object: no positional list, no setters). */
+export interface GenerationServiceDeps {
+  store: GenerationStore;
+  registry: ProviderRegistry;
+  scheduler: GenerationScheduler;
+  bus: GenerationEvents;
+  limits: RequestLimits & { maxPageSize: number };
+  log: Logger;
+  metrics: Metrics;
+  quotas: QuotaService;
+  cache: CachePlanner;
+  rateLimits?: RateLimits;
+  coalescer: Coalescer;
+  router: Router;
+  upstream?: UpstreamCanceller;
+  /** Webhooks: checks createGeneration's callbackUrl, throwing BAD_USER_INPUT; without it a callbackUrl is refused. */
+  checkCallbackUrl?: (viewer: Viewer, url: string) => Promise<void>;
+  /** The fast sync path (SYNC_IN_PROCESS); without it every request is queued. */
+  sync?: SyncRun;
+}
 
-  constructor(
-    ds: DataSource,
-    private readonly registry: ProviderRegistry,
-    private readonly scheduler: GenerationScheduler,
-    private readonly bus: GenerationEvents,
-    private readonly limits: RequestLimits & { maxPageSize: number },
-    private readonly log: Logger,
-    private readonly metrics: Metrics,
-    private readonly quotas: QuotaService,
-    private readonly cache: CachePlanner,
-    private readonly rateLimits: RateLimits | undefined,
-    private readonly coalescer: Coalescer,
-    private readonly router: Router,
-    private readonly upstream?: UpstreamCanceller,
-    /** Webhooks: checks createGeneration's callbackUrl, throwing BAD_USER_INPUT; without it a callbackUrl is refused. */
-    private readonly checkCallbackUrl?: (viewer: Viewer, url: string) => Promise<void>,
-    private readonly sync?: SyncRun, // the fast sync path (SYNC_IN_PROCESS); without it every request is queued
-  ) {
-    this.store = new GenerationStore(ds);
-  }
+export class GenerationService {
+  constructor(private readonly d: GenerationServiceDeps) {}
 
   /** Routes the request: candidates in order, the normalised request for the primary. */
   private routeAndNormalise(cmd: CreateGenerationCommand, tier: Tier): { route: Route; request: GenerationRequest; model: ReturnType<typeof normaliseRequest>["model"] } {
@@ -80,13 +79,13 @@ export class GenerationService {
       throw new BadUserInputError("requirements.minQuality must be between 0 and 100", { field: "requirements.minQuality" });
     if ((cmd.fallbackModels?.length ?? 0) > 10) throw new BadUserInputError("at most 10 fallbackModels", { field: "fallbackModels" });
     // Shape checks first (every field error names its field), then routing against the real request size.
-    const probe = this.registry.listModels(cmd.modality)[0];
-    const pre = normaliseRequest({ ...cmd }, this.registry, this.limits, probe ?? undefined);
-    const route = this.router.route(
+    const probe = this.d.registry.listModels(cmd.modality)[0];
+    const pre = normaliseRequest({ ...cmd }, this.d.registry, this.d.limits, probe ?? undefined);
+    const route = this.d.router.route(
       { modality: cmd.modality, model: cmd.model, fallbackModels: cmd.fallbackModels, requirements: cmd.requirements, maxCostMicros: caps.length ? usdToMicros(Math.min(...caps)) : null },
       pre.request, tier,
     );
-    const { request, model } = normaliseRequest(cmd, this.registry, this.limits, route.candidates[0].info);
+    const { request, model } = normaliseRequest(cmd, this.d.registry, this.d.limits, route.candidates[0].info);
     return { route, request, model };
   }
 
@@ -102,17 +101,17 @@ export class GenerationService {
   async create(viewer: Viewer, cmd: CreateGenerationCommand): Promise<GenerationEntity> {
     const { route, request, model } = this.routeAndNormalise(cmd, viewer.tier);
     if (cmd.callbackUrl != null) {
-      if (!this.checkCallbackUrl) throw new BadUserInputError("callbackUrl is not available on this server", { field: "callbackUrl" });
-      await this.checkCallbackUrl(viewer, cmd.callbackUrl);
+      if (!this.d.checkCallbackUrl) throw new BadUserInputError("callbackUrl is not available on this server", { field: "callbackUrl" });
+      await this.d.checkCallbackUrl(viewer, cmd.callbackUrl);
     }
     const idem = cmd.idempotencyKey ?? null;
     const requestHash = idem ? requestFingerprint(cmd, request) : null;
     if (idem) {
-      const existing = await this.store.findByIdempotencyKey(viewer.userId, idem);
+      const existing = await this.d.store.findByIdempotencyKey(viewer.userId, idem);
       if (existing) return this.replayed(existing, requestHash, cmd);
     }
-    await this.rateLimits?.consume(viewer.userId, viewer.tier);
-    const cache = await this.cache.plan(viewer.userId, cmd, request, model);
+    await this.d.rateLimits?.consume(viewer.userId, viewer.tier);
+    const cache = await this.d.cache.plan(viewer.userId, cmd, request, model);
     if (cache.hit) return this.serveHit(viewer, cmd, request, model.id, model.provider, model.name, cache.hit);
     const now = new Date();
     const gen = Object.assign(new GenerationEntity(), {
@@ -133,50 +132,50 @@ export class GenerationService {
     } satisfies GenerationEntity);
 
     // In-flight coalescing: an identical request already queued or running leads; this one joins it.
-    const leader = cache.coalesceKey ? await this.coalescer.lead(cache.coalesceKey, gen.id) : null;
+    const leader = cache.coalesceKey ? await this.d.coalescer.lead(cache.coalesceKey, gen.id) : null;
     if (leader) {
       gen.groupId = leader;
       gen.cacheKey = null as string | null; // the leader fills the cache
       gen.semanticScope = null as string | null;
     }
-    const admitted = await this.quotas.admit(gen);
+    const admitted = await this.d.quotas.admit(gen);
     if (admitted.kind === "quota" || admitted.kind === "queue_full") {
-      if (cache.coalesceKey && !leader) await this.coalescer.release(cache.coalesceKey, gen.id); // it led nothing
+      if (cache.coalesceKey && !leader) await this.d.coalescer.release(cache.coalesceKey, gen.id); // it led nothing
       throw admitted.error;
     }
     if (admitted.kind === "duplicate" && idem) {
       // Lost an idempotency race: the winner's row is the answer.
-      if (cache.coalesceKey && !leader) await this.coalescer.release(cache.coalesceKey, gen.id);
-      const winner = await this.store.getByIdempotencyKey(viewer.userId, idem);
+      if (cache.coalesceKey && !leader) await this.d.coalescer.release(cache.coalesceKey, gen.id);
+      const winner = await this.d.store.getByIdempotencyKey(viewer.userId, idem);
       return this.replayed(winner, requestHash, cmd);
     }
     if (leader && !gen.groupId && cache.coalesceKey) {
       // Its leader had already finished: this one runs on its own and leads from now on.
       gen.cacheKey = cache.exactKey;
       gen.semanticScope = cache.semanticScope;
-      await this.store.lead(gen.id, gen.cacheKey, gen.semanticScope);
-      await this.coalescer.takeOver(cache.coalesceKey, gen.id);
+      await this.d.store.lead(gen.id, gen.cacheKey, gen.semanticScope);
+      await this.d.coalescer.takeOver(cache.coalesceKey, gen.id);
     }
-    this.metrics.generationsCreated.inc({ modality: gen.modality });
+    this.d.metrics.generationsCreated.inc({ modality: gen.modality });
     // The fast sync path (sync-run.ts): a waiting request with a free local slot runs here, not through the queue.
-    const fast = cmd.wait && this.sync ? await this.sync.reserve(gen) : null;
+    const fast = cmd.wait && this.d.sync ? await this.d.sync.reserve(gen) : null;
     // Subscribe before enqueueing so a fast worker's SUCCEEDED cannot slip past a waiting caller.
-    const waiter = cmd.wait && !fast ? await terminalWaiter(this.bus, gen.id) : undefined;
+    const waiter = cmd.wait && !fast ? await terminalWaiter(this.d.bus, gen.id) : undefined;
     // QUEUED goes out before the job exists (or the in-process claim), so no STARTED can come first (it is always seq 1).
-    const queued = () => this.bus.publishGenerationEvent(gen, { type: "QUEUED" });
+    const queued = () => this.d.bus.publishGenerationEvent(gen, { type: "QUEUED" });
     if (fast) return fast.run(cmd.wait!, queued);
     await queued();
     try {
       // A follower enqueues its group: a no-op while the leader's job lives, a fresh run if it just ended.
-      await this.scheduler.enqueue(gen.groupId ?? gen.id, gen.priority, gen.groupId ? undefined : gen.userId);
+      await this.d.scheduler.enqueue(gen.groupId ?? gen.id, gen.priority, gen.groupId ? undefined : gen.userId);
     } catch (err) {
       // The row is the source of truth: the sweeper enqueues it later. Never lose an accepted generation.
-      this.log.error({ err, generationId: gen.id, requestId: viewer.requestId }, "enqueue failed; the sweeper will retry");
+      this.d.log.error({ err, generationId: gen.id, requestId: viewer.requestId }, "enqueue failed; the sweeper will retry");
     }
     if (gen.groupId) {
-      await this.bus.publish(Topic.GROUP_JOINED, gen.groupId, { generationId: gen.id });
-      this.metrics.cacheLookups.inc({ kind: "coalesce", outcome: "joined" });
-      this.cache.countCoalesced();
+      await this.d.bus.publish(Topic.GROUP_JOINED, gen.groupId, { generationId: gen.id });
+      this.d.metrics.cacheLookups.inc({ kind: "coalesce", outcome: "joined" });
+      this.d.cache.countCoalesced();
     }
     if (!waiter) return gen;
     return (await waiter.wait(cmd.wait! * 1000)) ?? (await this.reload(gen.id));
@@ -216,32 +215,32 @@ export class GenerationService {
       seqReserved: 1, // its SUCCEEDED event
       source: cmd.source ?? "GRAPHQL", requestId: viewer.requestId ?? null,
     } satisfies GenerationEntity);
-    if (!(await this.store.insertHit(gen)) && gen.idempotencyKey)
-      return this.replayed(await this.store.getByIdempotencyKey(viewer.userId, gen.idempotencyKey), gen.requestHash, cmd);
-    await this.bus.publishGenerationEvent(gen, { type: "SUCCEEDED", message: `served from the ${hit.kind.toLowerCase()} cache (${route})` }, { floor: 0 });
-    countTerminal(this.metrics, gen);
+    if (!(await this.d.store.insertHit(gen)) && gen.idempotencyKey)
+      return this.replayed(await this.d.store.getByIdempotencyKey(viewer.userId, gen.idempotencyKey), gen.requestHash, cmd);
+    await this.d.bus.publishGenerationEvent(gen, { type: "SUCCEEDED", message: `served from the ${hit.kind.toLowerCase()} cache (${route})` }, { floor: 0 });
+    countTerminal(this.d.metrics, gen);
     return gen;
   }
 
   /** The generation if the viewer may see it; NOT_FOUND otherwise (never reveals others' ids). */
   async get(viewer: Viewer, id: string): Promise<GenerationEntity> {
     if (!isUuid(id)) throw new NotFoundError("Generation", id);
-    const g = await this.store.findById(id);
+    const g = await this.d.store.findById(id);
     if (!g || (g.userId !== viewer.userId && !isAdmin(viewer))) throw new NotFoundError("Generation", id);
     return g;
   }
 
   async list(viewer: Viewer, first: number | undefined, after: string | undefined, filter: GenerationFilter = {}): Promise<GenerationPage> {
     const size = first ?? 20;
-    if (!Number.isInteger(size) || size < 1 || size > this.limits.maxPageSize)
-      throw new BadUserInputError(`first must be between 1 and ${this.limits.maxPageSize}`, { field: "first" });
+    if (!Number.isInteger(size) || size < 1 || size > this.d.limits.maxPageSize)
+      throw new BadUserInputError(`first must be between 1 and ${this.d.limits.maxPageSize}`, { field: "first" });
     if (filter.userId != null && !isUuid(filter.userId)) throw new BadUserInputError("filter.userId is not a user id", { field: "filter.userId" });
     if (filter.model?.includes("\u0000")) throw new BadUserInputError("filter.model contains a NUL character", { field: "filter.model" });
     // Five statuses exist: a longer list is repeats, and tens of thousands overflow Postgres' bind parameters.
     if ((filter.status?.length ?? 0) > MAX_STATUS_FILTER)
       throw new BadUserInputError(`filter.status lists ${filter.status!.length} values; at most ${MAX_STATUS_FILTER}`, { field: "filter.status" });
     const before = after ? decodeCursor(after) : undefined;
-    const rows = await this.store.page({
+    const rows = await this.d.store.page({
       userId: isAdmin(viewer) ? filter.userId : viewer.userId,
       status: filter.status?.length ? [...new Set(filter.status)] : undefined,
       modality: filter.modality, model: filter.model, createdAfter: filter.createdAfter, createdBefore: filter.createdBefore, before,
@@ -253,48 +252,48 @@ export class GenerationService {
 
   async cancel(viewer: Viewer, id: string): Promise<GenerationEntity> {
     const current = await this.get(viewer, id);
-    const gen = await retryTransaction(() => this.store.cancel(current.id));
+    const gen = await retryTransaction(() => this.d.store.cancel(current.id));
     if (!gen) {
       const now = await this.reload(current.id);
       throw new ConflictError(`Generation ${id} is already ${now.status}; there is nothing to cancel`, { status: now.status });
     }
     // The shared upstream work goes on while anyone else in the group still waits for it.
     const group = gen.groupId ?? gen.id;
-    if ((await this.store.waitingInGroup(group)) === 0) {
-      await this.scheduler.remove(group).catch(() => false);
-      await this.bus.publish(Topic.CANCEL_GENERATION, undefined, { generationId: group });
+    if ((await this.d.store.waitingInGroup(group)) === 0) {
+      await this.d.scheduler.remove(group).catch(() => false);
+      await this.d.bus.publish(Topic.CANCEL_GENERATION, undefined, { generationId: group });
       // An upstream task (video) keeps running (and billing) unless it is stopped too.
-      if (current.upstreamTask && this.upstream)
-        await this.upstream.cancel(current).catch((err) => this.log.warn({ err, generationId: gen.id }, "cancelling the upstream task failed"));
+      if (current.upstreamTask && this.d.upstream)
+        await this.d.upstream.cancel(current).catch((err) => this.d.log.warn({ err, generationId: gen.id }, "cancelling the upstream task failed"));
     } else if (!gen.groupId && current.status === "QUEUED" && !current.startedAt) {
       await this.promoteFollower(gen);
     }
-    await this.bus.publishGenerationEvent(gen, { type: "CANCELLED" });
-    this.quotas.changed(gen.userId, false);
-    countTerminal(this.metrics, gen);
+    await this.d.bus.publishGenerationEvent(gen, { type: "CANCELLED" });
+    this.d.quotas.changed(gen.userId, false);
+    countTerminal(this.d.metrics, gen);
     return gen;
   }
 
   /** A leader cancelled before it ran: its oldest follower leads the group and runs instead. */
   private async promoteFollower(leader: GenerationEntity): Promise<void> {
-    const next = await this.store.promoteHeir(leader.id);
+    const next = await this.d.store.promoteHeir(leader.id);
     if (!next) return;
-    await this.scheduler.remove(leader.id).catch(() => false);
-    await this.scheduler.enqueue(next.id, next.priority);
-    if (leader.cacheKey) await this.coalescer.takeOver(leader.cacheKey, next.id);
+    await this.d.scheduler.remove(leader.id).catch(() => false);
+    await this.d.scheduler.enqueue(next.id, next.priority);
+    if (leader.cacheKey) await this.d.coalescer.takeOver(leader.cacheKey, next.id);
   }
 
   /** The job ids to wake when an async provider reports that this upstream task finished (provider webhooks). */
   jobsAwaitingUpstreamTask(provider: string, taskId: string): Promise<string[]> {
-    return this.store.jobsAwaitingUpstreamTask(provider, taskId);
+    return this.d.store.jobsAwaitingUpstreamTask(provider, taskId);
   }
 
   private reload(id: string): Promise<GenerationEntity> {
-    return this.store.getById(id);
+    return this.d.store.getById(id);
   }
 
   private async waitFor(gen: GenerationEntity, seconds: number): Promise<GenerationEntity> {
     if (TERMINAL_STATUSES.includes(gen.status)) return gen;
-    return waitForTerminal(this.bus, (id) => this.reload(id), gen.id, seconds * 1000);
+    return waitForTerminal(this.d.bus, (id) => this.reload(id), gen.id, seconds * 1000);
   }
 }
