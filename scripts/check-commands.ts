@@ -111,6 +111,12 @@ async function startAndUse(): Promise<Result> {
       );
       used.push(`README curl → ${curl.out}`);
       if (curl.code !== 0 || !/"SUCCEEDED"/.test(curl.out)) throw new Error(`the README's curl failed:\n${curl.out}`);
+      // The README's own curl examples (the /v1 doors), as written, with this server's port and key.
+      for (const c of readmeCurls) {
+        const res = await sh(c.replace(/http:\/\/localhost:4000\//g, `http://127.0.0.1:${box.env.PORT}/`), { ...box.env, SB_KEY: key }, 90_000);
+        used.push(`README \`${c.slice(0, 80)}…\` → exit ${res.code}\n${res.out.slice(0, 400)}`);
+        if (res.code !== 0 || !res.out.trim() || /"error"\s*:/.test(res.out)) throw new Error(`the README's \`${c}\` failed:\n${res.out}`);
+      }
       return true;
     });
     return { ...r, out: `${r.out}\n${used.join("\n")}` };
@@ -161,7 +167,9 @@ const RULES: Record<string, Check | "self"> = {
 };
 
 // --- what the README shows --------------------------------------------------------------
-const shellLines = [...readme.matchAll(/^```(?:sh|bash|shell)\n([\s\S]*?)^```/gm)].flatMap((m) => m[1].split("\n"));
+const shellLines = [...readme.matchAll(/^```(?:sh|bash|shell)\n([\s\S]*?)^```/gm)].flatMap((m) => m[1].replace(/\\\n\s*/g, " ").split("\n"));
+/** The README's curl examples against a local server (`localhost:4000`): run by `npm start`'s check with its key as $SB_KEY. */
+const readmeCurls: string[] = [];
 const inline = [...readme.matchAll(/`((?:npm|npx) [^`]+)`/g)].map((m) => m[1]);
 const cliSection = readme.slice(readme.indexOf("\n## CLI"), readme.indexOf("\n## ", readme.indexOf("\n## CLI") + 5));
 const cliRows = [...cliSection.matchAll(/^\| (`[a-z].*?`) \|/gm)].map((m) => m[1].replace(/^`|`$/g, ""));
@@ -199,6 +207,9 @@ for (const raw of [...shellLines, ...inline]) {
       const cmd = part.match(/\brun --rm \w+ ([a-z][a-z ]*?)(?: --|$)/);
       if (cmd) addCli(cmd[1].trim(), part);
       if (!covered.has("check:compose")) wanted.set("check:compose", RULES["check:compose"] as Check);
+    } else if (/^curl\b.*\bhttp:\/\/localhost:4000\//.test(part)) {
+      readmeCurls.push(part);
+      if (!covered.has("start")) wanted.set("start", startAndUse);
     } else problems.push(`README shows \`${part}\`, which scripts/check-commands.ts does not know how to run: add a rule`);
   }
 }
