@@ -22,7 +22,18 @@ export interface TextOptions {
   responseFormat?: "TEXT" | "JSON";
   /** Tool definitions, passed through in the provider's format. */
   tools?: unknown[];
+  /** Stop sequences: the answer ends before the first one it would contain. Each adapter sends them under its API's name. */
+  stop?: string[];
+  /** Whether and which tool the model must call; each adapter sends it in its API's shape. */
+  toolChoice?: ToolChoice;
 }
+
+/**
+ * A provider-neutral tool choice: `auto` (the model decides), `none` (no tool call), `required`
+ * (some tool: OpenAI's "required", Anthropic's "any"), or one named tool. `disableParallel`: at
+ * most one tool call (OpenAI's `parallel_tool_calls: false`, Anthropic's `disable_parallel_tool_use`).
+ */
+export type ToolChoice = ({ type: "auto" | "none" | "required" } | { type: "tool"; name: string }) & { disableParallel?: boolean };
 export interface ImageOptions { width: number; height: number; count: number; style?: string }
 export interface VideoOptions { durationSeconds: number; resolution?: string; imageUrl?: string }
 export interface AudioOptions { voice?: string; format?: string; speed?: number; durationSeconds?: number }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { GenerationRequest, ModelInfo } from "../contract";
 import { JSON_INSTRUCTION } from "../shared/text";
-import { imageSource, messagesBody, toAnthropicMessage, toAnthropicTool } from "./request";
+import { imageSource, messagesBody, toAnthropicMessage, toAnthropicTool, toAnthropicToolChoice } from "./request";
 
 const req = (over: Partial<GenerationRequest>): GenerationRequest => ({ modality: "TEXT", model: "claude-haiku-4-5", params: {}, ...over });
 const models = [{ name: "claude-haiku-4-5", maxOutputTokens: 64_000 }] as ModelInfo[];
@@ -34,6 +34,18 @@ describe("anthropic request mapping", () => {
     expect(imageSource("anthropic", "data:image/jpg;base64,aGk =")).toEqual({ type: "base64", media_type: "image/jpeg", data: "aGk=" });
     expect(() => imageSource("anthropic", "data:image/tiff;base64,aGk=")).toThrow(/not accepted/);
     expect(() => imageSource("anthropic", "ftp://x")).toThrow(/http\(s\) URL or a base64 data: URL/);
+  });
+
+  it("neutral stop and toolChoice in the Messages API's shape: stop_sequences, tool_choice (whichever door they came through)", () => {
+    const tools = [{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }];
+    const body = messagesBody("anthropic", req({ prompt: "x", text: { tools, stop: ["END"], toolChoice: { type: "tool", name: "get_weather" } } }), models);
+    expect(body).toMatchObject({ stop_sequences: ["END"], tool_choice: { type: "tool", name: "get_weather" }, tools: [{ name: "get_weather", input_schema: { type: "object" } }] });
+    expect(body).not.toHaveProperty("stop");
+    expect(toAnthropicToolChoice({ type: "required" })).toEqual({ type: "any" });
+    expect(toAnthropicToolChoice({ type: "auto", disableParallel: true })).toEqual({ type: "auto", disable_parallel_tool_use: true });
+    expect(toAnthropicToolChoice({ type: "tool", name: "f", disableParallel: true })).toEqual({ type: "tool", name: "f", disable_parallel_tool_use: true });
+    expect(toAnthropicToolChoice({ type: "none", disableParallel: true })).toEqual({ type: "none" });
+    expect(messagesBody("anthropic", req({ prompt: "x", text: { stop: [] } }), models)).not.toHaveProperty("stop_sequences");
   });
 
   it("OpenAI function tools become Anthropic tools; Anthropic tools pass through", () => {

@@ -1,5 +1,5 @@
 /** Our request as a Messages API body (without `stream`). */
-import type { ChatMessage, GenerationRequest, ModelInfo } from "../contract";
+import type { ChatMessage, GenerationRequest, ModelInfo, ToolChoice } from "../contract";
 import { invalidRequest } from "../shared/errors";
 import { extras, JSON_INSTRUCTION, textOf } from "../shared/text";
 
@@ -44,6 +44,8 @@ export function messagesBody(provider: string, req: GenerationRequest, models: r
   if (systemParts.length) body.system = systemParts.join("\n\n");
   body.messages = messages;
   if (t.tools?.length) body.tools = t.tools.map((tool, i) => toAnthropicTool(provider, tool, i));
+  if (t.stop?.length) body.stop_sequences = t.stop;
+  if (t.toolChoice) body.tool_choice = toAnthropicToolChoice(t.toolChoice);
   // t.temperature is deliberately not sent: API version 2026-10-21 rejects it (see anthropic.provider.ts).
   return body;
 }
@@ -75,6 +77,13 @@ export function imageSource(provider: string, url: string): Block {
   const data = m[3].replace(/\s+/g, "");
   if (!data) throw invalidRequest(provider, "an image data: URL is empty");
   return { type: "base64", media_type: mediaType, data };
+}
+
+/** Our tool choice in the Messages API's shape ("required" is Anthropic's "any"). */
+export function toAnthropicToolChoice(c: ToolChoice): Body {
+  const parallel = c.disableParallel && c.type !== "none" ? { disable_parallel_tool_use: true } : {};
+  if (c.type === "tool") return { type: "tool", name: c.name, ...parallel };
+  return { type: c.type === "required" ? "any" : c.type, ...parallel };
 }
 
 /** OpenAI function tools → Anthropic tools; tools already in Anthropic's shape pass through. */

@@ -27,6 +27,8 @@ describe("huggingface request mapping", () => {
       parameters: { top_p: 0.9, max_new_tokens: 4096, temperature: 0.5, seed: 2 },
     });
     expect(() => textArgs("huggingface", req({ prompt: "x", text: { tools: [{}] } }), [], "https://h")).toThrow(/does not support tools/);
+    expect(() => textArgs("huggingface", req({ prompt: "x", text: { toolChoice: { type: "required" } } }), [], "https://h")).toThrow(/does not support tools/);
+    expect(textArgs("huggingface", req({ prompt: "x", text: { stop: ["\nUser:"], toolChoice: { type: "none" } } }), [], "https://h").parameters).toMatchObject({ stop: ["\nUser:"] });
   });
 
   it("images: at least one, the style appended to the prompt, seed + i per image", () => {

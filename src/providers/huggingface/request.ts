@@ -52,7 +52,8 @@ export function promptOf(provider: string, req: GenerationRequest): string {
 
 /** The text-generation task's arguments (endpointUrl included: the SDK never asks the Hub). */
 export function textArgs(provider: string, req: GenerationRequest, models: readonly ModelInfo[], baseUrl: string) {
-  if (req.text?.tools?.length) throw invalidRequest(provider, "text generation on Hugging Face does not support tools");
+  const choice = req.text?.toolChoice?.type;
+  if (req.text?.tools?.length || choice === "required" || choice === "tool") throw invalidRequest(provider, "text generation on Hugging Face does not support tools");
   const inputs = promptOf(provider, req);
   const t = req.text ?? {};
   const model = models.find((m) => m.name === req.model);
@@ -60,6 +61,7 @@ export function textArgs(provider: string, req: GenerationRequest, models: reado
   // The SDK sends max_new_tokens as the completions' max_tokens (whose default can be as low as 16).
   parameters.max_new_tokens = t.maxTokens ?? model?.maxOutputTokens ?? DEFAULT_MAX_TOKENS;
   if (t.temperature !== undefined) parameters.temperature = t.temperature;
+  if (t.stop?.length) parameters.stop = t.stop;
   if (req.seed !== undefined) parameters.seed = req.seed;
   return { endpointUrl: modelUrl(baseUrl, req.model), model: req.model, inputs, parameters };
 }

@@ -29,6 +29,19 @@ describe("openai-compatible request mapping", () => {
     expect(chatBody("openai", req({ prompt: "hi", text: { responseFormat: "JSON" } }), "max_tokens").response_format).toEqual({ type: "json_object" });
   });
 
+  it("neutral stop and toolChoice in chat completions' shape: stop, tool_choice, parallel_tool_calls (whichever door they came through)", () => {
+    const tools = [{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }];
+    const body = chatBody("openai", req({ prompt: "hi", text: { tools, stop: ["\n\nHuman:"], toolChoice: { type: "tool", name: "get_weather", disableParallel: true } } }), "max_tokens");
+    expect(body).toMatchObject({ stop: ["\n\nHuman:"], tool_choice: { type: "function", function: { name: "get_weather" } }, parallel_tool_calls: false });
+    expect(body).not.toHaveProperty("stop_sequences");
+    expect(chatBody("openai", req({ prompt: "hi", text: { tools, toolChoice: { type: "required" } } }), "max_tokens")).toMatchObject({ tool_choice: "required" });
+    expect(chatBody("openai", req({ prompt: "hi", text: { tools, toolChoice: { type: "none" } } }), "max_tokens")).not.toHaveProperty("parallel_tool_calls");
+    const bare = chatBody("openai", req({ prompt: "hi", text: { toolChoice: { type: "auto", disableParallel: true }, stop: [] } }), "max_tokens");
+    expect(bare.tool_choice).toBe("auto");
+    expect(bare).not.toHaveProperty("parallel_tool_calls");
+    expect(bare).not.toHaveProperty("stop");
+  });
+
   it("user messages keep image parts; a tool message keeps a tool_call_id the caller added", () => {
     expect(toOpenAIMessage({ role: "user", content: [{ type: "text", text: "what is this" }, { type: "image_url", url: "https://x/a.png" }] })).toEqual({
       role: "user", content: [{ type: "text", text: "what is this" }, { type: "image_url", image_url: { url: "https://x/a.png" } }],

@@ -1,5 +1,5 @@
 /** Our request as OpenAI wire bodies: chat completions (streamed), embeddings, image generations. */
-import type { ChatMessage, GenerationRequest } from "../contract";
+import type { ChatMessage, GenerationRequest, ToolChoice } from "../contract";
 import { invalidRequest } from "../shared/errors";
 import { extras, textOf } from "../shared/text";
 
@@ -41,6 +41,11 @@ export function toOpenAIMessage(m: ChatMessage): Body {
   return { role: m.role, content: textOf(m.content) };
 }
 
+/** Our tool choice in chat completions' shape: a mode string, or one function by name. */
+export function toOpenAIToolChoice(c: ToolChoice): unknown {
+  return c.type === "tool" ? { type: "function", function: { name: c.name } } : c.type;
+}
+
 /** A streamed chat completion body (usage included); invalid_request when there is nothing to answer. */
 export function chatBody(provider: string, req: GenerationRequest, maxTokensField: MaxTokensField): Body {
   const messages: Body[] = [];
@@ -60,6 +65,9 @@ export function chatBody(provider: string, req: GenerationRequest, maxTokensFiel
   // A json_schema passed through in params (the /v1 chat door) is more precise than json_object: keep it.
   if (t.responseFormat === "JSON" && !body.response_format) body.response_format = { type: "json_object" };
   if (t.tools?.length) body.tools = t.tools;
+  if (t.stop?.length) body.stop = t.stop;
+  if (t.toolChoice) body.tool_choice = toOpenAIToolChoice(t.toolChoice);
+  if (t.toolChoice?.disableParallel && t.tools?.length) body.parallel_tool_calls = false;
   if (req.seed !== undefined) body.seed = req.seed;
   body.model = req.model;
   body.messages = messages;

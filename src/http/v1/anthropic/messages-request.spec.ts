@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseMessagesRequest } from "./messages-request";
 
+const WEATHER = { name: "get_weather", input_schema: { type: "object" } };
 const base = { model: "simulated/text", max_tokens: 64, messages: [{ role: "user", content: "Hi" }] };
 const fieldOf = (body: unknown): unknown => {
   try {
@@ -54,7 +55,7 @@ describe("parseMessagesRequest", () => {
     expect(fieldOf({ ...base, messages: [{ role: "user", content: [{ type: "document", source: {} }] }] })).toMatchObject({ field: "messages.0.content.0.type" });
   });
 
-  it("turns custom tools into function tools, keeps server tools, and passes tool_choice and stop_sequences in params", () => {
+  it("turns custom tools into function tools, keeps server tools; tool_choice and stop_sequences become the neutral text.toolChoice and text.stop", () => {
     const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"] };
     const r = parseMessagesRequest({
       ...base,
@@ -68,7 +69,13 @@ describe("parseMessagesRequest", () => {
       { type: "function", function: { name: "get_weather", description: "Weather", parameters: schema } },
       { type: "web_search_20250305", name: "web_search" },
     ]);
-    expect(r.cmd.params).toEqual({ stop_sequences: ["\n\nHuman:"], tool_choice: { type: "tool", name: "get_weather" } });
+    expect(r.cmd.text?.stop).toEqual(["\n\nHuman:"]);
+    expect(r.cmd.text?.toolChoice).toEqual({ type: "tool", name: "get_weather" });
+    expect(r.cmd.params).toBeUndefined();
+    const any = parseMessagesRequest({ ...base, tools: [WEATHER], tool_choice: { type: "any", disable_parallel_tool_use: true } });
+    expect(any.cmd.text?.toolChoice).toEqual({ type: "required", disableParallel: true });
+    expect(parseMessagesRequest({ ...base, tool_choice: { type: "none" } }).cmd.text?.toolChoice).toEqual({ type: "none" });
+    expect(fieldOf({ ...base, tools: [WEATHER], tool_choice: { type: "auto", disable_parallel_tool_use: "yes" } })).toMatchObject({ field: "tool_choice.disable_parallel_tool_use" });
     expect(fieldOf({ ...base, tools: [{ name: "x" }] })).toMatchObject({ field: "tools.0.input_schema" });
     expect(fieldOf({ ...base, tool_choice: { type: "any" } })).toMatchObject({ field: "tool_choice" });
     expect(fieldOf({ ...base, metadata: { user_id: 3 } })).toMatchObject({ field: "metadata" });

@@ -10,6 +10,7 @@
  */
 import { BadUserInputError } from "../../../common/errors";
 import type { CreateGenerationCommand } from "../../../domain/generations/create-generation.command";
+import type { ToolChoice } from "../../../providers/contract";
 
 type Json = Record<string, unknown>;
 type Part = { type: "text"; text: string } | { type: "image_url"; url: string };
@@ -109,12 +110,16 @@ function tools(v: unknown): unknown[] | undefined {
   });
 }
 
-function toolChoice(v: unknown, hasTools: boolean): unknown {
+/** tool_choice as the neutral {@link ToolChoice} ("any" is "required"), which each adapter sends in its own shape. */
+function toolChoice(v: unknown, hasTools: boolean): ToolChoice | undefined {
   if (v === undefined || v === null) return undefined;
   if (!isObject(v) || !["auto", "any", "tool", "none"].includes(String(v.type))) bad("tool_choice.type", "Input should be 'auto', 'any', 'tool' or 'none'");
   if (v.type === "tool" && typeof v.name !== "string") bad("tool_choice.name", "Field required");
   if (!hasTools && v.type !== "none" && v.type !== "auto") bad("tool_choice", "tool_choice needs tools");
-  return v;
+  if (v.disable_parallel_tool_use != null && typeof v.disable_parallel_tool_use !== "boolean") bad("tool_choice.disable_parallel_tool_use", "Input should be a valid boolean");
+  const parallel = v.disable_parallel_tool_use === true ? { disableParallel: true } : {};
+  if (v.type === "tool") return { type: "tool", name: v.name as string, ...parallel };
+  return { type: v.type === "any" ? "required" : (v.type as "auto" | "none"), ...parallel };
 }
 
 function stopSequences(v: unknown): string[] | undefined {
@@ -125,8 +130,9 @@ function stopSequences(v: unknown): string[] | undefined {
 }
 
 /**
- * The body's fields as a command (modality TEXT). `stop_sequences` and `tool_choice` go in
- * `params` under the Anthropic names the Anthropic adapter forwards; `metadata` is checked and kept
+ * The body's fields as a command (modality TEXT). `stop_sequences` and `tool_choice` become the
+ * provider-neutral `text.stop` and `text.toolChoice` (each adapter names them as its API does, so
+ * a route or fallback to another vendor still works); `metadata` is checked and kept
  * out of the upstream call (the generation's user is already known). Other fields (`top_p`,
  * `top_k`, `thinking`, `service_tier`, …) are accepted and not forwarded, as a gateway in front of
  * several vendors must; `switchboard` is read by the route (headers.ts).
@@ -145,14 +151,15 @@ export function parseMessagesRequest(body: unknown): MessagesRequest {
   const toolList = tools(body.tools);
   const choice = toolChoice(body.tool_choice, !!toolList?.length);
   const stop = stopSequences(body.stop_sequences);
-  const params: Json = { ...(stop ? { stop_sequences: stop } : {}), ...(choice ? { tool_choice: choice } : {}) };
   const cmd: CreateGenerationCommand = {
     modality: "TEXT",
     model: body.model,
     messages: messages(body.messages),
     system: system(body.system),
-    text: { maxTokens, ...(temperature !== undefined ? { temperature } : {}), ...(toolList?.length ? { tools: toolList } : {}) },
-    ...(Object.keys(params).length ? { params } : {}),
+    text: {
+      maxTokens, ...(temperature !== undefined ? { temperature } : {}), ...(toolList?.length ? { tools: toolList } : {}),
+      ...(stop ? { stop } : {}), ...(choice ? { toolChoice: choice } : {}),
+    },
   };
   return { cmd, stream: body.stream === true, model: body.model };
 }

@@ -26,9 +26,27 @@ describe("chat completions request → command", () => {
     expect(command).toEqual({
       modality: "TEXT", model: "auto", system: "rules",
       messages: [{ role: "user", content: [{ type: "text", text: "look" }, { type: "image_url", url: "https://x/y.png" }] }],
-      text: { temperature: 0.3, maxTokens: 50, responseFormat: "JSON", tools }, seed: 4,
-      params: { tool_choice: "auto", stop: ["\n"], top_p: 0.9 }, priority: "LOW",
+      text: { temperature: 0.3, maxTokens: 50, responseFormat: "JSON", tools, stop: ["\n"], toolChoice: { type: "auto" } }, seed: 4,
+      params: { top_p: 0.9 }, priority: "LOW",
     });
+  });
+
+  it("stop and tool_choice become the neutral text.stop and text.toolChoice (any vendor can serve them)", () => {
+    const ok = { model: "m", messages: [{ role: "user", content: "x" }] };
+    const tools = [{ type: "function", function: { name: "f", parameters: {} } }];
+    expect(toChatCommand({ ...ok, stop: "END" }, {}).command.text).toEqual({ stop: ["END"] });
+    expect(toChatCommand({ ...ok, tools, tool_choice: "required" }, {}).command.text?.toolChoice).toEqual({ type: "required" });
+    expect(toChatCommand({ ...ok, tools, tool_choice: "none" }, {}).command.text?.toolChoice).toEqual({ type: "none" });
+    const named = toChatCommand({ ...ok, tools, tool_choice: { type: "function", function: { name: "f" } }, parallel_tool_calls: false }, {}).command;
+    expect(named.text?.toolChoice).toEqual({ type: "tool", name: "f", disableParallel: true });
+    expect(named.params).toBeUndefined();
+    expect(toChatCommand({ ...ok, tools, parallel_tool_calls: false }, {}).command.text?.toolChoice).toEqual({ type: "auto", disableParallel: true });
+    expect(toChatCommand({ ...ok, parallel_tool_calls: false }, {}).command.text).toBeUndefined();
+    expect(param(() => toChatCommand({ ...ok, stop: [1] }, {}))).toBe("stop");
+    expect(param(() => toChatCommand({ ...ok, stop: ["a", "b", "c", "d", "e"] }, {}))).toBe("stop");
+    expect(param(() => toChatCommand({ ...ok, tool_choice: "any" }, {}))).toBe("tool_choice");
+    expect(param(() => toChatCommand({ ...ok, tool_choice: { type: "function", function: {} } }, {}))).toBe("tool_choice.function.name");
+    expect(param(() => toChatCommand({ ...ok, parallel_tool_calls: "no" }, {}))).toBe("parallel_tool_calls");
   });
 
   it("json_schema is JSON with the schema passed on as params.response_format", () => {

@@ -5,19 +5,26 @@
  * Mapped: model (catalog id, alias or `auto`), messages (system/developer messages become the
  * system text; text and image_url parts), temperature, max_tokens / max_completion_tokens, seed,
  * response_format (json_object → JSON; json_schema → JSON, its schema passed through in params as
- * `response_format`), tools (TextOptions.tools), stop and tool_choice (params). `n` must be 1.
+ * `response_format`), tools (TextOptions.tools), stop and tool_choice (TextOptions.stop and
+ * .toolChoice, provider-neutral: each adapter sends them in its own API's shape, so a fallback to
+ * another vendor gets names it knows; `parallel_tool_calls: false` rides on the tool choice). `n` must be 1.
  * Other top-level fields (top_p, presence_penalty, user, …, and `simulate` for the simulated
  * provider) are passed to the provider as params, untouched; `switchboard` holds our options.
  */
 import { BadUserInputError } from "../../../common/errors";
+import type { ToolChoice } from "../../../providers/contract";
 import type { V1Command } from "../generation-call";
 import type { SwitchboardOptions } from "../headers";
 
 /** Fields read here; the rest go to params. */
 const MAPPED = new Set([
   "model", "messages", "temperature", "max_tokens", "max_completion_tokens", "seed", "response_format", "tools", "stream",
-  "stream_options", "n", "switchboard",
+  "stream_options", "n", "switchboard", "stop", "tool_choice",
+  "parallel_tool_calls",
 ]);
+
+/** OpenAI's limit on stop sequences. */
+const MAX_STOP = 4;
 
 type Message = NonNullable<V1Command["messages"]>[number];
 type Part = Message["content"][number];
@@ -83,6 +90,28 @@ function optionalNumber(body: Record<string, unknown>, key: string): number | un
   return v;
 }
 
+/** `stop`: one string or a list of them. */
+function stopOf(v: unknown): string[] | undefined {
+  if (v == null) return undefined;
+  const list = typeof v === "string" ? [v] : v;
+  if (!Array.isArray(list) || list.some((s) => typeof s !== "string")) return bad("stop", "stop must be a string or an array of strings");
+  if (list.length > MAX_STOP) bad("stop", `at most ${MAX_STOP} stop sequences`);
+  return list.length ? (list as string[]) : undefined;
+}
+
+/** `tool_choice` (none, auto, required, or {type: "function", function: {name}}) and `parallel_tool_calls: false` (with tools). */
+function toolChoiceOf(v: unknown, parallelToolCalls: unknown, hasTools: boolean): ToolChoice | undefined {
+  if (parallelToolCalls != null && typeof parallelToolCalls !== "boolean") bad("parallel_tool_calls", "parallel_tool_calls must be a boolean");
+  const parallel = parallelToolCalls === false && hasTools ? { disableParallel: true } : {};
+  if (v == null) return parallel.disableParallel ? { type: "auto", ...parallel } : undefined;
+  if (v === "none" || v === "auto" || v === "required") return { type: v, ...parallel };
+  if (isObject(v) && v.type === "function") {
+    const name = isObject(v.function) ? v.function.name : undefined;
+    return typeof name === "string" && name ? { type: "tool", name, ...parallel } : bad("tool_choice.function.name", "a function tool_choice needs function.name");
+  }
+  return bad("tool_choice", 'tool_choice must be "none", "auto", "required" or {"type": "function", "function": {"name": …}}');
+}
+
 /**
  * The command and stream flags of a chat completions request.
  *
@@ -118,12 +147,16 @@ export function toChatCommand(body: Record<string, unknown>, options: Switchboar
     else bad("response_format.type", "response_format.type must be text, json_object or json_schema");
   }
   if (body.tools != null && !Array.isArray(body.tools)) bad("tools", "tools must be an array");
+  const stop = stopOf(body.stop);
+  const toolChoice = toolChoiceOf(body.tool_choice, body.parallel_tool_calls, Array.isArray(body.tools) && body.tools.length > 0);
 
   const text = {
     ...(temperature !== undefined ? { temperature } : {}),
     ...(maxTokens !== undefined ? { maxTokens } : {}),
     ...(responseFormat ? { responseFormat } : {}),
     ...(Array.isArray(body.tools) && body.tools.length ? { tools: body.tools as unknown[] } : {}),
+    ...(stop ? { stop } : {}),
+    ...(toolChoice ? { toolChoice } : {}),
   };
   const command: V1Command = {
     modality: "TEXT", model: (body.model as string).trim(), system, messages: msgs,

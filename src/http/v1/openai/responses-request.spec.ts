@@ -36,14 +36,21 @@ describe("parseResponsesRequest", () => {
     ]);
   });
 
-  it("passes function tools through in the chat shape, tool_choice and a json_schema as params", () => {
+  it("passes function tools through in the chat shape, tool_choice as the neutral text.toolChoice, a json_schema as params", () => {
     const { cmd } = parseResponsesRequest({
       model: "m", input: "x", tool_choice: "auto",
       tools: [{ type: "function", name: "get_weather", parameters: { type: "object" } }],
       text: { format: { type: "json_schema", name: "w", schema: { type: "object" } } },
     });
     expect(cmd.text?.tools).toEqual([{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }]);
-    expect(cmd.params).toEqual({ tool_choice: "auto", response_format: { type: "json_schema", json_schema: { name: "w", schema: { type: "object" } } } });
+    expect(cmd.text?.toolChoice).toEqual({ type: "auto" });
+    expect(cmd.params).toEqual({ response_format: { type: "json_schema", json_schema: { name: "w", schema: { type: "object" } } } });
+    const tools = [{ type: "function", name: "f" }];
+    expect(parseResponsesRequest({ model: "m", input: "x", tools, tool_choice: { type: "function", name: "f" }, parallel_tool_calls: false }).cmd.text?.toolChoice).toEqual({ type: "tool", name: "f", disableParallel: true });
+    expect(parseResponsesRequest({ model: "m", input: "x", tools, parallel_tool_calls: false }).cmd.text?.toolChoice).toEqual({ type: "auto", disableParallel: true });
+    expect(parseResponsesRequest({ model: "m", input: "x", tools, tool_choice: "required", parallel_tool_calls: true }).cmd).toMatchObject({ text: { toolChoice: { type: "required" } } });
+    expect(fieldOf({ model: "m", input: "x", tool_choice: { type: "web_search_preview" } })).toBe("tool_choice");
+    expect(fieldOf({ model: "m", input: "x", tool_choice: { type: "function" } })).toBe("tool_choice.name");
   });
 
   it("names the field at fault", () => {

@@ -6,6 +6,7 @@
  */
 import { BadUserInputError } from "../../../common/errors";
 import type { CreateGenerationCommand } from "../../../domain/generations/create-generation.command";
+import type { ToolChoice } from "../../../providers/contract";
 
 type Json = Record<string, unknown>;
 type Message = NonNullable<CreateGenerationCommand["messages"]>[number];
@@ -77,6 +78,22 @@ function toolsOf(tools: unknown): unknown[] {
   });
 }
 
+/**
+ * `tool_choice` (none, auto, required or {type: "function", name}) and `parallel_tool_calls: false`
+ * as the neutral {@link ToolChoice} each adapter sends in its own shape; hosted-tool and
+ * allowed_tools choices have no equivalent on a chat upstream and are refused.
+ */
+function toolChoiceOf(v: unknown, disableParallel: boolean): ToolChoice | undefined {
+  const parallel = disableParallel ? { disableParallel } : {};
+  if (v == null) return disableParallel ? { type: "auto", ...parallel } : undefined;
+  if (v === "none" || v === "auto" || v === "required") return { type: v, ...parallel };
+  if (isObject(v) && v.type === "function") {
+    if (typeof v.name !== "string" || !v.name) bad("tool_choice.name", "a function tool_choice needs a name");
+    return { type: "tool", name: v.name as string, ...parallel };
+  }
+  return bad("tool_choice", 'tool_choice must be "none", "auto", "required" or {"type": "function", "name": …}');
+}
+
 function flag(body: Json, key: string): boolean {
   const v = body[key];
   if (v == null) return false;
@@ -132,13 +149,15 @@ export function parseResponsesRequest(body: Json): ResponsesRequest {
   const params: Json = { ...format.params };
   const topP = num(body, "top_p");
   if (topP != null) params.top_p = topP;
-  if (body.tool_choice != null) params.tool_choice = body.tool_choice;
-  if (body.parallel_tool_calls != null) params.parallel_tool_calls = flag(body, "parallel_tool_calls");
+  const tools = body.tools != null ? toolsOf(body.tools) : undefined;
+  const noParallel = body.parallel_tool_calls != null && !flag(body, "parallel_tool_calls") && !!tools?.length;
+  const toolChoice = toolChoiceOf(body.tool_choice, noParallel);
   const text: NonNullable<CreateGenerationCommand["text"]> = {
     ...(temperature != null ? { temperature } : {}),
     ...(maxTokens != null ? { maxTokens } : {}),
     ...(format.responseFormat ? { responseFormat: format.responseFormat } : {}),
-    ...(body.tools != null ? { tools: toolsOf(body.tools) } : {}),
+    ...(tools ? { tools } : {}),
+    ...(toolChoice ? { toolChoice } : {}),
   };
   return {
     cmd: {
