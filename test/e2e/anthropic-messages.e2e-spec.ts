@@ -9,6 +9,7 @@ import path from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAnthropicFake, ANTHROPIC_FAKE_TEXT, type AnthropicFake } from "../fakes/anthropic.fake";
+import { startOpenAIFake, type OpenAIFake } from "../fakes/openai.fake";
 import { setQuota } from "../helpers/quota";
 import { startTestApp, type TestApp } from "../helpers/test-app";
 
@@ -18,6 +19,7 @@ const WEATHER = { name: "get_weather", description: "The weather in a city", inp
 describe("POST /v1/messages (Anthropic Messages API)", () => {
   let t: TestApp;
   let fake: AnthropicFake;
+  let openaiFake: OpenAIFake;
   let root: string;
   let key: string;
   let dir: string;
@@ -26,12 +28,19 @@ describe("POST /v1/messages (Anthropic Messages API)", () => {
 
   beforeAll(async () => {
     fake = await startAnthropicFake();
+    openaiFake = await startOpenAIFake();
     dir = mkdtempSync(path.join(tmpdir(), "sb-anthropic-messages-"));
     const file = path.join(dir, "providers.json");
     writeFileSync(file, JSON.stringify({ tiers: { free: ["simulated/text"] } }));
     t = await startTestApp({
       rateLimits: { free: { perMinute: 2, perHour: 100 } },
-      providers: { file, vendors: { anthropic: { baseUrl: fake.url, keys: [{ label: "env-1", key: "sk-ant-test-5678" }] } } },
+      providers: {
+        file,
+        vendors: {
+          anthropic: { baseUrl: fake.url, keys: [{ label: "env-1", key: "sk-ant-test-5678" }] },
+          openai: { baseUrl: `${openaiFake.url}/v1`, keys: [{ label: "env-1", key: "sk-test-openai-1234" }] },
+        },
+      },
     });
     root = `http://127.0.0.1:${t.port}`;
     key = (await t.createUser(undefined, { tier: "enterprise" })).key;
@@ -39,6 +48,7 @@ describe("POST /v1/messages (Anthropic Messages API)", () => {
   afterAll(async () => {
     await t?.close();
     await fake?.close();
+    await openaiFake?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -113,6 +123,24 @@ describe("POST /v1/messages (Anthropic Messages API)", () => {
     const final = await client().messages.stream({ model: "anthropic/claude-haiku-4-5", max_tokens: 128, tools: [WEATHER], messages: [{ role: "user", content: "And in Oslo?" }] }).finalMessage();
     expect(final.stop_reason).toBe("tool_use");
     expect(final.content).toEqual(msg.content);
+  });
+
+  it("served by an OpenAI upstream: stop_sequences and tool_choice arrive under OpenAI's names and shapes (stop, tool_choice, parallel_tool_calls)", async () => {
+    const before = openaiFake.requests.length;
+    const msg = await client().messages.create({
+      model: "openai/gpt-4o-mini", max_tokens: 128, tools: [WEATHER], stop_sequences: ["\n\nHuman:"],
+      tool_choice: { type: "tool", name: "get_weather", disable_parallel_tool_use: true },
+      messages: [{ role: "user", content: "Weather in Paris?" }],
+    });
+    const sent = openaiFake.requests.slice(before).find((r) => r.path.startsWith("/v1/chat/completions"))!.body as Record<string, any>;
+    expect(sent.stop).toEqual(["\n\nHuman:"]);
+    expect(sent.tool_choice).toEqual({ type: "function", function: { name: "get_weather" } });
+    expect(sent.parallel_tool_calls).toBe(false);
+    expect(sent.tools).toEqual([{ type: "function", function: { name: WEATHER.name, description: WEATHER.description, parameters: WEATHER.input_schema } }]);
+    expect(sent).not.toHaveProperty("stop_sequences");
+    expect(msg.stop_reason).toBe("tool_use");
+    expect(msg.content.find((b) => b.type === "tool_use")).toMatchObject({ type: "tool_use", name: "get_weather" });
+    expect((await generation(msg.id.slice(4))).provider.id).toBe("openai");
   });
 
   it("a stream broken upstream mid-answer is retried with nothing duplicated, and ends with an error event when every attempt fails", async () => {

@@ -12,6 +12,7 @@ import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { generateText, streamText } from "ai";
 import OpenAI, { APIError } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startAnthropicFake, type AnthropicFake } from "../fakes/anthropic.fake";
 import { startOpenAIFake, type OpenAIFake } from "../fakes/openai.fake";
 import { setQuota } from "../helpers/quota";
 import { startTestApp, type TestApp } from "../helpers/test-app";
@@ -31,6 +32,7 @@ async function failure(p: Promise<unknown>): Promise<APIError> {
 describe("POST /v1/chat/completions", () => {
   let t: TestApp;
   let fake: OpenAIFake;
+  let anthropicFake: AnthropicFake;
   let dir: string;
   let admin: OpenAI;
   const client = (apiKey: string) => new OpenAI({ apiKey, baseURL: `http://127.0.0.1:${t.port}/v1`, maxRetries: 0 });
@@ -42,11 +44,18 @@ describe("POST /v1/chat/completions", () => {
 
   beforeAll(async () => {
     fake = await startOpenAIFake();
+    anthropicFake = await startAnthropicFake();
     dir = mkdtempSync(path.join(tmpdir(), "sb-openai-chat-"));
     const file = path.join(dir, "providers.json");
     writeFileSync(file, JSON.stringify({ tiers: { free: ["simulated/text"] } }));
     t = await startTestApp({
-      providers: { file, vendors: { openai: { baseUrl: `${fake.url}/v1`, keys: [{ label: "env-1", key: "sk-test-openai-1234" }] } } },
+      providers: {
+        file,
+        vendors: {
+          openai: { baseUrl: `${fake.url}/v1`, keys: [{ label: "env-1", key: "sk-test-openai-1234" }] },
+          anthropic: { baseUrl: anthropicFake.url, keys: [{ label: "env-1", key: "sk-ant-test-5678" }] },
+        },
+      },
       rateLimits: { pro: { perMinute: 2, perHour: 0 } },
       admission: { maxQueuedPerUser: 3 },
     });
@@ -55,6 +64,7 @@ describe("POST /v1/chat/completions", () => {
   afterAll(async () => {
     await t?.close();
     await fake?.close();
+    await anthropicFake?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -120,6 +130,22 @@ describe("POST /v1/chat/completions", () => {
       for await (const _ of stream) { /* drain */ }
     })().then(() => undefined, (e: unknown) => e);
     expect(err, "a failed generation must not end with a clean [DONE]").toBeInstanceOf(APIError);
+  });
+
+  it("served by an Anthropic upstream: stop and tool_choice arrive under Anthropic's names and shapes (stop_sequences, tool_choice any)", async () => {
+    const parameters = { type: "object", properties: { city: { type: "string" } } };
+    const before = anthropicFake.requests.length;
+    const res = await admin.chat.completions.create({
+      model: "anthropic/claude-haiku-4-5", messages: [{ role: "user", content: "weather in Oslo?" }], max_tokens: 64, stop: "END",
+      tools: [{ type: "function", function: { name: "get_weather", description: "weather", parameters } }], tool_choice: "required", parallel_tool_calls: false,
+    });
+    const sent = anthropicFake.requests.slice(before).find((r) => r.path.startsWith("/v1/messages"))!.body as Record<string, unknown>;
+    expect(sent.stop_sequences).toEqual(["END"]);
+    expect(sent.tool_choice).toEqual({ type: "any", disable_parallel_tool_use: true });
+    expect(sent.tools).toEqual([{ name: "get_weather", description: "weather", input_schema: parameters }]);
+    expect(sent).not.toHaveProperty("stop");
+    expect(sent).not.toHaveProperty("parallel_tool_calls");
+    expect(res.choices[0].finish_reason).toBe("tool_calls");
   });
 
   it("passes tools through and answers the model's tool_calls (finish_reason tool_calls), streaming and not", async () => {
