@@ -197,6 +197,8 @@ export type Role =
 export type TextOptionsInput = {
   maxTokens?: number | null | undefined;
   responseFormat?: ResponseFormat | null | undefined;
+  /** Stop sequences (at most 16): the answer ends before the first one; each provider gets them under its own API's name */
+  stop?: Array<string> | null | undefined;
   temperature?: number | null | undefined;
   tools?: Array<unknown> | null | undefined;
 };

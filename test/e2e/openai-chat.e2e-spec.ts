@@ -148,6 +148,18 @@ describe("POST /v1/chat/completions", () => {
     expect(res.choices[0].finish_reason).toBe("tool_calls");
   });
 
+  it("GraphQL's text.stop reaches either vendor under its own name (stop, stop_sequences)", async () => {
+    const input = (model: string) => ({ modality: "TEXT", model, prompt: `stop at END ${Math.random()}`, wait: 30, text: { stop: ["END"] } });
+    const [oBefore, aBefore] = [fake.requests.length, anthropicFake.requests.length];
+    for (const model of ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5"]) {
+      const r = await t.gql(t.adminKey, CREATE, { input: input(model) });
+      expect(r.errors).toBeUndefined();
+      expect(r.data!.createGeneration.status).toBe("SUCCEEDED");
+    }
+    expect(fake.requests.slice(oBefore).find((r) => r.path.startsWith("/v1/chat/completions"))!.body).toMatchObject({ stop: ["END"] });
+    expect(anthropicFake.requests.slice(aBefore).find((r) => r.path.startsWith("/v1/messages"))!.body).toMatchObject({ stop_sequences: ["END"] });
+  });
+
   it("passes tools through and answers the model's tool_calls (finish_reason tool_calls), streaming and not", async () => {
     const tools: OpenAI.ChatCompletionTool[] = [{ type: "function", function: { name: "get_weather", description: "weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }];
     const res = await admin.chat.completions.create({ model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "weather in Oslo?" }], tools, tool_choice: "auto" });

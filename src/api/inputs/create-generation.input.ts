@@ -26,6 +26,8 @@ export class TextOptionsInput {
   @Field(() => Int, { nullable: true }) @IsOptional() @InBounds("text.maxTokens") maxTokens?: number;
   @Field(() => ResponseFormat, { nullable: true }) responseFormat?: ResponseFormat;
   @Field(() => [GraphQLJSON], { nullable: true }) @IsOptional() @ArrayMaxSize(128) tools?: unknown[];
+  @Field(() => [String], { nullable: true, description: "Stop sequences (at most 16): the answer ends before the first one; each provider gets them under its own API's name" })
+  @IsOptional() @ArrayMaxSize(16) @Length(1, 1000, { each: true }) stop?: string[];
 }
 
 @InputType()
