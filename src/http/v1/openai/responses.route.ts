@@ -8,13 +8,13 @@
  * A stream is the generation's events (subscribe, then its stream log and row: the GraphQL
  * subscription's order, so nothing published meanwhile is lost) mapped by responses-stream.ts.
  */
-import type { ServerResponse } from "node:http";
 import { BadUserInputError } from "../../../common/errors";
 import { createPushIterator } from "../../../common/push-iterator";
 import { fromEventView, TERMINAL_EVENT_TYPES, type GenerationEventPayload } from "../../../realtime/generation-event";
 import { Topic } from "../../../realtime/topics";
 import { sendJson } from "../../http-utils";
 import { readJsonBody } from "../body";
+import { openEventStream } from "../event-stream";
 import { errorBody, fromGeneration, fromThrown, sendV1Error } from "../errors";
 import { attemptsOf, runToTerminal, startGeneration, type V1Command } from "../generation-call";
 import { responseHeaders, switchboardOptions } from "../headers";
@@ -63,7 +63,7 @@ async function* responseEvents(r: V1Request, id: string, after: number, backgrou
 async function writeStream(r: V1Request, id: string, after: number, background: boolean | null, headers: Record<string, string>): Promise<void> {
   const { res } = r;
   const events = responseEvents(r, id, after, background);
-  openStream(res, headers);
+  openEventStream(res, headers);
   const keepalive = setInterval(() => !res.destroyed && res.write(": keepalive\n\n"), KEEPALIVE_MS);
   res.once("close", () => void events.return(undefined));
   let lastSeq = after;
@@ -88,17 +88,6 @@ async function writeStream(r: V1Request, id: string, after: number, background: 
     await events.return(undefined);
     if (!res.destroyed) res.end();
   }
-}
-
-function openStream(res: ServerResponse, headers: Record<string, string>): void {
-  res.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache",
-    connection: "keep-alive",
-    "x-accel-buffering": "no", // proxies must not hold events back
-    ...headers,
-  });
-  res.flushHeaders();
 }
 
 /** `switchboard.params`: provider params passed through (e.g. the simulated provider's `simulate`); the rest are the shared options. */
