@@ -41,7 +41,7 @@ const HEADER_LINES = 40;
  * Keep it short; an entry naming a store that does not exist fails the check.
  */
 const SHARED_TABLES: { table: string; stores: string[]; access: "write" | "read"; why: string }[] = [
-  ...["quota_periods", "spend_ledger"].map((table) => ({
+  ...["quota_periods", "api_key_periods", "spend_ledger"].map((table) => ({
     table,
     access: "write" as const,
     stores: ["src/domain/generations/generation.store.ts", "src/domain/quotas/quota.store.ts"],
@@ -49,7 +49,7 @@ const SHARED_TABLES: { table: string; stores: string[]; access: "write" | "read"
       "Money moves exactly once because it moves in the same statement as the generation's own " +
       "transition: the generation store's settle/terminal statements charge attempts and release the " +
       "reservation (the charge/release fragments), while the quota store owns the rest (admission's " +
-      "reservation, extend, limits, usage reads).",
+      "reservation, extend, limits, usage reads). A budgeted API key's row (api_key_periods) moves with its user's.",
   })),
   {
     table: "users",

@@ -1,5 +1,7 @@
 // Builds dist/ when it is missing or older than any source file: `npm start` (prestart) "builds if
 // needed", and the tests that run the installed bin (bin/switchboard.js → dist/) call it too.
+// The same for the web dashboard (dashboard/ → dist/dashboard, Vite): ensureDashboard(), which
+// ensureBuild() runs too and the dashboard e2e calls when the built files are missing or stale.
 // Concurrent callers (parallel test files) take turns through a lock directory; the second finds
 // dist fresh and does nothing.
 const fs = require("node:fs");
@@ -29,13 +31,20 @@ function isFresh() {
 const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /**
- * Runs tsc when dist is stale. `allowTypeErrors`: keep what tsc emitted even if it reports type
- * errors (tests in a tree someone is editing); otherwise a failed build throws.
+ * Builds what is stale: the server (tsc, dist/src) and the dashboard (vite, dist/dashboard).
+ * `allowTypeErrors`: keep what tsc emitted even if it reports type errors (tests in a tree
+ * someone is editing); otherwise a failed build throws.
  * Returns "fresh" or "built".
  */
 function ensureBuild({ allowTypeErrors = false, log = console.log } = {}) {
-  if (isFresh()) return "fresh";
-  const lock = path.join(os.tmpdir(), `switchboard-build-${createHash("sha1").update(root).digest("hex").slice(0, 12)}.lock`);
+  const server = ensureServerBuild({ allowTypeErrors, log });
+  const dashboard = ensureDashboard({ log });
+  return server === "built" || dashboard === "built" ? "built" : "fresh";
+}
+
+/** Takes the named build lock (a directory), runs `fn`, releases it. */
+function withLock(name, fn) {
+  const lock = path.join(os.tmpdir(), `switchboard-${name}-${createHash("sha1").update(root).digest("hex").slice(0, 12)}.lock`);
   const deadline = Date.now() + 10 * 60_000;
   for (;;) {
     try {
@@ -52,6 +61,15 @@ function ensureBuild({ allowTypeErrors = false, log = console.log } = {}) {
     }
   }
   try {
+    return fn();
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function ensureServerBuild({ allowTypeErrors, log }) {
+  if (isFresh()) return "fresh";
+  return withLock("build", () => {
     if (isFresh()) return "fresh";
     log("Building (tsc)…");
     const tsc = path.join(root, "node_modules", "typescript", "bin", "tsc");
@@ -63,12 +81,43 @@ function ensureBuild({ allowTypeErrors = false, log = console.log } = {}) {
     }
     fs.utimesSync(out, new Date(), new Date());
     return "built";
-  } finally {
-    fs.rmSync(lock, { recursive: true, force: true });
-  }
+  });
 }
 
-module.exports = { ensureBuild, isFresh, entry: out };
+const dashboardOut = path.join(root, "dist", "dashboard", "index.html");
+
+/** Newest mtime of the dashboard's sources (dashboard/, unit specs aside). */
+function newestDashboardSource(dir = path.join(root, "dashboard")) {
+  let t = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newestDashboardSource(p) : /\.spec\.tsx?$/.test(e.name) ? 0 : fs.statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** True when dist/dashboard/index.html exists and no file under dashboard/ is newer. */
+function isDashboardFresh() {
+  if (!fs.existsSync(path.join(root, "dashboard"))) return true;
+  const built = fs.existsSync(dashboardOut) ? fs.statSync(dashboardOut).mtimeMs : 0;
+  return built >= newestDashboardSource();
+}
+
+/** Runs `vite build` for the dashboard when dist/dashboard is missing or stale; a failure throws. */
+function ensureDashboard({ log = console.log } = {}) {
+  if (isDashboardFresh()) return "fresh";
+  return withLock("dashboard", () => {
+    if (isDashboardFresh()) return "fresh";
+    log("Building the dashboard (vite)…");
+    const vite = path.join(root, "node_modules", "vite", "bin", "vite.js");
+    const r = spawnSync(process.execPath, [vite, "build", "--config", "dashboard/vite.config.mts"], { cwd: root, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`the dashboard build failed:\n${`${r.stdout ?? ""}${r.stderr ?? ""}`.trim()}`);
+    fs.utimesSync(dashboardOut, new Date(), new Date());
+    return "built";
+  });
+}
+
+module.exports = { ensureBuild, ensureDashboard, isFresh, isDashboardFresh, entry: out };
 
 if (require.main === module) {
   try {

@@ -1,7 +1,7 @@
 /**
  * Connecting to Postgres and Redis with messages a newcomer can act on.
  */
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import type { DataSource } from "typeorm";
 import { UserFacingError } from "./common/errors";
 import { createDataSource, ensureDatabase, pendingMigrations } from "./db/data-source";
@@ -38,12 +38,48 @@ export async function assertMigrated(ds: DataSource): Promise<void> {
     throw new UserFacingError(`The database schema is behind (${pending.length} pending migration(s): ${pending.join(", ")}). Run \`switchboard migrate\` first.`);
 }
 
-/** A Redis connection fit for BullMQ (maxRetriesPerRequest: null); fails fast with a clear message when unreachable. */
-export async function connectRedis(url: string, name: string, opts: { autoPipelining?: boolean } = {}): Promise<Redis> {
-  const redis = new Redis(url, {
-    maxRetriesPerRequest: null, lazyConnect: true, connectionName: name, enableReadyCheck: true,
-    enableAutoPipelining: opts.autoPipelining ?? false,
+/** `host:port` seed nodes, checked (REDIS_CLUSTER_NODES / CACHE_REDIS_CLUSTER_NODES). */
+function parseNodes(nodes: readonly string[], envName: string): { host: string; port: number }[] {
+  return nodes.map((n) => {
+    const m = /^(.+):(\d{1,5})$/.exec(n);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UserFacingError(`${envName}: "${n}" is not host:port`);
+    return { host: m[1].replace(/^\[|\]$/g, ""), port: Number(m[2]) };
   });
+}
+
+/**
+ * An ioredis Cluster over the seed nodes, with the URL's user, password and TLS for every node.
+ * Typed as `Redis`: every module here uses only the commands both share (a Cluster routes each by
+ * its key's slot, and every key family is hash-tagged so each script, MULTI and pipeline touches
+ * one slot); the one node-local command, SCAN, is run on every master where it is used.
+ */
+function createCluster(url: string, nodes: readonly string[], envName: string, name: string, autoPipelining: boolean): Redis {
+  const u = new URL(url);
+  const cluster = new Cluster(parseNodes(nodes, envName), {
+    lazyConnect: true, enableReadyCheck: true, enableAutoPipelining: autoPipelining,
+    redisOptions: {
+      // CLIENT SETINFO needs Redis 7.2; older cluster nodes answer ERR, noise in their error stats.
+      maxRetriesPerRequest: null, connectionName: name, disableClientInfo: true,
+      username: u.username ? decodeURIComponent(u.username) : undefined,
+      password: u.password ? decodeURIComponent(u.password) : undefined,
+      tls: u.protocol === "rediss:" ? {} : undefined,
+    },
+  });
+  return cluster as unknown as Redis;
+}
+
+/**
+ * A Redis connection fit for BullMQ (maxRetriesPerRequest: null); fails fast with a clear message
+ * when unreachable. With `clusterNodes` it is a Redis Cluster client (see createCluster).
+ */
+export async function connectRedis(url: string, name: string, opts: { autoPipelining?: boolean; clusterNodes?: readonly string[]; clusterEnv?: string } = {}): Promise<Redis> {
+  const nodes = opts.clusterNodes ?? [];
+  const redis = nodes.length
+    ? createCluster(url, nodes, opts.clusterEnv ?? "REDIS_CLUSTER_NODES", name, opts.autoPipelining ?? false)
+    : new Redis(url, {
+      maxRetriesPerRequest: null, lazyConnect: true, connectionName: name, enableReadyCheck: true,
+      enableAutoPipelining: opts.autoPipelining ?? false,
+    });
   redis.on("error", () => undefined); // reconnects by itself; readiness reports the state
   try {
     await Promise.race([
@@ -53,6 +89,7 @@ export async function connectRedis(url: string, name: string, opts: { autoPipeli
     return redis;
   } catch (err) {
     redis.disconnect();
-    throw new UserFacingError(`Cannot reach Redis at ${where(url)} (${(err as Error).message}). ${REDIS_HINT}`);
+    const at = nodes.length ? `the Redis Cluster at ${nodes.join(",")}` : `Redis at ${where(url)}`;
+    throw new UserFacingError(`Cannot reach ${at} (${(err as Error).message}). ${REDIS_HINT}`);
   }
 }

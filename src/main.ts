@@ -3,6 +3,8 @@
  * The `switchboard` CLI (commander): serve | worker | migrate | users … | keys … | quotas … | analytics …
  * `--help` on every command, `--version`; every error is one line on stderr and a non-zero exit.
  * Human text (the first admin's key) goes to stderr; stdout of `serve`/`worker` is the JSON log stream.
+ * One coherent thing: the command tree and the thin calls each command makes (users and keys go
+ * through AccountService, as GraphQL does); the work itself lives in the services.
  */
 import "reflect-metadata";
 import { existsSync, readFileSync } from "node:fs";
@@ -14,6 +16,9 @@ import { ConfigError, loadConfig, productionSecretProblems, type AppConfig, type
 import { readEnv } from "./config/env";
 import { UserFacingError } from "./common/errors";
 import { ApiKeyService } from "./domain/auth/api-key.service";
+import { AccountService } from "./domain/auth/account.service";
+import { systemViewer, type Viewer } from "./domain/viewer";
+import type { ApiKeyEntity } from "./db/entities/api-key.entity";
 import { connectPostgres, connectRedis } from "./infra";
 import { EventBus } from "./realtime/event-bus";
 import type { DataSource } from "typeorm";
@@ -31,7 +36,7 @@ async function migrate(config: AppConfig, quiet = false): Promise<void> {
 /** Postgres and Redis for one-shot admin commands (keys revoke needs Redis to reach every node). */
 async function withAdminInfra<T>(config: AppConfig, fn: (ds: DataSource, bus: EventBus) => Promise<T>): Promise<T> {
   const ds = await connectPostgres({ url: config.db.url, poolSize: 2, create: false });
-  const redis = await connectRedis(config.redis.url, "switchboard-cli");
+  const redis = await connectRedis(config.redis.url, "switchboard-cli", { clusterNodes: config.redis.clusterNodes });
   try {
     return await fn(ds, new EventBus(new RedisPubSub({ publisher: redis, subscriber: redis }), redis, config.redis.prefix));
   } finally {
@@ -40,8 +45,9 @@ async function withAdminInfra<T>(config: AppConfig, fn: (ds: DataSource, bus: Ev
   }
 }
 
-const withAdmin = <T>(config: AppConfig, fn: (keys: ApiKeyService) => Promise<T>): Promise<T> =>
-  withAdminInfra(config, (ds, bus) => fn(new ApiKeyService(ds, bus, 0)));
+/** The CLI acts as the system viewer through the same AccountService as GraphQL. */
+const withAdmin = <T>(config: AppConfig, fn: (accounts: AccountService, system: Viewer) => Promise<T>): Promise<T> =>
+  withAdminInfra(config, (ds, bus) => fn(new AccountService(new ApiKeyService(ds, bus, 0), 1000), systemViewer("cli")));
 
 async function bootstrapAdmin(app: App, port: number): Promise<void> {
   const n = await app.services.apiKeys.countUsers();
@@ -106,6 +112,26 @@ const keyId = (v: string): string => {
   if (!UUID_RE.test(v)) throw new InvalidArgumentError("It must be a key id: a UUID, as `keys list` prints it.");
   return v.toLowerCase();
 };
+const usd = (v: string): number => {
+  const n = Number(v);
+  if (!/^\d+(\.\d+)?$/.test(v) || !Number.isFinite(n)) throw new InvalidArgumentError("It must be an amount in USD such as 25 or 2.50.");
+  return n;
+};
+const wholeNumber = (v: string): number => {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError("It must be a whole number.");
+  return Number(v);
+};
+const modelList = (v: string): string[] => v.split(",").map((m) => m.trim()).filter(Boolean);
+const describeKey = (k: ApiKeyEntity): string => {
+  const limits = [
+    k.expiresAt ? `expires ${k.expiresAt.toISOString()}` : null,
+    k.budgetMicros != null ? `budget $${k.budgetMicros / 1e6}` : null,
+    k.allowedModels ? `models ${k.allowedModels.join(",")}` : null,
+    k.rateLimitPerMinute != null ? `${k.rateLimitPerMinute}/min` : null,
+  ].filter(Boolean);
+  const state = k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : k.expiresAt && k.expiresAt.getTime() <= Date.now() ? "expired" : "active";
+  return `${k.id}  sb_${k.prefix}_…  ${k.label ?? "-"}  created ${k.createdAt.toISOString()}  ${state}${limits.length ? `  (${limits.join("; ")})` : ""}`;
+};
 const isoTime = (v: string): Date => {
   const d = new Date(v);
   if (!/^\d{4}-\d\d-\d\d/.test(v) || Number.isNaN(d.getTime())) throw new InvalidArgumentError("It must be an ISO date-time such as 2026-11-01T00:00:00Z.");
@@ -153,10 +179,23 @@ export function buildProgram(onAction: (a: CliAction) => void | Promise<void>): 
     .option("--admin", "make the user an admin")
     .addOption(new Option("--tier <tier>", "rate-limit and budget tier").choices(["free", "pro", "enterprise"]).default("free"))
     .action(act("users", "create"));
+  users.command("list").description("list users, oldest first")
+    .option("--email-contains <text>", "only users whose email contains this (any case)")
+    .action(act("users", "list"));
+  users.command("update").description("change a user's tier, or disable it (every key refused on every node at once, its sockets closed) or enable it")
+    .requiredOption("--email <email>", "the user's email")
+    .addOption(new Option("--tier <tier>", "the new tier").choices(["free", "pro", "enterprise"]))
+    .addOption(new Option("--disable", "disable the user").conflicts("enable"))
+    .option("--enable", "enable a disabled user")
+    .action(act("users", "update"));
 
   const keys = program.command("keys").description("manage API keys");
   keys.command("create").description("create another key for a user (printed alone on the last line)")
     .requiredOption("--email <email>", "the user's email").option("--label <label>", "a label to tell keys apart")
+    .option("--expires <time>", "refuse the key from this ISO date-time on", isoTime)
+    .option("--budget <usd>", "the key's own budget per quota period, in USD (on top of the user's)", usd)
+    .option("--models <list>", "comma-separated models (ids, aliases or auto) the key may use", modelList)
+    .option("--rate-limit <n>", "requests per minute for this key, across nodes", wholeNumber)
     .action(act("keys", "create"));
   keys.command("list").description("list a user's keys (prefix only)")
     .requiredOption("--email <email>", "the user's email")
@@ -164,8 +203,9 @@ export function buildProgram(onAction: (a: CliAction) => void | Promise<void>): 
   keys.command("revoke").description("revoke a key on every node at once; its open WebSockets are closed")
     .requiredOption("--id <id>", "the key's id (from keys list)", keyId)
     .action(act("keys", "revoke"));
-  keys.command("rotate").description("revoke a key and create its replacement (printed alone on the last line)")
+  keys.command("rotate").description("create a key's replacement (printed alone on the last line) and revoke the old one, at once or after --overlap")
     .requiredOption("--id <id>", "the key's id (from keys list)", keyId)
+    .option("--overlap <seconds>", "the old key keeps working this long, then stops on every node (default 0: revoked at once)", wholeNumber)
     .action(act("keys", "rotate"));
 
   program.command("quotas").description("budget ledgers")
@@ -217,29 +257,48 @@ async function execute({ cmd, sub, opts: o }: CliAction): Promise<void> {
       return serve(cfg, { api: true, worker: o.worker !== false, setup: !!o.setup });
     case "worker":
       return serve(cfg, { api: false, worker: true, setup: false });
-    case "users": {
-      const { user, key } = await withAdmin(cfg, (k) => k.createUser(str(o.email), o.admin ? "ADMIN" : "USER", str(o.tier) as Tier));
-      console.log(`Created ${user.role} ${user.email} (tier ${user.tier}, id ${user.id}). API key (shown once):`);
-      console.log(key);
-      return;
-    }
-    case "keys":
-      return withAdmin(cfg, async (k) => {
+    case "users":
+      return withAdmin(cfg, async (a, system) => {
         if (sub === "create") {
-          const user = await k.userByEmail(str(o.email));
-          const { key, entity } = await k.createKey(user.id, (o.label as string | undefined) ?? null);
+          const { user, key } = await a.createUser(system, str(o.email), o.admin ? "ADMIN" : "USER", str(o.tier) as Tier);
+          console.log(`Created ${user.role} ${user.email} (tier ${user.tier}, id ${user.id}). API key (shown once):`);
+          console.log(key);
+        } else if (sub === "list") {
+          let after: string | undefined;
+          do {
+            const page = await a.users(system, 1000, after, { emailContains: o.emailContains as string | undefined });
+            for (const { node: u } of page.edges)
+              console.log(`${u.id}  ${u.email}  ${u.role}  ${u.tier}  created ${u.createdAt.toISOString()}  ${u.disabledAt ? `disabled ${u.disabledAt.toISOString()}` : "active"}`);
+            after = page.pageInfo.hasNextPage ? (page.pageInfo.endCursor ?? undefined) : undefined;
+          } while (after);
+        } else if (sub === "update") {
+          const user = await a.userByEmail(system, str(o.email));
+          const disabled = o.disable ? true : o.enable ? false : undefined;
+          const u = await a.updateUser(system, user.id, { tier: o.tier as Tier | undefined, disabled });
+          console.log(`Updated ${u.email}: tier ${u.tier}, ${u.disabledAt ? "disabled (its keys are refused on every node; open sockets closed)" : "active"}.`);
+        }
+      });
+    case "keys":
+      return withAdmin(cfg, async (a, system) => {
+        if (sub === "create") {
+          const user = await a.userByEmail(system, str(o.email));
+          const { key, entity } = await a.createKey(system, {
+            userId: user.id, label: (o.label as string | undefined) ?? null, expiresAt: o.expires as Date | undefined,
+            budgetUsd: o.budget as number | undefined, allowedModels: o.models as string[] | undefined, rateLimitPerMinute: o.rateLimit as number | undefined,
+          });
           console.log(`Created key ${entity.id} (prefix ${entity.prefix}) for ${user.email}. API key (shown once):`);
           console.log(key);
         } else if (sub === "list") {
-          const user = await k.userByEmail(str(o.email));
-          for (const key of await k.listKeys(user.id))
-            console.log(`${key.id}  sb_${key.prefix}_…  ${key.label ?? "-"}  created ${key.createdAt.toISOString()}  ${key.revokedAt ? `revoked ${key.revokedAt.toISOString()}` : "active"}`);
+          const user = await a.userByEmail(system, str(o.email));
+          for (const key of await a.listKeys(system, user.id)) console.log(describeKey(key));
         } else if (sub === "revoke") {
-          const key = await k.revoke(str(o.id));
+          const key = await a.revokeKey(system, str(o.id));
           console.log(`Revoked key ${key.id} (sb_${key.prefix}_…). Open sockets using it are closed on every node.`);
         } else if (sub === "rotate") {
-          const { key, entity } = await k.rotate(str(o.id));
-          console.log(`Rotated: old key ${str(o.id)} revoked; new key ${entity.id} (prefix ${entity.prefix}). API key (shown once):`);
+          const overlap = (o.overlap as number | undefined) ?? 0;
+          const { key, entity, old } = await a.rotateKey(system, str(o.id), overlap);
+          const until = overlap ? `keeps working until ${old.expiresAt!.toISOString()}, then stops on every node` : "revoked";
+          console.log(`Rotated: old key ${str(o.id)} ${until}; new key ${entity.id} (prefix ${entity.prefix}). API key (shown once):`);
           console.log(key);
         }
       });
@@ -281,10 +340,14 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
+const CLI_USER_CODES = new Set(["BAD_USER_INPUT", "NOT_FOUND", "CONFLICT", "FORBIDDEN"]);
+
 /** The process entry (bin/switchboard.js, `node dist/src/main.js`): an error is one line on stderr and exit 1. */
 export function run(argv: string[] = process.argv.slice(2)): void {
   main(argv).catch((err: Error & { command?: string }) => {
-    const known = err instanceof UserFacingError || err instanceof ConfigError;
+    // Domain errors with a client-facing code (BAD_USER_INPUT, NOT_FOUND, CONFLICT, …) are the user's mistake too.
+    const code = (err as { extensions?: { code?: unknown } }).extensions?.code;
+    const known = err instanceof UserFacingError || err instanceof ConfigError || (typeof code === "string" && CLI_USER_CODES.has(code));
     const debug = config?.log.level === "debug" || config?.log.level === "trace";
     // Never a stack trace for a user's mistake; an unexpected error shows its stack only at LOG_LEVEL=debug.
     const text = known ? err.message : debug ? (err.stack ?? err.message) : `${err.name}: ${err.message} (LOG_LEVEL=debug shows the stack)`;

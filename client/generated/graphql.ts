@@ -58,6 +58,8 @@ export type CreateGenerationInput = {
   modality: Modality;
   /** "<provider>/<model>", an alias, or "auto" */
   model: string;
+  /** MODERATION=output|both: when an attempt's output is flagged, FAIL with CONTENT_POLICY (its cost charged), or FALLBACK to the next candidate (fallbackModels, an alias's chain) */
+  onFlagged?: OnFlaggedPolicy;
   /** Provider-specific extras, passed through untouched. simulated: { simulate: { latencyMs, steps, failRate, failWith, retryAfterSeconds } } */
   params?: unknown;
   priority?: Priority;
@@ -155,7 +157,14 @@ export type Modality =
   | 'TEXT'
   | 'VIDEO';
 
+/** What a generation does when content moderation flags an attempt's output: FAIL (CONTENT_POLICY) or FALLBACK to its next candidate */
+export type OnFlaggedPolicy =
+  | 'FAIL'
+  | 'FALLBACK';
+
 export type Priority =
+  /** Through the provider's batch API (OpenAI Batch, Anthropic Message Batches) at its batch price, finished within 24 h; LOW on providers without one */
+  | 'BATCH'
   | 'HIGH'
   | 'LOW'
   | 'NORMAL';

@@ -5,6 +5,7 @@ import type { QuotaService } from "../domain/quotas/quota.service";
 import type { ExactCacheService } from "../domain/cache/exact-cache.service";
 import type { SemanticCacheService } from "../domain/cache/semantic-cache.service";
 import type { ProviderRegistry } from "../providers/registry";
+import type { ModelCatalog } from "../domain/catalog/model-catalog";
 import type { EventBus } from "../realtime/event-bus";
 import type { Loaders } from "./loaders/loaders";
 import type { ProviderService } from "../domain/providers/provider.service";
@@ -15,16 +16,23 @@ import type { WebhookService } from "../domain/webhooks/webhook.service";
 import type { CircuitBreakers } from "../domain/resilience/circuit-breaker";
 import type { SimulatedFaults } from "../domain/providers/simulated-faults";
 import type { AnalyticsService } from "../domain/analytics/analytics.service";
+import type { AccountService } from "../domain/auth/account.service";
+import type { QueueControl } from "../domain/generations/queue-control";
+import type { QueuePositions } from "../domain/generations/queue-control-positions";
 
 /** What resolvers may call: domain services built once in the composition root. */
 export interface Services {
   config: AppConfig;
   generations: GenerationService;
   apiKeys: ApiKeyService;
+  /** Users and keys as a viewer may manage them (GraphQL and the CLI). */
+  accounts: AccountService;
   quotas: QuotaService;
   cache: ExactCacheService;
   semantic: SemanticCacheService;
   registry: ProviderRegistry;
+  /** The shared model catalog: discovery, refreshModels, unpriced and tier-price policy. */
+  catalog: ModelCatalog;
   providers: ProviderService;
   alerts: AlertsService;
   health: HealthService;
@@ -32,6 +40,10 @@ export interface Services {
   webhooks: WebhookService;
   breakers: CircuitBreakers;
   faults: SimulatedFaults;
+  /** Queue controls (pause, resume, clear, status), admins only. */
+  queue: QueueControl;
+  /** A QUEUED generation's queuePosition and estimatedStartAt. */
+  queuePositions: QueuePositions;
   /** The `metrics` query (reads DATABASE_READ_URL when set). */
   analytics: AnalyticsService;
   bus: EventBus;

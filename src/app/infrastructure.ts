@@ -75,19 +75,22 @@ export async function createInfrastructure(config: AppConfig, opts: Infrastructu
   // Analytics may read from a replica; everything else uses the primary.
   const readDs = config.db.readUrl ? await connectPostgres({ url: config.db.readUrl, poolSize: config.db.poolSize, create: false }) : ds;
   if (readDs !== ds) cleanup.defer(() => readDs.destroy());
-  const redis = await connectRedis(config.redis.url, "switchboard");
+  const cluster = { clusterNodes: config.redis.clusterNodes };
+  const redis = await connectRedis(config.redis.url, "switchboard", cluster);
   cleanup.defer(() => redis.quit());
-  const subscriber = await connectRedis(config.redis.url, "switchboard-sub");
+  const subscriber = await connectRedis(config.redis.url, "switchboard-sub", cluster);
   cleanup.defer(() => subscriber.quit());
   // Events, breakers, key pools and fairness leases go out on their own auto-pipelined connection:
   // concurrent small commands share one write.
-  const publisher = await connectRedis(config.redis.url, "switchboard-pub", { autoPipelining: true });
+  const publisher = await connectRedis(config.redis.url, "switchboard-pub", { autoPipelining: true, ...cluster });
   cleanup.defer(() => publisher.quit());
   const bus = new EventBus(new RedisPubSub({ publisher, subscriber }), publisher, config.redis.prefix);
   const blobs = await createBlobStore(config, ds);
   const queue = new GenerationQueue({ connection: redis, prefix: config.redis.prefix, attempts: config.worker.attempts });
   cleanup.defer(() => queue.close());
-  const cacheRedis = config.cache.redisUrl ? await connectRedis(config.cache.redisUrl, "switchboard-cache", { autoPipelining: true }) : publisher;
+  const cacheRedis = config.cache.redisUrl || config.cache.redisClusterNodes.length
+    ? await connectRedis(config.cache.redisUrl ?? config.redis.url, "switchboard-cache", { autoPipelining: true, clusterNodes: config.cache.redisClusterNodes, clusterEnv: "CACHE_REDIS_CLUSTER_NODES" })
+    : publisher;
   if (cacheRedis !== publisher) cleanup.defer(() => cacheRedis.quit());
   const webhookQueue = new WebhookQueue({ connection: redis, prefix: config.redis.prefix, maxAttempts: config.webhooks.maxAttempts });
   cleanup.defer(() => webhookQueue.close());

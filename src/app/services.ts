@@ -9,21 +9,30 @@ import type { AppConfig } from "../config/config";
 import type { Probes } from "../http/probes";
 import { AnalyticsService } from "../domain/analytics/analytics.service";
 import { ApiKeyService } from "../domain/auth/api-key.service";
+import { AccountService } from "../domain/auth/account.service";
 import { ApiKeyStore } from "../domain/auth/api-key.store";
 import { AuthThrottle } from "../domain/auth/auth-throttle";
 import { UserStore } from "../domain/auth/user.store";
 import { CachePlanner } from "../domain/cache/cache-planner";
 import { Coalescer } from "../domain/cache/coalescer";
 import { ExactCacheService } from "../domain/cache/exact-cache.service";
+import { PromptEmbedder } from "../domain/cache/prompt-embedder";
 import { SemanticCacheService } from "../domain/cache/semantic-cache.service";
 import { GenerationEvents } from "../domain/generations/generation-events";
 import { GenerationService } from "../domain/generations/generation.service";
 import { GenerationStore } from "../domain/generations/generation.store";
 import { SweeperService } from "../domain/generations/sweeper.service";
 import { SyncRun } from "../domain/generations/sync-run";
+import { gatedByPause, QueueControl } from "../domain/generations/queue-control";
+import { QueuePositions } from "../domain/generations/queue-control-positions";
 import { InProcessRuns } from "../domain/generations/in-process-runs";
 import { EmbeddingBatcher } from "../domain/generations/run/embedding-batcher";
 import { GenerationRunner } from "../domain/generations/run/runner";
+import { BatchService } from "../domain/batches/batch.service";
+import { BatchStore } from "../domain/batches/batch.store";
+import { BatchQueue } from "../jobs/batch-queue";
+import { classifierFor } from "../domain/moderation/classifier";
+import { ModerationService } from "../domain/moderation/moderation.service";
 import { UserFairness } from "../domain/resilience/user-fairness";
 import { Topic } from "../realtime/topics";
 import { CIRCUIT_GAUGE, sampleCircuits } from "../domain/monitoring/circuit-metrics";
@@ -47,6 +56,8 @@ import { WebhookDispatcher } from "../domain/webhooks/webhook-dispatcher";
 import { WebhookReconciler } from "../domain/webhooks/webhook-reconciler";
 import { WebhookService } from "../domain/webhooks/webhook.service";
 import { buildProviders } from "../domain/providers/provider-setup";
+import { DiscoveredModelStore } from "../domain/catalog/discovered-model.store";
+import { ModelCatalog } from "../domain/catalog/model-catalog";
 import { ProviderRegistry } from "../providers/registry";
 import { tracedProvider } from "../providers/traced-provider";
 import type { CleanupStack } from "./cleanup";
@@ -79,6 +90,13 @@ export async function buildServices(config: AppConfig, infra: Infrastructure, op
   cleanup.defer(() => keyPool.stop());
   const providers = new ProviderService(registry, setup, keyPool, redis, config.redis.prefix, log);
   cleanup.defer(() => providers.stop());
+  // Discovered models (shared in Postgres) join the catalog before anything routes.
+  const catalog = new ModelCatalog({
+    registry, setup, store: new DiscoveredModelStore(ds), redis, prefix: config.redis.prefix, bus, log, cfg: config.providers,
+    keyFor: (id) => keyPool.keyFor(id, undefined), configured: (id) => providers.configured(id),
+  });
+  await catalog.start();
+  cleanup.defer(() => catalog.stop());
   const r = config.resilience;
   const breakers = new CircuitBreakers(publisher, ds, bus, config.redis.prefix, {
     defaults: { failureThreshold: r.failureThreshold, failureRate: r.failureRate, minCalls: r.minCalls, windowMs: r.windowMs, resetMs: r.resetMs, halfOpenMax: r.halfOpenMax, perModel: false },
@@ -92,6 +110,7 @@ export async function buildServices(config: AppConfig, infra: Infrastructure, op
   const router = new Router(registry, {
     aliases: setup.aliases, tierModels: setup.tierModels, maxCandidates: config.providers.maxCandidates,
     unavailableReason: (id) => providers.unavailableReason(id),
+    modelRefusal: (m) => catalog.refusal(m), tierPriceRefusal: (tier, m) => catalog.tierPriceRefusal(tier, m),
   });
   const apiKeys = new ApiKeyService(ds, bus, config.auth.cacheTtlMs, {
     throttle: new AuthThrottle(publisher, config.redis.prefix, config.auth.unauthenticatedPerMinute),
@@ -102,7 +121,15 @@ export async function buildServices(config: AppConfig, infra: Infrastructure, op
     queueDepth: () => infra.admissionQueueDepth(),
   });
   const cache = new ExactCacheService(infra.cacheRedis, config.redis.prefix, config.cache.ttlSeconds, config.cache.sharedModels);
-  const semantic = new SemanticCacheService(ds, bus, { threshold: config.cache.semanticThreshold, models: config.cache.semanticModels, ttlSeconds: config.cache.ttlSeconds });
+  // The semantic cache embeds with SEMANTIC_CACHE_EMBEDDING_MODEL through its adapter (charged to no one), else offline.
+  const promptEmbedder = new PromptEmbedder({
+    model: config.cache.semanticEmbeddingModel, registry, exec: providers.runBatch, timeoutMs: config.cache.semanticEmbeddingTimeoutMs,
+    batch: config.providers.embeddingBatch, onEmbed: (embedder, outcome) => metrics.semanticEmbeddings.inc({ embedder, outcome }),
+    onFailure: (err) => log.warn({ err, model: config.cache.semanticEmbeddingModel }, "semantic cache embedding model failed; the offline embedder answers for 30 s"),
+  });
+  const semantic = new SemanticCacheService(ds, bus, {
+    threshold: config.cache.semanticThreshold, modelThreshold: config.cache.semanticEmbeddingThreshold, models: config.cache.semanticModels, ttlSeconds: config.cache.ttlSeconds,
+  }, { embed: (text) => promptEmbedder.embed(text), onRejected: (reason) => metrics.semanticRejected.inc({ reason }) });
   if (opts.api) {
     await semantic.start();
     cleanup.defer(() => semantic.stop());
@@ -116,23 +143,47 @@ export async function buildServices(config: AppConfig, infra: Infrastructure, op
   const addressPolicy = new AddressPolicy(config.webhooks.allowedHosts, new HostResolver({ timeoutMs: config.webhooks.dnsTimeoutMs }));
   const secretBox = new SecretBox(config.providers.masterKey);
   const webhooks = new WebhookService(ds, webhookQueue, addressPolicy, secretBox, config.limits.maxPageSize);
+  // Content safety: one classifier for admission (input) and the runner (output); off by default.
+  const moderation = config.moderation.mode === "off"
+    ? undefined
+    : new ModerationService({ cfg: config.moderation, classifier: classifierFor(config.moderation, (id) => registry.provider(id), keyPool), metrics, log });
   // One runner per process: the workers' jobs and the API's in-process sync runs (sync-run.ts) share it.
   const runner = new GenerationRunner({
     store: generationStore, events, registry, blobs: infra.blobs, cfg: config.worker, log, metrics, quotas, cache: { exact: cache, semantic, coalescer },
-    keys: keyPool, batcher: new EmbeddingBatcher(config.providers.embeddingBatch, providers.runBatch), upstream: providers, breakers,
+    keys: keyPool, batcher: new EmbeddingBatcher(config.providers.embeddingBatch, providers.runBatch), upstream: providers, breakers, moderation,
   });
   cleanup.defer(await bus.subscribe(Topic.CANCEL_GENERATION, undefined, ({ generationId }) => void runner.abort(generationId)));
+  // Provider batch APIs (priority BATCH): collected, submitted and polled through the provider-batches queue; ended as runs end.
+  const batchQueue = new BatchQueue({ connection: redis, prefix: config.redis.prefix });
+  cleanup.defer(() => batchQueue.close());
+  const batches = new BatchService({
+    store: new BatchStore(ds), generations: generationStore, events, registry, keys: keyPool, scheduler: batchQueue, cfg: config.batch, log, finish: runner.finisher,
+  });
   // A lease outlives the longest run (every fallback call timing out) and then frees itself.
   const fairness = new UserFairness(publisher, config.redis.prefix, config.resilience.userMaxInFlight, 8 * config.worker.providerTimeoutMs + 60_000, (userId) => generationStore.othersQueued(userId));
   const inProcess = new InProcessRuns(publisher, config.redis.prefix);
   const sync = opts.api && config.sync.inProcess
     ? new SyncRun({ runner, queue, leases: inProcess, events, reload: (id) => generationStore.getById(id), fairness, log, cfg: { slots: config.sync.slots, leaseMs: config.worker.lockMs, backoffMs: config.worker.backoffMs, attempts: config.worker.attempts } })
     : undefined;
+  // Queue controls: pauses in Redis (every worker and the fast sync path read them at pickup), clearQueue through the cancel path.
+  const queueControl: QueueControl = new QueueControl({
+    redis: publisher, prefix: config.redis.prefix, queue, page: (q, n) => generationStore.page(q, n),
+    providerOf: async (id) => (await generationStore.findById(id))?.provider ?? null, cancel: (v, id) => generations.cancel(v, id), log,
+  });
+  const queuePositions = new QueuePositions({
+    redis: publisher, prefix: config.redis.prefix, queue, control: queueControl, events, rows: (ids) => generationStore.findByIds(ids), log,
+    cfg: { intervalMs: config.worker.queuePositionIntervalMs, watch: config.worker.queuePositionWatch },
+  });
+  queueControl.start();
+  cleanup.defer(() => queueControl.stop());
+  queuePositions.start();
+  cleanup.defer(() => queuePositions.stop());
   const generations = new GenerationService({
     store: generationStore, registry, scheduler: queue, bus: events, limits: config.limits, log, metrics, quotas, cache: planner, rateLimits, coalescer, router,
-    upstream: providers, checkCallbackUrl: (viewer, url) => webhooks.checkCallbackUrl(viewer, url), sync,
+    upstream: providers, checkCallbackUrl: (viewer, url) => webhooks.checkCallbackUrl(viewer, url), sync: sync && gatedByPause(sync, queueControl), moderation,
+    batches,
   });
-  const sweeper = new SweeperService(ds, queue, events, config.sweeper, log, metrics, inProcess);
+  const sweeper = new SweeperService(ds, queue, events, config.sweeper, log, metrics, inProcess, batches);
   const monitoring = new Monitoring({ ds, redis, prefix: config.redis.prefix, events, alerts, providers, metrics, log, queueDepth: () => queue.depth(), config: config.monitoring });
   cleanup.defer(() => monitoring.stop());
   // Webhooks: terminal events and budget warnings become deliveries wherever they happen (API or worker).
@@ -145,14 +196,15 @@ export async function buildServices(config: AppConfig, infra: Infrastructure, op
   const userStore = new UserStore(ds, new ApiKeyStore(ds));
   const loaderReads: LoaderReads = { usersByIds: (ids) => userStore.byIds(ids), attemptsOf: (ids) => generationStore.attemptsOf(ids) };
   const services: Services = {
-    config, generations, apiKeys, registry, bus, quotas, cache, semantic, providers, alerts, router, breakers, faults, webhooks,
+    config, generations, apiKeys, catalog, accounts: new AccountService(apiKeys, config.limits.maxPageSize), registry, bus, quotas, cache, semantic, providers, alerts, router, breakers, faults, webhooks,
+    queue: queueControl, queuePositions,
     analytics: new AnalyticsService(infra.readDs, config.analytics),
     health: monitoring.health,
     filesSecret: await new SettingsStore(ds).filesSigningSecret(config.files.signingSecret),
     newLoaders: () => createLoaders(loaderReads),
   };
   return {
-    services, events, generationStore, runner, fairness, registry, keyPool, providers, breakers, keyLimits, quotas, cache, semantic, coalescer, sweeper, monitoring,
+    services, events, generationStore, runner, batches, fairness, queueControl, registry, keyPool, providers, breakers, keyLimits, quotas, cache, semantic, coalescer, sweeper, monitoring,
     webhookReconciler, addressPolicy, secretBox,
     /** /healthz, /readyz and /metrics, on the API's port or the worker's METRICS_PORT. */
     probes: {

@@ -9,6 +9,7 @@ import type { GenerationRunner } from "../domain/generations/run/runner";
 import { WebhookConcurrency } from "../domain/webhooks/webhook-concurrency";
 import { WebhookDeliverer } from "../domain/webhooks/webhook-deliverer";
 import { WebhookSender } from "../domain/webhooks/webhook-sender";
+import { createBatchWorker } from "../jobs/batch.processor";
 import { createGenerationWorker } from "../jobs/generation.processor";
 import { createMaintenanceWorker, scheduleMaintenance } from "../jobs/maintenance.processor";
 import { createRollupWorker, scheduleRollups, unscheduleRollups } from "../jobs/rollup.processor";
@@ -31,7 +32,8 @@ export async function startWorkers(config: AppConfig, infra: Infrastructure, svc
   monitoring.startAnomalyChecks();
   const workers: Worker[] = [];
   const settings = { connection: redis, prefix: config.redis.prefix };
-  workers.push(createGenerationWorker(runner, { ...settings, ...config.worker }, log, fairness));
+  workers.push(createGenerationWorker(runner, { ...settings, ...config.worker }, log, fairness, svc.queueControl));
+  workers.push(createBatchWorker(svc.batches, settings, log));
   // Schedulers live in Redis: each worker process re-creates them every sweep interval if Redis lost them (a flush).
   const maintenanceSettings = { ...settings, sweepIntervalMs: config.sweeper.intervalMs, retentionDays: config.files.retentionDays };
   const maintenanceQueue = await scheduleMaintenance(maintenanceSettings, log);

@@ -12,8 +12,9 @@ abstract class ApiError extends GraphQLError {
 }
 
 export class UnauthenticatedError extends ApiError {
-  constructor(message = "A valid API key is required: send 'Authorization: Bearer <key>'") {
-    super(message, "UNAUTHENTICATED");
+  /** @param details `reason` (invalid, revoked, expired, disabled) when a key was presented and refused. */
+  constructor(message = "A valid API key is required: send 'Authorization: Bearer <key>'", details: { reason?: string } = {}) {
+    super(message, "UNAUTHENTICATED", details);
   }
 }
 
@@ -42,8 +43,16 @@ export class ConflictError extends ApiError {
 }
 
 export class ServiceUnavailableError extends ApiError {
-  constructor(message: string, details: { retryAfterSeconds?: number } = {}) {
+  /** @param details `reason` names a cause the client may act on (e.g. MODERATION_UNAVAILABLE). */
+  constructor(message: string, details: { retryAfterSeconds?: number; reason?: string } = {}) {
     super(message, "SERVICE_UNAVAILABLE", details);
+  }
+}
+
+/** Content moderation flagged the request (MODERATION): nothing was created or reserved. */
+export class ContentPolicyError extends ApiError {
+  constructor(message: string, details: { stage: "INPUT"; categories: string[]; classifier: string }) {
+    super(message, "CONTENT_POLICY", details);
   }
 }
 

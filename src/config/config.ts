@@ -7,9 +7,11 @@
 import { readEnv, type Env } from "./env";
 import { ConfigError, Reader } from "./reader";
 import { readSpec, type ConfigContext, type ConfigOf } from "./spec";
+import { batch } from "./sections/batch";
 import { analytics, db } from "./sections/db";
 import { cache } from "./sections/cache";
 import { limits } from "./sections/limits";
+import { moderation } from "./sections/moderation";
 import { log, metricsPort, monitoring, tracing } from "./sections/observability";
 import { providers } from "./sections/providers";
 import { admission, quotas, rateLimits } from "./sections/quotas";
@@ -68,6 +70,10 @@ export const configSpec = {
   providers,
   /** Circuit breakers, fairness, per-key rate limits. */
   resilience,
+  /** Provider batch APIs: `priority: BATCH`. */
+  batch,
+  /** Content safety: moderation of inputs and outputs. */
+  moderation,
   /** Outgoing webhook deliveries. */
   webhooks,
   /** The admin created on an empty database. */

@@ -8,6 +8,19 @@ export interface Viewer {
   tier: Tier;
   apiKeyId: string | null;
   requestId: string;
+  /** The key's own limits on top of the user's (issue 17); absent or null: none. */
+  keyLimits?: ViewerKeyLimits | null;
+  /** When the key stops working (an expiry, or a rotation's overlap ending); null: never. Open streams end then. */
+  keyExpiresAt?: Date | null;
+}
+
+/** What the request path enforces of a key's limits (expiry is enforced at authentication). */
+export interface ViewerKeyLimits {
+  /** Per quota period, micro-USD; null = none. */
+  budgetMicros: number | null;
+  /** Model ids or "<provider>/*" patterns; null = every model. */
+  allowedModels: string[] | null;
+  rateLimitPerMinute: number | null;
 }
 
 export const isAdmin = (v: Viewer): boolean => v.role === "ADMIN";

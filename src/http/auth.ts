@@ -3,14 +3,22 @@
  * only decides how to say no (HTTP status, WebSocket close code).
  */
 import type { IncomingMessage } from "node:http";
-import type { ApiKeyService, AuthenticatedKey } from "../domain/auth/api-key.service";
+import type { ApiKeyService, AuthenticatedKey, KeyRefusal } from "../domain/auth/api-key.service";
 import { AuthRateLimitedError } from "../domain/auth/auth-throttle";
 import type { Viewer } from "../domain/viewer";
 import { clientAddress, HttpError } from "./http-utils";
 import { isStoreUnavailable, STORE_RETRY_AFTER_SECONDS } from "./unavailable";
 
-/** Who sent a request: the key presented (if any) and what it resolved to. */
-export type Caller = { key?: string; auth: AuthenticatedKey | null };
+/** Who sent a request: the key presented (if any), what it resolved to, and why it was refused. */
+export type Caller = { key?: string; auth: AuthenticatedKey | null; refusal?: KeyRefusal };
+
+/** What a client is told when its key is refused (the UNAUTHENTICATED message; `reason` says the same in one word). */
+export const REFUSAL_MESSAGE: Record<KeyRefusal, string> = {
+  invalid: "The API key is invalid or has been revoked",
+  revoked: "The API key has been revoked",
+  expired: "The API key has expired",
+  disabled: "The API key's user has been disabled",
+};
 
 /** Resolves a request's `authorization` value (header or connectionParams) to its caller. */
 export type Authenticate = (req: IncomingMessage, authorization: unknown) => Promise<Caller>;
@@ -25,17 +33,20 @@ const bearer = (h: unknown): string | undefined => {
  * A valid key's owner, or no key at all within the client address's budget for requests without
  * a valid key. Throws AuthRateLimitedError past that budget, or the store's error when it is down.
  */
-export function createAuthenticate(apiKeys: Pick<ApiKeyService, "anonymous" | "authenticate">, trustProxyHops: number): Authenticate {
+export function createAuthenticate(apiKeys: Pick<ApiKeyService, "anonymous" | "authenticate" | "refusal">, trustProxyHops: number): Authenticate {
   return async (req, authorization) => {
     const key = bearer(authorization);
     const from = clientAddress(req, trustProxyHops);
     if (!key) return (await apiKeys.anonymous(from), { auth: null });
-    return { key, auth: await apiKeys.authenticate(key, from) };
+    const auth = await apiKeys.authenticate(key, from);
+    // Only a refused key costs the second lookup (those are throttled per address above).
+    return auth ? { key, auth } : { key, auth, refusal: await apiKeys.refusal(key) };
   };
 }
 
 export const viewerOf = (auth: AuthenticatedKey, requestId: string): Viewer => ({
-  userId: auth.user.id, role: auth.user.role, tier: auth.user.tier, apiKeyId: auth.keyId, requestId,
+  userId: auth.user.id, role: auth.user.role, tier: auth.user.tier, apiKeyId: auth.keyId, requestId, keyLimits: auth.limits,
+  keyExpiresAt: auth.limits.expiresAt,
 });
 
 /**

@@ -58,6 +58,7 @@ describe("graphql guard", () => {
     expect(isStoreUnavailable(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" }))).toBe(true);
     expect(isStoreUnavailable({ code: "57P01" })).toBe(true);
     expect(isStoreUnavailable(new Error("Connection terminated unexpectedly"))).toBe(true);
+    expect(isStoreUnavailable(Object.assign(new Error("Query runner already released. Cannot run queries anymore."), { name: "QueryRunnerAlreadyReleasedError" }))).toBe(true);
     expect(isStoreUnavailable({ originalError: { driverError: { code: "08006" } } })).toBe(true);
     expect(isStoreUnavailable(new AggregateError([Object.assign(new Error("x"), { code: "ECONNREFUSED" })]))).toBe(true);
     expect(isStoreUnavailable({ code: "23505" })).toBe(false); // a unique violation is a bug or a conflict, not an outage

@@ -15,7 +15,7 @@ import type { Services } from "../api/services";
 import type { AppConfig } from "../config/config";
 import type { Logger } from "../observability/logger";
 import type { Metrics } from "../observability/metrics";
-import { viewerOf, type Caller } from "./auth";
+import { REFUSAL_MESSAGE, viewerOf, type Caller } from "./auth";
 import { createFormatError } from "./format-error";
 import { boundedDocumentStore, checkOperations, guardPlugin, MAX_QUERY_TOKENS, operationsOf, persistedQueries } from "./graphql-guard";
 import { HttpError, readBody } from "./http-utils";
@@ -71,13 +71,13 @@ export async function createGraphqlHttp(d: GraphqlHttpDeps): Promise<GraphqlHttp
   });
   await apollo.start();
 
-  const context = async (req: http.IncomingMessage, res: http.ServerResponse, { key, auth }: Caller): Promise<GraphQLContext> => {
+  const context = async (req: http.IncomingMessage, res: http.ServerResponse, { key, auth, refusal }: Caller): Promise<GraphQLContext> => {
     // pino-http gave the request its id (the caller's x-request-id or a fresh one) and echoed it.
     const requestId = String((req as { id?: unknown }).id ?? requestIdFor(req, res));
     return {
       viewer: auth ? viewerOf(auth, requestId) : null, requestId, services, loaders: services.newLoaders(),
       log: log.child({ requestId, ...(auth ? { userId: auth.user.id } : {}) }),
-      ...(key && !auth ? { authError: "The API key is invalid or has been revoked" } : {}),
+      ...(key && !auth ? { authError: REFUSAL_MESSAGE[refusal ?? "invalid"], authRefusal: refusal ?? "invalid" } : {}),
     };
   };
 

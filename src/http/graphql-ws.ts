@@ -1,24 +1,29 @@
 /**
  * GraphQL over WebSocket (graphql-ws) on the HTTP server's /graphql path: key check at connect
  * (one close code per cause), per-socket limits, frames coalesced per turn, and the slow-consumer
- * guard. Keeps the open sockets by API key so a revocation can close them.
+ * guard, and per-event work shared by the subscribers of one event (shared-execution.ts). Keeps the
+ * open sockets by API key so a revocation can close them.
  */
 import type http from "node:http";
 import { randomUUID } from "node:crypto";
-import { GraphQLError, validate, type GraphQLSchema, type ValidationRule } from "graphql";
+import { GraphQLError, type GraphQLSchema, type ValidationRule } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { GraphQLContext } from "../api/context";
 import type { Services } from "../api/services";
 import type { AppConfig } from "../config/config";
 import type { Viewer } from "../domain/viewer";
-import type { AuthenticatedKey } from "../domain/auth/api-key.service";
+import type { AuthenticatedKey, KeyRefusal } from "../domain/auth/api-key.service";
 import { AuthRateLimitedError } from "../domain/auth/auth-throttle";
 import type { Logger } from "../observability/logger";
 import type { Metrics } from "../observability/metrics";
 import { viewerOf, type Authenticate } from "./auth";
 import { isStoreUnavailable, STORE_RETRY_AFTER_SECONDS } from "./unavailable";
-import { WS_AUTH_CLOSE } from "./ws-auth";
+import { WS_AUTH_CLOSE, type WsAuthRefusal } from "./ws-auth";
+import { createDocumentCache, sharedSubscribe, spliceSharedFrames } from "./shared-execution";
+
+/** setTimeout's longest delay; a later expiry re-arms the timer. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 type SocketExtra = {
   viewer?: Viewer;
@@ -42,8 +47,10 @@ export interface GraphqlWsDeps {
 export interface GraphqlWs {
   /** Completes every subscription and closes the sockets (graphql-ws's dispose). */
   dispose(): Promise<void>;
-  /** Closes the sockets authenticated with this key (revoked); returns how many. */
-  closeForKey(keyId: string): number;
+  /** Closes the sockets authenticated with this key (revoked, or why else it stopped); returns how many. */
+  closeForKey(keyId: string, why?: WsAuthRefusal): number;
+  /** Closes this key's open sockets (4419 expired) at `at` (now if past); sockets opened later carry their own timer. */
+  expireForKey(keyId: string, at: Date): number;
   /** Terminates whatever is still open and closes the WebSocket server. */
   close(): Promise<void>;
 }
@@ -100,20 +107,45 @@ export function createGraphqlWs(d: GraphqlWsDeps): GraphqlWs {
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
   });
   const socketsByKey = new Map<string, Set<WebSocket>>();
+  /** One timer per socket whose key expires: it is closed with 4419 at that instant. */
+  const expiryTimers = new Map<WebSocket, NodeJS.Timeout>();
+  const closeAtExpiry = (ws: WebSocket, at: Date | null) => {
+    clearTimeout(expiryTimers.get(ws));
+    expiryTimers.delete(ws);
+    if (!at) return;
+    const arm = () => {
+      const left = at.getTime() - Date.now();
+      if (left <= 0) {
+        expiryTimers.delete(ws);
+        return void ws.close(WS_AUTH_CLOSE.expired.code, WS_AUTH_CLOSE.expired.reason);
+      }
+      const t = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+      t.unref();
+      expiryTimers.set(ws, t);
+    };
+    arm();
+  };
   wss.on("connection", corkPerTurn);
   wss.on("connection", (ws: WebSocket) =>
     boundSendBuffer(ws, config.limits.wsMaxBufferedBytes, (buffered) => log.warn({ buffered, limit: config.limits.wsMaxBufferedBytes }, "closing a WebSocket that does not read (slow consumer)")),
   );
+  // Installed last, so it is the outermost send: the shared JSON is spliced in before anything else sees the frame.
+  wss.on("connection", spliceSharedFrames);
+  const docs = createDocumentCache(d.schema, d.validationRules);
   const wsServer = useServer<Record<string, unknown>, SocketExtra>(
     {
       schema: d.schema,
-      validate: (schema, doc) => validate(schema, doc, d.validationRules),
+      parse: docs.parse,
+      validate: docs.validate,
+      // One execution and one serialisation per event for the subscriptions that must see the same result (shared-execution.ts).
+      subscribe: sharedSubscribe,
       onConnect: async (ctx) => {
         const authorization = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
         let key: string | undefined;
         let auth: AuthenticatedKey | null;
+        let refusal: KeyRefusal | undefined;
         try {
-          ({ key, auth } = await d.authenticate(ctx.extra.request, authorization));
+          ({ key, auth, refusal } = await d.authenticate(ctx.extra.request, authorization));
         } catch (e) {
           // Try again later (1013): the address is past its budget, or Postgres cannot be reached.
           if (e instanceof AuthRateLimitedError) ctx.extra.socket.close(1013, e.message.slice(0, 120));
@@ -123,7 +155,7 @@ export function createGraphqlWs(d: GraphqlWsDeps): GraphqlWs {
         }
         if (!auth) {
           // One close code per cause (ws-auth.ts); graphql-ws's own 4403 that follows is ignored on a closing socket.
-          const refused = WS_AUTH_CLOSE[key ? await services.apiKeys.refusal(key) : "missing"];
+          const refused = WS_AUTH_CLOSE[key ? (refusal ?? "invalid") : "missing"];
           ctx.extra.socket.close(refused.code, refused.reason);
           return false;
         }
@@ -131,6 +163,7 @@ export function createGraphqlWs(d: GraphqlWsDeps): GraphqlWs {
         let set = socketsByKey.get(auth.keyId);
         if (!set) socketsByKey.set(auth.keyId, (set = new Set()));
         set.add(ctx.extra.socket);
+        closeAtExpiry(ctx.extra.socket, auth.limits.expiresAt);
         d.metrics.wsConnections.inc();
         return true;
       },
@@ -146,11 +179,24 @@ export function createGraphqlWs(d: GraphqlWsDeps): GraphqlWs {
         const keyId = ctx.extra.viewer?.apiKeyId;
         if (ctx.extra.viewer) d.metrics.wsConnections.dec();
         if (keyId) socketsByKey.get(keyId)?.delete(ctx.extra.socket);
+        closeAtExpiry(ctx.extra.socket, null);
       },
       context: (ctx): GraphQLContext => {
         const requestId = randomUUID();
         const viewer = ctx.extra.viewer ? { ...ctx.extra.viewer, requestId } : null;
-        return { viewer, requestId, services, loaders: services.newLoaders(), log: log.child({ requestId }) };
+        // A subscription lives long and mostly idles: its loaders and child logger are made on first use (20,000 of them add up).
+        let loaders: GraphQLContext["loaders"] | undefined;
+        let child: GraphQLContext["log"] | undefined;
+        return {
+          viewer, requestId, services,
+          get loaders() {
+            return (loaders ??= services.newLoaders());
+          },
+          get log() {
+            return (child ??= log.child({ requestId }));
+          },
+          madeLoaders: () => loaders,
+        };
       },
     },
     wss,
@@ -158,12 +204,17 @@ export function createGraphqlWs(d: GraphqlWsDeps): GraphqlWs {
 
   return {
     dispose: () => wsServer.dispose() as Promise<void>,
-    closeForKey(keyId) {
+    closeForKey(keyId, why = "revoked") {
       const set = socketsByKey.get(keyId);
       if (!set) return 0;
-      for (const s of set) s.close(WS_AUTH_CLOSE.revoked.code, WS_AUTH_CLOSE.revoked.reason);
+      for (const s of set) s.close(WS_AUTH_CLOSE[why].code, WS_AUTH_CLOSE[why].reason);
       socketsByKey.delete(keyId);
       return set.size;
+    },
+    expireForKey(keyId, at) {
+      const set = socketsByKey.get(keyId);
+      for (const s of set ?? []) closeAtExpiry(s, at);
+      return set?.size ?? 0;
     },
     async close() {
       for (const c of wss.clients) c.terminate();

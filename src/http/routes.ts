@@ -1,9 +1,11 @@
 /**
  * Routing of plain HTTP requests: /graphql, /graphql/stream (SSE), /v1/… (OpenAI- and
- * Anthropic-compatible, v1/router.ts), /graphiql, /files/…,
+ * Anthropic-compatible, v1/router.ts), /graphiql, /dashboard/ (dashboard.route.ts), /admin/queues
+ * (Bull Board, bull-board.route.ts), /files/…,
  * /webhooks/providers/…, /healthz /readyz /metrics, else 404; every failure a JSON error.
  */
 import type http from "node:http";
+import type { BaseAdapter } from "@bull-board/api/baseAdapter";
 import compression from "compression";
 import cors from "cors";
 import helmet from "helmet";
@@ -13,6 +15,9 @@ import type { Logger } from "../observability/logger";
 import type { Metrics } from "../observability/metrics";
 import { httpServerSpan } from "../observability/tracing";
 import type { BlobStore } from "../storage/blob-store";
+import { createAuthenticate, httpAuthenticate } from "./auth";
+import { BULL_BOARD_PATH, bullBoardHandler } from "./bull-board.route";
+import { dashboardHandler } from "./dashboard.route";
 import { filesHandler } from "./files.route";
 import { graphiqlHandler } from "./graphiql.route";
 import type { GraphqlHttp } from "./graphql-http";
@@ -21,6 +26,7 @@ import { createRequestLogger } from "./observability.plugin";
 import { probesHandler, type Probes } from "./probes";
 import { providerWebhooksHandler } from "./provider-webhooks.route";
 import { SSE_PATH, type createSseHandler } from "./sse";
+import type { OpenStreams } from "./v1/open-streams";
 import { createV1Router } from "./v1/router";
 
 /** What the plain routes serve from (server.ts's HttpDeps extends it). */
@@ -33,9 +39,11 @@ export interface RoutesDeps {
   probes: Probes;
   /** Wakes a generation's delayed job (provider completion webhooks). */
   promoteJob(generationId: string): Promise<boolean>;
+  /** Bull Board's queue adapters (/admin/queues), opened on its first request; absent: no Bull Board. */
+  bullBoardQueues?: () => { adapters: BaseAdapter[] };
 }
 
-export function createRoutes(d: RoutesDeps & { graphql: GraphqlHttp; sse: ReturnType<typeof createSseHandler> }): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+export function createRoutes(d: RoutesDeps & { graphql: GraphqlHttp; sse: ReturnType<typeof createSseHandler>; v1Streams?: OpenStreams }): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   const { config, services, log } = d;
   const security = helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false }) as Middleware;
   const graphqlChain: Middleware[] = [
@@ -50,7 +58,11 @@ export function createRoutes(d: RoutesDeps & { graphql: GraphqlHttp; sse: Return
   });
   const requestLog = createRequestLogger(log);
   const graphiql = config.http.introspection ? graphiqlHandler() : undefined; // like the landing page
-  const v1 = createV1Router({ config, services, log, blobs: d.blobs });
+  const v1 = createV1Router({ config, services, log, blobs: d.blobs, streams: d.v1Streams });
+  const dashboard = dashboardHandler({ publicUrl: config.http.publicUrl });
+  const bullBoard = d.bullBoardQueues && bullBoardHandler({
+    authenticate: httpAuthenticate(createAuthenticate(services.apiKeys, config.http.trustProxyHops)), secret: services.filesSecret, queues: d.bullBoardQueues,
+  });
 
   return (req, res) => {
     requestLog(req, res);
@@ -74,6 +86,14 @@ export function createRoutes(d: RoutesDeps & { graphql: GraphqlHttp; sse: Return
           if (await runMiddleware(graphqlChain.slice(0, 2), req, res)) await v1(path, search, req, res);
         });
       if (graphiql?.(path, req, res)) return;
+      if (path === "/dashboard" || path.startsWith("/dashboard/")) {
+        await runMiddleware([security], req, res);
+        if (dashboard(path, req, res)) return;
+      }
+      if (bullBoard && (path === BULL_BOARD_PATH || path.startsWith(`${BULL_BOARD_PATH}/`))) {
+        await runMiddleware([security], req, res);
+        if (await bullBoard(path, req, res)) return;
+      }
       if (path.startsWith("/files/")) {
         await runMiddleware([security], req, res);
         return files(path, req, res);

@@ -13,6 +13,8 @@ import { createGraphqlWs } from "./graphql-ws";
 import { listenOn } from "./http-utils";
 import { createRoutes, type RoutesDeps } from "./routes";
 import { createSseHandler } from "./sse";
+import { OpenStreams } from "./v1/open-streams";
+import type { WsAuthRefusal } from "./ws-auth";
 
 export interface HttpDeps extends RoutesDeps {
   schema: GraphQLSchema;
@@ -21,8 +23,10 @@ export interface HttpDeps extends RoutesDeps {
 export interface HttpServer {
   server: http.Server;
   listen(): Promise<number>;
-  /** Closes every WebSocket and SSE stream authenticated with this key (revocation); returns how many. */
-  closeSocketsForKey(keyId: string): number;
+  /** Closes every WebSocket and SSE stream authenticated with this key (revocation, or `why` else); returns how many. */
+  closeSocketsForKey(keyId: string, why?: WsAuthRefusal): number;
+  /** Closes them when the key expires at `at` (a rotation's overlap ends). */
+  expireSocketsForKey(keyId: string, at: Date): void;
   close(): Promise<void>;
 }
 
@@ -57,16 +61,22 @@ export async function createHttpServer(d: HttpDeps): Promise<HttpServer> {
     metrics,
     log,
   });
-  server.on("request", createRoutes({ ...d, graphql, sse }));
+  const v1Streams = new OpenStreams();
+  server.on("request", createRoutes({ ...d, graphql, sse, v1Streams }));
 
   return {
     server,
     listen: () => listenOn(server, config.http.port, config.http.host, "PORT"),
-    closeSocketsForKey(keyId) {
+    closeSocketsForKey(keyId, why) {
       const streams = sse.closeForKey(keyId);
-      return ws.closeForKey(keyId) + streams;
+      return ws.closeForKey(keyId, why) + streams;
+    },
+    expireSocketsForKey(keyId, at) {
+      ws.expireForKey(keyId, at);
+      setTimeout(() => sse.closeForKey(keyId), Math.max(0, at.getTime() - Date.now())).unref();
     },
     async close() {
+      v1Streams.closeAll(); // open /v1 streams end with their API's error event (never a clean end)
       await sse.closeAll(); // open streams end their operations; the drain below then has no long requests to wait for
       await graphql.stop(); // drains HTTP and disposes graphql-ws
       await ws.close();

@@ -39,6 +39,9 @@ export interface SseDeps {
   log: Logger;
 }
 
+/** setTimeout's longest delay (a key expiring later than ~24 days: its stream is cut then, and reconnecting re-checks the key). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 interface OpenStream {
   res: ServerResponse;
   body: AsyncIterator<string>;
@@ -99,7 +102,7 @@ export function createSseHandler(d: SseDeps) {
     if (!ctx.viewer) {
       noteRequest(req, { outcome: "error", errorCodes: ["UNAUTHENTICATED"] });
       const message = ctx.authError ?? "Send an API key: Authorization: Bearer <key>";
-      return sendJson(res, 401, { errors: [{ message, extensions: { code: "UNAUTHENTICATED" } }] }, { "www-authenticate": "Bearer" });
+      return sendJson(res, 401, { errors: [{ message, extensions: { code: "UNAUTHENTICATED", ...(ctx.authRefusal ? { reason: ctx.authRefusal } : {}) } }] }, { "www-authenticate": "Bearer" });
     }
     const request: SseRequest<IncomingMessage, Ctx> = {
       method: req.method,
@@ -119,6 +122,10 @@ export function createSseHandler(d: SseDeps) {
     d.metrics.sseStreams.inc();
     const stop = () => void out.return?.(undefined);
     res.once("close", stop);
+    // A key that expires (or whose rotation overlap ends later) cuts its streams at that instant, as its WebSockets close 4419.
+    const expiresAt = ctx.viewer.keyExpiresAt?.getTime();
+    const expiry = expiresAt ? setTimeout(() => res.destroy(), Math.min(MAX_TIMER_MS, Math.max(0, expiresAt - Date.now()))) : undefined;
+    expiry?.unref();
     try {
       // Written without waiting for each flush, so the backlog of a client that stopped reading
       // sits in the response's buffer, where it is measured and bounded.
@@ -132,6 +139,7 @@ export function createSseHandler(d: SseDeps) {
         }
       }
     } finally {
+      clearTimeout(expiry);
       res.off("close", stop);
       stop();
       open.delete(stream);

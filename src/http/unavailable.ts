@@ -10,8 +10,12 @@ export const STORE_RETRY_AFTER_SECONDS = 5;
 const SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "ENOTFOUND"]);
 /** SQLSTATE: admin/crash shutdown, cannot connect now, too many connections (class 08 is matched as a prefix). */
 const SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300"]);
-/** pg and pg-pool raise these as plain Errors without a code; their text is all there is to go on. */
-const PG_UNTYPED = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+/**
+ * pg and pg-pool raise these as plain Errors without a code; their text is all there is to go on.
+ * TypeORM's "Query runner already released": its runner was released when the connection under it
+ * died mid-transaction (chaos: pg_terminate_backend), and the transaction's next statement meets it.
+ */
+const PG_UNTYPED = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query runner already released)/;
 
 export function isStoreUnavailable(err: unknown, depth = 0): boolean {
   if (!err || typeof err !== "object" || depth > 5) return false;

@@ -11,8 +11,10 @@ export const WS_AUTH_CLOSE = {
   invalid: { code: 4403, reason: "Forbidden: invalid API key" },
   /** A real key that was revoked; also closes open sockets the moment it is revoked. */
   revoked: { code: 4410, reason: "Forbidden: API key revoked" },
-  /** A key past its expiry. Reserved: Switchboard keys do not expire today. */
+  /** A key past its expiresAt (set when created, or by a rotation's overlap); also closes open sockets the moment it expires. */
   expired: { code: 4419, reason: "Forbidden: API key expired" },
+  /** A key whose user an admin disabled; also closes open sockets the moment the user is disabled. */
+  disabled: { code: 4423, reason: "Forbidden: user disabled" },
 } as const;
 
 export type WsAuthRefusal = keyof typeof WS_AUTH_CLOSE;

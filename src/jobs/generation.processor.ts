@@ -7,6 +7,8 @@ import { ProviderError } from "../providers/contract";
 import { BACKOFF_TYPE, GENERATIONS_QUEUE, type GenerationJobData } from "./queues";
 import { jobSpan } from "../observability/tracing";
 import { UserFairness } from "../domain/resilience/user-fairness";
+import { QueueControl } from "../domain/generations/queue-control";
+import { queuePrefix } from "./queue-prefix";
 
 export interface GenerationWorkerSettings {
   connection: ConnectionOptions;
@@ -26,9 +28,10 @@ export function backoffDelay(attemptsMade: number, baseMs: number, err?: Error):
 }
 
 function promoteParkedWith(worker: () => Worker<GenerationJobData>) {
-  return async (fair: UserFairness, userId: string): Promise<void> => {
+  /** `first`: the parked job already taken off the list (releaseAndUnpark), null for none; undefined takes one now. */
+  return async (fair: UserFairness, userId: string, first?: string | null): Promise<void> => {
     // The oldest parked job that is still delayed goes back to waiting (others were promoted or retried already).
-    for (let id = await fair.unpark(userId); id; id = await fair.unpark(userId)) {
+    for (let id = first === undefined ? await fair.unpark(userId) : first; id; id = await fair.unpark(userId)) {
       const job = await Job.fromId<GenerationJobData>(worker() as never, id);
       if (job && (await job.isDelayed())) {
         await job.promote().catch(() => undefined);
@@ -38,12 +41,22 @@ function promoteParkedWith(worker: () => Worker<GenerationJobData>) {
   };
 }
 
-export function createGenerationWorker(runner: GenerationRunner, s: GenerationWorkerSettings, log: Logger, fairness?: UserFairness): Worker<GenerationJobData> {
+/** Queue controls at pickup (domain/generations/queue-control.ts): the pause holding a job, its parking, and the completion count. */
+export type QueueGate = Pick<QueueControl, "heldFor" | "park" | "completed">;
+
+export function createGenerationWorker(runner: GenerationRunner, s: GenerationWorkerSettings, log: Logger, fairness?: UserFairness, gate?: QueueGate): Worker<GenerationJobData> {
   const promoteParked = promoteParkedWith(() => worker);
   const worker: Worker<GenerationJobData> = new Worker<GenerationJobData>(
     GENERATIONS_QUEUE,
     // With tracing on, the run is a span continuing the trace of the enqueue (job.data.trace).
     (job: Job<GenerationJobData>, token?: string) => jobSpan(GENERATIONS_QUEUE, { ...job.data, attempt: job.attemptsMade + 1 }, (e) => e instanceof DelayedError, async (span) => {
+      // Paused (the whole queue, or this generation's provider): parked in delayed, still QUEUED, until resumed.
+      const held = gate ? await gate.heldFor(job.data.generationId) : null;
+      if (held !== null) {
+        await job.moveToDelayed(Date.now() + QueueControl.PARK_MS, token);
+        if (await gate!.park(held, job.id!)) await job.promote().catch(() => undefined); // resumed meanwhile
+        throw new DelayedError();
+      }
       // Fairness: a user at their in-flight cap waits (in delayed) instead of taking another slot.
       const fair = fairness?.enabled && job.data.userId ? fairness : undefined;
       if (fair && !(await fair.acquire(job.data.userId!, job.id!))) {
@@ -59,9 +72,10 @@ export function createGenerationWorker(runner: GenerationRunner, s: GenerationWo
           isLastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
         });
       } finally {
+        void gate?.completed().catch(() => undefined); // the completion rate behind estimatedStartAt
         if (fair) {
-          await fair.release(job.data.userId!, job.id!).catch(() => undefined);
-          await promoteParked(fair, job.data.userId!).catch(() => undefined);
+          const parked = await fair.releaseAndUnpark(job.data.userId!, job.id!).catch(() => undefined);
+          await promoteParked(fair, job.data.userId!, parked).catch(() => undefined);
         }
       }
       span?.setAttribute("switchboard.outcome", outcome.kind);
@@ -75,7 +89,7 @@ export function createGenerationWorker(runner: GenerationRunner, s: GenerationWo
     }),
     {
       connection: s.connection,
-      prefix: s.prefix,
+      prefix: queuePrefix(s.prefix, GENERATIONS_QUEUE, s.connection),
       concurrency: s.concurrency,
       lockDuration: s.lockMs,
       stalledInterval: Math.max(500, Math.floor(s.lockMs / 2)),

@@ -5,6 +5,7 @@ import type { Logger } from "../observability/logger";
 import type { BlobStore } from "../storage/blob-store";
 import { ScheduledQueue } from "./kept-schedulers";
 import { MAINTENANCE_QUEUE } from "./queues";
+import { queuePrefix } from "./queue-prefix";
 
 export interface MaintenanceSettings {
   connection: ConnectionOptions;
@@ -20,7 +21,7 @@ export interface MaintenanceSettings {
  */
 export async function scheduleMaintenance(s: MaintenanceSettings, log?: Logger): Promise<ScheduledQueue> {
   const opts = { removeOnComplete: true, removeOnFail: 100 };
-  const q = new ScheduledQueue(MAINTENANCE_QUEUE, { connection: s.connection, prefix: s.prefix }, [
+  const q = new ScheduledQueue(MAINTENANCE_QUEUE, { connection: s.connection, prefix: queuePrefix(s.prefix, MAINTENANCE_QUEUE, s.connection) }, [
     { id: "sweep", everyMs: s.sweepIntervalMs, opts },
     { id: "retention", everyMs: s.retentionIntervalMs ?? 3_600_000, opts },
   ], log);
@@ -49,7 +50,7 @@ export function createMaintenanceWorker(
       }
       return undefined;
     },
-    { connection: s.connection, prefix: s.prefix, concurrency: 1 },
+    { connection: s.connection, prefix: queuePrefix(s.prefix, MAINTENANCE_QUEUE, s.connection), concurrency: 1 },
   );
   worker.on("error", (err) => log.error({ err }, "maintenance worker error"));
   return worker;

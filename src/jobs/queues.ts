@@ -1,9 +1,11 @@
 /** Queue names, payloads and the producer side. The only folder that imports bullmq. */
-import { Queue, type ConnectionOptions, type JobsOptions } from "bullmq";
+import { Queue, type JobsOptions } from "bullmq";
+import type { Redis } from "ioredis";
 import type { Priority } from "../db/entities/generation.entity";
 import type { GenerationScheduler } from "../domain/generations/scheduler";
 import { TickBatcher } from "../common/tick-batcher";
 import { enqueueSpan, type TraceCarrier } from "../observability/tracing";
+import { queuePrefix } from "./queue-prefix";
 
 export const GENERATIONS_QUEUE = "generations";
 export const MAINTENANCE_QUEUE = "maintenance";
@@ -17,13 +19,14 @@ export interface GenerationJobData {
 }
 
 /** BullMQ: lower number = sooner. Every job gets a priority so HIGH can overtake NORMAL. */
-export const PRIORITY_RANK: Record<Priority, number> = { HIGH: 1, NORMAL: 2, LOW: 3 };
+export const PRIORITY_RANK: Record<Priority, number> = { HIGH: 1, NORMAL: 2, LOW: 3, BATCH: 3 };
 
 /** Custom backoff type: Retry-After when the provider gave one, else exponential with full jitter. */
 export const BACKOFF_TYPE = "switchboard";
 
 export interface QueueSettings {
-  connection: ConnectionOptions;
+  /** An ioredis connection: BullMQ's, and ours for reading the line's order (ZRANK/ZRANGE on BullMQ's prioritized set). */
+  connection: Redis;
   prefix: string;
   attempts: number;
 }
@@ -34,7 +37,7 @@ export class GenerationQueue implements GenerationScheduler {
   private readonly adds: TickBatcher<{ id: string; priority: Priority; userId?: string; trace?: TraceCarrier }, void>;
 
   constructor(private readonly settings: QueueSettings) {
-    this.queue = new Queue<GenerationJobData>(GENERATIONS_QUEUE, { connection: settings.connection, prefix: settings.prefix });
+    this.queue = new Queue<GenerationJobData>(GENERATIONS_QUEUE, { connection: settings.connection, prefix: queuePrefix(settings.prefix, GENERATIONS_QUEUE, settings.connection) });
     // A queue with no 'error' listener throws when Redis goes away, taking the process down; it reconnects by itself.
     this.queue.on("error", () => undefined);
     this.adds = new TickBatcher<{ id: string; priority: Priority; userId?: string; trace?: TraceCarrier }, void>(async (items) => {
@@ -105,6 +108,40 @@ export class GenerationQueue implements GenerationScheduler {
   async depth(): Promise<{ waiting: number; active: number; delayed: number }> {
     const c = await this.queue.getJobCounts("waiting", "prioritized", "active", "delayed");
     return { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0 };
+  }
+
+  /** Queue controls (domain/generations/queue-control.ts): BullMQ's global pause, seen by every worker at its next fetch. */
+  pause(): Promise<void> {
+    return this.queue.pause();
+  }
+
+  resume(): Promise<void> {
+    return this.queue.resume();
+  }
+
+  isPaused(): Promise<boolean> {
+    return this.queue.isPaused();
+  }
+
+  async countsByPriority(): Promise<{ priority: Priority; count: number }[]> {
+    // BATCH jobs (a provider without a batch API) wait as LOW: counted there, not twice.
+    const ranks = (Object.entries(PRIORITY_RANK) as [Priority, number][]).filter(([p]) => p !== "BATCH");
+    const c = await this.queue.getCountsPerPriority(ranks.map(([, n]) => n));
+    return ranks.map(([priority, n]) => ({ priority, count: c[String(n)] ?? 0 }));
+  }
+
+  /** Each job's 0-based rank in BullMQ's prioritized set (priority, then enqueue order): the order workers take them; null when not waiting. */
+  async ranks(jobIds: string[]): Promise<(number | null)[]> {
+    if (!jobIds.length) return [];
+    const p = this.settings.connection.pipeline();
+    for (const id of jobIds) p.zrank(this.queue.keys.prioritized, id);
+    return ((await p.exec()) ?? []).map(([err, r]: [Error | null, unknown]) => (err || r === null || r === undefined ? null : Number(r)));
+  }
+
+  /** The first `n` waiting job ids in the order workers take them. */
+  async head(n: number): Promise<string[]> {
+    if (n <= 0) return [];
+    return this.settings.connection.zrange(this.queue.keys.prioritized, 0, n - 1);
   }
 
   close(): Promise<void> {

@@ -6,6 +6,7 @@ import { Queue, Worker, type ConnectionOptions } from "bullmq";
 import type { RollupRun } from "../domain/analytics/rollup.service";
 import type { Logger } from "../observability/logger";
 import { ScheduledQueue } from "./kept-schedulers";
+import { queuePrefix } from "./queue-prefix";
 
 export const ANALYTICS_QUEUE = "analytics";
 
@@ -20,7 +21,7 @@ export interface RollupSettings {
 
 /** Creates the rollup scheduler and, with `checkEveryMs`, re-creates it whenever Redis lost it (a flush). */
 export async function scheduleRollups(s: RollupSettings, log?: Logger): Promise<ScheduledQueue> {
-  const q = new ScheduledQueue(ANALYTICS_QUEUE, { connection: s.connection, prefix: s.prefix }, [
+  const q = new ScheduledQueue(ANALYTICS_QUEUE, { connection: s.connection, prefix: queuePrefix(s.prefix, ANALYTICS_QUEUE, s.connection) }, [
     { id: "rollup", everyMs: s.everyMs, opts: { removeOnComplete: true, removeOnFail: 100 } },
   ], log);
   await q.upsertAll();
@@ -29,7 +30,7 @@ export async function scheduleRollups(s: RollupSettings, log?: Logger): Promise<
 
 /** Rollups switched off (interval 0): the scheduler an earlier run left in Redis goes, so no job piles up without a worker. */
 export async function unscheduleRollups(s: Omit<RollupSettings, "everyMs">): Promise<void> {
-  const q = new Queue(ANALYTICS_QUEUE, { connection: s.connection, prefix: s.prefix });
+  const q = new Queue(ANALYTICS_QUEUE, { connection: s.connection, prefix: queuePrefix(s.prefix, ANALYTICS_QUEUE, s.connection) });
   q.on("error", () => undefined); // reconnects by itself (an unheard 'error' would end the process)
   try {
     await q.removeJobScheduler("rollup");
@@ -48,7 +49,7 @@ export function createRollupWorker(rollups: { rollUp(): Promise<RollupRun> }, s:
       if (run.hours || run.recomputed) log.info(run, "analytics rollup");
       return run;
     },
-    { connection: s.connection, prefix: s.prefix, concurrency: 1 },
+    { connection: s.connection, prefix: queuePrefix(s.prefix, ANALYTICS_QUEUE, s.connection), concurrency: 1 },
   );
   worker.on("error", (err) => log.error({ err }, "analytics worker error"));
   return worker;

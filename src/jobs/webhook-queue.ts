@@ -1,6 +1,7 @@
 /** The `webhooks` queue's producer side: one job per run of delivery attempts. */
 import { Queue, type ConnectionOptions } from "bullmq";
 import type { WebhookScheduler } from "../domain/webhooks/webhook-scheduler";
+import { queuePrefix } from "./queue-prefix";
 
 export const WEBHOOKS_QUEUE = "webhooks";
 /** Custom backoff type: base × 2^n before retry n (see webhookRetryDelayMs). */
@@ -24,7 +25,7 @@ export class WebhookQueue implements WebhookScheduler {
   readonly queue: Queue<WebhookJobData>;
 
   constructor(private readonly s: WebhookQueueSettings) {
-    this.queue = new Queue<WebhookJobData>(WEBHOOKS_QUEUE, { connection: s.connection, prefix: s.prefix });
+    this.queue = new Queue<WebhookJobData>(WEBHOOKS_QUEUE, { connection: s.connection, prefix: queuePrefix(s.prefix, WEBHOOKS_QUEUE, s.connection) });
     // A queue with no 'error' listener throws when Redis goes away, taking the process down; it reconnects by itself.
     this.queue.on("error", () => undefined);
   }

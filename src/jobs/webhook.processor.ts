@@ -9,6 +9,7 @@ import { deliveryDestination, type WebhookDeliverer } from "../domain/webhooks/w
 import { webhookRetryDelayMs } from "../domain/webhooks/webhook-events";
 import type { Logger } from "../observability/logger";
 import { WEBHOOK_BACKOFF_TYPE, WEBHOOKS_QUEUE, type WebhookJobData } from "./webhook-queue";
+import { queuePrefix } from "./queue-prefix";
 
 export interface WebhookWorkerSettings {
   connection: ConnectionOptions;
@@ -64,7 +65,7 @@ export function createWebhookWorker(deliverer: WebhookDeliverer, s: WebhookWorke
     },
     {
       connection: s.connection,
-      prefix: s.prefix,
+      prefix: queuePrefix(s.prefix, WEBHOOKS_QUEUE, s.connection),
       concurrency: s.concurrency,
       settings: {
         // attemptsMade counts the attempt that just failed: 1 before the first retry.

@@ -79,6 +79,37 @@ export function createMetrics(opts: { defaultMetrics: boolean }) {
       labelNames: ["kind", "outcome"] as const,
       registers: r,
     }),
+    moderationChecks: new Counter({
+      name: "switchboard_moderation_checks_total",
+      help: "Content moderation checks by stage (input | output) and outcome (clean | flagged | error: the classifier was down, slow or keyless)",
+      labelNames: ["stage", "outcome"] as const,
+      registers: r,
+    }),
+    moderationFlags: new Counter({
+      name: "switchboard_moderation_flags_total",
+      help: "Flagged texts by stage (input | output) and category (the classifier's names: violence, hate, …; one flagged text counts once per category)",
+      labelNames: ["stage", "category"] as const,
+      registers: r,
+    }),
+    moderationSeconds: new Histogram({
+      name: "switchboard_moderation_seconds",
+      help: "How long one moderation call took, by stage",
+      labelNames: ["stage"] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: r,
+    }),
+    semanticRejected: new Counter({
+      name: "switchboard_semantic_cache_rejected_total",
+      help: "Semantic cache near neighbours (above the similarity threshold) that failed the verification step and were not served, by the check that failed (language | quotes | numbers | negation | entities | antonym | content | order)",
+      labelNames: ["reason"] as const,
+      registers: r,
+    }),
+    semanticEmbeddings: new Counter({
+      name: "switchboard_semantic_cache_embeddings_total",
+      help: "Prompts the semantic cache embedded, by embedder (offline-hashed-v1 | model:<provider/model>) and outcome (model: an upstream call | cached: remembered | fallback: the model failed or is unavailable, the offline embedder answered | offline: no model configured)",
+      labelNames: ["embedder", "outcome"] as const,
+      registers: r,
+    }),
     wsConnections: new Gauge({
       name: "switchboard_ws_connections",
       help: "Open GraphQL WebSocket connections on this node",

@@ -16,4 +16,6 @@ export interface AdapterSettings {
   /** Async-task adapters: first and largest re-check delay (ms). */
   pollMinMs?: number;
   pollMaxMs?: number;
+  /** The vendor has OpenAI's Batch API (files + /v1/batches): `priority: BATCH` uses it. */
+  batchApi?: boolean;
 }

@@ -17,11 +17,13 @@ export interface VendorDef {
   baseUrl: string;
   requiresKey: boolean;
   headers?: Record<string, string>;
+  /** An OpenAI-compatible vendor with OpenAI's Batch API (files + /v1/batches). */
+  batchApi?: boolean;
 }
 
 /** The vendors Switchboard knows; `<ID>_BASE_URL` overrides the base URL. */
 export const VENDORS: Record<string, VendorDef> = {
-  openai: { kind: "openai-compatible", name: "OpenAI", baseUrl: "https://api.openai.com/v1", requiresKey: true },
+  openai: { kind: "openai-compatible", name: "OpenAI", baseUrl: "https://api.openai.com/v1", requiresKey: true, batchApi: true },
   openrouter: { kind: "openai-compatible", name: "OpenRouter", baseUrl: "https://openrouter.ai/api/v1", requiresKey: true },
   groq: { kind: "openai-compatible", name: "Groq", baseUrl: "https://api.groq.com/openai/v1", requiresKey: true },
   together: { kind: "openai-compatible", name: "Together AI", baseUrl: "https://api.together.xyz/v1", requiresKey: true },

@@ -1,4 +1,5 @@
 /**
+ * One coherent thing: the event script, its keys (cluster tags included) and the reads that pair with it.
  * Redis pub/sub for the whole product. Generation events get a gap-free per-generation
  * `seq` and their accumulated text from one Lua script, so INCR, APPEND and PUBLISH are
  * atomic and a snapshot (seq + text read in one MULTI) is consistent with the live stream.
@@ -6,12 +7,15 @@
  * knows (Postgres keeps `seq_reserved` ahead of every seq a run may publish). The same script
  * keeps the set of streams whose terminal event is still to come, so a terminal state
  * committed by a process that died before publishing it is found and published.
+ * On a Redis Cluster a generation's keys and the open-streams set its script updates share a
+ * hash tag: generations are spread over STREAM_BUCKETS tags, each with its own open-streams set.
  */
 import type { Redis } from "ioredis";
 import type { RedisPubSub } from "graphql-redis-subscriptions";
 import type { GenerationEntity } from "../db/entities/generation.entity";
 import { Topic, type TopicPayloads } from "./topics";
 import { createPushIterator } from "../common/push-iterator";
+import { bucketOf, hashTag } from "../common/hash-tag";
 import { TERMINAL_EVENT_TYPES, toEventView, type GenerationEventPayload, type GenerationEventType } from "./generation-event";
 
 /**
@@ -19,7 +23,9 @@ import { TERMINAL_EVENT_TYPES, toEventView, type GenerationEventPayload, type Ge
  * to append, reset text (1/0), channel, owner channel, floor, kind, generation id, now (ms), run.
  * run > 0 fences a run's events: once a later run of the generation has published, an earlier
  * run still streaming (its job was re-enqueued after Redis lost it) publishes nothing more.
- * kind: q = QUEUED (always seq 1, the first state), d = DELTA/PROGRESS, t = another non-terminal
+ * kind: q = QUEUED (always seq 1, the first state), a = a later QUEUED (a queue position) only while
+ * the run has not started (no STARTED in the stream log: a look at the line that read the row before
+ * a worker claimed it must not publish QUEUED after STARTED), d = DELTA/PROGRESS, t = another non-terminal
  * event, x = RESTARTED only if there is text to discard, e = terminal, r = a terminal event whose
  * publication is not known (published only if the stream is still open or Redis lost it).
  * A missing counter (Redis lost it, or it expired) restarts at floor + 1, never at 1: the floor
@@ -43,6 +49,8 @@ if kind == 'r' then
   elseif redis.call('EXISTS', KEYS[1]) == 1 then return {0, 0, 0} end
 elseif kind == 'x' then
   if redis.call('EXISTS', KEYS[2]) == 0 then return {0, 0, 0} end
+elseif kind == 'a' then
+  if redis.call('EXISTS', KEYS[5]) == 1 then return {0, 0, 0} end
 end
 local seq = redis.call('INCR', KEYS[1])
 local restored = 0
@@ -97,6 +105,9 @@ export interface EventInit {
   progress?: number;
   delta?: string;
   message?: string;
+  /** QUEUED: the place in line and the estimated start (ISO), when the queue watcher announces them. */
+  queuePosition?: number | null;
+  estimatedStartAt?: string | null;
 }
 
 export interface PublishOptions {
@@ -110,6 +121,11 @@ export interface PublishOptions {
   onlyIfText?: boolean;
   /** The run publishing (its run attempt): an earlier run's events are dropped once a later run published. */
   run?: number;
+  /**
+   * QUEUED only: a later QUEUED event (the queue position moved) with the next seq, not the generation's
+   * first event. Dropped (seq 0) once the run has started: its STARTED (or any text or terminal event) went out.
+   */
+  again?: boolean;
 }
 
 export interface Published {
@@ -120,6 +136,9 @@ export interface Published {
 }
 
 const STREAMING = new Set<GenerationEventType>(["DELTA", "PROGRESS"]);
+
+/** Redis Cluster only: how many hash tags (slots) generation streams are spread over. */
+export const STREAM_BUCKETS = 32;
 
 export class EventBus {
   private readonly redis: RedisWithEvent;
@@ -163,7 +182,7 @@ export class EventBus {
    * the listeners of terminal transitions.
    */
   async sendEvent(g: GenerationEntity, ev: EventInit, opts: PublishOptions = {}): Promise<Published> {
-    const kind = ev.type === "QUEUED" ? "q" : TERMINAL_EVENT_TYPES.has(ev.type) ? "e" : STREAMING.has(ev.type) ? "d" : ev.type === "RESTARTED" && opts.onlyIfText ? "x" : "t";
+    const kind = ev.type === "QUEUED" ? (opts.again ? "a" : "q") : TERMINAL_EVENT_TYPES.has(ev.type) ? "e" : STREAMING.has(ev.type) ? "d" : ev.type === "RESTARTED" && opts.onlyIfText ? "x" : "t";
     const [seq, restored] = await this.send(g, ev, kind, opts.floor ?? g.seqReserved ?? 0, opts.run ?? 0);
     return { seq, restored: restored === 1 };
   }
@@ -181,21 +200,35 @@ export class EventBus {
     return { published: seq > 0, wasOpen: wasOpen === 1 };
   }
 
-  /** Generations whose stream opened (QUEUED) before `beforeMs` and has not ended (no terminal event yet). */
+  /** Generations whose stream opened (QUEUED) before `beforeMs` and has not ended (no terminal event yet), oldest first. */
   async openStreams(beforeMs: number, limit: number): Promise<string[]> {
-    return this.redis.zrangebyscore(this.openKey(), "-inf", beforeMs, "LIMIT", 0, limit);
+    if (!this.redis.isCluster) return this.redis.zrangebyscore(this.openKey(), "-inf", beforeMs, "LIMIT", 0, limit);
+    const per = await Promise.all(this.openKeys().map((k) => this.redis.zrangebyscore(k, "-inf", beforeMs, "WITHSCORES", "LIMIT", 0, limit)));
+    const all: [string, number][] = per.flatMap((flat) => flat.flatMap((v, i) => (i % 2 ? [] : [[v, Number(flat[i + 1])] as [string, number]])));
+    return all.sort((a, b) => a[1] - b[1]).slice(0, limit).map(([id]) => id);
   }
 
   /** Marks open streams as checked now (the sweeper looks at them again a grace period later). */
   async touchOpenStreams(ids: string[]): Promise<void> {
-    if (!ids.length) return;
     const now = Date.now();
-    await this.redis.zadd(this.openKey(), "XX", ...ids.flatMap((id) => [now, id]));
+    await Promise.all([...this.byOpenKey(ids)].map(([k, some]) => this.redis.zadd(k, "XX", ...some.flatMap((id) => [now, id]))));
   }
 
   /** Forgets open streams of generations that no longer exist. */
   async forgetOpenStreams(ids: string[]): Promise<void> {
-    if (ids.length) await this.redis.zrem(this.openKey(), ...ids);
+    await Promise.all([...this.byOpenKey(ids)].map(([k, some]) => this.redis.zrem(k, ...some)));
+  }
+
+  /** Ids grouped by the open-streams set that lists them (one set on a single Redis). */
+  private byOpenKey(ids: string[]): Map<string, string[]> {
+    const m = new Map<string, string[]>();
+    for (const id of ids) {
+      const k = this.openKey(id);
+      const list = m.get(k);
+      if (list) list.push(id);
+      else m.set(k, [id]);
+    }
+    return m;
   }
 
   private async send(g: GenerationEntity, ev: EventInit, kind: string, floor: number, run = 0): Promise<PublishReply> {
@@ -207,13 +240,14 @@ export class EventBus {
       progress: ev.progress ?? g.progress,
       delta: ev.delta,
       message: ev.message,
+      ...(ev.queuePosition !== undefined ? { queuePosition: ev.queuePosition, estimatedStartAt: ev.estimatedStartAt ?? null } : {}),
       generation: toEventView(g),
     };
     const json = JSON.stringify(rest);
     const reply = await this.redis.sbGenerationEvent(
       this.seqKey(g.id),
       this.textKey(g.id),
-      this.openKey(),
+      this.openKey(g.id),
       this.runKey(g.id),
       this.logKey(g.id),
       "," + json.slice(1),
@@ -250,20 +284,28 @@ export class EventBus {
     return { seq: Number(res?.[0]?.[1] ?? 0), text: (res?.[1]?.[1] as Buffer | null) ?? Buffer.alloc(0), log };
   }
 
+  /** `<prefix>:` on a single Redis; `<prefix>:{ev:<bucket>}:` on a cluster (the generation's slot). */
+  private base(id: string): string {
+    return this.redis.isCluster ? `${this.prefix}:${hashTag(this.redis, `ev:${bucketOf(id, STREAM_BUCKETS)}`)}:` : `${this.prefix}:`;
+  }
   private logKey(id: string) {
-    return `${this.prefix}:slog:${id}`;
+    return `${this.base(id)}slog:${id}`;
   }
   private runKey(id: string) {
-    return `${this.prefix}:run:${id}`;
+    return `${this.base(id)}run:${id}`;
   }
   private seqKey(id: string) {
-    return `${this.prefix}:seq:${id}`;
+    return `${this.base(id)}seq:${id}`;
   }
   private textKey(id: string) {
-    return `${this.prefix}:text:${id}`;
+    return `${this.base(id)}text:${id}`;
   }
-  /** Sorted set (score: ms) of generations whose terminal event has not been published yet. */
-  private openKey() {
-    return `${this.prefix}:streams:open`;
+  /** Sorted set (score: ms) of generations whose terminal event has not been published yet (on a cluster, those of `id`'s bucket). */
+  private openKey(id?: string) {
+    return this.redis.isCluster && id !== undefined ? `${this.base(id)}streams:open` : `${this.prefix}:streams:open`;
+  }
+  /** Every open-streams set. */
+  private openKeys(): string[] {
+    return this.redis.isCluster ? Array.from({ length: STREAM_BUCKETS }, (_, b) => `${this.prefix}:${hashTag(this.redis, `ev:${b}`)}:streams:open`) : [this.openKey()];
   }
 }

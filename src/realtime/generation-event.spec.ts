@@ -17,6 +17,7 @@ function entity(over: Partial<GenerationEntity> = {}): GenerationEntity {
     candidates: [{ model: "openai/gpt-x", provider: "openai", providerModel: "gpt-x" }], candidateIndex: 0,
     upstreamTask: { taskId: "t", provider: "openai", providerModel: "gpt-x", keyLabel: "prod-key-3", attemptNo: 1, startedAt: at.toISOString() },
     whenUnavailable: "WAIT", callbackUrl: "https://hooks.example/cb", runAttempt: 2, seqReserved: 2001, source: "OPENAI", requestId: "req-1",
+    moderation: null, onFlagged: "FAIL",
     createdAt: at, updatedAt: at, startedAt: at, completedAt: null,
   } satisfies GenerationEntity, over);
 }
@@ -35,7 +36,7 @@ describe("generation event view", () => {
     expect(v).toEqual({
       id: "g1", userId: "u1", status: "SUCCEEDED", modality: "TEXT", model: "auto", provider: "openai", prompt: "hi", system: "sys",
       priority: "NORMAL", seed: 7, progress: 1, cached: false, cacheHit: null, params: { a: 1 }, estimatedCostMicros: 100, costMicros: 50,
-      errorCode: null, errorMessage: null, source: "OPENAI", requestId: "req-1",
+      errorCode: null, errorMessage: null, source: "OPENAI", requestId: "req-1", moderation: null,
       output: { text: "{}", usage: { inputTokens: 1, outputTokens: 2 }, files: [{ key: "blob/1", mimeType: "image/png", sizeBytes: 3 }] },
       candidates: [{ model: "openai/gpt-x" }], textOptions: { responseFormat: "JSON" },
       createdAt: at, startedAt: at, completedAt: null,

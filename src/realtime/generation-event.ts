@@ -17,7 +17,7 @@ export type GenerationView = Pick<
   GenerationEntity,
   | "id" | "userId" | "status" | "modality" | "model" | "provider" | "prompt" | "system" | "priority" | "seed" | "progress"
   | "cached" | "cacheHit" | "params" | "estimatedCostMicros" | "costMicros" | "errorCode" | "errorMessage"
-  | "createdAt" | "startedAt" | "completedAt" | "source" | "requestId"
+  | "createdAt" | "startedAt" | "completedAt" | "source" | "requestId" | "moderation"
 > & {
   output: Pick<StoredOutput, "text" | "embedding" | "usage" | "files"> | null;
   candidates: Pick<NonNullable<GenerationEntity["candidates"]>[number], "model">[] | null;
@@ -44,6 +44,9 @@ export interface GenerationEventPayload {
   text?: string;
   /** Human-readable reason (RETRYING, FALLBACK, RESTARTED). */
   message?: string;
+  /** QUEUED events the queue watcher publishes: the place in line and the estimated start (ISO). */
+  queuePosition?: number | null;
+  estimatedStartAt?: string | null;
   generation: GenerationViewJson;
 }
 
@@ -57,7 +60,7 @@ export function toEventView(g: GenerationView): GenerationViewJson {
     prompt: g.prompt, system: g.system, priority: g.priority, seed: g.seed, progress: g.progress,
     cached: g.cached, cacheHit: g.cacheHit, params: g.params,
     estimatedCostMicros: g.estimatedCostMicros, costMicros: g.costMicros, errorCode: g.errorCode, errorMessage: g.errorMessage,
-    source: g.source, requestId: g.requestId,
+    source: g.source, requestId: g.requestId, moderation: g.moderation ?? null,
     // null stays null and a present object stays an object (the `output` field is null only when it is).
     output: o ? { text: o.text, embedding: o.embedding, usage: o.usage, files: o.files } : o,
     candidates: g.candidates ? g.candidates.map((c) => ({ model: c.model })) : g.candidates,
@@ -75,6 +78,7 @@ export function fromEventView(s: GenerationViewJson): GenerationView {
     // An event published by a process from before these fields (a rolling deploy) lacks them.
     source: s.source ?? "GRAPHQL",
     requestId: s.requestId ?? null,
+    moderation: s.moderation ?? null,
     createdAt: new Date(s.createdAt),
     startedAt: s.startedAt ? new Date(s.startedAt) : null,
     completedAt: s.completedAt ? new Date(s.completedAt) : null,

@@ -33,6 +33,11 @@ export enum Topic {
   CANCEL_GENERATION = "CANCEL_GENERATION",
   /** Broadcast: an API key was revoked; purge caches and close its sockets. */
   API_KEY_REVOKED = "API_KEY_REVOKED",
+  /**
+   * Broadcast: a key's expiry or its user changed (rotation overlap, tier change, user disabled):
+   * purge caches; close its sockets now (`closeNow`) or when it expires (`expiresAt`).
+   */
+  API_KEY_CHANGED = "API_KEY_CHANGED",
   /** A user's budget figures moved: `QUOTA_UPDATED:<userId>`. */
   QUOTA_UPDATED = "QUOTA_UPDATED",
   /** Broadcast: a semantic cache entry was added or removed (every node keeps the vectors in memory). */
@@ -47,6 +52,8 @@ export enum Topic {
   CIRCUIT_STATE_CHANGED = "CIRCUIT_STATE_CHANGED",
   /** Progress of an Ollama model pull: `OLLAMA_PULL:<model>`. */
   OLLAMA_PULL = "OLLAMA_PULL",
+  /** Broadcast: a provider's discovered models changed in Postgres (every node reloads its catalog). */
+  CATALOG_CHANGED = "CATALOG_CHANGED",
 }
 
 export interface TopicPayloads {
@@ -54,11 +61,13 @@ export interface TopicPayloads {
   [Topic.USER_GENERATION_EVENT]: GenerationEventPayload;
   [Topic.CANCEL_GENERATION]: { generationId: string };
   [Topic.API_KEY_REVOKED]: { keyId: string; keyHash: string };
+  [Topic.API_KEY_CHANGED]: { keyId: string; keyHash: string; expiresAt: string | null; closeNow: "disabled" | null };
   [Topic.QUOTA_UPDATED]: { userId: string; warning: boolean };
-  [Topic.SEMANTIC_CACHE]: { op: "add" | "remove"; id: string; scope: string; embedding?: number[] };
+  [Topic.SEMANTIC_CACHE]: { op: "add" | "remove"; id: string; scope: string; embedder?: string; embedding?: number[] };
   [Topic.GROUP_JOINED]: { generationId: string };
   [Topic.PROVIDER_KEYS_CHANGED]: { provider: string };
   [Topic.ALERT_RAISED]: AlertPayload;
   [Topic.CIRCUIT_STATE_CHANGED]: CircuitEventPayload;
+  [Topic.CATALOG_CHANGED]: { provider: string };
   [Topic.OLLAMA_PULL]: { model: string; status: string; fraction: number | null; completedBytes: number | null; totalBytes: number | null; done: boolean; error: string | null };
 }

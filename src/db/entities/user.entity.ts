@@ -13,4 +13,6 @@ export class UserEntity {
   /** Per-user budget override (micro-USD per period); null = the tier default. */
   @Column("bigint", { name: "quota_limit_micros", nullable: true, transformer: bigintNumber }) quotaLimitMicros: number | null;
   @CreateDateColumn({ name: "created_at", type: "timestamptz" }) createdAt: Date;
+  /** When an admin disabled the user (every key refused); null = active. */
+  @Column("timestamptz", { name: "disabled_at", nullable: true }) disabledAt: Date | null;
 }

@@ -5,6 +5,15 @@ import type { ApiKeyEntity } from "../../db/entities/api-key.entity";
 import { UserEntity, type Role } from "../../db/entities/user.entity";
 import type { ApiKeyStore } from "./api-key.store";
 
+export interface UserPageQuery {
+  after?: { createdAt: Date; id: string };
+  role?: Role;
+  tier?: Tier;
+  /** Case-insensitive substring of the email. */
+  emailContains?: string;
+  disabled?: boolean;
+}
+
 export class UserStore {
   constructor(
     private readonly ds: DataSource,
@@ -29,6 +38,37 @@ export class UserStore {
   async count(): Promise<number> {
     const [{ n }] = await this.ds.query(`SELECT count(*)::int AS n FROM users`);
     return n;
+  }
+
+  byId(id: string): Promise<UserEntity | null> {
+    return this.ds.getRepository(UserEntity).findOneBy({ id });
+  }
+
+  /** One page of users in (created_at, id) order after `after`, with `size` rows at most. */
+  page(q: UserPageQuery, size: number): Promise<UserEntity[]> {
+    // In milliseconds, as the cursor carries it (a JS Date): a row is never served twice or skipped.
+    const at = "date_trunc('milliseconds', u.created_at)";
+    const qb = this.ds.getRepository(UserEntity).createQueryBuilder("u").orderBy(at, "ASC").addOrderBy("u.id", "ASC").limit(size);
+    if (q.after) qb.andWhere(`(${at}, u.id) > (:at, :id)`, { at: q.after.createdAt, id: q.after.id });
+    if (q.role) qb.andWhere("u.role = :role", { role: q.role });
+    if (q.tier) qb.andWhere("u.tier = :tier", { tier: q.tier });
+    if (q.emailContains) qb.andWhere("strpos(lower(u.email), lower(:email)) > 0", { email: q.emailContains });
+    if (q.disabled !== undefined) qb.andWhere(q.disabled ? "u.disabled_at IS NOT NULL" : "u.disabled_at IS NULL");
+    return qb.getMany();
+  }
+
+  /**
+   * Sets the tier and/or the disabled state (undefined: unchanged; disabling keeps the first
+   * disabling time) and returns the user, or null when there is no such user.
+   */
+  async update(id: string, change: { tier?: Tier; disabled?: boolean }): Promise<UserEntity | null> {
+    const [rows] = await this.ds.query(
+      `UPDATE users SET tier = COALESCE($2, tier),
+              disabled_at = CASE WHEN $3::boolean IS NULL THEN disabled_at WHEN $3::boolean THEN COALESCE(disabled_at, now()) ELSE NULL END
+        WHERE id = $1 RETURNING id`,
+      [id, change.tier ?? null, change.disabled ?? null],
+    );
+    return rows.length ? this.byId(id) : null;
   }
 
   // --- reads for the api loaders

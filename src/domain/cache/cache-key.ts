@@ -38,7 +38,11 @@ export function cacheKey({ route, request: r, ignoredParams = [], caseSensitive 
     route,
     prompt: fold(r.prompt, caseSensitive),
     system: fold(r.system, caseSensitive),
-    messages: r.messages?.map((m) => ({ role: m.role, content: m.content.map((c) => (c.type === "text" ? { type: "text", text: fold(c.text, caseSensitive) } : c)) })),
+    messages: r.messages?.map((m) => ({
+      role: m.role, content: m.content.map((c) => (c.type === "text" ? { type: "text", text: fold(c.text, caseSensitive) } : c)),
+      // A tool conversation's calls and ids are part of what the model reads (undefined: absent from the key).
+      toolCalls: m.toolCalls, toolCallId: m.toolCallId, toolError: m.toolError,
+    })),
     text: r.text,
     image: r.image,
     video: r.video,

@@ -63,7 +63,8 @@ export class CachePlanner {
       if (e) return { ...plan, hit: { kind: "EXACT", similarity: 1, sourceGenerationId: e.sourceGenerationId, output: e.output } };
     }
     if (semanticScope && policy !== "REFRESH") {
-      const s = await this.semantic.lookup(semanticScope, request);
+      // A semantic lookup is an optimisation: if it breaks (the store, say), the request simply misses.
+      const s = await this.semantic.lookup(semanticScope, request).catch(() => null);
       this.metrics.cacheLookups.inc({ kind: "semantic", outcome: s ? "hit" : "miss" });
       if (s) return { ...plan, hit: { kind: "SEMANTIC", similarity: s.similarity, sourceGenerationId: s.sourceGenerationId, output: s.output } };
     }

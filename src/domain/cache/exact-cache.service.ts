@@ -55,6 +55,7 @@ export class ExactCacheService {
     const ttl = this.ttlSeconds[modality];
     const scope = scopedKey.slice(0, scopedKey.lastIndexOf(":"));
     const k = this.entryKey(scopedKey);
+    if (this.redis.isCluster) return this.setSpread(k, ttl, scope, entry);
     await this.redis
       .multi()
       .set(k, JSON.stringify(entry), "EX", ttl)
@@ -68,6 +69,18 @@ export class ExactCacheService {
       .exec();
   }
 
+  /**
+   * Redis Cluster: entries and their indexes stay spread over the cluster (no shared hash tag), so
+   * the write is not one MULTI. The indexes are written first and the entry last: a crash between
+   * leaves an index naming a missing key (harmless), never an entry no invalidation can find.
+   */
+  private async setSpread(k: string, ttl: number, scope: string, entry: CacheEntry): Promise<void> {
+    const index = (key: string, gt: boolean) => (gt ? this.redis.multi().sadd(key, k).expire(key, ttl, "GT") : this.redis.multi().sadd(key, k).expire(key, ttl)).exec();
+    await Promise.all([index(this.index("gen", entry.sourceGenerationId), false), index(this.index("model", entry.model), true), index(this.index("scope", scope), true)]);
+    await this.redis.set(k, JSON.stringify(entry), "EX", ttl);
+    await this.redis.hincrby(this.statsKey(), "writes", 1);
+  }
+
   /** Deletes every entry produced by a generation, for a model, or in a scope; returns how many. */
   async invalidate(by: { generationId?: string; model?: string; scope?: string }): Promise<number> {
     const sets = [
@@ -78,7 +91,8 @@ export class ExactCacheService {
     let removed = 0;
     for (const s of sets) {
       const keys = await this.redis.smembers(s);
-      if (keys.length) removed += await this.redis.del(...keys);
+      // A multi-key DEL must stay in one slot on a Redis Cluster: one DEL per entry there.
+      if (keys.length) removed += this.redis.isCluster ? (await Promise.all(keys.map((k) => this.redis.del(k)))).reduce((a, b) => a + b, 0) : await this.redis.del(...keys);
       await this.redis.del(s);
     }
     return removed;

@@ -8,6 +8,8 @@ export interface NewSemanticEntry {
   sourceGenerationId: string;
   model: string;
   prompt: string;
+  /** Which embedder made `embedding` (OFFLINE_EMBEDDER or "model:<provider/model>"). */
+  embedder: string;
   embedding: number[];
   output: StoredOutput;
   ttlSeconds: number;
@@ -17,24 +19,24 @@ export class SemanticCacheStore {
   constructor(private readonly ds: DataSource) {}
 
   /** Every entry that has not expired. */
-  live(): Promise<{ id: string; scope: string; embedding: number[] }[]> {
-    return this.ds.query(`SELECT id, scope, embedding FROM semantic_cache_entries WHERE expires_at > now()`);
+  live(): Promise<{ id: string; scope: string; embedder: string; embedding: number[] }[]> {
+    return this.ds.query(`SELECT id, scope, embedder, embedding FROM semantic_cache_entries WHERE expires_at > now()`);
   }
 
-  /** The entry's output, or null when it is gone or expired. */
-  async hit(id: string): Promise<{ sourceGenerationId: string; output: StoredOutput } | null> {
-    const [row] = await this.ds.query(
-      `SELECT source_generation_id, output FROM semantic_cache_entries WHERE id = $1 AND expires_at > now()`,
-      [id],
+  /** The entries' prompts and outputs, by id (gone or expired ones are missing from the map). */
+  async hits(ids: string[]): Promise<Map<string, { sourceGenerationId: string; prompt: string; output: StoredOutput }>> {
+    const rows: { id: string; source_generation_id: string; prompt: string; output: StoredOutput }[] = await this.ds.query(
+      `SELECT id, source_generation_id, prompt, output FROM semantic_cache_entries WHERE id = ANY($1::uuid[]) AND expires_at > now()`,
+      [ids],
     );
-    return row ? { sourceGenerationId: row.source_generation_id, output: row.output } : null;
+    return new Map(rows.map((r) => [r.id, { sourceGenerationId: r.source_generation_id, prompt: r.prompt, output: r.output }]));
   }
 
   async insert(e: NewSemanticEntry): Promise<void> {
     await this.ds.query(
-      `INSERT INTO semantic_cache_entries (id, scope, source_generation_id, model, prompt, embedding, output, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))`,
-      [e.id, e.scope, e.sourceGenerationId, e.model, e.prompt, e.embedding, JSON.stringify(e.output), e.ttlSeconds],
+      `INSERT INTO semantic_cache_entries (id, scope, source_generation_id, model, prompt, embedder, embedding, output, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9))`,
+      [e.id, e.scope, e.sourceGenerationId, e.model, e.prompt, e.embedder, e.embedding, JSON.stringify(e.output), e.ttlSeconds],
     );
   }
 

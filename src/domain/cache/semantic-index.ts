@@ -1,6 +1,8 @@
 /**
  * In-memory nearest-neighbour search per scope: one growing Float32Array matrix of
  * L2-normalised rows; a lookup is a dot product with every row (exact, no approximation).
+ * A scope's dimension is set by its first vector; a vector of another length is never
+ * compared with it (callers keep one scope per embedder).
  */
 export interface SemanticHit {
   id: string;
@@ -36,38 +38,40 @@ class ScopeMatrix {
     this.rows--;
     return true;
   }
-  best(q: Float32Array): SemanticHit | null {
+  /** The `k` most similar rows at or above `threshold`, best first. */
+  top(q: Float32Array, threshold: number, k: number): SemanticHit[] {
     const d = this.dims;
+    if (q.length !== d) return [];
     const data = this.data;
-    // Prompt embeddings are sparse (a few words): multiply only the query's non-zero dimensions.
+    // Offline prompt embeddings are sparse (a few words): multiply only the query's non-zero dimensions.
     const nz: number[] = [];
-    for (let k = 0; k < d; k++) if (q[k] !== 0) nz.push(k);
+    for (let j = 0; j < d; j++) if (q[j] !== 0) nz.push(j);
     const idx = Int32Array.from(nz);
-    const w = Float32Array.from(nz, (k) => q[k]);
+    const w = Float32Array.from(nz, (j) => q[j]);
     const m = idx.length;
-    let bestI = -1;
-    let bestS = -Infinity;
+    const best: SemanticHit[] = [];
     for (let r = 0; r < this.rows; r++) {
       let s = 0;
       const o = r * d;
       for (let j = 0; j < m; j++) s += data[o + idx[j]] * w[j];
-      if (s > bestS) {
-        bestS = s;
-        bestI = r;
-      }
+      if (s < threshold || (best.length === k && s <= best[k - 1].similarity)) continue;
+      const hit = { id: this.ids[r], similarity: Math.min(1, s) };
+      let i = best.length;
+      while (i > 0 && best[i - 1].similarity < s) i--;
+      best.splice(i, 0, hit);
+      if (best.length > k) best.pop();
     }
-    return bestI < 0 ? null : { id: this.ids[bestI], similarity: bestS };
+    return best;
   }
 }
 
 export class SemanticIndex {
   private readonly scopes = new Map<string, ScopeMatrix>();
-  constructor(readonly dims = 256) {}
 
   add(scope: string, id: string, v: Float32Array): void {
     let m = this.scopes.get(scope);
-    if (!m) this.scopes.set(scope, (m = new ScopeMatrix(this.dims)));
-    if (!m.ids.includes(id)) m.add(id, v);
+    if (!m) this.scopes.set(scope, (m = new ScopeMatrix(v.length)));
+    if (v.length === m.dims && !m.ids.includes(id)) m.add(id, v);
   }
 
   remove(scope: string, id: string): boolean {
@@ -76,8 +80,12 @@ export class SemanticIndex {
 
   /** The most similar entry in the scope at or above `threshold`, or null. */
   search(scope: string, q: Float32Array, threshold: number): SemanticHit | null {
-    const hit = this.scopes.get(scope)?.best(q) ?? null;
-    return hit && hit.similarity >= threshold ? { id: hit.id, similarity: Math.min(1, hit.similarity) } : null;
+    return this.searchTop(scope, q, threshold, 1)[0] ?? null;
+  }
+
+  /** Up to `k` entries of the scope at or above `threshold`, most similar first. */
+  searchTop(scope: string, q: Float32Array, threshold: number, k: number): SemanticHit[] {
+    return this.scopes.get(scope)?.top(q, threshold, k) ?? [];
   }
 
   size(scope?: string): number {

@@ -9,7 +9,16 @@ export interface CreateGenerationCommand {
   modality: Modality;
   model: string;
   prompt?: string | null;
-  messages?: { role: string; content: { type: string; text?: string | null; url?: string | null }[] }[] | null;
+  messages?: {
+    role: string;
+    content: { type: string; text?: string | null; url?: string | null }[];
+    /** An assistant message's tool calls (see ChatMessage). */
+    toolCalls?: { id: string; name: string; arguments: string }[] | null;
+    /** A tool message's call id. */
+    toolCallId?: string | null;
+    /** A tool message that reports an error. */
+    toolError?: boolean | null;
+  }[] | null;
   system?: string | null;
   text?: TextOptions | null;
   image?: { width?: number | null; height?: number | null; count?: number | null; style?: string | null } | null;
@@ -30,6 +39,8 @@ export interface CreateGenerationCommand {
   semanticCache?: boolean | null;
   /** When every candidate's circuit is OPEN: WAIT (default) or FAIL. */
   whenUnavailable?: "WAIT" | "FAIL" | null;
+  /** A flagged output (MODERATION=output|both): FAIL the generation (default) or FALLBACK to the next candidate. */
+  onFlagged?: "FAIL" | "FALLBACK" | null;
   /** Terminal events of this generation are POSTed here, signed with the user's callback secret (webhooks). */
   callbackUrl?: string | null;
   /** Models to fall back to, in order, after the requested one (or the alias's chain). */
@@ -38,4 +49,20 @@ export interface CreateGenerationCommand {
   requirements?: { minQuality?: number | null; maxCostUsd?: number | null } | null;
   /** Which API it came through (default GRAPHQL); stored with the viewer's request id. */
   source?: GenerationSource | null;
+  /** An OpenAI background response (POST /v1/responses, background: true): stored so a retrieved response says so. */
+  background?: boolean | null;
+  /**
+   * The caller follows the generation's events at once (a /v1 stream): like a `wait`, it may run in
+   * this process when a local slot is free (the fast sync path), but create returns without waiting.
+   */
+  follow?: boolean | null;
+}
+
+/**
+ * Callbacks of one GenerationService.create call. `onAdmitted(id)`: the row exists and its
+ * reservation is held (before any wait), e.g. so a /v1 request whose client leaves can cancel
+ * it; not called for a cache hit or an idempotent replay (nothing of this request's to cancel).
+ */
+export interface CreateHooks {
+  onAdmitted?(generationId: string): void;
 }

@@ -1,19 +1,19 @@
 /**
- * The request side of generations: create (validate, idempotency, store, enqueue, wait),
+ * One coherent thing, the request side of generations: create (validate, idempotency, store, enqueue, wait),
  * read, list, cancel. Workers run them through the runner (run/); rows move through GenerationStore.
  */
-import { BadUserInputError, ConflictError, NotFoundError } from "../../common/errors";
+import { BadUserInputError, ConflictError, ContentPolicyError, NotFoundError, ServiceUnavailableError } from "../../common/errors";
 import { isUuid, newId } from "../../common/ids";
-import { GenerationEntity, TERMINAL_STATUSES } from "../../db/entities/generation.entity";
+import { GenerationEntity, TERMINAL_STATUSES, type StoredModeration } from "../../db/entities/generation.entity";
 import type { Logger } from "../../observability/logger";
 import type { Metrics } from "../../observability/metrics";
 import type { ProviderRegistry } from "../../providers/registry";
 import type { GenerationEvents } from "./generation-events";
 import { Topic } from "../../realtime/topics";
 import { isAdmin, type Viewer } from "../viewer";
-import type { CreateGenerationCommand } from "./create-generation.command";
+import type { CreateGenerationCommand, CreateHooks } from "./create-generation.command";
 import { normaliseRequest, type RequestLimits } from "./normalise-request";
-import { worstCaseUsage } from "./pricing";
+import { batchWorstCaseCost, worstCaseUsage } from "./pricing";
 import type { GenerationScheduler } from "./scheduler";
 import { decodeCursor, encodeCursor, type GenerationFilter, type GenerationPage } from "./generation-page";
 import type { QuotaService } from "../quotas/quota.service";
@@ -30,10 +30,18 @@ import { usdToMicros } from "../../common/money";
 import type { Route, Router } from "../routing/router";
 import type { Tier } from "../../config/config";
 import { countTerminal } from "../monitoring/generation-metrics";
+import type { ModerationService } from "../moderation/moderation.service";
 
 /** Cancels an upstream task (video, Replicate) when its generation is cancelled; best effort. */
 export interface UpstreamCanceller {
   cancel(gen: GenerationEntity): Promise<void>;
+}
+
+/** Where BATCH generations go instead of the queue (BatchService): declared here, so the services do not import each other. */
+export interface BatchCollector {
+  batchable(providerId: string | null | undefined, modality: GenerationEntity["modality"]): boolean;
+  collect(gen: GenerationEntity): Promise<void>;
+  forget(generationId: string): Promise<void>;
 }
 
 export interface CostEstimateResult {
@@ -66,14 +74,18 @@ export interface GenerationServiceDeps {
   /** Webhooks: checks createGeneration's callbackUrl, throwing BAD_USER_INPUT; without it a callbackUrl is refused. */
   checkCallbackUrl?: (viewer: Viewer, url: string) => Promise<void>;
   /** The fast sync path (SYNC_IN_PROCESS); without it every request is queued. */
-  sync?: SyncRun;
+  sync?: Pick<SyncRun, "reserve">;
+  /** Provider batch APIs (`priority: BATCH`, domain/batches/BatchService); without it BATCH runs as LOW. */
+  batches?: BatchCollector;
+  /** Content safety (MODERATION); without it nothing is classified. */
+  moderation?: ModerationService;
 }
 
 export class GenerationService {
   constructor(private readonly d: GenerationServiceDeps) {}
 
   /** Routes the request: candidates in order, the normalised request for the primary. */
-  private routeAndNormalise(cmd: CreateGenerationCommand, tier: Tier): { route: Route; request: GenerationRequest; model: ReturnType<typeof normaliseRequest>["model"] } {
+  private routeAndNormalise(cmd: CreateGenerationCommand, tier: Tier, allowedModels?: readonly string[] | null): { route: Route; request: GenerationRequest; model: ReturnType<typeof normaliseRequest>["model"] } {
     const caps = [cmd.maxCostUsd, cmd.requirements?.maxCostUsd].filter((x): x is number => x != null);
     if (cmd.requirements?.minQuality != null && (cmd.requirements.minQuality < 0 || cmd.requirements.minQuality > 100))
       throw new BadUserInputError("requirements.minQuality must be between 0 and 100", { field: "requirements.minQuality" });
@@ -82,24 +94,37 @@ export class GenerationService {
     const probe = this.d.registry.listModels(cmd.modality)[0];
     const pre = normaliseRequest({ ...cmd }, this.d.registry, this.d.limits, probe ?? undefined);
     const route = this.d.router.route(
-      { modality: cmd.modality, model: cmd.model, fallbackModels: cmd.fallbackModels, requirements: cmd.requirements, maxCostMicros: caps.length ? usdToMicros(Math.min(...caps)) : null },
+      { modality: cmd.modality, model: cmd.model, fallbackModels: cmd.fallbackModels, requirements: cmd.requirements, maxCostMicros: caps.length ? usdToMicros(Math.min(...caps)) : null, allowedModels },
       pre.request, tier,
     );
     const { request, model } = normaliseRequest(cmd, this.d.registry, this.d.limits, route.candidates[0].info);
-    return { route, request, model };
+    return { route: this.batchRoute(cmd, route, request), request, model };
   }
 
-  /** Cost estimate without creating anything: the worst case of every candidate. */
-  estimate(cmd: CreateGenerationCommand, tier: Tier): CostEstimateResult {
-    const { route, request } = this.routeAndNormalise(cmd, tier);
+  /**
+   * `priority: BATCH` on a provider with a batch API: the primary alone (a batch goes to one
+   * provider and model; a failed line fails its generation), at the batch price. Elsewhere
+   * the route is unchanged and BATCH runs as LOW.
+   */
+  private batchRoute(cmd: CreateGenerationCommand, route: Route, request: GenerationRequest): Route {
+    const primary = route.candidates[0];
+    if (cmd.priority !== "BATCH" || !this.d.batches?.batchable(primary.provider, request.modality)) return route;
+    const cost = batchWorstCaseCost({ ...request, model: primary.providerModel }, primary.info);
+    return { ...route, candidates: [{ ...primary, estimatedCostMicros: cost }], estimatedCostMicros: cost };
+  }
+
+  /** Cost estimate without creating anything: the worst case of every candidate (`allowedModels`: the API key's). */
+  estimate(cmd: CreateGenerationCommand, tier: Tier, allowedModels?: readonly string[] | null): CostEstimateResult {
+    const { route, request } = this.routeAndNormalise(cmd, tier, allowedModels);
     return {
       costMicros: route.estimatedCostMicros, model: route.candidates[0].model, provider: route.candidates[0].provider, strategy: route.strategy,
       candidates: route.candidates.map((c) => ({ model: c.model, provider: c.provider, costMicros: c.estimatedCostMicros, usage: worstCaseUsage({ ...request, model: c.providerModel }, c.info) })),
     };
   }
 
-  async create(viewer: Viewer, cmd: CreateGenerationCommand): Promise<GenerationEntity> {
-    const { route, request, model } = this.routeAndNormalise(cmd, viewer.tier);
+  async create(viewer: Viewer, cmd: CreateGenerationCommand, hooks?: CreateHooks): Promise<GenerationEntity> {
+    const keyLimits = viewer.keyLimits;
+    const { route, request, model } = this.routeAndNormalise(cmd, viewer.tier, keyLimits?.allowedModels);
     if (cmd.callbackUrl != null) {
       if (!this.d.checkCallbackUrl) throw new BadUserInputError("callbackUrl is not available on this server", { field: "callbackUrl" });
       await this.d.checkCallbackUrl(viewer, cmd.callbackUrl);
@@ -110,9 +135,10 @@ export class GenerationService {
       const existing = await this.d.store.findByIdempotencyKey(viewer.userId, idem);
       if (existing) return this.replayed(existing, requestHash, cmd);
     }
-    await this.d.rateLimits?.consume(viewer.userId, viewer.tier);
+    await this.d.rateLimits?.consume(viewer.userId, viewer.tier, viewer.apiKeyId && keyLimits?.rateLimitPerMinute ? { apiKeyId: viewer.apiKeyId, perMinute: keyLimits.rateLimitPerMinute } : null);
+    const moderation = await this.moderateInput(request); // throws CONTENT_POLICY before anything exists
     const cache = await this.d.cache.plan(viewer.userId, cmd, request, model);
-    if (cache.hit) return this.serveHit(viewer, cmd, request, model.id, model.provider, model.name, cache.hit);
+    if (cache.hit) return this.serveHit(viewer, cmd, request, model.id, model.provider, model.name, cache.hit, moderation);
     const now = new Date();
     const gen = Object.assign(new GenerationEntity(), {
       id: newId(), userId: viewer.userId, apiKeyId: viewer.apiKeyId, status: "QUEUED", modality: request.modality,
@@ -128,9 +154,13 @@ export class GenerationService {
       candidates: route.candidates.map(({ model: m, provider, providerModel }) => ({ model: m, provider, providerModel })),
       candidateIndex: 0, upstreamTask: null, whenUnavailable: cmd.whenUnavailable ?? "WAIT", callbackUrl: cmd.callbackUrl ?? null,
       seqReserved: 1, // its QUEUED event
-      source: cmd.source ?? "GRAPHQL", requestId: viewer.requestId ?? null,
+      source: cmd.source ?? "GRAPHQL", requestId: viewer.requestId ?? null, background: cmd.background === true,
+      moderation, onFlagged: cmd.onFlagged ?? "FAIL",
     } satisfies GenerationEntity);
 
+    // Through a provider batch: collected, never queued (and never coalesced: a follower's job would run it outside its batch).
+    const batched = gen.priority === "BATCH" && !!this.d.batches?.batchable(gen.provider, gen.modality);
+    if (batched) cache.coalesceKey = null;
     // In-flight coalescing: an identical request already queued or running leads; this one joins it.
     const leader = cache.coalesceKey ? await this.d.coalescer.lead(cache.coalesceKey, gen.id) : null;
     if (leader) {
@@ -138,7 +168,7 @@ export class GenerationService {
       gen.cacheKey = null as string | null; // the leader fills the cache
       gen.semanticScope = null as string | null;
     }
-    const admitted = await this.d.quotas.admit(gen);
+    const admitted = await this.d.quotas.admit(gen, keyLimits?.budgetMicros != null, { relaxed: !!(cmd.wait || cmd.follow) });
     if (admitted.kind === "quota" || admitted.kind === "queue_full") {
       if (cache.coalesceKey && !leader) await this.d.coalescer.release(cache.coalesceKey, gen.id); // it led nothing
       throw admitted.error;
@@ -156,18 +186,23 @@ export class GenerationService {
       await this.d.store.lead(gen.id, gen.cacheKey, gen.semanticScope);
       await this.d.coalescer.takeOver(cache.coalesceKey, gen.id);
     }
-    this.d.metrics.generationsCreated.inc({ modality: gen.modality });
-    // The fast sync path (sync-run.ts): a waiting request with a free local slot runs here, not through the queue.
-    const fast = cmd.wait && this.d.sync ? await this.d.sync.reserve(gen) : null;
-    // Subscribe before enqueueing so a fast worker's SUCCEEDED cannot slip past a waiting caller.
-    const waiter = cmd.wait && !fast ? await terminalWaiter(this.d.bus, gen.id) : undefined;
+    this.d.metrics.generationsCreated.inc({ modality: gen.modality }); hooks?.onAdmitted?.(gen.id); // admitted: its row and reservation exist
     // QUEUED goes out before the job exists (or the in-process claim), so no STARTED can come first (it is always seq 1).
     const queued = () => this.d.bus.publishGenerationEvent(gen, { type: "QUEUED" });
-    if (fast) return fast.run(cmd.wait!, queued);
-    await queued();
+    // The fast sync path (sync-run.ts): a waiting request with a free local slot runs here, not through the queue.
+    // Its QUEUED is published while the slot's leases are taken (one round trip, not two in a row); awaited on either path.
+    const tryFast = (cmd.wait || cmd.follow) && this.d.sync && !batched;
+    const published = tryFast ? queued() : undefined;
+    published?.catch(() => undefined); // not unhandled meanwhile: whichever path follows awaits it and sees its error
+    const fast = tryFast ? await this.d.sync!.reserve(gen) : null;
+    // Subscribe before enqueueing so a fast worker's SUCCEEDED cannot slip past a waiting caller.
+    const waiter = cmd.wait && !fast ? await terminalWaiter(this.d.bus, gen.id) : undefined;
+    if (fast) return cmd.wait ? fast.run(cmd.wait, () => published!) : fast.start(() => published!);
+    await (published ?? queued());
     try {
+      if (batched) await this.d.batches!.collect(gen);
       // A follower enqueues its group: a no-op while the leader's job lives, a fresh run if it just ended.
-      await this.d.scheduler.enqueue(gen.groupId ?? gen.id, gen.priority, gen.groupId ? undefined : gen.userId);
+      else await this.d.scheduler.enqueue(gen.groupId ?? gen.id, gen.priority, gen.groupId ? undefined : gen.userId);
     } catch (err) {
       // The row is the source of truth: the sweeper enqueues it later. Never lose an accepted generation.
       this.d.log.error({ err, generationId: gen.id, requestId: viewer.requestId }, "enqueue failed; the sweeper will retry");
@@ -198,6 +233,7 @@ export class GenerationService {
   /** A cache hit: a SUCCEEDED generation at once, cost 0, its event still published. */
   private async serveHit(
     viewer: Viewer, cmd: CreateGenerationCommand, request: GenerationRequest, route: string, provider: string, providerModel: string, hit: CacheHitResult,
+    moderation: StoredModeration | null,
   ): Promise<GenerationEntity> {
     const now = new Date();
     const gen = Object.assign(new GenerationEntity(), {
@@ -213,13 +249,24 @@ export class GenerationService {
       cacheHit: { kind: hit.kind, similarity: hit.similarity, sourceGenerationId: hit.sourceGenerationId }, groupId: null, deadlineAt: null,
       candidates: null, candidateIndex: 0, upstreamTask: null, whenUnavailable: "WAIT", callbackUrl: cmd.callbackUrl ?? null,
       seqReserved: 1, // its SUCCEEDED event
-      source: cmd.source ?? "GRAPHQL", requestId: viewer.requestId ?? null,
+      source: cmd.source ?? "GRAPHQL", requestId: viewer.requestId ?? null, background: cmd.background === true,
+      moderation, onFlagged: cmd.onFlagged ?? "FAIL",
     } satisfies GenerationEntity);
     if (!(await this.d.store.insertHit(gen)) && gen.idempotencyKey)
       return this.replayed(await this.d.store.getByIdempotencyKey(viewer.userId, gen.idempotencyKey), gen.requestHash, cmd);
     await this.d.bus.publishGenerationEvent(gen, { type: "SUCCEEDED", message: `served from the ${hit.kind.toLowerCase()} cache (${route})` }, { floor: 0 });
     countTerminal(this.d.metrics, gen);
     return gen;
+  }
+
+  /** MODERATION=input|both: a flagged request is refused (CONTENT_POLICY) before anything is created or reserved. */
+  private async moderateInput(request: GenerationRequest): Promise<StoredModeration | null> {
+    const check = this.d.moderation ? await this.d.moderation.checkInput(request) : { kind: "skipped" as const };
+    if (check.kind === "skipped") return null;
+    if (check.kind === "flagged")
+      throw new ContentPolicyError(`Content moderation flagged the request (${check.categories.join(", ")}); nothing was created or charged`, { stage: "INPUT", categories: check.categories, classifier: check.summary.classifier });
+    if (check.kind === "unavailable") throw new ServiceUnavailableError(`${check.reason}; nothing was created, retry later`, { retryAfterSeconds: 1, reason: "MODERATION_UNAVAILABLE" });
+    return check.summary;
   }
 
   /** The generation if the viewer may see it; NOT_FOUND otherwise (never reveals others' ids). */
@@ -257,6 +304,9 @@ export class GenerationService {
       const now = await this.reload(current.id);
       throw new ConflictError(`Generation ${id} is already ${now.status}; there is nothing to cancel`, { status: now.status });
     }
+    // Still collected in a provider batch: it leaves it (a batch's submission claims only what is still QUEUED).
+    if (current.priority === "BATCH" && current.status === "QUEUED" && this.d.batches)
+      await this.d.batches.forget(gen.id).catch((err) => this.d.log.warn({ err, generationId: gen.id }, "leaving its collecting batch failed"));
     // The shared upstream work goes on while anyone else in the group still waits for it.
     const group = gen.groupId ?? gen.id;
     if ((await this.d.store.waitingInGroup(group)) === 0) {
@@ -281,6 +331,11 @@ export class GenerationService {
     await this.d.scheduler.remove(leader.id).catch(() => false);
     await this.d.scheduler.enqueue(next.id, next.priority);
     if (leader.cacheKey) await this.d.coalescer.takeOver(leader.cacheKey, next.id);
+  }
+
+  /** How many attempts (upstream calls, skipped candidates included) a generation made; for an id the caller already read through {@link get}. */
+  attemptCount(generationId: string): Promise<number> {
+    return this.d.store.attemptCount(generationId);
   }
 
   /** The job ids to wake when an async provider reports that this upstream task finished (provider webhooks). */

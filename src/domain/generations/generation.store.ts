@@ -15,15 +15,18 @@
  * meets them (a hash aggregate's, in practice), so each money statement first locks the rows it
  * will update in a MATERIALIZED `… ORDER BY user_id, period_start FOR NO KEY UPDATE` CTE, and
  * the UPDATE joins that CTE: it can only reach a row the CTE has already locked, in order.
+ * An API key's budget row (api_key_periods, issue 17) moves with its user's and is locked after
+ * every user row the statement locks, in (api_key_id, period_start) order.
  */
 import type { DataSource, EntityManager } from "typeorm";
 import { In } from "typeorm";
 import { GenerationAttemptEntity } from "../../db/entities/generation-attempt.entity";
 import { TickBatcher } from "../../common/tick-batcher";
-import { GenerationEntity, type GenerationStatus, type Priority, type StoredOutput, type UpstreamTask } from "../../db/entities/generation.entity";
+import { GenerationEntity, type GenerationStatus, type Priority, type StoredModeration, type StoredOutput, type UpstreamTask } from "../../db/entities/generation.entity";
 import type { Modality } from "../../providers/contract";
 import { queryRows, type Row } from "../../db/query-rows";
 import { rowToEntity } from "../../db/row-mapper";
+import { RELAX_COMMIT } from "../../db/relaxed-commit";
 
 export interface Claim {
   gen: GenerationEntity;
@@ -80,20 +83,23 @@ const lockQuotaRows = (name: string, source: string) => `
  * Releases the whole reservation of every generation in CTE `g` (moved to a terminal state)
  * once — the ledger's unique (generation, 0, 'release') entry guards against doing it twice.
  */
+/** The API key whose budget the generation `id` counts against: the one its reserve entry names (null: none). */
+const keyOf = (id: string) => `(SELECT r.api_key_id FROM spend_ledger r WHERE r.generation_id = ${id} AND r.attempt_no = 0 AND r.kind = 'reserve')`;
+
 const RELEASE_LEDGER = `
   , rel AS (
-    INSERT INTO spend_ledger (user_id, period_start, generation_id, attempt_no, kind, amount_micros)
-    SELECT g.user_id, g.quota_period_start, g.id, 0, 'release', g.reserved_micros
+    INSERT INTO spend_ledger (user_id, period_start, generation_id, attempt_no, kind, amount_micros, api_key_id)
+    SELECT g.user_id, g.quota_period_start, g.id, 0, 'release', g.reserved_micros, ${keyOf("g.id")}
       FROM g WHERE g.reserved_micros > 0 AND g.quota_period_start IS NOT NULL
     ON CONFLICT DO NOTHING
-    RETURNING user_id, period_start, amount_micros
+    RETURNING user_id, period_start, amount_micros, api_key_id
   )`;
 
 /** Charges the attempts in CTE `charged(generation_id, attempt_no, cost_micros)`: one ledger entry per attempt, spent moves only when the entry is new. */
 const CHARGE_LEDGER = `
   , chg AS (
-    INSERT INTO spend_ledger (user_id, period_start, generation_id, attempt_no, kind, amount_micros)
-    SELECT gen.user_id, gen.quota_period_start, gen.id, c.attempt_no, 'charge', c.cost_micros
+    INSERT INTO spend_ledger (user_id, period_start, generation_id, attempt_no, kind, amount_micros, api_key_id)
+    SELECT gen.user_id, gen.quota_period_start, gen.id, c.attempt_no, 'charge', c.cost_micros, ${keyOf("gen.id")}
       FROM charged c
       -- the payer: the generation that made the call, unless it was cancelled while others in
       -- its coalescing group still wait; then the oldest of those
@@ -103,7 +109,7 @@ const CHARGE_LEDGER = `
       ) gen
      WHERE c.cost_micros > 0 AND gen.quota_period_start IS NOT NULL
     ON CONFLICT DO NOTHING
-    RETURNING user_id, period_start, amount_micros
+    RETURNING user_id, period_start, amount_micros, api_key_id
   )`;
 
 const CHARGE_QUOTAS = `${lockQuotaRows("chgk", "SELECT user_id, period_start FROM chg")}, chgq AS (
@@ -135,6 +141,31 @@ const CHARGE_AND_RELEASE_QUOTAS = `${lockQuotaRows("qk", "SELECT user_id, period
   )`;
 
 /**
+ * The keys' rows, after the users': `userLock` is the statement's user-row lock CTE, read whole
+ * (count) before any key row is locked, so the key rows come second whatever order Postgres
+ * runs the CTEs in. One update per key row (charge and release summed), as for the users'.
+ */
+function keyQuotas(userLock: string, chg: boolean, rel: boolean): string {
+  const deltas = [
+    chg ? `SELECT api_key_id, period_start, amount_micros AS charged, 0 AS released FROM chg WHERE api_key_id IS NOT NULL` : null,
+    rel ? `SELECT api_key_id, period_start, 0 AS charged, amount_micros AS released FROM rel WHERE api_key_id IS NOT NULL` : null,
+  ].filter(Boolean).join(" UNION ALL ");
+  return `
+  , kk AS MATERIALIZED (
+    SELECT kp.api_key_id, kp.period_start FROM api_key_periods kp
+     WHERE (kp.api_key_id, kp.period_start) IN (SELECT api_key_id, period_start FROM (${deltas}) x)
+       AND (SELECT count(*) FROM ${userLock}) >= 0
+     ORDER BY kp.api_key_id, kp.period_start
+       FOR NO KEY UPDATE
+  ), kq AS (
+    UPDATE api_key_periods kp SET spent_micros = kp.spent_micros + d.charged, reserved_micros = kp.reserved_micros - d.released
+      FROM (SELECT api_key_id, period_start, SUM(charged) AS charged, SUM(released) AS released FROM (${deltas}) x GROUP BY 1, 2) d
+      JOIN kk k ON k.api_key_id = d.api_key_id AND k.period_start = d.period_start
+     WHERE kp.api_key_id = d.api_key_id AND kp.period_start = d.period_start
+  )`;
+}
+
+/**
  * One statement that moves generations and the money that goes with them. `charged` is the
  * CTE list (no WITH) ending in `charged(generation_id, attempt_no, cost_micros)`: the attempts
  * whose cost is charged. `g` is the CTE list ending in `g`: generations moved to a terminal
@@ -148,6 +179,7 @@ function settling(s: { charged?: string; g?: string; after?: string; select?: st
   if (s.charged) parts.push(s.charged, CHARGE_LEDGER);
   if (s.g) parts.push(s.charged ? `, ${s.g}` : s.g, RELEASE_LEDGER);
   parts.push(s.charged && s.g ? CHARGE_AND_RELEASE_QUOTAS : s.charged ? CHARGE_QUOTAS : RELEASE_QUOTAS);
+  parts.push(keyQuotas(s.charged && s.g ? "qk" : s.charged ? "chgk" : "relk", !!s.charged, !!s.g));
   if (s.after) parts.push(`, ${s.after}`);
   return `WITH ${parts.join("")}\n  ${s.select ?? "SELECT * FROM g"}`;
 }
@@ -156,8 +188,9 @@ function settling(s: { charged?: string; g?: string; after?: string; select?: st
 
 const CLAIM_SQL = `
   WITH prev AS (
-    -- the statement's snapshot: the status before this claim
-    SELECT id, status FROM generations WHERE id = ANY($1::uuid[])
+    -- the statement's snapshot: the status before this claim. A lost claim loses nothing (the
+    -- row stays as it was, the run's later conditional writes match nothing): its commit is relaxed.
+    SELECT id, status FROM generations WHERE id = ANY($1::uuid[]) AND ${RELAX_COMMIT}
   ), g AS (
     UPDATE generations SET status = 'RUNNING', run_attempt = run_attempt + 1, progress = 0,
            started_at = COALESCE(started_at, now()), updated_at = now(), seq_reserved = seq_reserved + ${SEQ_BLOCK}
@@ -220,7 +253,10 @@ const expireSql = (which: string) => settling({
      RETURNING *
   )`,
 });
-const EXPIRE_OLD_SQL = expireSql(`created_at < now() - make_interval(secs => $1::double precision / 1000)`);
+// A member of an open provider batch is left to its batch (which may take the provider's 24 h): its batch ends it.
+const EXPIRE_OLD_SQL = expireSql(`created_at < now() - make_interval(secs => $1::double precision / 1000)
+       AND NOT EXISTS (SELECT 1 FROM provider_batch_members m JOIN provider_batches b ON b.id = m.batch_id
+                        WHERE m.generation_id = generations.id AND b.state IN ('COLLECTING','SUBMITTING','SUBMITTED'))`);
 const EXPIRE_IDS_SQL = expireSql(`id = ANY($1::uuid[])`);
 
 const FINISH_FOLLOWERS_SQL = settling({
@@ -285,6 +321,8 @@ export class GenerationStore {
   private readonly successes: TickBatcher<Success, GenerationEntity | null>;
   /** Cache hits made in the same turn are written with one multi-row INSERT; false = idempotency duplicate. */
   private readonly hitInserts: TickBatcher<GenerationEntity, boolean>;
+  /** Attempt counts asked in the same turn (one per /v1 answer: its x-switchboard-attempts header) are one statement. */
+  private readonly attemptCounts: TickBatcher<string, number>;
 
   constructor(private readonly ds: DataSource) {
     this.claims = new TickBatcher(async (ids) => {
@@ -315,6 +353,14 @@ export class GenerationStore {
       const inserted = new Set((res.raw as { id: string }[]).map((r) => r.id));
       return gens.map((g) => inserted.has(g.id));
     }, { isolate: true }); // one statement: a row Postgres refuses fails only its own caller
+    this.attemptCounts = new TickBatcher(async (ids) => {
+      const rows = await this.rows<{ id: string; n: number }>(
+        `SELECT generation_id AS id, count(*)::int AS n FROM generation_attempts WHERE generation_id = ANY($1::uuid[]) GROUP BY 1`,
+        [[...new Set(ids)]],
+      );
+      const n = new Map(rows.map((r) => [r.id, r.n]));
+      return ids.map((id) => n.get(id) ?? 0);
+    });
   }
 
   /** Every raw statement's rows, read one way; `tx` runs it inside a transaction. */
@@ -580,6 +626,11 @@ export class GenerationStore {
     });
   }
 
+  /** How many attempts a generation has (every one, SKIPPED included: what `attemptsOf` lists); batched per event-loop turn. */
+  attemptCount(generationId: string): Promise<number> {
+    return this.attemptCounts.add(generationId);
+  }
+
   // --- reads for the failure log
 
   /** How many calls went upstream for a generation: its attempts except SKIPPED ones (open circuit, no key). */
@@ -639,6 +690,14 @@ export class GenerationStore {
 
   async clearUpstreamTask(gen: RunRef): Promise<void> {
     await this.rows(`UPDATE generations SET upstream_task = NULL WHERE id = $1 AND run_attempt = $2`, [gen.id, gen.runAttempt]);
+  }
+
+  /** Content moderation's findings of the running attempt (only while this run owns the generation). */
+  async setModeration(gen: RunRef, moderation: StoredModeration): Promise<void> {
+    await this.rows(
+      `UPDATE generations SET moderation = $3, updated_at = now() WHERE id = $1 AND status = 'RUNNING' AND run_attempt = $2`,
+      [gen.id, gen.runAttempt, JSON.stringify(moderation)],
+    );
   }
 
   async setProgress(gen: RunRef, progress: number): Promise<void> {

@@ -41,8 +41,11 @@ function normaliseMessages(cmd: CreateGenerationCommand, limits: RequestLimits):
   let total = 0;
   return cmd.messages.map((m, i) => {
     if (!ROLES.has(m.role)) bad(`messages[${i}].role`, `role must be one of ${[...ROLES].join(", ")}`);
-    if (!m.content?.length) bad(`messages[${i}].content`, "a message needs at least one content part");
-    const content = m.content.map((c, j) => {
+    const toolCalls = normaliseToolCalls(m, i, limits);
+    total += toolCalls?.reduce((n, c) => n + c.arguments.length, 0) ?? 0;
+    // An assistant turn may be tool calls only; a tool result may be empty.
+    if (!m.content?.length && !toolCalls && !(m.role === "tool" && m.toolCallId)) bad(`messages[${i}].content`, "a message needs at least one content part");
+    const content = (m.content ?? []).map((c, j) => {
       const f = `messages[${i}].content[${j}]`;
       if (c.type === "text") {
         if (typeof c.text !== "string") bad(f, "a text part needs `text`");
@@ -57,7 +60,42 @@ function normaliseMessages(cmd: CreateGenerationCommand, limits: RequestLimits):
       return bad(f, `content type must be "text" or "image_url"`);
     });
     if (total > limits.maxPromptChars) bad("messages", `messages total ${total} characters; the limit is ${limits.maxPromptChars}`);
-    return { role: m.role as ChatMessage["role"], content };
+    const out: ChatMessage = { role: m.role as ChatMessage["role"], content };
+    if (toolCalls) out.toolCalls = toolCalls;
+    if (m.toolCallId != null) {
+      if (m.role !== "tool") bad(`messages[${i}].toolCallId`, "only a tool message answers a tool call");
+      out.toolCallId = checkId(`messages[${i}].toolCallId`, m.toolCallId);
+    }
+    if (m.toolError === true) {
+      if (m.role !== "tool") bad(`messages[${i}].toolError`, "only a tool message reports a tool error");
+      out.toolError = true;
+    }
+    return out;
+  });
+}
+
+/** Longest tool call id accepted (OpenAI's are ~30 characters, Anthropic's ~30). */
+const MAX_TOOL_ID = 256;
+/** Most tool calls one assistant message may carry. */
+const MAX_TOOL_CALLS = 128;
+
+function checkId(field: string, v: unknown): string {
+  if (typeof v !== "string" || !v || v.length > MAX_TOOL_ID) bad(field, `must be a string of 1 to ${MAX_TOOL_ID} characters`);
+  return v as string;
+}
+
+/** An assistant message's tool calls: ids, names and JSON-text arguments, checked. */
+function normaliseToolCalls(m: NonNullable<CreateGenerationCommand["messages"]>[number], i: number, limits: RequestLimits): ChatMessage["toolCalls"] {
+  if (m.toolCalls == null) return undefined;
+  const f = `messages[${i}].toolCalls`;
+  if (m.role !== "assistant") bad(f, "only an assistant message makes tool calls");
+  if (!Array.isArray(m.toolCalls) || !m.toolCalls.length) bad(f, "toolCalls must be a non-empty list");
+  if (m.toolCalls.length > MAX_TOOL_CALLS) bad(f, `at most ${MAX_TOOL_CALLS} tool calls`);
+  return m.toolCalls.map((c, j) => {
+    const id = checkId(`${f}[${j}].id`, c?.id);
+    if (typeof c.name !== "string" || !c.name || c.name.length > MAX_TOOL_ID) bad(`${f}[${j}].name`, `must be a string of 1 to ${MAX_TOOL_ID} characters`);
+    if (typeof c.arguments !== "string" || c.arguments.length > limits.maxPromptChars) bad(`${f}[${j}].arguments`, "must be JSON text");
+    return { id, name: c.name, arguments: c.arguments };
   });
 }
 

@@ -4,7 +4,9 @@
  * BullMQ (stalled too often), and fails those past the maximum age. Safe to run on many
  * nodes at once: re-enqueueing is idempotent by job id and expiry is a conditional update.
  * A generation an API process runs itself (the fast sync path) has no job but a live lease
- * (in-process-runs.ts): it is left alone until the lease lapses.
+ * (in-process-runs.ts): it is left alone until the lease lapses. A generation in an open provider
+ * batch (priority BATCH) has no job either: its batch's job runs it, and a batch whose job was
+ * lost is what gets re-enqueued (BatchService.recover).
  */
 import type { DataSource } from "typeorm";
 import type { Priority } from "../../db/entities/generation.entity";
@@ -34,16 +36,20 @@ export class SweeperService {
     private readonly metrics: Metrics,
     /** The fast sync path's leases: a generation run in-process has no job while its lease lives. */
     private readonly inProcess?: Pick<InProcessRuns, "alive">,
+    /** Provider batches: their members are left to them, and a batch whose job was lost is re-enqueued. */
+    private readonly batches?: { inOpenBatch(ids: string[]): Promise<Set<string>>; recover(graceMs: number): Promise<number> },
   ) {
     this.store = new GenerationStore(ds);
   }
 
-  async sweep(): Promise<{ requeued: number; expired: number }> {
+  async sweep(): Promise<{ requeued: number; expired: number; batches?: number }> {
     const expired = await this.expireOld();
     // A coalesced follower has no job of its own: its group's job (the leader's id) is what must exist.
     const rows = await this.store.staleJobs(this.cfg.graceMs, this.cfg.batchSize ?? 500);
+    const inBatch = this.batches ? await this.batches.inOpenBatch(rows.map((r) => r.id)) : new Set<string>();
     let requeued = 0;
     for (const r of rows) {
+      if (inBatch.has(r.id)) continue;
       const state = await this.scheduler.state(r.id);
       // Run in-process by an API node (the fast sync path): no job while its lease lives.
       if (state === "missing" && (await this.inProcess?.alive(r.id))) continue;
@@ -60,7 +66,9 @@ export class SweeperService {
       this.metrics.sweeperRecovered.inc({ action: "terminal_event_published" }, republished);
       this.log.warn({ republished }, "sweeper published terminal events their runs never published");
     }
-    return { requeued, expired };
+    const batches = this.batches ? await this.batches.recover(this.cfg.graceMs) : 0;
+    if (batches) this.metrics.sweeperRecovered.inc({ action: "batch_requeued" }, batches);
+    return { requeued, expired, ...(this.batches ? { batches } : {}) };
   }
 
   private async expireOld(): Promise<number> {

@@ -67,9 +67,14 @@ export interface SyncRunDeps {
   log: Logger;
 }
 
-/** A fast-path run that holds its slot (and fairness lease); `run` publishes QUEUED (`first`), starts it and waits up to `waitSeconds`. */
+/**
+ * A fast-path run that holds its slot (and fairness lease). `run` publishes QUEUED (`first`), starts
+ * it and waits up to `waitSeconds`; `start` publishes QUEUED, starts it and returns the QUEUED row at
+ * once (the caller follows its events: a /v1 stream).
+ */
 export interface ReservedRun {
   run(waitSeconds: number, first: () => Promise<unknown>): Promise<GenerationEntity>;
+  start(first: () => Promise<unknown>): Promise<GenerationEntity>;
 }
 
 const SUPERSEDED = (superseded() as Extract<RunOutcome, { kind: "skipped" }>).reason;
@@ -83,41 +88,71 @@ export class SyncRun {
     d.events.onTerminal((g) => this.ended.get(g.id)?.(g));
   }
 
-  /** Runs in this process now, if they may (see the top comment); null: take the queue. */
+  /**
+   * Runs in this process now, if they may (see the top comment); null: take the queue.
+   * The liveness lease is taken in the same round trip as the fairness lease (and the caller's
+   * QUEUED, when it publishes it meanwhile: one auto-pipelined batch), and dropped again when
+   * the run does not happen here.
+   */
   async reserve(gen: GenerationEntity): Promise<ReservedRun | null> {
-    if (gen.groupId || gen.priority === "LOW" || this.running >= this.d.cfg.slots) return null;
+    if (gen.groupId || gen.priority === "LOW" || gen.priority === "BATCH" || this.running >= this.d.cfg.slots) return null;
     this.running++;
     const fair = this.d.fairness?.enabled ? this.d.fairness : undefined;
-    try {
-      if (fair && !(await fair.acquire(gen.userId, gen.id))) {
-        this.running--;
-        return null;
-      }
-    } catch (err) {
+    const held = this.hold(gen);
+    const refused = async () => {
       this.running--;
-      this.d.log.warn({ err, generationId: gen.id }, "fairness lease for an in-process run failed; it takes the queue");
+      if (await held) await this.d.leases.drop(gen.id).catch(() => undefined); // it lapses by itself otherwise
       return null;
+    };
+    try {
+      if (fair && !(await fair.acquire(gen.userId, gen.id))) return refused();
+    } catch (err) {
+      this.d.log.warn({ err, generationId: gen.id }, "fairness lease for an in-process run failed; it takes the queue");
+      return refused();
     }
+    const begin = async (first: () => Promise<unknown>) => {
+      try {
+        await first();
+      } catch (err) {
+        // Nothing ran: the slot and the leases go back (the sweeper enqueues the admitted row).
+        await refused();
+        if (fair) await this.releaseLease(fair, gen);
+        throw err;
+      }
+      return held;
+    };
     return {
       run: async (waitSeconds, first) => {
-        try {
-          await first();
-        } catch (err) {
-          // Nothing ran: the slot and the lease go back (the sweeper enqueues the admitted row).
-          this.running--;
-          if (fair) await this.releaseLease(fair, gen);
-          throw err;
-        }
-        return this.runAndWait(gen, fair, waitSeconds * 1000);
+        const leased = await begin(first);
+        return this.runAndWait(gen, fair, leased, waitSeconds * 1000);
+      },
+      start: async (first) => {
+        const leased = await begin(first);
+        void this.execute(gen, fair, leased); // never throws; its slot is given back when it ends
+        return gen;
       },
     };
   }
 
-  private async runAndWait(gen: GenerationEntity, fair: UserFairness | undefined, waitMs: number): Promise<GenerationEntity> {
+  /**
+   * Takes the liveness lease: from then on a death of this process is recovered by the sweeper once it lapses.
+   * False when Redis is away: the run goes on anyway (the sweeper may re-enqueue it meanwhile; a worker's claim then supersedes this run).
+   */
+  private async hold(gen: GenerationEntity): Promise<boolean> {
+    try {
+      await this.d.leases.hold(gen.id, this.d.cfg.leaseMs);
+      return true;
+    } catch (err) {
+      this.d.log.error({ err, generationId: gen.id }, "taking the lease of an in-process run failed");
+      return false;
+    }
+  }
+
+  private async runAndWait(gen: GenerationEntity, fair: UserFairness | undefined, leased: boolean, waitMs: number): Promise<GenerationEntity> {
     const until = Date.now() + waitMs;
     let row: GenerationEntity | undefined;
     this.ended.set(gen.id, (g) => (row = g));
-    const outcome = this.execute(gen, fair);
+    const outcome = this.execute(gen, fair, leased);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), waitMs)));
     const first = await Promise.race([outcome, timedOut]);
@@ -131,21 +166,15 @@ export class SyncRun {
   }
 
   /** The run itself; never throws (a run that broke is handed to the queue, or recovered by the sweeper). */
-  private async execute(gen: GenerationEntity, fair: UserFairness | undefined): Promise<RunOutcome | null> {
+  private async execute(gen: GenerationEntity, fair: UserFairness | undefined, leased: boolean): Promise<RunOutcome | null> {
     const { leases, cfg, log } = this.d;
     let outcome: RunOutcome | null = null;
     let beat: NodeJS.Timeout | undefined;
-    let leased = false;
     try {
-      try {
-        // Before the claim: from here on a death of this process is recovered by the sweeper once the lease lapses.
-        await leases.hold(gen.id, cfg.leaseMs);
-        leased = true;
+      // The lease was taken before the claim (reserve); it is pushed forward while the run lives.
+      if (leased) {
         beat = setInterval(() => void leases.hold(gen.id, cfg.leaseMs).catch(() => undefined), Math.max(50, Math.floor(cfg.leaseMs / 2)));
         beat.unref();
-      } catch (err) {
-        // Redis is away: run anyway; the sweeper may re-enqueue it meanwhile (a worker's claim then supersedes this run).
-        log.error({ err, generationId: gen.id }, "taking the lease of an in-process run failed");
       }
       outcome = await this.d.runner.run({ generationId: gen.id, isLastAttempt: cfg.attempts <= 1 });
     } catch (err) {
@@ -154,19 +183,22 @@ export class SyncRun {
       clearInterval(beat);
     }
     const ended = !!outcome && queueAction(outcome).kind === "complete";
-    // The user's fairness slot is free before the caller hears the answer (as a worker frees it before its job completes);
+    // The user's fairness slot is free before the caller hears the answer (as a worker frees it before its job completes),
+    // and their oldest parked job is taken off its list by the same script (releaseAndUnpark, as a worker does);
     // for a run that ended the generation the liveness lease goes in the same round trip (one auto-pipelined batch).
-    const released = Promise.all([fair?.release(gen.userId, gen.id), ended && leased ? leases.drop(gen.id) : undefined]).catch((err) =>
-      log.warn({ err, generationId: gen.id }, "releasing an in-process run's leases failed (they expire by themselves)"));
-    await released;
+    const parked = await Promise.all([fair?.releaseAndUnpark(gen.userId, gen.id), ended && leased ? leases.drop(gen.id) : undefined]).then(
+      ([first]) => first,
+      (err) => void log.warn({ err, generationId: gen.id }, "releasing an in-process run's leases failed (they expire by themselves)"),
+    );
     // Off the caller's path: the user's parked job, and a run that did not end the generation goes to the queue.
-    void this.afterRun(gen, fair, outcome, leased && !ended);
+    void this.afterRun(gen, fair, outcome, leased && !ended, parked);
     return outcome;
   }
 
-  private async afterRun(gen: GenerationEntity, fair: UserFairness | undefined, outcome: RunOutcome | null, leased: boolean): Promise<void> {
+  /** `parked`: the job releaseAndUnpark took off the user's list (null: none); undefined when that failed (one is taken now). */
+  private async afterRun(gen: GenerationEntity, fair: UserFairness | undefined, outcome: RunOutcome | null, leased: boolean, parked: string | null | undefined): Promise<void> {
     try {
-      if (fair) await this.promoteParked(fair, gen);
+      if (fair) await this.promoteParked(fair, gen, parked);
       await this.handOver(gen, outcome);
       if (leased) await this.d.leases.drop(gen.id);
     } catch (err) {
@@ -188,9 +220,9 @@ export class SyncRun {
     await this.d.queue.enqueueIn(gen.id, gen.priority, gen.userId, delayMs, 1);
   }
 
-  /** As a worker does when one of the user's runs ends: the user's oldest parked job runs. */
-  private async promoteParked(fair: UserFairness, gen: GenerationEntity): Promise<void> {
-    for (let id = await fair.unpark(gen.userId); id; id = await fair.unpark(gen.userId)) if (await this.d.queue.promote(id)) return;
+  /** As a worker does when one of the user's runs ends: the user's oldest parked job runs (`first`: already taken off the list). */
+  private async promoteParked(fair: UserFairness, gen: GenerationEntity, first?: string | null): Promise<void> {
+    for (let id = first === undefined ? await fair.unpark(gen.userId) : first; id; id = await fair.unpark(gen.userId)) if (await this.d.queue.promote(id)) return;
   }
 
   /** Gives back the fairness lease of a run that never started. */

@@ -5,10 +5,13 @@
  * scored by expiry, so a worker that dies leaks nothing), a cooldown end after a 429,
  * counters, the last 20 outcomes (the health score) and a disabled flag. Picking a key and
  * taking its lease is one Lua script, so two workers never both take a key's last slot.
+ * On a Redis Cluster every key of one provider's pool shares a hash tag (the provider id):
+ * the scripts walk all of a provider's keys in one slot.
  */
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { BadUserInputError, ConflictError, NotFoundError } from "../../common/errors";
+import { hashTag } from "../../common/hash-tag";
 import type { Logger } from "../../observability/logger";
 import type { EventBus } from "../../realtime/event-bus";
 import { Topic } from "../../realtime/topics";
@@ -65,8 +68,9 @@ export class KeyPool {
     private readonly limits: KeyLimits,
   ) {
     if (cfg.masterKey) this.crypto = new KeyCrypto(cfg.masterKey);
-    redis.defineCommand("sbKeyAcquire", { numberOfKeys: 0, lua: ACQUIRE });
-    redis.defineCommand("sbKeyRelease", { numberOfKeys: 0, lua: RELEASE });
+    // KEYS[1] only routes the call to the pool's slot (a Cluster sends a keyless script anywhere); the scripts build their keys from ARGV[1].
+    redis.defineCommand("sbKeyAcquire", { numberOfKeys: 1, lua: ACQUIRE });
+    redis.defineCommand("sbKeyRelease", { numberOfKeys: 1, lua: RELEASE });
   }
 
   async start(): Promise<void> {
@@ -115,7 +119,7 @@ export class KeyPool {
   }
 
   private base(provider: string): string {
-    return `${this.prefix}:kp:${provider}:`;
+    return `${this.prefix}:kp:${hashTag(this.redis, provider)}:`;
   }
 
   private strategy(provider: string): string {
@@ -133,7 +137,7 @@ export class KeyPool {
     if (wanted) strategy = "round-robin";
     const leaseId = randomUUID();
     const [kind, value] = (await (this.redis as unknown as { sbKeyAcquire(...a: (string | number)[]): Promise<[string, string]> }).sbKeyAcquire(
-      this.base(provider), Date.now(), this.cfg.maxConcurrentPerKey, strategy, leaseId, leaseTtlMs, ...candidates.map((k) => k.label),
+      `${this.base(provider)}rr`, this.base(provider), Date.now(), this.cfg.maxConcurrentPerKey, strategy, leaseId, leaseTtlMs, ...candidates.map((k) => k.label),
     ));
     if (kind === "key") {
       const k = candidates.find((x) => x.label === value)!;
@@ -192,7 +196,7 @@ export class KeyPool {
   /** Ends a lease and records how the call went; repeated auth failures disable the key and raise an alert. */
   private async release(provider: string, label: string, leaseId: string, outcome: KeyOutcome, retryAfterMs?: number): Promise<void> {
     const disabled = await (this.redis as unknown as { sbKeyRelease(...a: (string | number)[]): Promise<number> }).sbKeyRelease(
-      this.base(provider), label, leaseId, outcome, Date.now(), retryAfterMs ?? this.cfg.defaultCooldownMs, this.cfg.authFailuresToDisable,
+      `${this.base(provider)}state:${label}`, this.base(provider), label, leaseId, outcome, Date.now(), retryAfterMs ?? this.cfg.defaultCooldownMs, this.cfg.authFailuresToDisable,
     );
     if (disabled === 1) {
       const k = this.keys.get(provider)?.find((x) => x.label === label);

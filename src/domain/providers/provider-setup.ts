@@ -42,6 +42,8 @@ export interface ProviderSetup {
   tierModels: Partial<Record<Tier, string[]>>;
   circuits: Record<string, Partial<CircuitPolicy>>;
   ollama?: OllamaAdmin;
+  /** The built-in and file-defined catalog (source and pricingSource set); discovery adds to it (src/domain/catalog/). */
+  models: ModelInfo[];
   /** Things worth a log line at startup (an unknown *_API_KEY in the environment). */
   warnings: string[];
 }
@@ -84,7 +86,11 @@ export function buildProviders(cfg: AppConfig["providers"], publicUrl: string, f
 
   // The catalog: built-in entries, then the file's additions and overrides.
   const models = new Map<string, ModelInfo>();
-  for (const id of Object.keys(defs)) for (const m of builtInModels(id)) models.set(m.id, m);
+  for (const id of Object.keys(defs))
+    for (const m of builtInModels(id)) {
+      const free = !Object.values(m.pricing).some((v) => v);
+      models.set(m.id, { ...m, source: "BUILT_IN", pricingSource: free && !defs[id].requiresKey ? "LOCAL" : "BUILT_IN" });
+    }
   for (const m of file.models ?? []) {
     const slash = m.id?.indexOf("/") ?? -1;
     const provider = slash > 0 ? m.id.slice(0, slash) : "";
@@ -105,8 +111,10 @@ export function buildProviders(cfg: AppConfig["providers"], publicUrl: string, f
         perImage: usdToMicros(p.perImageUsd), perSecond: usdToMicros(p.perSecondUsd),
       }).filter(([, v]) => v !== undefined)),
     };
+    const priced = Object.values(p).some((v) => v !== undefined);
     models.set(m.id, {
       ...prev, id: m.id, provider, name: m.id.slice(slash + 1), modality: m.modality, pricing,
+      source: prev?.source ?? "FILE", pricingSource: priced || !prev ? "FILE" : prev.pricingSource,
       description: m.description ?? prev?.description ?? m.id,
       quality: m.quality ?? prev?.quality ?? 50,
       ...(m.maxOutputTokens ? { maxOutputTokens: m.maxOutputTokens } : {}),
@@ -131,6 +139,7 @@ export function buildProviders(cfg: AppConfig["providers"], publicUrl: string, f
     const settings: AdapterSettings = {
       id: d.id, displayName: d.name, baseUrl: d.baseUrl, headers: d.headers, requiresKey: d.requiresKey,
       models: [...models.values()].filter((m) => m.provider === d.id), pollMinMs: cfg.pollMinMs, pollMaxMs: cfg.pollMaxMs,
+      batchApi: d.batchApi,
     };
     // With a webhook secret, Replicate calls us back on completion (polling goes on as the safety net).
     const webhookUrl = d.kind === "replicate" && cfg.replicateWebhookSecret ? `${publicUrl}/webhooks/providers/replicate` : undefined;
@@ -138,5 +147,5 @@ export function buildProviders(cfg: AppConfig["providers"], publicUrl: string, f
     if (adapter instanceof OllamaProvider) ollama = adapter.admin;
     providers.push(adapter);
   }
-  return { providers, defs, aliases, tierModels: file.tiers ?? {}, circuits: file.circuits ?? {}, ollama, warnings };
+  return { providers, defs, aliases, tierModels: file.tiers ?? {}, circuits: file.circuits ?? {}, ollama, models: [...models.values()], warnings };
 }

@@ -10,7 +10,7 @@ export interface QuotaFigures {
 
 /** The request does not fit in what is left of the budget: nothing was written or enqueued. */
 export class QuotaExceededError extends GraphQLError {
-  constructor(f: QuotaFigures, requestedMicros: number, message?: string) {
+  constructor(f: QuotaFigures, requestedMicros: number, message?: string, extra: Record<string, unknown> = {}) {
     super(
       message ??
         `This request may cost up to $${microsToUsd(requestedMicros)}, but only $${microsToUsd(Math.max(0, f.limitMicros - f.spentMicros - f.reservedMicros))} of your $${microsToUsd(f.limitMicros)} budget is left until ${f.periodEnd.toISOString()}`,
@@ -22,9 +22,20 @@ export class QuotaExceededError extends GraphQLError {
           reservedUsd: microsToUsd(f.reservedMicros),
           requestedUsd: microsToUsd(requestedMicros),
           resetsAt: f.periodEnd.toISOString(),
+          ...extra,
         },
       },
     );
     this.name = "QuotaExceededError";
   }
+}
+
+/** The request does not fit in what is left of its API key's own budget (the user's may still have room). */
+export function keyQuotaError(apiKeyId: string, f: QuotaFigures, requestedMicros: number): QuotaExceededError {
+  const left = Math.max(0, f.limitMicros - f.spentMicros - f.reservedMicros);
+  return new QuotaExceededError(
+    f, requestedMicros,
+    `This request may cost up to $${microsToUsd(requestedMicros)}, but only $${microsToUsd(left)} of this API key's $${microsToUsd(f.limitMicros)} budget is left until ${f.periodEnd.toISOString()}`,
+    { apiKeyId },
+  );
 }

@@ -5,9 +5,17 @@
  * reservation. Every reserve, extend, charge and release is a ledger row, unique per
  * (generation, attempt, kind); settlement is therefore idempotent.
  *
+ * An API key with a budget (issue 17) is a second budget on top of its user's: the same
+ * reservation, extension and settlement move its api_key_periods row too, and a request must fit
+ * both. Whether a generation counts against its key is decided once, at admission (its ledger
+ * entries name the key), so a budget set or lifted mid-flight never unbalances a row.
+ *
  * Lock order, everywhere (see generation.store.ts): generation rows first, then quota rows by
- * (user_id, period_start). A transaction Postgres still aborts as a deadlock victim or a
+ * (user_id, period_start), then key rows by (api_key_id, period_start). A transaction Postgres still aborts as a deadlock victim or a
  * serialization failure is run again (retryTransaction); no caller sees either.
+ *
+ * One coherent thing, over 300 lines: the budget rules for users and their keys (admission,
+ * extension, the reads and admin changes of the same rows), kept together so the lock order is one.
  */
 import type { DataSource } from "typeorm";
 import { periodOf, type Clock } from "../../common/clock";
@@ -22,8 +30,8 @@ import type { EventBus } from "../../realtime/event-bus";
 import { Topic } from "../../realtime/topics";
 import { isAdmin, type Viewer } from "../viewer";
 import { GenerationStore } from "../generations/generation.store";
-import { QuotaExceededError } from "./quota-exceeded.error";
-import { QuotaStore } from "./quota.store";
+import { QuotaExceededError, keyQuotaError } from "./quota-exceeded.error";
+import { QuotaStore, type KeyPeriodRow } from "./quota.store";
 
 export type AdmitResult =
   | { kind: "inserted" }
@@ -38,6 +46,14 @@ export interface AdmissionLimits {
   queueDepth(): Promise<number>;
 }
 
+/** One request to admit: `keyBudget` when the viewer's key has a budget (its row is then locked and checked too). */
+interface Admission {
+  gen: GenerationEntity;
+  keyBudget: boolean;
+  /** The caller waits for (or follows) the run, whose terminal commit is synchronous; a batch is relaxed only when all of it is. */
+  relaxed: boolean;
+}
+
 export interface QuotaView {
   userId: string;
   tier: Tier;
@@ -50,7 +66,7 @@ export interface QuotaView {
 }
 
 export class QuotaService {
-  private readonly admissions: TickBatcher<GenerationEntity, AdmitResult>;
+  private readonly admissions: TickBatcher<Admission, AdmitResult>;
   private readonly store: QuotaStore;
   private readonly generations: GenerationStore;
 
@@ -69,9 +85,12 @@ export class QuotaService {
     this.admissions = new TickBatcher((items) => this.admitBatch(items), { maxBatch: 200, serial: true, isolate: memberSpecific });
   }
 
-  /** Reserves the generation's estimated cost and inserts it, atomically; batched per event-loop turn. */
-  admit(gen: GenerationEntity): Promise<AdmitResult> {
-    return this.admissions.add(gen);
+  /**
+   * Reserves the estimated cost and inserts the row, atomically; batched per event-loop turn. `keyBudget`: its
+   * API key has a budget too, which must fit. `relaxed`: a commit not waiting for the disk (db/relaxed-commit.ts).
+   */
+  admit(gen: GenerationEntity, keyBudget = false, opts: { relaxed?: boolean } = {}): Promise<AdmitResult> {
+    return this.admissions.add({ gen, keyBudget: keyBudget && !!gen.apiKeyId, relaxed: !!opts.relaxed });
   }
 
   private tierDefaults(): number[] {
@@ -79,7 +98,9 @@ export class QuotaService {
     return [usdToMicros(t.free), usdToMicros(t.pro), usdToMicros(t.enterprise)];
   }
 
-  private async admitBatch(items: GenerationEntity[]): Promise<AdmitResult[]> {
+  private async admitBatch(batch: Admission[]): Promise<AdmitResult[]> {
+    const items = batch.map((a) => a.gen);
+    const keyIds = [...new Set(batch.filter((a) => a.keyBudget).map((a) => a.gen.apiKeyId!))].sort();
     const { start, end } = periodOf(this.clock.now(), this.cfg.period);
     let warnings: string[] = [];
     const depth = this.admission ? await this.admission.queueDepth() : 0;
@@ -89,11 +110,14 @@ export class QuotaService {
     }
     // Everything a try decides is recomputed inside it: a retried try starts from scratch.
     const groupIds = items.map((g) => g.groupId);
+    const relaxed = batch.every((a) => a.relaxed);
     const results = await retryTransaction(() => this.store.transaction(async (tx) => {
       warnings = [];
       items.forEach((g, i) => Object.assign(g, { groupId: groupIds[i], reservedMicros: 0, quotaPeriodStart: null }));
       const userIds = [...new Set(items.map((g) => g.userId))].sort();
-      const quotas = await this.store.lockPeriods(tx, userIds, start, end, this.tierDefaults());
+      const quotas = await this.store.lockPeriods(tx, userIds, start, end, this.tierDefaults(), { relaxed });
+      // After the users' rows (the lock order); a key whose budget was lifted meanwhile has no row and counts nothing.
+      const keys = keyIds.length ? await this.store.lockKeyPeriods(tx, keyIds, start) : new Map<string, KeyPeriodRow>();
       const active = this.admission ? await this.generations.activeCounts(tx, userIds) : new Map<string, number>();
       const keyed = items.filter((g) => g.idempotencyKey);
       const taken = new Set<string>();
@@ -109,6 +133,7 @@ export class QuotaService {
         for (const g of items) if (g.groupId && !live.has(g.groupId) && !inBatch.has(g.groupId)) g.groupId = null;
       }
       const used = new Map<string, number>(); // reserved in this batch, per user
+      const keyUsed = new Map<string, number>(); // and per budgeted key
       const accepted: GenerationEntity[] = [];
       const out: AdmitResult[] = items.map((g) => {
         const key = g.idempotencyKey ? `${g.userId}\n${g.idempotencyKey}` : null;
@@ -125,6 +150,15 @@ export class QuotaService {
         const reserved = Number(q.reserved_micros) + (used.get(g.userId) ?? 0);
         if (spent + reserved + g.estimatedCostMicros > limit)
           return { kind: "quota", error: new QuotaExceededError({ limitMicros: limit, spentMicros: spent, reservedMicros: reserved, periodEnd: end }, g.estimatedCostMicros) };
+        const k = g.apiKeyId ? keys.get(g.apiKeyId) : undefined;
+        if (k) {
+          const kLimit = Number(k.limit_micros);
+          const kSpent = Number(k.spent_micros);
+          const kReserved = Number(k.reserved_micros) + (keyUsed.get(k.api_key_id) ?? 0);
+          if (kSpent + kReserved + g.estimatedCostMicros > kLimit)
+            return { kind: "quota", error: keyQuotaError(k.api_key_id, { limitMicros: kLimit, spentMicros: kSpent, reservedMicros: kReserved, periodEnd: end }, g.estimatedCostMicros) };
+          keyUsed.set(k.api_key_id, (keyUsed.get(k.api_key_id) ?? 0) + g.estimatedCostMicros);
+        }
         if (key) taken.add(key);
         active.set(g.userId, queued + 1);
         used.set(g.userId, (used.get(g.userId) ?? 0) + g.estimatedCostMicros);
@@ -147,7 +181,10 @@ export class QuotaService {
       await this.store.reserve(tx, {
         periodStart: start,
         users: perUser.map(([u, amount], i) => ({ userId: u, amountMicros: amount, requests: counts[i], warn: warnings.includes(u) })),
-        generations: accepted.map((g) => ({ userId: g.userId, generationId: g.id, amountMicros: g.estimatedCostMicros })),
+        keys: [...keyUsed.entries()].map(([k, amount]) => ({ apiKeyId: k, amountMicros: amount, requests: accepted.filter((g) => g.apiKeyId === k).length })),
+        generations: accepted.map((g) => ({
+          userId: g.userId, generationId: g.id, amountMicros: g.estimatedCostMicros, apiKeyId: g.apiKeyId && keys.has(g.apiKeyId) ? g.apiKeyId : null,
+        })),
       });
       return out;
     }));
@@ -163,16 +200,22 @@ export class QuotaService {
     let warn = false;
     const outcome = await retryTransaction(() => this.store.transaction(async (tx): Promise<"extended" | "already" | "refused"> => {
       warn = false;
-      if (await this.store.extended(tx, gen.id, attemptNo)) return "already";
-      // The generation row first, then its quota row: the global lock order (a cancel takes them in this order too).
+      const prior = await this.store.extended(tx, gen.id, attemptNo);
+      if (prior.done) return "already";
+      // The generation row first, then its quota row, then its key's: the global lock order (a cancel takes them in this order too).
       if (!(await this.generations.lockRunning(tx, gen.id, gen.runAttempt))) return "refused";
       const q = await this.store.lockPeriod(tx, gen.userId, periodStart);
       if (!q || Number(q.spent_micros) + Number(q.reserved_micros) + amount > Number(q.limit_micros)) return "refused";
+      if (prior.apiKeyId) {
+        const k = await this.store.lockKeyPeriod(tx, prior.apiKeyId, periodStart);
+        if (!k || Number(k.spent_micros) + Number(k.reserved_micros) + amount > Number(k.limit_micros)) return "refused";
+        await this.store.extendKeyPeriod(tx, prior.apiKeyId, periodStart, amount);
+      }
       await this.generations.addReserved(tx, gen.id, amount);
       const limit = Number(q.limit_micros);
       const crosses = limit > 0 && Number(q.spent_micros) + Number(q.reserved_micros) + amount >= this.cfg.warnRatio * limit;
       warn = await this.store.extendPeriod(tx, gen.userId, periodStart, amount, crosses, q.warned_at);
-      await this.store.insertExtension(tx, gen.userId, periodStart, gen.id, attemptNo, amount);
+      await this.store.insertExtension(tx, gen.userId, periodStart, gen.id, attemptNo, amount, prior.apiKeyId);
       return "extended";
     }));
     if (outcome === "extended") {
@@ -231,14 +274,26 @@ export class QuotaService {
     return this.get(viewer, userId);
   }
 
-  /** Rebuilds every period's balances from the ledger; returns the periods that disagree. */
+  /** Rebuilds every period's balances (users' and budgeted keys') from the ledger; returns the periods that disagree. */
   async verify(): Promise<{ periods: number; mismatches: Record<string, unknown>[] }> {
-    const rows = await this.store.balances();
-    const mismatches = rows.filter(
-      (r: Record<string, string>) =>
-        Number(r.spent_micros) !== Number(r.ledger_spent) || Number(r.reserved_micros) !== Number(r.ledger_reserved) || Number(r.requests) !== Number(r.ledger_requests),
-    );
-    return { periods: rows.length, mismatches };
+    const [rows, keyRows] = await Promise.all([this.store.balances(), this.store.keyBalances()]);
+    const off = (r: Record<string, string>) =>
+      Number(r.spent_micros) !== Number(r.ledger_spent) || Number(r.reserved_micros) !== Number(r.ledger_reserved) || Number(r.requests) !== Number(r.ledger_requests);
+    return { periods: rows.length + keyRows.length, mismatches: [...rows.filter(off), ...keyRows.filter(off)] };
+  }
+
+  /** The quota period now. */
+  currentPeriod(): { periodStart: Date; periodEnd: Date } {
+    const { start, end } = periodOf(this.clock.now(), this.cfg.period);
+    return { periodStart: start, periodEnd: end };
+  }
+
+  /** A key's budget for the current period: null when the key has no budget row yet (nothing admitted under a budget). */
+  async keyUsage(apiKeyId: string): Promise<{ limitMicros: number; spentMicros: number; reservedMicros: number; requests: number; periodStart: Date; periodEnd: Date } | null> {
+    const { start, end } = periodOf(this.clock.now(), this.cfg.period);
+    const k = await this.store.keyPeriod(apiKeyId, start);
+    if (!k) return null;
+    return { limitMicros: Number(k.limit_micros), spentMicros: Number(k.spent_micros), reservedMicros: Number(k.reserved_micros), requests: k.requests, periodStart: start, periodEnd: end };
   }
 }
 

@@ -1,12 +1,14 @@
 /**
- * The quota tables (quota_periods, spend_ledger) and the users' quota column: the SQL of
- * admission's reservation, extensions, per-user limits and the ledger check. Charges and
+ * The quota tables (quota_periods, api_key_periods, spend_ledger) and the users' quota column: the
+ * SQL of admission's reservation, extensions, per-user and per-key limits and the ledger check.
+ * A key's row moves with its user's, always after it (lock order: users' rows, then keys'). Charges and
  * releases that move with a generation's transition are written into that transition's own
  * statement by GenerationStore (generation.store.ts), which also states the lock order.
  */
 import type { DataSource } from "typeorm";
 import type { Tier } from "../../config/config";
 import { queryRows, type Row } from "../../db/query-rows";
+import { RELAX_COMMIT } from "../../db/relaxed-commit";
 import type { Tx } from "../generations/generation.store";
 
 export interface QuotaRow {
@@ -17,11 +19,23 @@ export interface QuotaRow {
   warned_at: Date | null;
 }
 
-/** Admission's writes for one batch: per user, and per generation admitted. */
+/** A budgeted API key's row for one period. */
+export interface KeyPeriodRow {
+  api_key_id: string;
+  limit_micros: string;
+  spent_micros: string;
+  reserved_micros: string;
+}
+
+/**
+ * Admission's writes for one batch: per user, per budgeted key, and per generation admitted
+ * (`apiKeyId` set when the reservation counts against its key's budget too).
+ */
 export interface Reservation {
   periodStart: Date;
   users: { userId: string; amountMicros: number; requests: number; warn: boolean }[];
-  generations: { userId: string; generationId: string; amountMicros: number }[];
+  keys: { apiKeyId: string; amountMicros: number; requests: number }[];
+  generations: { userId: string; generationId: string; amountMicros: number; apiKeyId: string | null }[];
 }
 
 export class QuotaStore {
@@ -41,19 +55,35 @@ export class QuotaStore {
    * INSERT … ON CONFLICT DO UPDATE locks rows in the order its SELECT yields them: user order,
    * the global lock order (one period here). `tierLimits`: free, pro, enterprise (micro-USD).
    */
-  async lockPeriods(tx: Tx, userIds: string[], start: Date, end: Date, tierLimits: number[]): Promise<Map<string, QuotaRow>> {
+  async lockPeriods(tx: Tx, userIds: string[], start: Date, end: Date, tierLimits: number[], opts: { relaxed?: boolean } = {}): Promise<Map<string, QuotaRow>> {
+    // `relaxed`: the transaction's commit does not wait for the disk (db/relaxed-commit.ts), set by this statement (no round trip of its own).
     const rows = await this.rows<QuotaRow>(
       `INSERT INTO quota_periods (user_id, period_start, period_end, limit_micros)
        SELECT u.id, $2, $3, COALESCE(u.quota_limit_micros, CASE u.tier WHEN 'free' THEN $4::bigint WHEN 'pro' THEN $5::bigint ELSE $6::bigint END)
          FROM users u WHERE u.id = ANY($1::uuid[]) ORDER BY u.id
        ON CONFLICT (user_id, period_start) DO UPDATE SET period_end = EXCLUDED.period_end
-       RETURNING user_id, limit_micros, spent_micros, reserved_micros, warned_at`,
+       RETURNING user_id, limit_micros, spent_micros, reserved_micros, warned_at${opts.relaxed ? `, ${RELAX_COMMIT} AS relaxed` : ""}`,
       [userIds, start, end, ...tierLimits], tx,
     );
     return new Map(rows.map((r) => [r.user_id, r]));
   }
 
-  /** Reservation, request count, warning mark and ledger entries: one statement. */
+  /**
+   * Creates the budgeted keys' rows for this period if needed (the limit: the key's budget now)
+   * and locks them in key order; keys without a budget get none. Call after lockPeriods.
+   */
+  async lockKeyPeriods(tx: Tx, apiKeyIds: string[], start: Date): Promise<Map<string, KeyPeriodRow>> {
+    const rows = await this.rows<KeyPeriodRow>(
+      `INSERT INTO api_key_periods (api_key_id, period_start, limit_micros)
+       SELECT k.id, $2, k.budget_micros FROM api_keys k WHERE k.id = ANY($1::uuid[]) AND k.budget_micros IS NOT NULL ORDER BY k.id
+       ON CONFLICT (api_key_id, period_start) DO UPDATE SET limit_micros = EXCLUDED.limit_micros
+       RETURNING api_key_id, limit_micros, spent_micros, reserved_micros`,
+      [apiKeyIds, start], tx,
+    );
+    return new Map(rows.map((r) => [r.api_key_id, r]));
+  }
+
+  /** Reservation, request count, warning mark and ledger entries, the users' and the keys': one statement. */
   async reserve(tx: Tx, r: Reservation): Promise<void> {
     await this.rows(
       `WITH q AS (
@@ -61,21 +91,52 @@ export class QuotaStore {
                 warned_at = CASE WHEN v.warn AND qp.warned_at IS NULL THEN now() ELSE qp.warned_at END
            FROM unnest($1::uuid[], $2::bigint[], $3::int[], $4::boolean[]) AS v(user_id, amount, n, warn)
           WHERE qp.user_id = v.user_id AND qp.period_start = $5
+       ), k AS (
+         UPDATE api_key_periods kp SET reserved_micros = kp.reserved_micros + v.amount, requests = kp.requests + v.n
+           FROM unnest($10::uuid[], $11::bigint[], $12::int[]) AS v(api_key_id, amount, n)
+          WHERE kp.api_key_id = v.api_key_id AND kp.period_start = $5
        )
-       INSERT INTO spend_ledger (user_id, period_start, generation_id, attempt_no, kind, amount_micros)
-       SELECT v.user_id, $5, v.generation_id, 0, 'reserve', v.amount FROM unnest($6::uuid[], $7::uuid[], $8::bigint[]) AS v(user_id, generation_id, amount)`,
+       INSERT INTO spend_ledger (user_id, period_start, generation_id, attempt_no, kind, amount_micros, api_key_id)
+       SELECT v.user_id, $5, v.generation_id, 0, 'reserve', v.amount, v.api_key_id
+         FROM unnest($6::uuid[], $7::uuid[], $8::bigint[], $9::uuid[]) AS v(user_id, generation_id, amount, api_key_id)`,
       [
         r.users.map((u) => u.userId), r.users.map((u) => u.amountMicros), r.users.map((u) => u.requests), r.users.map((u) => u.warn), r.periodStart,
-        r.generations.map((g) => g.userId), r.generations.map((g) => g.generationId), r.generations.map((g) => g.amountMicros),
+        r.generations.map((g) => g.userId), r.generations.map((g) => g.generationId), r.generations.map((g) => g.amountMicros), r.generations.map((g) => g.apiKeyId),
+        r.keys.map((k) => k.apiKeyId), r.keys.map((k) => k.amountMicros), r.keys.map((k) => k.requests),
       ],
       tx,
     );
   }
 
-  /** Whether this attempt's extension is already in the ledger. */
-  async extended(tx: Tx, generationId: string, attemptNo: number): Promise<boolean> {
-    const rows = await this.rows(`SELECT 1 FROM spend_ledger WHERE generation_id = $1 AND attempt_no = $2 AND kind = 'extend'`, [generationId, attemptNo], tx);
-    return rows.length > 0;
+  /**
+   * Whether this attempt's extension is already in the ledger, and the key whose budget the
+   * generation's reservation counts against (null: none).
+   */
+  async extended(tx: Tx, generationId: string, attemptNo: number): Promise<{ done: boolean; apiKeyId: string | null }> {
+    const rows = await this.rows<{ kind: string; api_key_id: string | null }>(
+      `SELECT kind, api_key_id FROM spend_ledger WHERE generation_id = $1 AND ((attempt_no = $2 AND kind = 'extend') OR (attempt_no = 0 AND kind = 'reserve'))`,
+      [generationId, attemptNo], tx,
+    );
+    return { done: rows.some((r) => r.kind === "extend"), apiKeyId: rows.find((r) => r.kind === "reserve")?.api_key_id ?? null };
+  }
+
+  /** Locks one key's row for a period; null when it does not exist. Call after the user's row. */
+  async lockKeyPeriod(tx: Tx, apiKeyId: string, periodStart: Date): Promise<Omit<KeyPeriodRow, "api_key_id"> | null> {
+    const [k] = await this.rows<Omit<KeyPeriodRow, "api_key_id">>(
+      `SELECT limit_micros, spent_micros, reserved_micros FROM api_key_periods WHERE api_key_id = $1 AND period_start = $2 FOR NO KEY UPDATE`,
+      [apiKeyId, periodStart], tx,
+    );
+    return k ?? null;
+  }
+
+  async extendKeyPeriod(tx: Tx, apiKeyId: string, periodStart: Date, amountMicros: number): Promise<void> {
+    await this.rows(`UPDATE api_key_periods SET reserved_micros = reserved_micros + $3 WHERE api_key_id = $1 AND period_start = $2`, [apiKeyId, periodStart, amountMicros], tx);
+  }
+
+  /** A key's row for a period (null: the key had no budget when anything was admitted). */
+  async keyPeriod(apiKeyId: string, periodStart: Date): Promise<(KeyPeriodRow & { requests: number }) | null> {
+    const [k] = await this.rows<KeyPeriodRow & { requests: number }>(`SELECT * FROM api_key_periods WHERE api_key_id = $1 AND period_start = $2`, [apiKeyId, periodStart]);
+    return k ?? null;
   }
 
   /** Locks one user's row for a period; null when it does not exist. */
@@ -101,10 +162,10 @@ export class QuotaStore {
     return !!row?.warned;
   }
 
-  async insertExtension(tx: Tx, userId: string, periodStart: Date, generationId: string, attemptNo: number, amountMicros: number): Promise<void> {
+  async insertExtension(tx: Tx, userId: string, periodStart: Date, generationId: string, attemptNo: number, amountMicros: number, apiKeyId: string | null): Promise<void> {
     await this.rows(
-      `INSERT INTO spend_ledger (user_id, period_start, generation_id, attempt_no, kind, amount_micros) VALUES ($1, $2, $3, $4, 'extend', $5)`,
-      [userId, periodStart, generationId, attemptNo, amountMicros], tx,
+      `INSERT INTO spend_ledger (user_id, period_start, generation_id, attempt_no, kind, amount_micros, api_key_id) VALUES ($1, $2, $3, $4, 'extend', $5, $6)`,
+      [userId, periodStart, generationId, attemptNo, amountMicros, apiKeyId], tx,
     );
   }
 
@@ -142,5 +203,20 @@ export class QuotaStore {
                  COUNT(*) FILTER (WHERE kind = 'reserve') AS reserves
             FROM spend_ledger GROUP BY 1, 2
         ) l ON l.user_id = qp.user_id AND l.period_start = qp.period_start`, []);
+  }
+
+  /** Every budgeted key's period balances beside the ones the ledger entries naming it add up to. */
+  keyBalances(): Promise<Record<string, string>[]> {
+    return this.rows(`
+      SELECT kp.api_key_id, kp.period_start, kp.spent_micros, kp.reserved_micros, kp.requests,
+             COALESCE(l.charged, 0) AS ledger_spent, COALESCE(l.held, 0) AS ledger_reserved, COALESCE(l.reserves, 0) AS ledger_requests
+        FROM api_key_periods kp
+        LEFT JOIN (
+          SELECT api_key_id, period_start,
+                 SUM(amount_micros) FILTER (WHERE kind = 'charge') AS charged,
+                 SUM(CASE kind WHEN 'reserve' THEN amount_micros WHEN 'extend' THEN amount_micros WHEN 'release' THEN -amount_micros ELSE 0 END) AS held,
+                 COUNT(*) FILTER (WHERE kind = 'reserve') AS reserves
+            FROM spend_ledger WHERE api_key_id IS NOT NULL GROUP BY 1, 2
+        ) l ON l.api_key_id = kp.api_key_id AND l.period_start = kp.period_start`, []);
   }
 }

@@ -1,4 +1,5 @@
 /**
+ * One coherent thing: the breaker's state machine, its Lua scripts and their cluster-safe keys.
  * Circuit breakers shared by every worker. One breaker per provider (or per provider+model
  * where configured); its state lives in a Redis hash and every transition happens inside one
  * Lua script, so two workers never disagree and exactly one caller sees (and reports) each
@@ -6,9 +7,11 @@
  * minimum number of calls. OPEN for `resetMs`, then HALF_OPEN admits `halfOpenMax` probe
  * calls: a success closes it, a failure reopens it. Client errors (bad request, content
  * policy, auth, rate limits, cancels) never count: they say nothing about the provider's health.
+ * On a Redis Cluster a circuit's hash and its two window sets share a hash tag (the circuit).
  */
 import { randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
+import { hashTag } from "../../common/hash-tag";
 import type { DataSource } from "typeorm";
 import type { Logger } from "../../observability/logger";
 import type { ProviderErrorKind } from "../../providers/contract";
@@ -183,7 +186,7 @@ export class CircuitBreakers {
   }
 
   private key(circuit: string): string {
-    return `${this.prefix}:cb:${circuit}`;
+    return `${this.prefix}:cb:${hashTag(this.redis, circuit)}`;
   }
 
   /** May a call go upstream now? HALF_OPEN admits probes; the OPEN→HALF_OPEN transition is reported here. */
@@ -244,13 +247,20 @@ export class CircuitBreakers {
   /** Every circuit of a provider that has state (a provider-wide one is always listed). */
   async list(provider: string): Promise<CircuitView[]> {
     const keys: string[] = [];
-    let cursor = "0";
-    do {
-      const [next, found] = await this.redis.scan(cursor, "MATCH", `${this.prefix}:cb:${provider}|*`, "COUNT", 200);
-      cursor = next;
-      keys.push(...found.filter((k) => !k.endsWith(":w") && !k.endsWith(":wf")));
-    } while (cursor !== "0");
-    const circuits = [provider, ...keys.map((k) => k.slice(`${this.prefix}:cb:`.length)).sort()];
+    // The circuit inside its hash tag on a cluster: `<prefix>:cb:{openai|gpt-4o}`.
+    const head = `${this.prefix}:cb:${this.redis.isCluster ? "{" : ""}`;
+    const tail = this.redis.isCluster ? "}" : "";
+    // SCAN walks one node: on a cluster, every master.
+    const nodes = this.redis.isCluster ? (this.redis as unknown as Cluster).nodes("master") : [this.redis];
+    for (const node of nodes) {
+      let cursor = "0";
+      do {
+        const [next, found] = await node.scan(cursor, "MATCH", `${head}${provider}|*${tail}`, "COUNT", 200);
+        cursor = next;
+        keys.push(...found.filter((k) => !k.endsWith(":w") && !k.endsWith(":wf")));
+      } while (cursor !== "0");
+    }
+    const circuits = [provider, ...keys.map((k) => k.slice(head.length, k.length - tail.length)).sort()];
     return Promise.all(circuits.map((c) => this.view(c)));
   }
 

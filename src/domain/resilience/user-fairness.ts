@@ -6,9 +6,10 @@
  * safety-net delay) and listed in the user's parking list; when one of the user's runs ends,
  * the oldest parked job is promoted. One user flooding the queue cannot hold every worker
  * slot while other users' jobs wait behind theirs, and a parked job costs one bounce, not a
- * stream of retries.
+ * stream of retries. On a Redis Cluster a user's leases and parking list share a hash tag (the user id).
  */
 import type { Redis } from "ioredis";
+import { hashTag } from "../../common/hash-tag";
 
 const ACQUIRE = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -18,8 +19,13 @@ redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1`;
 
+/** A run ended: its slot is freed and the user's oldest parked job taken off the list, in one round trip. */
+const RELEASE = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+return redis.call('LPOP', KEYS[2])`;
+
 export class UserFairness {
-  private readonly others = new Map<string, { at: number; value: Promise<boolean> }>();
+  private readonly others = new Map<string, { at: number; value: Promise<boolean>; known?: boolean }>();
 
   /**
    * @param othersQueued whether any other user has generations waiting: the cap only binds then
@@ -33,6 +39,7 @@ export class UserFairness {
     private readonly othersQueued: (userId: string) => Promise<boolean> = async () => true,
   ) {
     redis.defineCommand("sbFairAcquire", { numberOfKeys: 1, lua: ACQUIRE });
+    redis.defineCommand("sbFairRelease", { numberOfKeys: 2, lua: RELEASE });
   }
 
   get enabled(): boolean {
@@ -40,7 +47,7 @@ export class UserFairness {
   }
 
   private key(userId: string): string {
-    return `${this.prefix}:inflight:${userId}`;
+    return `${this.prefix}:inflight:${hashTag(this.redis, userId)}`;
   }
 
   /**
@@ -49,6 +56,9 @@ export class UserFairness {
    */
   async acquire(userId: string, jobId: string, force = false): Promise<boolean> {
     const now = Date.now();
+    // Known (from the 250 ms copy) that nobody else is waiting: the cap cannot bind, take the slot in one call, not two.
+    const hit = this.others.get(userId);
+    if (!force && hit?.known === false && now - hit.at < 250) force = true;
     const ok = await (this.redis as unknown as { sbFairAcquire(k: string, ...a: (string | number)[]): Promise<number> }).sbFairAcquire(
       this.key(userId), now, now + this.leaseMs, jobId, this.cap, this.leaseMs + 60_000, force ? "1" : "0",
     );
@@ -62,14 +72,21 @@ export class UserFairness {
     const now = Date.now();
     const hit = this.others.get(userId);
     if (hit && now - hit.at < 250) return hit.value;
-    const value = this.othersQueued(userId).catch(() => true);
-    this.others.set(userId, { at: now, value });
+    const entry: { at: number; value: Promise<boolean>; known?: boolean } = { at: now, value: this.othersQueued(userId).catch(() => true) };
+    void entry.value.then((v) => (entry.known = v));
+    const value = entry.value;
+    this.others.set(userId, entry);
     if (this.others.size > 10_000) this.others.clear();
     return value;
   }
 
   async release(userId: string, jobId: string): Promise<void> {
     await this.redis.zrem(this.key(userId), jobId);
+  }
+
+  /** release, then unpark, in one round trip: the user's oldest parked job (taken off the list), or null. */
+  async releaseAndUnpark(userId: string, jobId: string): Promise<string | null> {
+    return (this.redis as unknown as { sbFairRelease(k: string, p: string, j: string): Promise<string | null> }).sbFairRelease(this.key(userId), `${this.key(userId)}:parked`, jobId);
   }
 
   /** The longest a parked job waits if no promotion reaches it (a worker died, a race): then it is simply tried again. */

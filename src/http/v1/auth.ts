@@ -7,7 +7,7 @@
 import type { IncomingMessage } from "node:http";
 import { UnauthenticatedError } from "../../common/errors";
 import type { Viewer } from "../../domain/viewer";
-import { httpAuthenticate, viewerOf, type Authenticate } from "../auth";
+import { httpAuthenticate, REFUSAL_MESSAGE, viewerOf, type Authenticate } from "../auth";
 
 /** The key a /v1 request presents: `Authorization: Bearer …`, else `x-api-key`. */
 export function presentedKey(req: IncomingMessage): string | undefined {
@@ -21,14 +21,14 @@ export function presentedKey(req: IncomingMessage): string | undefined {
  * Resolves a /v1 request's viewer.
  *
  * @returns a function that gives the viewer, or throws: UnauthenticatedError (401) for a missing,
- *   invalid or revoked key; HttpError 429 past the address's budget; HttpError 503 on a store outage.
+ *   invalid, revoked or expired key, or one of a disabled user (the message says which); HttpError 429 past the address's budget; HttpError 503 on a store outage.
  */
 export function v1Authenticate(authenticate: Authenticate) {
   const caller = httpAuthenticate(async (req) => authenticate(req, presentedKey(req)));
   return async (req: IncomingMessage, requestId: string): Promise<Viewer> => {
-    const { key, auth } = await caller(req);
+    const { key, auth, refusal } = await caller(req);
     if (!auth)
-      throw new UnauthenticatedError(key ? "The API key is invalid or has been revoked" : "Send an API key: Authorization: Bearer <key> (or x-api-key)");
+      throw new UnauthenticatedError(key ? REFUSAL_MESSAGE[refusal ?? "invalid"] : "Send an API key: Authorization: Bearer <key> (or x-api-key)", refusal ? { reason: refusal } : {});
     return viewerOf(auth, requestId);
   };
 }

@@ -8,6 +8,7 @@
 import type { Services } from "../../api/services";
 import { TERMINAL_STATUSES } from "../../db/entities/generation.entity";
 import type { CreateGenerationCommand, GenerationSource } from "../../domain/generations/create-generation.command";
+import type { CreateHooks } from "../../domain/generations/create-generation.command";
 import type { Viewer } from "../../domain/viewer";
 import { followGeneration as follow } from "../../realtime/follow-generation";
 import type { GenerationEventPayload, GenerationView } from "../../realtime/generation-event";
@@ -26,27 +27,32 @@ export type V1Command = Omit<CreateGenerationCommand, "source" | "wait">;
  * request's deadlineSeconds when shorter (the generation then ends DEADLINE_EXCEEDED itself).
  *
  * @returns the terminal generation (SUCCEEDED, FAILED or CANCELLED: the caller maps failures).
+ * @param hooks - e.g. client-gone.ts's (cancels it when the client leaves while it runs).
  * @throws the domain's errors (BAD_USER_INPUT, FORBIDDEN, RATE_LIMITED, QUEUE_FULL, QUOTA_EXCEEDED, …);
  *   HttpError 504 TIMEOUT when it is still running after the wait (it goes on; its id is in the message).
  */
-export async function runToTerminal(s: V1Services, viewer: Viewer, source: GenerationSource, cmd: V1Command): Promise<GenerationView> {
+export async function runToTerminal(s: V1Services, viewer: Viewer, source: GenerationSource, cmd: V1Command, hooks?: CreateHooks): Promise<GenerationView> {
   const max = Math.max(1, s.config.limits.maxWaitSeconds);
   // A little past the deadline, so the generation's own DEADLINE_EXCEEDED is what the client sees.
   const wait = cmd.deadlineSeconds ? Math.min(max, cmd.deadlineSeconds + 2) : max;
-  const gen = await s.generations.create(viewer, { ...cmd, source, wait });
+  const gen = await s.generations.create(viewer, { ...cmd, source, wait }, hooks);
   if (!TERMINAL_STATUSES.includes(gen.status))
     throw new HttpError(504, "TIMEOUT", `Generation ${gen.id} did not finish within ${wait}s; it goes on (read it with GraphQL: generation(id: "${gen.id}"))`, { generationId: gen.id });
   return gen;
 }
 
 /** How many upstream calls a generation made (the `x-switchboard-attempts` header). */
-export async function attemptsOf(s: Pick<Services, "newLoaders">, generationId: string): Promise<number> {
-  return (await s.newLoaders().attempts.load(generationId)).length;
+export function attemptsOf(s: Pick<Services, "generations">, generationId: string): Promise<number> {
+  return s.generations.attemptCount(generationId);
 }
 
-/** Creates the generation without waiting (a stream follows it with {@link followGeneration}). */
-export function startGeneration(s: V1Services, viewer: Viewer, source: GenerationSource, cmd: V1Command) {
-  return s.generations.create(viewer, { ...cmd, source });
+/**
+ * Creates the generation without waiting (a stream follows it with {@link followGeneration}); it runs
+ * in this process when a local slot is free (the fast sync path), else through the queue. Background
+ * work (it outlives the request) always takes the queue: the API node's slots are for callers that wait.
+ */
+export function startGeneration(s: V1Services, viewer: Viewer, source: GenerationSource, cmd: V1Command, hooks?: CreateHooks) {
+  return s.generations.create(viewer, { ...cmd, source, follow: !cmd.background }, hooks);
 }
 
 /**

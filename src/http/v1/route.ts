@@ -9,6 +9,7 @@ import type { Viewer } from "../../domain/viewer";
 import type { Logger } from "../../observability/logger";
 import type { BlobStore } from "../../storage/blob-store";
 import type { ApiShape } from "./errors";
+import type { OpenStreams } from "./open-streams";
 
 /** Everything a /v1 handler is given. */
 export interface V1Request {
@@ -25,6 +26,8 @@ export interface V1Request {
   params: string[];
   /** The query string's parameters. */
   query: URLSearchParams;
+  /** This server's open /v1 streams: a stream registers how it ends at shutdown. */
+  streams: OpenStreams;
 }
 
 /** One endpoint: method, path (exact, or a RegExp over the whole path), the API shape its errors take, its handler. */

@@ -20,6 +20,7 @@ import { MODELS_ROUTES } from "./openai/models.route";
 import { RESPONSES_ROUTES } from "./openai/responses.route";
 import { fromThrown, sendV1Error, type ApiShape } from "./errors";
 import type { V1Route } from "./route";
+import { OpenStreams } from "./open-streams";
 import { chatCompletionsRoutes } from "./openai/chat-completions.route";
 
 export type { V1Request, V1Route } from "./route";
@@ -39,6 +40,8 @@ export interface V1RouterDeps {
   services: Services;
   log: Logger;
   blobs: BlobStore;
+  /** The open streams server.ts ends at shutdown (a private set when not given). */
+  streams?: OpenStreams;
 }
 
 /** Anthropic's paths (for the error shape of a 404/405 there). */
@@ -51,6 +54,7 @@ const apiOfPath = (path: string): ApiShape => (path === "/v1/messages" || path.s
 export function createV1Router(d: V1RouterDeps, routes: readonly V1Route[] = ROUTES) {
   const authenticate = v1Authenticate(createAuthenticate(d.services.apiKeys, d.config.http.trustProxyHops));
   const production = d.config.env === "production";
+  const streams = d.streams ?? new OpenStreams();
 
   return async (path: string, search: string, req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     if (path !== "/v1" && !path.startsWith("/v1/")) return false;
@@ -76,7 +80,7 @@ export function createV1Router(d: V1RouterDeps, routes: readonly V1Route[] = ROU
       // pino-http gave the request its id (the caller's x-request-id or a fresh one) and echoed it.
       const requestId = String((req as { id?: unknown }).id ?? requestIdFor(req, res));
       const viewer = await authenticate(req, requestId);
-      await route.handle({ req, res, viewer, services: d.services, config: d.config, blobs: d.blobs, log: d.log.child({ requestId, userId: viewer.userId }), params, query: new URLSearchParams(search.replace(/^\?/, "")) });
+      await route.handle({ req, res, viewer, services: d.services, config: d.config, blobs: d.blobs, log: d.log.child({ requestId, userId: viewer.userId }), params, query: new URLSearchParams(search.replace(/^\?/, "")), streams });
     } catch (err) {
       const e = fromThrown(err, production);
       if (e.status >= 500 && e.code === "INTERNAL_SERVER_ERROR") d.log.error({ err, path }, "v1 request failed");

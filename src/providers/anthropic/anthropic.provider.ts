@@ -22,12 +22,13 @@
  */
 import Anthropic, { APIConnectionError, APIConnectionTimeoutError, APIError } from "@anthropic-ai/sdk";
 import type { AdapterSettings } from "../adapter-settings";
-import type { GenerationProvider, GenerationRequest, GenerationResult, ProviderCall, ProviderError, ProviderProbeCall } from "../contract";
+import type { GenerationProvider, GenerationRequest, GenerationResult, ListedModel, ProviderCall, ProviderError, ProviderProbeCall } from "../contract";
 import { AdapterBase } from "../shared/adapter-base";
 import { invalidRequest } from "../shared/errors";
 import { ClientsByKey, NO_KEY, requireKey } from "../shared/keys";
 import { fromStainlessError } from "../shared/stainless-errors";
 import { HEALTH_TIMEOUT_MS, sdkRequestOptions } from "../shared/timeouts";
+import { AnthropicBatch } from "./batch";
 import { messagesBody } from "./request";
 import { MessageStream, readStreamError } from "./stream";
 
@@ -35,6 +36,8 @@ const SDK_ERRORS = { APIError, APIConnectionError, APIConnectionTimeoutError };
 
 export class AnthropicProvider extends AdapterBase implements GenerationProvider {
   private readonly clients: ClientsByKey<Anthropic>;
+  /** Message Batches (batch.ts): `priority: BATCH` at the batch price. */
+  readonly batch: AnthropicBatch;
 
   constructor(settings: AdapterSettings) {
     super(settings);
@@ -51,6 +54,7 @@ export class AnthropicProvider extends AdapterBase implements GenerationProvider
           logLevel: "off",
         }),
     );
+    this.batch = new AnthropicBatch({ id: this.id, models: this.models, client: (k) => this.client(k), fail: (e, signal) => this.fail(e, signal) });
   }
 
   async generate(req: GenerationRequest, call: ProviderCall): Promise<GenerationResult> {
@@ -70,6 +74,19 @@ export class AnthropicProvider extends AdapterBase implements GenerationProvider
     // The SDK ends a stream quietly when its request is aborted: never take that for an answer.
     if (call.signal.aborted) throw this.fail(call.signal.reason ?? new Error("aborted"), call.signal, acc.emittedAny);
     return acc.result(this.id, req);
+  }
+
+  /** GET /v1/models, every page (the SDK follows `has_more`): all TEXT models. */
+  async listModels(call: ProviderProbeCall): Promise<ListedModel[]> {
+    const client = this.client(call.apiKey);
+    const out: ListedModel[] = [];
+    try {
+      for await (const m of client.models.list({ limit: 1000 }, sdkRequestOptions(call.signal, HEALTH_TIMEOUT_MS * 3)))
+        out.push({ name: m.id, modality: "TEXT", description: m.display_name || m.id });
+    } catch (e) {
+      throw this.fail(e, call.signal);
+    }
+    return out;
   }
 
   /** GET /v1/models (first page, one entry): cheap, and authenticated. */

@@ -28,7 +28,13 @@ export function messagesBody(provider: string, req: GenerationRequest, models: r
       if (t) systemParts.push(t);
       continue;
     }
-    messages.push(toAnthropicMessage(provider, m));
+    const next = toAnthropicMessage(provider, m);
+    // Tool results answering one assistant turn go back in one user turn (Anthropic wants them
+    // together, first), with any text that followed them.
+    const last = messages.at(-1);
+    if (next.role === "user" && last?.role === "user" && (last.content as Block[]).some((b) => b.type === "tool_result"))
+      (last.content as Block[]).push(...(next.content as Block[]));
+    else messages.push(next);
   }
   if (req.prompt) messages.push({ role: "user", content: [{ type: "text", text: req.prompt }] });
   if (messages.length === 0) throw invalidRequest(provider, "a text generation needs a prompt or messages");
@@ -50,9 +56,20 @@ export function messagesBody(provider: string, req: GenerationRequest, models: r
   return body;
 }
 
+/**
+ * One of our messages as a Messages API turn. A tool conversation's ids become Anthropic's
+ * blocks: an assistant message's toolCalls are `tool_use` blocks after its text, a tool message
+ * with a toolCallId is a user turn holding one `tool_result` block (`tool_use_id`, `is_error`).
+ * A tool message without an id (the GraphQL API's) cannot be a tool_result: it goes back as user text.
+ */
 export function toAnthropicMessage(provider: string, m: ChatMessage): Body {
-  // The contract carries no tool_use_id, so a tool result cannot be a tool_result block:
-  // it goes back as user text, which the model reads just as well.
+  if (m.role === "tool" && m.toolCallId) {
+    const text = textOf(m.content);
+    return {
+      role: "user",
+      content: [{ type: "tool_result", tool_use_id: m.toolCallId, ...(text ? { content: text } : {}), ...(m.toolError ? { is_error: true } : {}) }],
+    };
+  }
   const role = m.role === "assistant" ? "assistant" : "user";
   const content: Block[] = [];
   for (const p of m.content) {
@@ -63,8 +80,21 @@ export function toAnthropicMessage(provider: string, m: ChatMessage): Body {
     if (role !== "user") throw invalidRequest(provider, "images are accepted in user messages only");
     content.push({ type: "image", source: imageSource(provider, p.url) });
   }
+  if (m.role === "assistant") for (const c of m.toolCalls ?? []) content.push({ type: "tool_use", id: c.id, name: c.name, input: toolInput(provider, c.arguments) });
   if (content.length === 0) throw invalidRequest(provider, `a ${m.role} message has no content`);
   return { role, content };
+}
+
+/** A tool call's JSON-text arguments as tool_use `input` (an object); empty text is {}. */
+function toolInput(provider: string, args: string): unknown {
+  if (!args.trim()) return {};
+  try {
+    const v: unknown = JSON.parse(args);
+    if (v && typeof v === "object" && !Array.isArray(v)) return v;
+  } catch {
+    /* answered below */
+  }
+  throw invalidRequest(provider, "a tool call's arguments must be a JSON object");
 }
 
 /** data: URLs → base64 source; http(s) URLs → url source (Anthropic fetches them). */

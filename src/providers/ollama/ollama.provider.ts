@@ -4,7 +4,8 @@
  * deletes models and answers the health check. A local server: calls need no key.
  */
 import type { AdapterSettings } from "../adapter-settings";
-import type { GenerationProvider, GenerationRequest, GenerationResult, ProviderCall } from "../contract";
+import type { GenerationProvider, GenerationRequest, GenerationResult, ListedModel, ProviderCall, ProviderProbeCall } from "../contract";
+import { modalityOfName } from "../openai-compatible/models";
 import { OpenAICompatibleProvider } from "../openai-compatible/openai-compatible.provider";
 import { AdapterBase } from "../shared/adapter-base";
 import { OllamaAdmin } from "./ollama-admin";
@@ -26,6 +27,16 @@ export class OllamaProvider extends AdapterBase implements GenerationProvider {
 
   embedBatch(reqs: GenerationRequest[], call: ProviderCall): Promise<GenerationResult[]> {
     return this.inner.embedBatch(reqs, call);
+  }
+
+  /** The pulled models (native /api/tags); "llama3.2:latest" is listed as "llama3.2", the name the built-in catalog uses. */
+  async listModels(call: ProviderProbeCall): Promise<ListedModel[]> {
+    const list = await this.admin.listModels(call.signal);
+    return list.map((m) => ({
+      name: m.name.replace(/:latest$/, ""),
+      modality: modalityOfName(m.name) === "EMBEDDING" ? "EMBEDDING" : "TEXT",
+      description: `${m.name} on the local Ollama${m.parameterSize ? ` (${m.parameterSize})` : ""}`,
+    }));
   }
 
   async healthCheck(): Promise<void> {

@@ -20,7 +20,10 @@ import {
   type GenerationResult,
   type MediaOutput,
   type ProviderCall,
+  type ListedModel,
   type ProviderProbeCall,
+  type ModerationRequest,
+  type ModerationVerdict,
 } from "../contract";
 import { AdapterBase } from "../shared/adapter-base";
 import { invalidRequest } from "../shared/errors";
@@ -28,6 +31,9 @@ import { ClientsByKey, NO_KEY, requireKey } from "../shared/keys";
 import { imageMedia } from "../shared/media";
 import { fromStainlessError } from "../shared/stainless-errors";
 import { HEALTH_TIMEOUT_MS, sdkRequestOptions } from "../shared/timeouts";
+import { OpenAIBatch } from "./batch";
+import { listedModels } from "./models";
+import { moderationVerdicts } from "./moderation";
 import { chatBody, embeddingBody, embeddingInputs, imageBody, maxTokensFieldFor, type MaxTokensField } from "./request";
 import { embeddingResults, imageData, imageItem, imageUsage } from "./response";
 import { ChatStream, readStreamError } from "./stream";
@@ -37,6 +43,8 @@ const SDK_ERRORS = { APIError, APIConnectionError, APIConnectionTimeoutError };
 export class OpenAICompatibleProvider extends AdapterBase implements GenerationProvider {
   private readonly clients: ClientsByKey<OpenAI>;
   private readonly maxTokensField: MaxTokensField;
+  /** OpenAI's Batch API (batch.ts), on vendors that have it (AdapterSettings.batchApi). */
+  readonly batch?: OpenAIBatch;
 
   constructor(settings: AdapterSettings) {
     super(settings);
@@ -57,6 +65,8 @@ export class OpenAICompatibleProvider extends AdapterBase implements GenerationP
           logLevel: "off",
         }),
     );
+    if (settings.batchApi)
+      this.batch = new OpenAIBatch({ id: this.id, maxTokensField: this.maxTokensField, client: (k) => this.client(k), fail: (e, signal) => this.fail(e, signal) });
   }
 
   async generate(req: GenerationRequest, call: ProviderCall): Promise<GenerationResult> {
@@ -79,6 +89,17 @@ export class OpenAICompatibleProvider extends AdapterBase implements GenerationP
     return this.embed(reqs, call);
   }
 
+  /** GET /models (every page; OpenRouter's entries carry prices and limits). */
+  async listModels(call: ProviderProbeCall): Promise<ListedModel[]> {
+    const client = this.client(call.apiKey);
+    try {
+      const body = await client.get("/models", { signal: call.signal, timeout: HEALTH_TIMEOUT_MS * 3 });
+      return listedModels(body);
+    } catch (e) {
+      throw this.fail(e, call.signal);
+    }
+  }
+
   async healthCheck(call: ProviderProbeCall): Promise<void> {
     const client = this.client(call.apiKey);
     try {
@@ -86,6 +107,18 @@ export class OpenAICompatibleProvider extends AdapterBase implements GenerationP
       await client.models.list({ signal: call.signal, timeout: HEALTH_TIMEOUT_MS });
     } catch (e) {
       throw this.fail(e, call.signal);
+    }
+  }
+
+  /** POST /moderations (MODERATION_PROVIDER): every input in one call. */
+  async moderate(req: ModerationRequest, call: ProviderProbeCall & { timeoutMs: number }): Promise<ModerationVerdict[]> {
+    if (!req.inputs.length) return [];
+    const client = this.client(call.apiKey);
+    try {
+      const res = await client.moderations.create({ input: req.inputs, ...(req.model ? { model: req.model } : {}) }, sdkRequestOptions(call.signal, call.timeoutMs));
+      return moderationVerdicts(this.id, res, req.inputs.length);
+    } catch (e) {
+      throw e instanceof ProviderError ? e : this.fail(e, call.signal);
     }
   }
 

@@ -22,7 +22,11 @@ export function maxTokensFieldFor(baseUrl: string): MaxTokensField {
   return host === "api.openai.com" ? "max_completion_tokens" : "max_tokens";
 }
 
-/** One of our messages as an OpenAI chat message (user messages keep image parts: vision). */
+/**
+ * One of our messages as an OpenAI chat message (user messages keep image parts: vision). A tool
+ * conversation's ids go in OpenAI's fields: an assistant message's `tool_calls` (content null when
+ * it has no text), a tool message's `tool_call_id`.
+ */
 export function toOpenAIMessage(m: ChatMessage): Body {
   if (m.role === "user") {
     const hasImage = m.content.some((p) => p.type === "image_url");
@@ -32,11 +36,14 @@ export function toOpenAIMessage(m: ChatMessage): Body {
       content: m.content.map((p) => (p.type === "text" ? { type: "text", text: p.text } : { type: "image_url", image_url: { url: p.url } })),
     };
   }
-  if (m.role === "tool") {
-    // Our contract carries no tool_call_id; accept one when the caller added it to the message.
-    const extra = m as unknown as { toolCallId?: unknown; tool_call_id?: unknown };
-    const id = typeof extra.tool_call_id === "string" ? extra.tool_call_id : typeof extra.toolCallId === "string" ? extra.toolCallId : undefined;
-    return { role: "tool", content: textOf(m.content), ...(id ? { tool_call_id: id } : {}) };
+  if (m.role === "tool") return { role: "tool", content: textOf(m.content), ...(m.toolCallId ? { tool_call_id: m.toolCallId } : {}) };
+  if (m.role === "assistant" && m.toolCalls?.length) {
+    const text = textOf(m.content);
+    return {
+      role: "assistant",
+      content: text || null,
+      tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } })),
+    };
   }
   return { role: m.role, content: textOf(m.content) };
 }

@@ -14,7 +14,8 @@ interface ToolCallAcc {
 
 /** The parts of a chat.completion.chunk the adapter reads. */
 export interface ChatChunk {
-  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+  /** `cost`: OpenRouter's own charge for the call, in USD. */
+  usage?: { prompt_tokens?: number; completion_tokens?: number; cost?: number } | null;
   choices?: {
     index?: number;
     delta?: { content?: string | null; tool_calls?: { index?: number; id?: string; function?: { name?: string; arguments?: string } }[] } | null;
@@ -26,7 +27,7 @@ export class ChatStream {
   text = "";
   emittedAny = false;
   finishReason: string | undefined;
-  private usage: { prompt_tokens?: number; completion_tokens?: number } | undefined;
+  private usage: { prompt_tokens?: number; completion_tokens?: number; cost?: number } | undefined;
   private readonly tools: ToolCallAcc[] = [];
 
   constructor(private readonly onDelta: (delta: string) => void) {}
@@ -64,6 +65,7 @@ export class ChatStream {
       usage: {
         inputTokens: this.usage?.prompt_tokens ?? estimateTokens(inputText(req)),
         outputTokens: this.usage?.completion_tokens ?? (text ? estimateTokens(text) : toolCalls.length ? estimateTokens(JSON.stringify(toolCalls)) : 0),
+        ...(typeof this.usage?.cost === "number" && this.usage.cost >= 0 ? { reportedCostMicros: Math.round(this.usage.cost * 1_000_000) } : {}),
       },
       finishReason: this.finishReason,
     };

@@ -3,8 +3,12 @@ import type {
   GenerationRequest,
   GenerationResult,
   ModelInfo,
+  ModerationRequest,
+  ModerationVerdict,
   ProviderCall,
+  ProviderProbeCall,
 } from "../contract";
+import { simulatedVerdict } from "./moderation";
 import { hangUntilTimeout, injectedError, invalidRequest } from "./failures";
 import { planMedia } from "./media-plan";
 import { abortError, paced, sleep } from "./pacing";
@@ -53,6 +57,12 @@ export class SimulatedProvider implements GenerationProvider {
     this.id = id;
     this.displayName = id === SIMULATED_PROVIDER_ID ? "Simulated (offline, fabricated output)" : `Simulated ${id} (offline, fabricated output)`;
     this.models = id === SIMULATED_PROVIDER_ID ? SIMULATED_MODELS : SIMULATED_MODELS.map((m) => ({ ...m, id: `${id}/${m.name}`, provider: id }));
+  }
+
+  /** The fabricated classifier (moderation.ts): flags the `[unsafe]` / `[unsafe:<category>]` marker, nothing else. */
+  async moderate(req: ModerationRequest, call: ProviderProbeCall & { timeoutMs: number }): Promise<ModerationVerdict[]> {
+    if (call.signal.aborted) throw abortError(call.signal, this.id);
+    return req.inputs.map(simulatedVerdict);
   }
 
   async generate(req: GenerationRequest, call: ProviderCall): Promise<GenerationResult> {

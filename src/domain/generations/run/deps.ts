@@ -14,6 +14,7 @@ import type { EventInit, GenerationEvents, PublishOptions } from "../generation-
 import type { UpstreamCanceller } from "../generation.service";
 import type { GenerationStore } from "../generation.store";
 import type { EmbeddingBatcher } from "./embedding-batcher";
+import type { ModerationService } from "../../moderation/moderation.service";
 
 export interface RunnerConfig {
   providerTimeoutMs: number;
@@ -44,6 +45,8 @@ export interface RunnerDeps {
   /** Stops an upstream task of a generation cancelled (or past its deadline) while it ran. */
   upstream: UpstreamCanceller;
   breakers: CircuitBreakers;
+  /** Content safety (MODERATION=output|both): an attempt's output is classified before it may succeed. */
+  moderation?: ModerationService;
 }
 
 /** Publishes an event of a run (with the seq the run knows, when it is this process's current run). */

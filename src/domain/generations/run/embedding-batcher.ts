@@ -1,10 +1,12 @@
 /**
- * Embedding micro-batching: requests for the same provider and model that arrive within
+ * Embedding micro-batching: requests for the same provider, model and params (dimensions,
+ * encoding, user, …: the upstream call carries one set for the whole batch) that arrive within
  * `maxWaitMs` (or until `maxSize` are waiting) go upstream as one `embedBatch` call and are
  * split back. A caller whose own signal aborts (cancel, deadline) stops waiting at once;
  * the batch goes on for the others.
  */
 import type { GenerationProvider, GenerationRequest, GenerationResult } from "../../../providers/contract";
+import { canonical } from "../../cache/cache-key";
 
 export interface BatchOutcome {
   result: GenerationResult;
@@ -22,6 +24,14 @@ interface Pending {
   timeoutMs: number;
   resolve(o: BatchOutcome): void;
   reject(e: unknown): void;
+}
+
+/**
+ * Which batch a request may join: one provider, one model and identical params (key order
+ * aside), because the upstream body takes the batch's params from its first request.
+ */
+export function batchKey(provider: Pick<GenerationProvider, "id">, req: Pick<GenerationRequest, "model" | "params">): string {
+  return `${provider.id}\u0000${req.model}\u0000${canonical(req.params ?? {})}`;
 }
 
 export class EmbeddingBatcher {
@@ -45,7 +55,7 @@ export class EmbeddingBatcher {
         resolve: (o) => (signal.removeEventListener("abort", onAbort), resolve(o)),
         reject: (e) => (signal.removeEventListener("abort", onAbort), reject(e)),
       };
-      const key = `${provider.id}\u0000${req.model}`;
+      const key = batchKey(provider, req);
       let batch = this.open.get(key);
       if (!batch) {
         batch = { provider, items: [], timer: setTimeout(() => this.flush(key), this.cfg.maxWaitMs) };

@@ -7,7 +7,7 @@ import type { GenerationEntity, StoredOutput } from "../../../db/entities/genera
 import type { GenerationResult, ModelInfo } from "../../../providers/contract";
 import { countTerminal, countTokens } from "../../monitoring/generation-metrics";
 import { finishFollowers, type GroupOutcome } from "../coalesced-group";
-import { costOf } from "../pricing";
+import { batchCostOf, costOf } from "../pricing";
 import { toRequest } from "./to-request";
 import type { Emit, RunnerDeps } from "./deps";
 import { errorCode, superseded, type AttemptError, type RunOutcome } from "./outcome";
@@ -17,10 +17,11 @@ const EXT: Record<string, string> = { "image/png": "png", "image/gif": "gif", "a
 export class Finish {
   constructor(private readonly d: RunnerDeps, private readonly emit: Emit) {}
 
-  async succeed(gen: GenerationEntity, model: ModelInfo, attemptNo: number, result: GenerationResult, latencyMs: number, keyLabel?: string): Promise<RunOutcome> {
+  /** `batch`: the call went through the provider's batch API (domain/batches/), charged at the batch price. */
+  async succeed(gen: GenerationEntity, model: ModelInfo, attemptNo: number, result: GenerationResult, latencyMs: number, keyLabel?: string, opts: { batch?: boolean } = {}): Promise<RunOutcome> {
     const { d } = this;
     const output = await this.storeOutput(gen, result);
-    const cost = costOf(model, result.usage);
+    const cost = opts.batch ? batchCostOf(model, result.usage) : costOf(model, result.usage);
     d.metrics.upstreamAttempts.inc({ provider: model.provider, model: model.id, outcome: "ok" });
     countTokens(d.metrics, model.provider, model.id, result.usage);
     const done = await d.store.succeed({ gen, attemptNo, output, latencyMs, costMicros: cost, keyLabel });

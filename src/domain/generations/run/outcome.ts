@@ -9,9 +9,10 @@ import { ProviderError, type ProviderErrorKind } from "../../../providers/contra
 /**
  * What `generation_attempts.error_kind` holds: a provider's error kinds, and the runner's own —
  * `circuit_open` (skipped without a call: the candidate's circuit is OPEN), `keys_busy` (every
- * key at its concurrency cap) and `worker_lost` (the worker running it stopped; set by the claim).
+ * key at its concurrency cap), `worker_lost` (the worker running it stopped; set by the claim) and
+ * `moderation_unavailable` (the output could not be moderated and MODERATION_ON_ERROR=closed).
  */
-export type AttemptErrorKind = ProviderErrorKind | "circuit_open" | "keys_busy" | "worker_lost";
+export type AttemptErrorKind = ProviderErrorKind | "circuit_open" | "keys_busy" | "worker_lost" | "moderation_unavailable";
 
 /** How an attempt failed, as the runner reasons about it and records it (a ProviderError is one). */
 export interface AttemptError {

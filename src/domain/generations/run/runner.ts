@@ -54,6 +54,11 @@ export class GenerationRunner {
     return this.active.size;
   }
 
+  /** How runs end a generation (finish.ts), for work that ends generations outside a run: provider batches. */
+  get finisher(): Finish {
+    return this.finish;
+  }
+
   async run(job: RunJob): Promise<RunOutcome> {
     const { store } = this.d;
     const ctrl = new AbortController();
@@ -121,17 +126,22 @@ export class GenerationRunner {
     }
     if (!gen.upstreamTask && attemptNo > 1 && !(await d.quotas.extend(gen, attemptNo))) return this.overBudget(gen, attemptNo);
     if (gen.runAttempt === 1) d.metrics.queueWait.observe({ priority: gen.priority }, (Date.now() - gen.createdAt.getTime()) / 1000);
+    let started: Promise<unknown> = Promise.resolve();
     if (!gen.upstreamTask) {
       // A run taken over from a worker that died mid-stream discards what it streamed, as a hand-back does;
       // any later run does so too if text from an earlier one was left without a RESTARTED.
       if (takenOver) await this.emit(gen, { type: "RESTARTED", message: "the worker running it stopped; partial output discarded, it streams afresh" });
       else if (gen.runAttempt > 1) await this.emit(gen, { type: "RESTARTED", message: "a new run streams afresh; partial output discarded" }, { onlyIfText: true });
-      await this.emit(gen, { type: "STARTED" });
+      // STARTED goes out while the breaker and the key pool are asked (one round trip, not three in a row); nothing else
+      // is published, and no call is made, before it is (runCandidates and UpstreamCall.dispatch wait for it).
+      started = this.emit(gen, { type: "STARTED" });
+      started.catch(() => undefined); // awaited below; not unhandled meanwhile
     }
-    // Only a request that can be coalesced (it has a cache key) can have followers.
+    // Only a request that can be coalesced (it has a cache key) can have followers; they hear of the run after its STARTED.
+    if (gen.cacheKey) await started;
     const followers = gen.cacheKey ? await Followers.start(d.store, d.events, gen) : null;
     try {
-      return await this.runCandidates(gen, attemptNo, ctrl, job, followers);
+      return await this.runCandidates(gen, attemptNo, ctrl, job, followers, started);
     } finally {
       followers?.close();
     }
@@ -142,7 +152,7 @@ export class GenerationRunner {
    * within this run, a rate-limited key to another key; when the list is exhausted the job
    * retries with backoff from the first candidate. Every call is an attempt row.
    */
-  private async runCandidates(gen: GenerationEntity, attemptNo: number, ctrl: AbortController, job: RunJob, followers: Followers | null): Promise<RunOutcome> {
+  private async runCandidates(gen: GenerationEntity, attemptNo: number, ctrl: AbortController, job: RunJob, followers: Followers | null, started: Promise<unknown>): Promise<RunOutcome> {
     const { d } = this;
     const candidates: Candidate[] = gen.candidates?.length
       ? gen.candidates
@@ -173,8 +183,9 @@ export class GenerationRunner {
       } else {
         allOpen = false;
         const tried = triedKeys.get(provider.id) ?? triedKeys.set(provider.id, new Set()).get(provider.id)!;
-        outcome = await this.upstream.call({ gen, attemptNo, ctrl, provider, model, followers, gate, triedKeys: tried });
+        outcome = await this.upstream.call({ gen, attemptNo, ctrl, provider, model, followers, gate, triedKeys: tried, started });
       }
+      await started; // before any other event or transition (long resolved after a call)
       if (outcome.kind === "done") return outcome.result;
       const err = outcome.err;
       if (ctrl.signal.reason === SHUTDOWN) return this.handBack(gen);
@@ -212,7 +223,8 @@ export class GenerationRunner {
         return this.delay(gen, Math.max(50, earliestProbe - Date.now()), "every candidate's circuit is OPEN", "circuit_open");
       }
       if (outcome.kind === "wait") return this.delay(gen, outcome.delayMs, outcome.reason, outcome.cause);
-      if (!job.isLastAttempt) return this.retry(gen, err);
+      // A flagged output (onFlagged: FALLBACK) ran out of candidates: asking the same models again is no fallback.
+      if (!job.isLastAttempt && err.kind !== "content_policy") return this.retry(gen, err);
       return this.finish.fail(gen, err);
     }
   }

@@ -13,12 +13,13 @@ import { firstTokenTimer } from "../../monitoring/generation-metrics";
 import { keyOutcomeOf, type KeyLease, type NoKey } from "../../providers/key-lease";
 import { verdictOf, type CallVerdict, type Gate } from "../../resilience/circuit-breaker";
 import type { Followers } from "../coalesced-group";
-import { costOf, worstCaseUsage } from "../pricing";
+import { costOf, outputBound, worstCaseUsage } from "../pricing";
 import { DeltaBuffer } from "./delta-buffer";
 import type { Emit, RunnerConfig, RunnerDeps } from "./deps";
 import type { Finish } from "./finish";
 import { classify, type CallOutcome, type RunOutcome } from "./outcome";
 import { validateOutput } from "./output-validation";
+import { moderateOutput } from "./output-moderation";
 import { toRequest } from "./to-request";
 
 /** One call on one candidate: what the candidate loop hands over. */
@@ -33,9 +34,13 @@ export interface CallContext {
   gate: Extract<Gate, { allowed: true }> | undefined;
   /** Keys that already failed in this run, for this provider: another key is tried first. */
   triedKeys: Set<string>;
+  /** The run's STARTED event, published meanwhile: the call waits for it (nothing streams before it). */
+  started?: Promise<unknown>;
 }
 
 type Called = { outcome: CallOutcome; verdict: CallVerdict };
+/** Tells the breaker how the call went (the first verdict given counts). */
+type RecordVerdict = (v: CallVerdict) => Promise<void>;
 
 /** The attempt's timeout, shortened to what is left of the request's deadline. */
 export function attemptTimeoutMs(cfg: RunnerConfig, providerId: string, gen: Pick<GenerationEntity, "modality" | "deadlineAt">, now = Date.now()): number {
@@ -57,12 +62,16 @@ export class UpstreamCall {
   /** Makes the call; the breaker that admitted it hears how it went. */
   async call(c: CallContext): Promise<CallOutcome> {
     let verdict: CallVerdict = "neutral";
+    // Once per call: a dispatch that knows its verdict early records it then (in the round trip of its last deltas).
+    let recorded: Promise<void> | undefined;
+    const record: RecordVerdict = (v) =>
+      (recorded ??= c.gate ? this.d.breakers.record(c.gate, c.provider.id, v).catch((err) => this.d.log.warn({ err }, "recording a circuit outcome failed")) : Promise.resolve());
     try {
-      const out = await this.leaseAndDispatch(c);
+      const out = await this.leaseAndDispatch(c, record);
       verdict = out.verdict;
       return out.outcome;
     } finally {
-      if (c.gate) await this.d.breakers.record(c.gate, c.provider.id, verdict).catch((err) => this.d.log.warn({ err }, "recording a circuit outcome failed"));
+      await record(verdict);
     }
   }
 
@@ -71,17 +80,20 @@ export class UpstreamCall {
     await this.d.upstream.cancel(gen).catch((err) => this.d.log.warn({ err, generationId: gen.id }, "cancelling the upstream task failed"));
   }
 
-  private async leaseAndDispatch(c: CallContext): Promise<Called> {
+  private async leaseAndDispatch(c: CallContext, record: RecordVerdict): Promise<Called> {
     const { gen, provider, model, triedKeys } = c;
     const task = gen.upstreamTask;
     const timeoutMs = attemptTimeoutMs(this.d.cfg, provider.id, gen);
     const req = toRequest(gen);
+    // The output bound the reservation was made for goes upstream too (pricing.ts): the call cannot cost more.
+    // (The simulated provider's own default answer is shorter than any bound and costs nothing upstream.)
+    if (req.modality === "TEXT" && req.text?.maxTokens === undefined && !provider.simulated) req.text = { ...req.text, maxTokens: outputBound(req, model) };
     // A batched embedding runs under the batch's key (the batcher leases it).
-    if (!task && req.modality === "EMBEDDING" && !!provider.embedBatch && this.d.batcher.enabled) return this.dispatch(c, req, timeoutMs, undefined, true);
+    if (!task && req.modality === "EMBEDDING" && !!provider.embedBatch && this.d.batcher.enabled) return this.dispatch(c, req, timeoutMs, undefined, true, record);
     const ran = await this.d.keys.withKey(provider, {
       ttlMs: timeoutMs + 60_000, label: task?.keyLabel, exclude: triedKeys, fallBackToExcluded: !task,
       tokens: task ? undefined : () => tokensOf(worstCaseUsage(req, model)),
-    }, (lease) => this.dispatch(c, req, timeoutMs, lease, false));
+    }, (lease) => this.dispatch(c, req, timeoutMs, lease, false, record));
     return ran.kind === "ran" ? ran.value : this.noKey(c, ran);
   }
 
@@ -97,9 +109,11 @@ export class UpstreamCall {
     return { outcome, verdict: "neutral" };
   }
 
-  private async dispatch(c: CallContext, req: GenerationRequest, timeoutMs: number, lease: KeyLease | undefined, batched: boolean): Promise<Called> {
+  private async dispatch(c: CallContext, req: GenerationRequest, timeoutMs: number, lease: KeyLease | undefined, batched: boolean, record: RecordVerdict): Promise<Called> {
     const { d } = this;
     const { gen, attemptNo, ctrl, provider, model, followers, triedKeys } = c;
+    // Outside the try: a STARTED that could not be published fails the run, not the attempt (the lease goes back uncounted).
+    await c.started;
     const task = gen.upstreamTask;
     const deltas = new DeltaBuffer(d.cfg.deltaCoalesceMs, async (delta) => {
       await this.emit(gen, { type: "DELTA", delta });
@@ -110,11 +124,13 @@ export class UpstreamCall {
     const t0 = performance.now();
     const firstToken = firstTokenTimer(d.metrics, provider.id, model.id);
     let keyLabel = lease?.label;
+    let streamed = false;
     try {
       const call: ProviderCall = {
         apiKey: lease?.key, keyLabel, signal, timeoutMs, attempt: attemptNo,
         onDelta: (delta) => {
           firstToken();
+          streamed = true;
           deltas.push(delta);
         },
         // Progress is best effort: a failed write (Postgres or Redis away for a moment) never takes the process down.
@@ -127,14 +143,16 @@ export class UpstreamCall {
         out = b.result;
         keyLabel = b.keyLabel;
       } else out = await provider.generate(req, call);
-      await deltas.flush();
-      if (isPending(out)) {
-        await lease?.end({ outcome: "ok" }); // the task's tokens stay reserved
-        return { outcome: { kind: "done", result: await this.pend(c, out, keyLabel) }, verdict: "success" };
-      }
       const latency = Math.round(performance.now() - t0);
-      const problem = validateOutput(out, req);
-      await lease?.end({ outcome: "ok", usedTokens: tokensOf(out.usage) });
+      const problem = isPending(out) ? undefined : validateOutput(out, req);
+      // The last deltas go out while the key is given back and the breaker hears the verdict (one round trip, not three in a
+      // row; a flagged output is still a working provider: success); a pending task's tokens stay reserved.
+      await Promise.all([
+        deltas.flush(),
+        lease?.end(isPending(out) ? { outcome: "ok" } : { outcome: "ok", usedTokens: tokensOf(out.usage) }),
+        record(problem ? "failure" : "success"),
+      ]);
+      if (isPending(out)) return { outcome: { kind: "done", result: await this.pend(c, out, keyLabel) }, verdict: "success" };
       if (problem) {
         // The call happened (and costs what it cost); its output is unusable: try the next candidate.
         const err = new ProviderError({ provider: provider.id, kind: "bad_response", message: `output validation failed: ${problem}` });
@@ -142,6 +160,14 @@ export class UpstreamCall {
         d.metrics.upstreamAttempts.inc({ provider: provider.id, model: model.id, outcome: "invalid_output" });
         if (task) await this.clearTask(gen);
         return { outcome: { kind: "error", err, otherKeys: false }, verdict: "failure" };
+      }
+      const refused = await moderateOutput(d, gen, out, req, streamed);
+      if (refused) {
+        // A flagged (or unmoderated, failing closed) output: the call worked and costs what it cost, but is not served.
+        await d.store.settleAttempt({ generationId: gen.id, attemptNo, status: "INVALID", latencyMs: latency, costMicros: costOf(model, out.usage), error: refused, keyLabel });
+        d.metrics.upstreamAttempts.inc({ provider: provider.id, model: model.id, outcome: refused.kind === "content_policy" ? "flagged_output" : "moderation_unavailable" });
+        if (task) await this.clearTask(gen);
+        return { outcome: { kind: "error", err: refused, otherKeys: false }, verdict: "success" };
       }
       return { outcome: { kind: "done", result: await this.finish.succeed(gen, model, attemptNo, out, latency, keyLabel) }, verdict: "success" };
     } catch (e) {

@@ -48,9 +48,22 @@ describe("parseMessagesRequest", () => {
     expect(r.cmd.text).toEqual({ maxTokens: 64, temperature: 0.5 });
     expect(r.cmd.messages).toEqual([
       { role: "user", content: [{ type: "text", text: "What is this?" }, { type: "image_url", url: "data:image/png;base64,iVBOR" }, { type: "image_url", url: "https://x.test/a.png" }] },
-      { role: "assistant", content: [{ type: "text", text: 'Called tool look (toolu_1) with {"q":1}' }] },
-      { role: "user", content: [{ type: "text", text: "Tool result (toolu_1): a cat" }] },
+      { role: "assistant", content: [], toolCalls: [{ id: "toolu_1", name: "look", arguments: '{"q":1}' }] },
+      { role: "tool", content: [{ type: "text", text: "a cat" }], toolCallId: "toolu_1" },
     ]);
+    // A user turn's tool results become tool messages in order, the blocks between them user messages; is_error rides along.
+    const mixed = parseMessagesRequest({
+      ...base,
+      messages: [{ role: "user", content: [{ type: "tool_result", tool_use_id: "a", content: "1" }, { type: "tool_result", tool_use_id: "b", is_error: true }, { type: "text", text: "go on" }] }],
+    });
+    expect(mixed.cmd.messages).toEqual([
+      { role: "tool", content: [{ type: "text", text: "1" }], toolCallId: "a" },
+      { role: "tool", content: [], toolCallId: "b", toolError: true },
+      { role: "user", content: [{ type: "text", text: "go on" }] },
+    ]);
+    expect(fieldOf({ ...base, messages: [{ role: "user", content: [{ type: "tool_result", content: "x" }] }] })).toMatchObject({ field: "messages.0.content.0.tool_use_id" });
+    expect(fieldOf({ ...base, messages: [{ role: "assistant", content: [{ type: "tool_use", name: "f", input: {} }] }] })).toMatchObject({ field: "messages.0.content.0.id" });
+    expect(fieldOf({ ...base, messages: [{ role: "user", content: [{ type: "tool_use", id: "x", name: "f", input: {} }] }] })).toMatchObject({ field: "messages.0.content.0" });
     expect(fieldOf({ ...base, messages: [{ role: "assistant", content: [{ type: "image", source: { type: "url", url: "https://x.test/a.png" } }] }] })).toMatchObject({ field: "messages.0.content.0" });
     expect(fieldOf({ ...base, messages: [{ role: "user", content: [{ type: "document", source: {} }] }] })).toMatchObject({ field: "messages.0.content.0.type" });
   });

@@ -4,9 +4,10 @@
  *
  * What the generation contract cannot carry is mapped so every provider can still serve it:
  * custom tools become OpenAI function tools (the neutral shape both the OpenAI-compatible and
- * the Anthropic adapters read; server tools pass through untouched), a tool_use block in the
- * history becomes assistant text and a tool_result block user text (the contract has no tool
- * call ids). `thinking` blocks in the history are dropped, as Anthropic ignores them there.
+ * the Anthropic adapters read; server tools pass through untouched). A tool conversation keeps
+ * its ids: an assistant turn's tool_use blocks become its toolCalls, each tool_result block a tool
+ * message with its tool_use_id (and is_error), so any upstream gets them in its own wire format.
+ * `thinking` blocks in the history are dropped, as Anthropic ignores them there.
  */
 import { BadUserInputError } from "../../../common/errors";
 import type { CreateGenerationCommand } from "../../../domain/generations/create-generation.command";
@@ -53,20 +54,31 @@ function imageUrl(field: string, source: unknown): string {
   return bad(`${field}.source.type`, "Input should be 'base64' or 'url'");
 }
 
-function block(field: string, role: string, b: unknown): Part | undefined {
+/** One block of a message: a content part, a tool call (assistant), a tool result (user), or nothing (thinking). */
+type Block = { part: Part } | { call: NonNullable<Message["toolCalls"]>[number] } | { result: Message } | undefined;
+
+function block(field: string, role: "user" | "assistant", b: unknown): Block {
   if (!isObject(b) || typeof b.type !== "string") bad(field, "a content block needs a type");
   switch (b.type) {
     case "text":
       if (typeof b.text !== "string") bad(`${field}.text`, "Field required");
-      return { type: "text", text: b.text };
+      return { part: { type: "text", text: b.text } };
     case "image":
       if (role !== "user") bad(field, "images are accepted in user messages only");
-      return { type: "image_url", url: imageUrl(field, b.source) };
+      return { part: { type: "image_url", url: imageUrl(field, b.source) } };
     case "tool_use":
+      if (role !== "assistant") bad(field, "tool_use blocks are accepted in assistant messages only");
+      if (typeof b.id !== "string" || !b.id) bad(`${field}.id`, "Field required");
       if (typeof b.name !== "string") bad(`${field}.name`, "Field required");
-      return { type: "text", text: `Called tool ${b.name} (${String(b.id ?? "")}) with ${JSON.stringify(b.input ?? {})}` };
-    case "tool_result":
-      return { type: "text", text: `Tool result (${String(b.tool_use_id ?? "")})${b.is_error === true ? " [error]" : ""}: ${resultText(`${field}.content`, b.content)}` };
+      if (b.input !== undefined && !isObject(b.input)) bad(`${field}.input`, "Input should be a valid dictionary");
+      return { call: { id: b.id, name: b.name, arguments: JSON.stringify(b.input ?? {}) } };
+    case "tool_result": {
+      if (role !== "user") bad(field, "tool_result blocks are accepted in user messages only");
+      if (typeof b.tool_use_id !== "string" || !b.tool_use_id) bad(`${field}.tool_use_id`, "Field required");
+      if (b.is_error != null && typeof b.is_error !== "boolean") bad(`${field}.is_error`, "Input should be a valid boolean");
+      const text = resultText(`${field}.content`, b.content);
+      return { result: { role: "tool", content: text ? [{ type: "text", text }] : [], toolCallId: b.tool_use_id, ...(b.is_error === true ? { toolError: true } : {}) } };
+    }
     case "thinking":
     case "redacted_thinking":
       return undefined;
@@ -75,18 +87,42 @@ function block(field: string, role: string, b: unknown): Part | undefined {
   }
 }
 
+/** A user turn's blocks in order: each tool_result its own tool message, the other blocks between them user messages. */
+function userMessages(blocks: Block[]): Message[] {
+  const out: Message[] = [];
+  let parts: Part[] = [];
+  const flush = () => {
+    if (parts.length) out.push({ role: "user", content: parts });
+    parts = [];
+  };
+  for (const b of blocks) {
+    if (b && "result" in b) flush(), out.push(b.result);
+    else if (b && "part" in b) parts.push(b.part);
+  }
+  flush();
+  return out;
+}
+
 function messages(v: unknown): Message[] {
   if (!Array.isArray(v) || v.length === 0) bad("messages", "at least one message is required");
-  return v.map((m, i) => {
+  return v.flatMap((m, i): Message[] => {
     const f = `messages.${i}`;
     if (!isObject(m)) bad(f, "must be an object");
     if (m.role !== "user" && m.role !== "assistant") bad(`${f}.role`, "Input should be 'user' or 'assistant'");
     const role = m.role;
-    if (typeof m.content === "string") return { role, content: [{ type: "text", text: m.content }] };
+    if (typeof m.content === "string") return [{ role, content: [{ type: "text", text: m.content }] }];
     if (!Array.isArray(m.content)) bad(`${f}.content`, "Field required");
-    const content = m.content.map((b, j) => block(`${f}.content.${j}`, role, b)).filter((p): p is Part => p !== undefined);
-    if (content.length === 0) bad(`${f}.content`, "a message needs at least one text or image block");
-    return { role, content };
+    const blocks = m.content.map((b, j) => block(`${f}.content.${j}`, role, b));
+    const out: Message[] =
+      role === "user"
+        ? userMessages(blocks)
+        : (() => {
+            const content = blocks.flatMap((b) => (b && "part" in b ? [b.part] : []));
+            const toolCalls = blocks.flatMap((b) => (b && "call" in b ? [b.call] : []));
+            return content.length || toolCalls.length ? [{ role, content, ...(toolCalls.length ? { toolCalls } : {}) }] : [];
+          })();
+    if (out.length === 0) bad(`${f}.content`, "a message needs at least one text, image, tool_use or tool_result block");
+    return out;
   });
 }
 

@@ -12,6 +12,8 @@ import { sendJson } from "../../http-utils";
 import { readJsonBody } from "../body";
 import { openEventStream } from "../event-stream";
 import { anthropicErrorBody, fromGeneration, sendV1Error } from "../errors";
+import { SHUTDOWN_ERROR } from "../open-streams";
+import { cancelWhenClientLeaves } from "../client-gone";
 import { attemptsOf, followGeneration, runToTerminal, startGeneration, type V1Command } from "../generation-call";
 import { responseHeaders, servedModel, switchboardOptions } from "../headers";
 import type { V1Request, V1Route } from "../route";
@@ -31,14 +33,15 @@ async function fullOutput(r: V1Request, gen: GenerationView): Promise<MessageOut
 }
 
 async function answer(r: V1Request, cmd: V1Command): Promise<void> {
-  const gen = await runToTerminal(r.services, r.viewer, "ANTHROPIC", cmd);
+  // A client that leaves before the answer cancels its generation.
+  const gen = await runToTerminal(r.services, r.viewer, "ANTHROPIC", cmd, cancelWhenClientLeaves(r));
   const headers = { ...responseHeaders(gen, await attemptsOf(r.services, gen.id)), "request-id": r.viewer.requestId };
   if (gen.status !== "SUCCEEDED") return sendV1Error(r.res, "anthropic", fromGeneration(gen), headers);
   sendJson(r.res, 200, toMessage(gen.id, servedModel(gen), await fullOutput(r, gen)), headers);
 }
 
 async function stream(r: V1Request, cmd: V1Command): Promise<void> {
-  const gen = await startGeneration(r.services, r.viewer, "ANTHROPIC", cmd);
+  const gen = await startGeneration(r.services, r.viewer, "ANTHROPIC", cmd, cancelWhenClientLeaves(r));
   const events = await followGeneration(r.services, gen, () => r.services.generations.get(r.viewer, gen.id));
   const { res } = r;
   res.on("close", () => void events.return?.());
@@ -51,9 +54,14 @@ async function stream(r: V1Request, cmd: V1Command): Promise<void> {
   const diverged = (): void =>
     void res.end(enc.error({ type: "error", error: { type: "api_error", message: `The upstream stream broke mid-answer and its retry answered differently; the partial answer is void (generation ${gen.id})` } }));
   res.write(enc.start());
+  // Shutdown: an `error` event, never a message_stop.
+  const unregister = r.streams.add(() => {
+    if (!res.writableEnded) res.end(enc.error(anthropicErrorBody(SHUTDOWN_ERROR)));
+    void events.return?.();
+  });
   try {
     for await (const ev of events) {
-      if (res.destroyed) return;
+      if (res.destroyed || res.writableEnded) return;
       if (ev.type === "STARTED" || ev.type === "RESTARTED") text.restart();
       const piece = ev.type === "DELTA" ? text.delta(ev.delta ?? "") : ev.type === "SNAPSHOT" ? text.snapshot(ev.text ?? "") : undefined;
       if (piece?.restart) return diverged();
@@ -68,10 +76,12 @@ async function stream(r: V1Request, cmd: V1Command): Promise<void> {
       return void res.end(enc.delta(rest.text) + enc.finish(out));
     }
     // The events ended without a terminal state (the client left, or the subscription failed).
-    if (!res.destroyed) fail({ status: "FAILED", errorCode: "PROVIDER_UNAVAILABLE", errorMessage: "The generation's event stream ended early" });
+    if (!res.destroyed && !res.writableEnded) fail({ status: "FAILED", errorCode: "PROVIDER_UNAVAILABLE", errorMessage: "The generation's event stream ended early" });
   } catch (err) {
     r.log.error({ err, generationId: gen.id }, "v1 messages stream failed");
-    if (!res.destroyed) fail({ status: "FAILED", errorCode: "INTERNAL_SERVER_ERROR", errorMessage: "Internal server error" });
+    if (!res.destroyed && !res.writableEnded) fail({ status: "FAILED", errorCode: "INTERNAL_SERVER_ERROR", errorMessage: "Internal server error" });
+  } finally {
+    unregister();
   }
 }
 

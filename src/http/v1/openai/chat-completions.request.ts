@@ -58,7 +58,26 @@ function parts(content: unknown, param: string): Part[] {
   });
 }
 
-/** messages → the system text and our messages (assistant tool calls and tool results as text, with their ids). */
+/** An assistant message's `tool_calls` (function calls) as our tool calls: ids, names, JSON-text arguments. */
+function toolCallsOf(raw: unknown, f: string): NonNullable<Message["toolCalls"]> {
+  if (!Array.isArray(raw)) return bad(f, "tool_calls must be an array");
+  return raw.map((c, j) => {
+    const g = `${f}[${j}]`;
+    if (!isObject(c)) return bad(g, "a tool call must be an object");
+    if (typeof c.id !== "string" || !c.id) return bad(`${g}.id`, "a tool call needs an id");
+    if (c.type != null && c.type !== "function") return bad(`${g}.type`, 'only "function" tool calls are supported');
+    const fn = c.function;
+    if (!isObject(fn) || typeof fn.name !== "string" || !fn.name) return bad(`${g}.function.name`, "a tool call needs function.name");
+    const args = fn.arguments == null ? "" : typeof fn.arguments === "string" ? fn.arguments : bad(`${g}.function.arguments`, "function.arguments must be a JSON string");
+    return { id: c.id, name: fn.name, arguments: args };
+  });
+}
+
+/**
+ * messages → the system text and our messages. A tool conversation keeps its ids: an assistant
+ * message's tool_calls become its toolCalls, a tool message's tool_call_id its toolCallId, so the
+ * next turn reaches any upstream in that upstream's own wire format.
+ */
 function messages(raw: unknown): { system: string | null; messages: Message[] } {
   if (!Array.isArray(raw) || !raw.length) return bad("messages", "messages must be a non-empty array");
   const system: string[] = [];
@@ -73,11 +92,14 @@ function messages(raw: unknown): { system: string | null; messages: Message[] } 
       return;
     }
     if (role !== "user" && role !== "assistant" && role !== "tool") return bad(`${f}.role`, "role must be one of system, developer, user, assistant, tool");
-    if (role === "assistant" && Array.isArray(m.tool_calls) && m.tool_calls.length)
-      content.push({ type: "text", text: JSON.stringify({ tool_calls: m.tool_calls }) });
-    if (!content.length) return bad(`${f}.content`, "a message needs content");
-    // A tool result's tool_call_id has no field in our message contract (normaliseRequest keeps role and content).
-    out.push({ role, content });
+    const msg: Message = { role, content };
+    if (role === "assistant" && m.tool_calls != null && !(Array.isArray(m.tool_calls) && !m.tool_calls.length)) msg.toolCalls = toolCallsOf(m.tool_calls, `${f}.tool_calls`);
+    if (role === "tool") {
+      if (typeof m.tool_call_id !== "string" || !m.tool_call_id) return bad(`${f}.tool_call_id`, "a tool message needs tool_call_id (the id of the tool call it answers)");
+      msg.toolCallId = m.tool_call_id;
+    }
+    if (!content.length && !msg.toolCalls) return bad(`${f}.content`, "a message needs content");
+    out.push(msg);
   });
   if (!out.length) return bad("messages", "messages need at least one user, assistant or tool message");
   return { system: system.length ? system.join("\n\n") : null, messages: out };

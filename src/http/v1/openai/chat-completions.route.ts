@@ -10,6 +10,9 @@ import { sendJson } from "../../http-utils";
 import { readJsonBody } from "../body";
 import { errorBody, fromGeneration, sendV1Error } from "../errors";
 import { openEventStream } from "../event-stream";
+import { SHUTDOWN_ERROR } from "../open-streams";
+import { cancelWhenClientLeaves } from "../client-gone";
+import { GenerationEntity } from "../../../db/entities/generation.entity";
 import { attemptsOf, followGeneration, runToTerminal, startGeneration } from "../generation-call";
 import { responseHeaders, servedModel, switchboardOptions } from "../headers";
 import type { V1Request, V1Route } from "../route";
@@ -21,9 +24,12 @@ async function handle(r: V1Request): Promise<void> {
   const body = await readJsonBody(r.req, r.config.http.bodyLimitBytes);
   const chat = toChatCommand(body, switchboardOptions(r.req, body));
   if (chat.stream) return stream(r, chat);
-  const g = await runToTerminal(r.services, r.viewer, "OPENAI", chat.command);
-  // The terminal event carries the view; tool calls and the finish reason are on the row.
-  const [full, attempts] = await Promise.all([g.status === "SUCCEEDED" ? r.services.generations.get(r.viewer, g.id) : g, attemptsOf(r.services, g.id)]);
+  // A client that leaves before the answer cancels its generation (every /v1 request but a background response).
+  const g = await runToTerminal(r.services, r.viewer, "OPENAI", chat.command, cancelWhenClientLeaves(r));
+  // A queued run's answer is the terminal event's view; tool calls and the finish reason are on the row
+  // (an in-process run's answer is the row its transition returned: nothing to read again).
+  const whole = g.status !== "SUCCEEDED" || g instanceof GenerationEntity;
+  const [full, attempts] = await Promise.all([whole ? g : r.services.generations.get(r.viewer, g.id), attemptsOf(r.services, g.id)]);
   const headers = responseHeaders(full, attempts);
   if (full.status !== "SUCCEEDED") return sendV1Error(r.res, "openai", fromGeneration(full), headers);
   sendJson(r.res, 200, chatCompletion({ id: full.id, createdAt: full.createdAt, model: servedModel(full), output: full.output }), headers);
@@ -33,10 +39,15 @@ const sse = (res: ServerResponse, data: unknown) => void res.write(`data: ${type
 
 async function stream(r: V1Request, chat: ChatRequest): Promise<void> {
   const { res } = r;
-  const gen = await startGeneration(r.services, r.viewer, "OPENAI", chat.command);
+  const gen = await startGeneration(r.services, r.viewer, "OPENAI", chat.command, cancelWhenClientLeaves(r));
   const events = await followGeneration(r.services, gen, () => r.services.generations.get(r.viewer, gen.id));
   openEventStream(res, responseHeaders(gen));
   res.once("close", () => void events.return?.(undefined));
+  // Shutdown: an error event, never a clean [DONE].
+  const unregister = r.streams.add(() => {
+    if (!res.writableEnded) sse(res, errorBody("openai", SHUTDOWN_ERROR)), res.end();
+    void events.return?.(undefined);
+  });
   const meta = { id: gen.id, createdAt: gen.createdAt, model: servedModel(gen) };
   const text = new StreamText();
   const send = (e: { restart: boolean; text: string }) => {
@@ -45,7 +56,7 @@ async function stream(r: V1Request, chat: ChatRequest): Promise<void> {
   };
   sse(res, chunk(meta, { delta: { role: "assistant", content: "" } }));
   for await (const ev of events) {
-    if (res.destroyed) break;
+    if (res.destroyed || res.writableEnded) break;
     if (res.writableLength > r.config.limits.wsMaxBufferedBytes) {
       // A client that stopped reading: its backlog is bounded, as on the GraphQL streams.
       r.log.warn({ buffered: res.writableLength, limit: r.config.limits.wsMaxBufferedBytes }, "closing a /v1 stream that does not read (slow consumer)");
@@ -72,7 +83,8 @@ async function stream(r: V1Request, chat: ChatRequest): Promise<void> {
       break;
     }
   }
-  res.end();
+  unregister();
+  if (!res.writableEnded) res.end();
 }
 
 export const chatCompletionsRoutes: V1Route[] = [{ method: "POST", path: "/v1/chat/completions", api: "openai", handle }];

@@ -7,6 +7,7 @@ import { HttpError, sendJson } from "../../http-utils";
 import { signFilePath } from "../../../storage/signed-url";
 import { readJsonBody } from "../body";
 import { fromGeneration, sendV1Error } from "../errors";
+import { cancelWhenClientLeaves } from "../client-gone";
 import { attemptsOf, runToTerminal } from "../generation-call";
 import { responseHeaders, switchboardOptions } from "../headers";
 import type { V1Request, V1Route } from "../route";
@@ -15,7 +16,7 @@ import { imageCommand, imagesResponse, parseImagesRequest, type ImageDatum } fro
 async function images(r: V1Request): Promise<void> {
   const body = await readJsonBody(r.req, r.config.http.bodyLimitBytes);
   const request = parseImagesRequest(body);
-  const gen = await runToTerminal(r.services, r.viewer, "OPENAI", { ...imageCommand(request), ...switchboardOptions(r.req, body) });
+  const gen = await runToTerminal(r.services, r.viewer, "OPENAI", { ...imageCommand(request), ...switchboardOptions(r.req, body) }, cancelWhenClientLeaves(r));
   const headers = responseHeaders(gen, await attemptsOf(r.services, gen.id));
   if (gen.status !== "SUCCEEDED") return sendV1Error(r.res, "openai", fromGeneration(gen), headers);
   const files = gen.output?.files ?? [];

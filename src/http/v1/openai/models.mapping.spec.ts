@@ -16,16 +16,16 @@ describe("models mapping", () => {
       id: "simulated/text", object: "model", created: 1_700_000_000, owned_by: "simulated",
       switchboard: {
         kind: "model", modality: "TEXT", provider: "simulated", description: "t", quality: 10, maxOutputTokens: 4096,
-        pricing: { inputPer1kTokensUsd: 0.0001, outputPer1kTokensUsd: 0.0002 },
+        pricing: { source: "BUILT_IN", inputPer1kTokensUsd: 0.0001, outputPer1kTokensUsd: 0.0002 }, source: "BUILT_IN",
       },
     });
-    expect(list.data[1].switchboard.quality).toBe(50); // the catalog's default
+    expect(list.data[1].switchboard.quality).toBe(0); // no quality score: auto never picks it
     expect(list.data[2]).toMatchObject({ owned_by: "switchboard", switchboard: { kind: "alias", modality: "TEXT", aliasOf: ["simulated/text"] } });
     expect(list.data[3]).toMatchObject({ id: "auto", owned_by: "switchboard", switchboard: { kind: "auto", modality: null } });
   });
 
   it("finds one entry, or nothing for what the viewer may not use", () => {
-    expect(findModel(view, "simulated/image")?.switchboard.pricing).toEqual({ perImageUsd: 0.002 });
+    expect(findModel(view, "simulated/image")?.switchboard.pricing).toEqual({ source: "BUILT_IN", perImageUsd: 0.002 });
     expect(findModel(view, "video")).toBeUndefined();
     expect(findModel(view, "openai/gpt-4o-mini")).toBeUndefined();
     expect(modelList({ ...view, available: [] }).data).toEqual([]);

@@ -25,7 +25,10 @@ export interface OpenAIModel {
     contextTokens?: number;
     maxOutputTokens?: number;
     /** USD; absent fields do not apply to the model. */
-    pricing?: { inputPer1kTokensUsd?: number; outputPer1kTokensUsd?: number; perImageUsd?: number; perSecondUsd?: number };
+    pricing?: { source?: string; inputPer1kTokensUsd?: number; outputPer1kTokensUsd?: number; perImageUsd?: number; perSecondUsd?: number };
+    /** Where the entry comes from (BUILT_IN, FILE, DISCOVERED) and when the provider's own list last showed it. */
+    source?: string;
+    seenAt?: string;
     /** Aliases: the models they fall back through, in order (those this viewer may use). */
     aliasOf?: string[];
   };
@@ -42,12 +45,12 @@ const usd = (m?: number) => (m === undefined ? undefined : microsToUsd(m));
 
 function modelEntry(m: ModelInfo, created: number): OpenAIModel {
   const p = m.pricing;
-  const pricing = { inputPer1kTokensUsd: usd(p.inputPer1kTokens), outputPer1kTokensUsd: usd(p.outputPer1kTokens), perImageUsd: usd(p.perImage), perSecondUsd: usd(p.perSecond) };
+  const pricing = { source: m.pricingSource ?? "BUILT_IN", inputPer1kTokensUsd: usd(p.inputPer1kTokens), outputPer1kTokensUsd: usd(p.outputPer1kTokens), perImageUsd: usd(p.perImage), perSecondUsd: usd(p.perSecond) };
   return {
     id: m.id, object: "model", created, owned_by: m.provider,
     switchboard: JSON.parse(JSON.stringify({
-      kind: "model", modality: m.modality, provider: m.provider, description: m.description, quality: m.quality ?? 50,
-      contextTokens: m.contextTokens, maxOutputTokens: m.maxOutputTokens, pricing,
+      kind: "model", modality: m.modality, provider: m.provider, description: m.description, quality: m.quality ?? 0,
+      contextTokens: m.contextTokens, maxOutputTokens: m.maxOutputTokens, pricing, source: m.source ?? "BUILT_IN", seenAt: m.seenAt,
     })) as OpenAIModel["switchboard"], // drops the undefined fields
   };
 }

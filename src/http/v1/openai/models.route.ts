@@ -1,6 +1,6 @@
 /**
  * GET /v1/models and GET /v1/models/{id} (OpenAI): what this key may use now, as the `models`
- * and `modelAliases` queries see it (configured providers, the key's tier), with `auto`.
+ * and `modelAliases` queries see it (configured providers, the key's tier and allowedModels), with `auto`.
  * An id it may not use is 404 model_not_found, as OpenAI answers for a model an account lacks.
  */
 import { sendJson } from "../../http-utils";
@@ -12,7 +12,7 @@ import { findModel, modelList, type ModelsView } from "./models.mapping";
 const STARTED = Math.floor(Date.now() / 1000);
 
 const viewOf = (r: V1Request): ModelsView => ({
-  available: r.services.router.available(undefined, r.viewer.tier), aliases: r.services.router.aliases(), created: STARTED,
+  available: r.services.router.available(undefined, r.viewer.tier, r.viewer.keyLimits?.allowedModels), aliases: r.services.router.aliases(), created: STARTED,
 });
 
 async function list(r: V1Request): Promise<void> {

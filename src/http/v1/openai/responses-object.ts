@@ -91,8 +91,8 @@ function functionCalls(calls: unknown[] | undefined): FunctionCallItem[] {
 /**
  * The Response object of a generation.
  *
- * @param background - whether it was created with background: true (echoed, as OpenAI does); null when
- *   not known (a retrieved response: the generation does not record it).
+ * @param background - whether it was created with background: true (echoed, as OpenAI does; the
+ *   generation row records it, so a retrieved response knows); null only where a caller cannot tell.
  * @param status - overrides the generation's (the stream's created/in_progress events describe an earlier state).
  */
 export function responseObject(g: ResponseSource, background: boolean | null, status: ResponseStatus = statusOf(g)): ResponseObject {

@@ -58,7 +58,8 @@ describe("parseResponsesRequest", () => {
     expect(fieldOf({ model: "m" })).toBe("input");
     expect(fieldOf({ model: "m", input: [{ role: "robot", content: "x" }] })).toBe("input[0].role");
     expect(fieldOf({ model: "m", input: [{ role: "user", content: [{ type: "input_file" }] }] })).toBe("input[0].content[0].type");
-    expect(fieldOf({ model: "m", input: [{ type: "function_call_output", output: "x" }] })).toBe("input[0].type");
+    expect(fieldOf({ model: "m", input: [{ type: "function_call_output", output: "x" }] })).toBe("input[0].call_id");
+    expect(fieldOf({ model: "m", input: [{ type: "web_search_call", id: "x" }] })).toBe("input[0].type");
     expect(fieldOf({ model: "m", input: "x", previous_response_id: "resp_1" })).toBe("previous_response_id");
     expect(fieldOf({ model: "m", input: "x", max_output_tokens: 0 })).toBe("max_output_tokens");
     expect(fieldOf({ model: "m", input: "x", stream: "yes" })).toBe("stream");

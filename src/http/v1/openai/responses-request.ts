@@ -44,6 +44,27 @@ function part(p: unknown, param: string): Message["content"][number] {
   return bad(`${param}.type`, `content part type must be input_text, input_image or output_text, got ${JSON.stringify(p.type)}`);
 }
 
+/**
+ * A function_call item (the model's earlier call: joins the assistant turn before it, or starts
+ * one) or a function_call_output item (a tool message): their call_id carried through, so the
+ * upstream gets them as tool_calls / tool_call_id or tool_use / tool_result.
+ */
+function toolItem(item: Json, param: string, messages: Message[]): void {
+  if (typeof item.call_id !== "string" || !item.call_id) bad(`${param}.call_id`, `a ${String(item.type)} item needs call_id`);
+  const id = item.call_id as string;
+  if (item.type === "function_call_output") {
+    if (typeof item.output !== "string") bad(`${param}.output`, "a function_call_output item needs output (a string)");
+    messages.push({ role: "tool", content: item.output ? [{ type: "text", text: item.output as string }] : [], toolCallId: id });
+    return;
+  }
+  if (typeof item.name !== "string" || !item.name) bad(`${param}.name`, "a function_call item needs name");
+  if (item.arguments != null && typeof item.arguments !== "string") bad(`${param}.arguments`, "arguments must be a JSON string");
+  const call = { id, name: item.name as string, arguments: (item.arguments as string | undefined) ?? "" };
+  const last = messages.at(-1);
+  if (last?.role === "assistant") last.toolCalls = [...(last.toolCalls ?? []), call];
+  else messages.push({ role: "assistant", content: [], toolCalls: [call] });
+}
+
 /** `input` as messages: system-role items are folded into the system text (with `instructions` first). */
 function messagesOf(input: unknown[]): { messages: Message[]; system: string[] } {
   const messages: Message[] = [];
@@ -51,7 +72,9 @@ function messagesOf(input: unknown[]): { messages: Message[]; system: string[] }
   input.forEach((item, i) => {
     const param = `input[${i}]`;
     if (!isObject(item)) return bad(param, "an input item must be an object");
-    if (item.type != null && item.type !== "message") bad(`${param}.type`, `input item type must be "message", got ${JSON.stringify(item.type)}`);
+    if (item.type === "function_call" || item.type === "function_call_output") return void toolItem(item, param, messages);
+    if (item.type != null && item.type !== "message")
+      bad(`${param}.type`, `input item type must be "message", "function_call" or "function_call_output", got ${JSON.stringify(item.type)}`);
     const role = typeof item.role === "string" ? ROLE[item.role] : undefined;
     if (!role) return bad(`${param}.role`, "role must be one of user, assistant, system, developer");
     const content = typeof item.content === "string" ? [{ type: "text", text: item.content }] : Array.isArray(item.content) ? item.content.map((p, j) => part(p, `${param}.content[${j}]`)) : bad(`${param}.content`, "content must be a string or a list of parts");

@@ -52,6 +52,14 @@ describe("ResponsesStreamMapper", () => {
     expect(deltas(evs.slice(i))).toBe("héllo world");
   });
 
+  it("sends response.queued once, however often the queue position moves", () => {
+    const q = (seq: number, queuePosition: number) => ({ seq, type: "QUEUED", queuePosition, generation: gen({ status: "QUEUED" }) }) as StreamInput;
+    const evs = run([q(1, 9), q(2, 5), q(3, 1), ...live.slice(1).map((e) => ({ ...e, seq: e.seq + 2 }))]);
+    expect(evs.filter((e) => e.type === "response.queued")).toHaveLength(1);
+    expect(evs.at(-1)?.type).toBe("response.completed");
+    expect(deltas(evs)).toBe("héllo world");
+  });
+
   it("streams a cache hit (one SUCCEEDED event) as a whole answer", () => {
     const evs = run([{ seq: 1, type: "SUCCEEDED", generation: done }]);
     expect(deltas(evs)).toBe("héllo world");

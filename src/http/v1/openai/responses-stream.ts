@@ -38,6 +38,7 @@ type Unnumbered = { type: string; [field: string]: unknown };
 export class ResponsesStreamMapper {
   private created = false;
   private inProgress = false;
+  private queued = false;
   private open = false;
   private text = "";
   private ended = false;
@@ -60,7 +61,9 @@ export class ResponsesStreamMapper {
     }
     switch (ev.type) {
       case "QUEUED":
-        out.push({ type: "response.queued", response: responseObject(g, this.background, "queued") });
+        // Once, as OpenAI sends it: later QUEUED events (the queue position moved) have no Responses counterpart.
+        if (!this.queued && !this.inProgress) out.push({ type: "response.queued", response: responseObject(g, this.background, "queued") });
+        this.queued = true;
         break;
       case "STARTED":
       case "RESTARTED":

@@ -13,9 +13,12 @@ import { createPushIterator } from "../../../common/push-iterator";
 import { fromEventView, TERMINAL_EVENT_TYPES, type GenerationEventPayload } from "../../../realtime/generation-event";
 import { Topic } from "../../../realtime/topics";
 import { sendJson } from "../../http-utils";
+import { GenerationEntity } from "../../../db/entities/generation.entity";
 import { readJsonBody } from "../body";
 import { openEventStream } from "../event-stream";
-import { errorBody, fromGeneration, fromThrown, sendV1Error } from "../errors";
+import { errorBody, fromGeneration, fromThrown, sendV1Error, type V1Error } from "../errors";
+import { SHUTDOWN_ERROR } from "../open-streams";
+import { cancelWhenClientLeaves } from "../client-gone";
 import { attemptsOf, runToTerminal, startGeneration, type V1Command } from "../generation-call";
 import { responseHeaders, switchboardOptions } from "../headers";
 import type { V1Request, V1Route } from "../route";
@@ -67,9 +70,19 @@ async function writeStream(r: V1Request, id: string, after: number, background: 
   const keepalive = setInterval(() => !res.destroyed && res.write(": keepalive\n\n"), KEEPALIVE_MS);
   res.once("close", () => void events.return(undefined));
   let lastSeq = after;
+  const errorEvent = (e: V1Error) => {
+    const { error } = errorBody("openai", e) as { error: { code: string; message: string; param: string | null } };
+    // OpenAI's ResponseErrorEvent: type "error" (not the error body's own type), code, message, param.
+    res.write(`event: error\ndata: ${JSON.stringify({ type: "error", code: error.code, message: error.message, param: error.param, sequence_number: lastSeq + 1 })}\n\n`);
+  };
+  // Shutdown: an `error` event, never response.completed (a background one can be resumed elsewhere with starting_after).
+  const unregister = r.streams.add(() => {
+    if (!res.writableEnded) errorEvent(SHUTDOWN_ERROR), res.end();
+    void events.return(undefined);
+  });
   try {
     for await (const ev of events) {
-      if (res.destroyed) break;
+      if (res.destroyed || res.writableEnded) break;
       lastSeq = ev.sequence_number;
       res.write(`event: ${ev.type}\ndata: ${JSON.stringify(ev)}\n\n`);
       if (res.writableLength > r.config.limits.wsMaxBufferedBytes) {
@@ -81,12 +94,12 @@ async function writeStream(r: V1Request, id: string, after: number, background: 
   } catch (err) {
     const e = fromThrown(err, r.config.env === "production");
     if (e.code === "INTERNAL_SERVER_ERROR") r.log.error({ err, generationId: id }, "v1 responses stream failed");
-    const { error } = errorBody("openai", e) as { error: { code: string; message: string; param: string | null } };
-    if (!res.destroyed) res.write(`event: error\ndata: ${JSON.stringify({ type: "error", ...error, sequence_number: lastSeq + 1 })}\n\n`);
+    if (!res.destroyed && !res.writableEnded) errorEvent(e);
   } finally {
+    unregister();
     clearInterval(keepalive);
     await events.return(undefined);
-    if (!res.destroyed) res.end();
+    if (!res.destroyed && !res.writableEnded) res.end();
   }
 }
 
@@ -109,15 +122,18 @@ async function create(r: V1Request): Promise<void> {
   const { cmd, stream, background } = parseResponsesRequest(body);
   const command = commandOf(r, body, cmd);
   if (stream || background) {
-    const gen = await startGeneration(r.services, r.viewer, "OPENAI", command);
+    // Stored on the row, so a retrieved response says whether it is a background one.
+    // A background response outlives its request; a streamed one is cancelled when its client leaves.
+    const gen = await startGeneration(r.services, r.viewer, "OPENAI", { ...command, background }, background ? undefined : cancelWhenClientLeaves(r));
     if (stream) return writeStream(r, gen.id, -1, background, responseHeaders(gen));
     return sendJson(r.res, 200, responseObject(gen, true), responseHeaders(gen));
   }
-  const done = await runToTerminal(r.services, r.viewer, "OPENAI", command);
+  const done = await runToTerminal(r.services, r.viewer, "OPENAI", command, cancelWhenClientLeaves(r));
   const headers = responseHeaders(done, await attemptsOf(r.services, done.id));
   if (done.status !== "SUCCEEDED") return sendV1Error(r.res, "openai", fromGeneration(done), headers);
-  // The terminal event's view has no tool calls or finish reason: the row does.
-  sendJson(r.res, 200, responseObject(await r.services.generations.get(r.viewer, done.id), false), headers);
+  // The terminal event's view has no tool calls or finish reason: the row does (an in-process run's answer is the row).
+  const full = done instanceof GenerationEntity ? done : await r.services.generations.get(r.viewer, done.id);
+  sendJson(r.res, 200, responseObject(full, false), headers);
 }
 
 function startingAfter(q: URLSearchParams): number {
@@ -131,14 +147,14 @@ function startingAfter(q: URLSearchParams): number {
 async function retrieve(r: V1Request): Promise<void> {
   const g = await r.services.generations.get(r.viewer, generationIdOf(r.params[0]));
   const stream = r.query.get("stream");
-  if (stream === "true") return writeStream(r, g.id, startingAfter(r.query), null, responseHeaders(g));
+  if (stream === "true") return writeStream(r, g.id, startingAfter(r.query), g.background === true, responseHeaders(g));
   if (stream != null && stream !== "false") throw new BadUserInputError("stream must be true or false", { field: "stream" });
-  sendJson(r.res, 200, responseObject(g, null), responseHeaders(g));
+  sendJson(r.res, 200, responseObject(g, g.background === true), responseHeaders(g));
 }
 
 async function cancel(r: V1Request): Promise<void> {
   const g = await r.services.generations.cancel(r.viewer, generationIdOf(r.params[0]));
-  sendJson(r.res, 200, responseObject(g, null), responseHeaders(g));
+  sendJson(r.res, 200, responseObject(g, g.background === true), responseHeaders(g));
 }
 
 export const RESPONSES_ROUTES: V1Route[] = [

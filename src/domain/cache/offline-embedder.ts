@@ -1,9 +1,15 @@
 /**
- * The built-in offline embedder for the semantic cache: a hashed bag of words (stop words
- * dropped, plural "s" folded) plus, at a lower weight, the character trigrams of each word
- * (typos still land close). Word order does not matter: "ocean at sunset" and "sunset over
- * the ocean" embed alike. No model, no network; L2-normalised, so dot product = cosine.
+ * The offline hashed embedder: the semantic cache's fallback, and its only embedder when no
+ * SEMANTIC_CACHE_EMBEDDING_MODEL is set or that model fails. Not a model — simulated quality: a
+ * hashed bag of words (stop words dropped, plural "s" folded) plus, at a lower weight, the
+ * character trigrams of each word (typos still land close). Word order is invisible to it ("dog
+ * bites man" = "man bites dog" at similarity 1.0) and it knows no synonyms; the verification
+ * step (prompt-verifier.ts) is what keeps its near neighbours from being served wrongly. No
+ * network; L2-normalised, so dot product = cosine.
  */
+/** Stored with every entry it embedded: vectors of different embedders are never compared. */
+export const OFFLINE_EMBEDDER = "offline-hashed-v1";
+
 const STOP = new Set(
   "a an the of at on in over under to for from with by and or but is are was were be been this that these those it its as into onto please me my your our".split(" "),
 );
@@ -28,7 +34,7 @@ export function words(text: string): string[] {
   return (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).filter((w) => !STOP.has(w)).map(singular);
 }
 
-export function localEmbedding(text: string, dims = 256): Float32Array {
+export function offlineEmbedding(text: string, dims = 256): Float32Array {
   const v = new Float32Array(dims);
   const add = (token: string, weight: number) => {
     const h = fnv1a(token);
