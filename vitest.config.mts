@@ -9,7 +9,7 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: require.resolve("graphql") }],
   },
   test: {
-    include: ["src/**/*.spec.ts", "test/**/*.int-spec.ts", "test/**/*.e2e-spec.ts"],
+    include: ["src/**/*.spec.ts", "dashboard/src/**/*.spec.{ts,tsx}", "test/**/*.int-spec.ts", "test/**/*.e2e-spec.ts"],
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 60_000,

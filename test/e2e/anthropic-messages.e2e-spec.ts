@@ -143,6 +143,76 @@ describe("POST /v1/messages (Anthropic Messages API)", () => {
     expect((await generation(msg.id.slice(4))).provider.id).toBe("openai");
   });
 
+  it("a second turn with tool_use and tool_result blocks keeps their ids: tool_use/tool_result (tool_use_id, is_error) to Anthropic, tool_calls/tool_call_id to OpenAI", async () => {
+    const history: Anthropic.MessageParam[] = [
+      { role: "user", content: "Weather in Paris and Oslo?" },
+      {
+        role: "assistant",
+        content: [
+          { type: "text", text: "Let me look." },
+          { type: "tool_use", id: "toolu_paris_1", name: "get_weather", input: { city: "Paris" } },
+          { type: "tool_use", id: "toolu_oslo_2", name: "get_weather", input: { city: "Oslo" } },
+        ],
+      },
+      {
+        role: "user",
+        content: [
+          { type: "tool_result", tool_use_id: "toolu_paris_1", content: "sunny, 21C" },
+          { type: "tool_result", tool_use_id: "toolu_oslo_2", content: [{ type: "text", text: "no data" }], is_error: true },
+          { type: "text", text: "Summarise, please." },
+        ],
+      },
+    ];
+    const before = fake.requests.length;
+    await client().messages.create({ model: "anthropic/claude-haiku-4-5", max_tokens: 128, tools: [WEATHER], messages: history });
+    const sent = fake.requests.slice(before).find((r) => r.path.startsWith("/v1/messages"))!.body as Record<string, any>;
+    expect(sent.messages).toEqual([
+      { role: "user", content: [{ type: "text", text: "Weather in Paris and Oslo?" }] },
+      {
+        role: "assistant",
+        content: [
+          { type: "text", text: "Let me look." },
+          { type: "tool_use", id: "toolu_paris_1", name: "get_weather", input: { city: "Paris" } },
+          { type: "tool_use", id: "toolu_oslo_2", name: "get_weather", input: { city: "Oslo" } },
+        ],
+      },
+      {
+        role: "user",
+        content: [
+          { type: "tool_result", tool_use_id: "toolu_paris_1", content: "sunny, 21C" },
+          { type: "tool_result", tool_use_id: "toolu_oslo_2", content: "no data", is_error: true },
+          { type: "text", text: "Summarise, please." },
+        ],
+      },
+    ]);
+
+    const openaiBefore = openaiFake.requests.length;
+    await client().messages.create({ model: "openai/gpt-4o-mini", max_tokens: 128, tools: [WEATHER], messages: history });
+    const chat = openaiFake.requests.slice(openaiBefore).find((r) => r.path.startsWith("/v1/chat/completions"))!.body as Record<string, any>;
+    expect(chat.messages).toEqual([
+      { role: "user", content: "Weather in Paris and Oslo?" },
+      {
+        role: "assistant", content: "Let me look.",
+        tool_calls: [
+          { id: "toolu_paris_1", type: "function", function: { name: "get_weather", arguments: JSON.stringify({ city: "Paris" }) } },
+          { id: "toolu_oslo_2", type: "function", function: { name: "get_weather", arguments: JSON.stringify({ city: "Oslo" }) } },
+        ],
+      },
+      { role: "tool", tool_call_id: "toolu_paris_1", content: "sunny, 21C" },
+      { role: "tool", tool_call_id: "toolu_oslo_2", content: "no data" },
+      { role: "user", content: "Summarise, please." },
+    ]);
+  });
+
+  it("a tool_result without tool_use_id is a 400 naming the field", async () => {
+    const err = await client().messages.create({
+      model: "anthropic/claude-haiku-4-5", max_tokens: 16,
+      messages: [{ role: "user", content: [{ type: "tool_result", content: "x" } as never] }],
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((err as InstanceType<typeof Anthropic.BadRequestError>).message).toContain("tool_use_id");
+  });
+
   it("a stream broken upstream mid-answer is retried with nothing duplicated, and ends with an error event when every attempt fails", async () => {
     fake.scenario = "cut";
     try {

@@ -141,6 +141,22 @@ describe("semantic cache (opt-in)", () => {
     expect((await img(u.key, "a city at night")).cached).toBe(false);
   });
 
+  it("a near neighbour that changes the meaning is a miss (verification): word order that swaps who does what", async () => {
+    const u = await t.createUser(undefined, { tier: "pro" });
+    const first = await img(u.key, "a dog chasing a man across the beach");
+    expect(first.cached).toBe(false);
+    // The offline embedder is blind to word order (similarity 1.0): before verification this was served first's image.
+    const swapped = await img(u.key, "a man chasing a dog across the beach");
+    expect(swapped.cached).toBe(false);
+    expect(swapped.id).not.toBe(first.id);
+    // The same meaning, reworded, is still a hit.
+    const again = await img(u.key, "dog chasing a man across the beach");
+    expect(again.cached).toBe(true);
+    expect(again.cacheHit.sourceGenerationId).toBe(first.id);
+    const metrics = await (await fetch(`${t.url.replace(/\/graphql$/, "")}/metrics`)).text();
+    expect(metrics).toMatch(/switchboard_semantic_cache_rejected_total\{[^}]*\} [1-9]/);
+  });
+
   it("never crosses sizes, users, or an opt-out", async () => {
     const u = await t.createUser(undefined, { tier: "pro" });
     const v = await t.createUser(undefined, { tier: "pro" });

@@ -120,6 +120,66 @@ describe("the installed switchboard CLI", { timeout: 180_000 }, () => {
     expect(lastLine(verify.stdout)).toMatch(/budget period\(s\) checked against the spend ledger/);
   });
 
+  it("keys create takes limits, keys rotate --overlap keeps the old key until then, users list/update change tier and disable (the same services as GraphQL)", async () => {
+    const email = `limits-${randomBytes(3).toString("hex")}@example.com`; // unique per attempt (a retried test re-creates it)
+    expect((await cli(["users", "create", "--email", email])).code).toBe(0);
+    const created = await cli(["keys", "create", "--email", email, "--label", "ci", "--expires", "2099-01-01T00:00:00Z", "--budget", "2.5", "--models", "simulated/text, auto", "--rate-limit", "30"]);
+    expect(created.code, created.stderr).toBe(0);
+    const id = /Created key ([0-9a-f-]{36})/.exec(created.stdout)![1];
+    const list = await cli(["keys", "list", "--email", email]);
+    expect(list.stdout).toContain(`${id}`);
+    expect(list.stdout).toMatch(/expires 2099-01-01T00:00:00\.000Z; budget \$2\.5; models simulated\/text,auto; 30\/min/);
+    const rotated = await cli(["keys", "rotate", "--id", id, "--overlap", "3600"]);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    expect(rotated.stdout).toMatch(/keeps working until \d{4}-.*then stops on every node/);
+    expect(lastLine(rotated.stdout)).toMatch(/^sb_/);
+    const after = (await cli(["keys", "list", "--email", email])).stdout.trim().split("\n");
+    expect(after).toHaveLength(3); // default key, the rotated one (active until its overlap ends), its replacement with the same limits
+    expect(after.filter((l) => l.includes("models simulated/text,auto; 30/min"))).toHaveLength(2);
+    expect(oneLine((await cli(["keys", "rotate", "--id", id])).stderr)).toMatch(/^switchboard keys rotate: API key .* is already rotated/);
+
+    const updated = await cli(["users", "update", "--email", email, "--tier", "enterprise", "--disable"]);
+    expect(updated.code, updated.stderr).toBe(0);
+    expect(updated.stdout).toMatch(/tier enterprise, disabled/);
+    const users = await cli(["users", "list", "--email-contains", email.toUpperCase()]);
+    expect(users.stdout.trim().split("\n")).toHaveLength(1);
+    expect(users.stdout).toMatch(new RegExp(`${email.replace(".", "\\.")}\\s+USER\\s+enterprise\\s+created \\S+\\s+disabled`));
+    expect((await cli(["users", "update", "--email", email, "--enable"])).stdout).toMatch(/active/);
+    expect(oneLine((await cli(["users", "update", "--email", email])).stderr)).toMatch(/^switchboard users update: give tier, disabled or both/);
+    expect(oneLine((await cli(["keys", "create", "--email", email, "--expires", "2001-01-01T00:00:00Z"])).stderr)).toMatch(/^switchboard keys create: expiresAt must be in the future/);
+    expect(oneLine((await cli(["keys", "create", "--email", email, "--budget", "-3"])).stderr)).toMatch(/^switchboard keys create: .*'-3' is invalid\. It must be an amount in USD/);
+  });
+
+  it("keys create takes limits, keys rotate --overlap keeps the old key until then, users list/update change tier and disable (the same services as GraphQL)", async () => {
+    const email = `limits-${randomBytes(3).toString("hex")}@example.com`; // unique per attempt (a retried test creates it again)
+    expect((await cli(["users", "create", "--email", email])).code).toBe(0);
+    const created = await cli(["keys", "create", "--email", email, "--label", "ci", "--expires", "2099-01-01T00:00:00Z", "--budget", "2.5", "--models", "simulated/text, auto", "--rate-limit", "30"]);
+    expect(created.code, created.stderr).toBe(0);
+    const id = /Created key ([0-9a-f-]{36})/.exec(created.stdout)![1];
+    const list = await cli(["keys", "list", "--email", email]);
+    expect(list.stdout).toContain(`${id}`);
+    expect(list.stdout).toMatch(/expires 2099-01-01T00:00:00\.000Z; budget \$2\.5; models simulated\/text,auto; 30\/min/);
+    const rotated = await cli(["keys", "rotate", "--id", id, "--overlap", "3600"]);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    expect(rotated.stdout).toMatch(/keeps working until \d{4}-.*then stops on every node/);
+    expect(lastLine(rotated.stdout)).toMatch(/^sb_/);
+    const after = (await cli(["keys", "list", "--email", email])).stdout.trim().split("\n");
+    expect(after).toHaveLength(3); // default key, the rotated one (active until its overlap ends), its replacement with the same limits
+    expect(after.filter((l) => l.includes("models simulated/text,auto; 30/min"))).toHaveLength(2);
+    expect(oneLine((await cli(["keys", "rotate", "--id", id])).stderr)).toMatch(/^switchboard keys rotate: API key .* is already rotated/);
+
+    const updated = await cli(["users", "update", "--email", email, "--tier", "enterprise", "--disable"]);
+    expect(updated.code, updated.stderr).toBe(0);
+    expect(updated.stdout).toMatch(/tier enterprise, disabled/);
+    const users = await cli(["users", "list", "--email-contains", email.toUpperCase()]);
+    expect(users.stdout.trim().split("\n")).toHaveLength(1);
+    expect(users.stdout).toMatch(new RegExp(`${email.replace(".", "\\.")}\\s+USER\\s+enterprise\\s+created \\S+\\s+disabled`));
+    expect((await cli(["users", "update", "--email", email, "--enable"])).stdout).toMatch(/active/);
+    expect(oneLine((await cli(["users", "update", "--email", email])).stderr)).toMatch(/^switchboard users update: give tier, disabled or both/);
+    expect(oneLine((await cli(["keys", "create", "--email", email, "--expires", "2001-01-01T00:00:00Z"])).stderr)).toMatch(/^switchboard keys create: expiresAt must be in the future/);
+    expect(oneLine((await cli(["keys", "create", "--email", email, "--budget", "-3"])).stderr)).toMatch(/^switchboard keys create: .*'-3' is invalid\. It must be an amount in USD/);
+  });
+
   it("--help on the root and on every command, -h too; --version prints package.json's version", async () => {
     const root = await cli(["--help"]);
     expect(root.code).toBe(0);
@@ -134,7 +194,10 @@ describe("the installed switchboard CLI", { timeout: 180_000 }, () => {
       [["keys", "create", "-h"], /--label <label>/],
       [["keys", "list", "--help"], /--email <email>/],
       [["keys", "revoke", "--help"], /--id <id>/],
-      [["keys", "rotate", "--help"], /--id <id>/],
+      [["keys", "rotate", "--help"], /--id <id>[\s\S]*--overlap <seconds>/],
+      [["keys", "create", "--help"], /--expires <time>[\s\S]*--budget <usd>[\s\S]*--models <list>[\s\S]*--rate-limit <n>/],
+      [["users", "update", "--help"], /--email <email>[\s\S]*--tier <tier>[\s\S]*--disable[\s\S]*--enable/],
+      [["users", "list", "--help"], /--email-contains <text>/],
       [["quotas", "verify", "--help"], /Usage: switchboard quotas verify/],
       [["analytics", "rebuild", "--help"], /--from <time>[\s\S]*--to <time>/],
       [["help", "keys"], /revoke/],
@@ -160,8 +223,8 @@ describe("the installed switchboard CLI", { timeout: 180_000 }, () => {
     [["keys", "rotate", "--id", "nope"], /^switchboard keys rotate: .*'nope' is invalid\. It must be a key id/],
     [["users", "create", "--email", "not-an-email"], /^switchboard users create: "not-an-email" is not an email address/],
     [["users", "create", "--email", "cli@example.com"], /already exists/],
-    [["keys", "revoke", "--id", "00000000-0000-0000-0000-000000000000"], /^switchboard keys revoke: no API key with id/],
-    [["keys", "list", "--email", "nobody@example.com"], /^switchboard keys list: no user with email/],
+    [["keys", "revoke", "--id", "00000000-0000-0000-0000-000000000000"], /^switchboard keys revoke: API key 00000000-0000-0000-0000-000000000000 was not found/],
+    [["keys", "list", "--email", "nobody@example.com"], /^switchboard keys list: User nobody@example.com was not found/],
     [["analytics", "rebuild", "--from", "yesterday"], /^switchboard analytics rebuild: .*'yesterday' is invalid\. It must be an ISO date-time/],
     [["analytics", "rebuild"], /required option '--from <time>' not specified/],
     [["analytics", "rebuild", "--from", "2026-02-01T00:00:00Z", "--to", "2026-01-01T00:00:00Z"], /--from must be before --to/],

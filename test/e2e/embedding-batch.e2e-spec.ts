@@ -24,6 +24,8 @@ const KEYS = [{ label: "a", key: "sk-test-aaaa1111" }, { label: "b", key: "sk-te
 function app(fake: OpenAIFake, embeddingBatch: { maxSize: number; maxWaitMs: number }): Promise<TestApp> {
   return startTestApp({
     worker: { concurrency: 16 },
+    // The batcher is fed by queued jobs (the first test pauses the queue to line them up): no in-process runs.
+    sync: { inProcess: false },
     providers: { vendors: { openai: { baseUrl: `${fake.url}/v1`, keys: KEYS } }, embeddingBatch, healthIntervalMs: 0 },
   } as never);
 }
@@ -96,6 +98,38 @@ describe("embedding micro-batching (EMBEDDING_BATCH_MAX_SIZE 16, EMBEDDING_BATCH
     const key = KEYS.find((k) => k.key === bearerOf(calls[0]));
     expect(key).toBeDefined();
     for (const g of gens) expect(g.attempts[0].keyLabel).toBe(key!.label);
+  });
+
+  it("requests with different params never share a call: each upstream call carries its own requests' dimensions and user", async () => {
+    const before = embeddingCalls(fake).length;
+    const kinds = [{}, { dimensions: 4 }, { dimensions: 4, user: "u1" }, { user: "u1", dimensions: 4 }, {}, { dimensions: 4 }];
+    const prompts = kinds.map((_, i) => `params ${i} ${Math.random()}`);
+    await t.app.queue.queue.pause();
+    let res: { data?: { createGeneration: Gen } | null; errors?: unknown }[];
+    try {
+      const pending = Promise.all(prompts.map((p, i) => t.gql<{ createGeneration: Gen }>(t.adminKey, CREATE, { input: { ...embed(p), params: kinds[i] } })));
+      await until(async () => (await t.app.queue.depth()).waiting === prompts.length);
+      await t.app.queue.queue.resume();
+      res = await pending;
+    } finally {
+      if (await t.app.queue.queue.isPaused()) await t.app.queue.queue.resume();
+    }
+    for (const r of res) expect(r.errors).toBeUndefined();
+    for (const r of res) expect(r.data!.createGeneration.status).toBe("SUCCEEDED");
+    const calls = embeddingCalls(fake).slice(before);
+    // Three distinct params sets ({}, {dimensions: 4}, {dimensions: 4, user: u1} in either key order): at least
+    // three calls (three when each set's jobs reach the batcher within its window; a loaded machine may split one).
+    expect(calls.length).toBeGreaterThanOrEqual(3);
+    for (const c of calls) {
+      const body = c.body as { input: string[] | string; dimensions?: number; user?: string };
+      const inputs = Array.isArray(body.input) ? body.input : [body.input];
+      for (const input of inputs) {
+        const want = kinds[prompts.indexOf(input)] as { dimensions?: number; user?: string };
+        expect(body.dimensions, `the call carrying "${input}"`).toBe(want.dimensions);
+        expect(body.user, `the call carrying "${input}"`).toBe(want.user);
+      }
+    }
+    expect(calls.flatMap((c) => (c.body as { input: string[] | string }).input).sort()).toEqual([...prompts].sort());
   });
 
   it("8 generations created at the same moment (no queue tricks) still share at most 2 upstream calls", async () => {

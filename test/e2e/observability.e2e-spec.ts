@@ -14,7 +14,8 @@ describe("health, readiness and metrics on serve and worker", () => {
   let t: TestApp;
   let worker: WorkerProcess;
   beforeAll(async () => {
-    t = await startTestApp({}, { workers: false });
+    // The worker process must do the work it counts: this API runs no wait in-process (SYNC_IN_PROCESS off).
+    t = await startTestApp({ sync: { inProcess: false } } as never, { workers: false });
     worker = await spawnWorker(t);
   });
   afterAll(async () => {

@@ -186,6 +186,66 @@ describe("POST /v1/chat/completions", () => {
     expect(finish).toBe("tool_calls");
   });
 
+  it("a second turn with the tool's result keeps the ids: tool_calls/tool_call_id to OpenAI, tool_use/tool_result (tool_use_id) to Anthropic", async () => {
+    const parameters = { type: "object", properties: { city: { type: "string" } } };
+    const tools = [{ type: "function" as const, function: { name: "get_weather", description: "weather", parameters } }];
+    const history: OpenAI.ChatCompletionMessageParam[] = [
+      { role: "user", content: "weather in Oslo and Bergen?" },
+      {
+        role: "assistant", content: null,
+        tool_calls: [
+          { id: "call_oslo_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } },
+          { id: "call_bergen_2", type: "function", function: { name: "get_weather", arguments: '{"city":"Bergen"}' } },
+        ],
+      },
+      { role: "tool", tool_call_id: "call_oslo_1", content: "rain, 9C" },
+      { role: "tool", tool_call_id: "call_bergen_2", content: [{ type: "text", text: "rain, 11C" }] },
+    ];
+    const before = fake.requests.length;
+    await admin.chat.completions.create({ model: "openai/gpt-4o-mini", messages: history, tools });
+    const sent = fake.requests.slice(before).find((r) => r.path.startsWith("/v1/chat/completions"))!.body as Record<string, any>;
+    expect(sent.messages).toEqual([
+      { role: "user", content: "weather in Oslo and Bergen?" },
+      {
+        role: "assistant", content: null,
+        tool_calls: [
+          { id: "call_oslo_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } },
+          { id: "call_bergen_2", type: "function", function: { name: "get_weather", arguments: '{"city":"Bergen"}' } },
+        ],
+      },
+      { role: "tool", tool_call_id: "call_oslo_1", content: "rain, 9C" },
+      { role: "tool", tool_call_id: "call_bergen_2", content: "rain, 11C" },
+    ]);
+
+    // Streamed, and served by the other vendor: the same ids as Anthropic's blocks.
+    const anthropicBefore = anthropicFake.requests.length;
+    const stream = await admin.chat.completions.create({ model: "anthropic/claude-haiku-4-5", messages: history, tools, max_tokens: 64, stream: true });
+    for await (const _ of stream) { /* drain */ }
+    const msgs = (anthropicFake.requests.slice(anthropicBefore).find((r) => r.path.startsWith("/v1/messages"))!.body as Record<string, any>).messages;
+    expect(msgs).toEqual([
+      { role: "user", content: [{ type: "text", text: "weather in Oslo and Bergen?" }] },
+      {
+        role: "assistant",
+        content: [
+          { type: "tool_use", id: "call_oslo_1", name: "get_weather", input: { city: "Oslo" } },
+          { type: "tool_use", id: "call_bergen_2", name: "get_weather", input: { city: "Bergen" } },
+        ],
+      },
+      {
+        role: "user",
+        content: [
+          { type: "tool_result", tool_use_id: "call_oslo_1", content: "rain, 9C" },
+          { type: "tool_result", tool_use_id: "call_bergen_2", content: "rain, 11C" },
+        ],
+      },
+    ]);
+
+    // A tool message without its tool_call_id is refused, as OpenAI refuses it.
+    const e = await failure(admin.chat.completions.create({ model: "openai/gpt-4o-mini", messages: [history[0], history[1], { role: "tool", content: "x" } as never] }));
+    expect(e.status).toBe(400);
+    expect((e.error as { param?: string }).param).toBe("messages[2].tool_call_id");
+  });
+
   it("JSON mode: response_format json_object answers valid JSON", async () => {
     const res = await admin.chat.completions.create({ model: "simulated/text", messages: [{ role: "user", content: "a JSON object please" }], response_format: { type: "json_object" } });
     expect(() => JSON.parse(res.choices[0].message.content!)).not.toThrow();

@@ -117,21 +117,52 @@ describe("OpenAI-compatible /v1/responses", () => {
     expect(evs.at(-1)?.type).toBe("response.completed");
   });
 
+  it("a second turn with function_call and function_call_output items reaches the upstream as tool_calls and tool_call_id", async () => {
+    const before = fake.requests.length;
+    const tools = [{ type: "function" as const, name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } }, strict: false }];
+    await client.responses.create({
+      model: "openai/gpt-4o-mini", tools,
+      input: [
+        { role: "user", content: "weather in Bergen?" },
+        { type: "function_call", call_id: "call_bergen_9", name: "get_weather", arguments: '{"city":"Bergen"}' },
+        { type: "function_call_output", call_id: "call_bergen_9", output: "rain, 10C" },
+      ],
+    });
+    const sent = fake.requests.slice(before).find((r) => r.path.startsWith("/v1/chat/completions"))!.body as { messages: unknown[] };
+    expect(sent.messages).toEqual([
+      { role: "user", content: "weather in Bergen?" },
+      { role: "assistant", content: null, tool_calls: [{ id: "call_bergen_9", type: "function", function: { name: "get_weather", arguments: '{"city":"Bergen"}' } }] },
+      { role: "tool", tool_call_id: "call_bergen_9", content: "rain, 10C" },
+    ]);
+  });
+
   it("background: answers at once, and retrieve follows it to completed", async () => {
     const resp = await client.responses.create(withSwitchboard({ model: "simulated/text", input: "A slow answer, please", background: true }, slow(1500)));
     expect(["queued", "in_progress"]).toContain(resp.status);
     expect(resp.background).toBe(true);
     const final = await until(() => client.responses.retrieve(resp.id), (r) => r.status === "completed", 30_000, "a completed response");
     expect(final.output_text.length).toBeGreaterThan(0);
+    expect(final.background, "a retrieved background response says so (stored on the generation)").toBe(true);
     // The id without its resp_ prefix (the generation's) names it too.
     expect((await client.responses.retrieve(resp.id.slice("resp_".length))).id).toBe(resp.id);
+  });
+
+  it("a retrieved response that was not created in the background says background: false (waited and streamed)", async () => {
+    const waited = await client.responses.create({ model: "simulated/text", input: `not in the background ${Math.random()}` });
+    expect(waited.background).toBe(false);
+    expect((await client.responses.retrieve(waited.id)).background).toBe(false);
+    const evs = await collect(await client.responses.create({ model: "simulated/text", input: `streamed, not in the background ${Math.random()}`, stream: true }));
+    const streamedId = (evs.at(-1) as { response: { id: string } }).response.id;
+    expect((await client.responses.retrieve(streamedId)).background).toBe(false);
+    const raw = await fetch(`http://127.0.0.1:${t.port}/v1/responses/${waited.id}`, { headers: { authorization: `Bearer ${t.adminKey}` } });
+    expect(((await raw.json()) as { background: unknown }).background, "never null on the wire").toBe(false);
   });
 
   it("background + cancel → cancelled; cancelling it again is a conflict in OpenAI's shape", async () => {
     const resp = await client.responses.create(withSwitchboard({ model: "simulated/text", input: "Take your time", background: true }, slow(30_000)));
     const cancelled = await client.responses.cancel(resp.id);
-    expect(cancelled).toMatchObject({ id: resp.id, status: "cancelled" });
-    expect((await client.responses.retrieve(resp.id)).status).toBe("cancelled");
+    expect(cancelled).toMatchObject({ id: resp.id, status: "cancelled", background: true });
+    expect(await client.responses.retrieve(resp.id)).toMatchObject({ status: "cancelled", background: true });
     const err = await client.responses.cancel(resp.id).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect(err).toMatchObject({ status: 409, type: "invalid_request_error", code: "conflict" });

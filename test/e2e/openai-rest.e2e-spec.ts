@@ -13,6 +13,7 @@ import OpenAI from "openai";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fakeEmbedding, startOpenAIFake, type OpenAIFake } from "../fakes/openai.fake";
+import { estimate, quota, setQuota } from "../helpers/quota";
 import { startTestApp, type TestApp } from "../helpers/test-app";
 
 const GEN = `query($id: ID!) { generation(id: $id) { id status modality source requestId prompt } }`;
@@ -82,6 +83,55 @@ describe("OpenAI-compatible embeddings, images and models", () => {
       const sent = upstream.flatMap((r) => [(r.body as { input: string | string[] }).input].flat());
       expect(sent.sort()).toEqual([...inputs].sort()); // each input went upstream once (batched as the batcher saw fit)
       for (const r of upstream) expect(r.body).toMatchObject({ model: "text-embedding-3-small", dimensions: 8 });
+    });
+  });
+
+  describe("POST /v1/embeddings: a list of inputs is all-or-nothing", () => {
+    const LIST = `query { generations(first: 50) { edges { node { id status costUsd } } } }`;
+    const model = "openai/text-embedding-3-small";
+    const inputsOf = (tag: string, n: number) => Array.from({ length: n }, (_, i) => `${tag}-${i}`.padEnd(24, "x"));
+    const listOf = async (key: string) =>
+      ((await t.gql(key, LIST)).data!.generations.edges as { node: { id: string; status: string; costUsd: number | null } }[]).map((e) => e.node);
+    /** A fresh user whose budget holds `fits` inputs' reservations (and not one more). */
+    const userFitting = async (fits: number) => {
+      const u = await t.createUser(undefined, { tier: "enterprise" });
+      const one = await estimate(t, u.key, { modality: "EMBEDDING", model, prompt: inputsOf("probe", 1)[0] });
+      await setQuota(t, u.id, one * fits + Math.floor(one / 2));
+      return u;
+    };
+
+    it("a budget that fits 2 of 3 inputs: 429 insufficient_quota, and no generation created, nothing reserved or spent, nothing sent upstream", async () => {
+      const u = await userFitting(2);
+      const before = fake.requests.filter((r) => r.path === "/v1/embeddings").length;
+      const err = await client(u.key).embeddings.create({ model, input: inputsOf("three", 3) }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.APIError);
+      expect(err).toMatchObject({ status: 429, code: "insufficient_quota" });
+      expect(await listOf(u.key)).toEqual([]);
+      expect(await quota(t, u.key)).toMatchObject({ spentUsd: 0, reservedUsd: 0 });
+      expect(fake.requests.filter((r) => r.path === "/v1/embeddings").length).toBe(before);
+      // Two inputs fit: answered, and charged.
+      const ok = await client(u.key).embeddings.create({ model, input: inputsOf("two", 2) });
+      expect(ok.data).toHaveLength(2);
+      expect((await quota(t, u.key)).spentUsd).toBeGreaterThan(0);
+    });
+
+    it("a burst of 3-input requests racing for a budget of 4 inputs: each is answered whole or refused with nothing of it charged", async () => {
+      const u = await userFitting(4);
+      const c = client(u.key);
+      const results = await Promise.all(Array.from({ length: 4 }, (_, i) => c.embeddings.create({ model, input: inputsOf(`burst${i}`, 3) }).then((res) => res, (e: unknown) => e)));
+      const answered = results.filter((x) => !(x instanceof Error)) as OpenAI.CreateEmbeddingResponse[];
+      for (const x of results) if (x instanceof Error) expect(x).toMatchObject({ status: 429, code: "insufficient_quota" });
+      expect(answered.length).toBeLessThanOrEqual(1);
+      for (const a of answered) expect(a.data).toHaveLength(3);
+      const gens = await listOf(u.key);
+      // Every generation of a refused request was cancelled; the answered one's three succeeded.
+      expect(gens.filter((g) => g.status === "SUCCEEDED")).toHaveLength(3 * answered.length);
+      expect(gens.every((g) => g.status === "SUCCEEDED" || g.status === "CANCELLED")).toBe(true);
+      const q = await quota(t, u.key);
+      expect(q.reservedUsd).toBe(0);
+      const charged = gens.filter((g) => g.status === "SUCCEEDED").reduce((sum, g) => sum + (g.costUsd ?? 0), 0);
+      expect(q.spentUsd).toBeCloseTo(charged, 9);
+      for (const g of gens.filter((x) => x.status === "CANCELLED")) expect(g.costUsd ?? 0).toBe(0);
     });
   });
 

@@ -64,9 +64,9 @@ describe("recovery", () => {
       const id = await create(api);
       await (await api.app.queue.queue.getJob(id))!.remove();
       expect(await api.app.queue.state(id)).toBe("missing");
-      expect(await api.app.sweeper.sweep()).toEqual({ requeued: 1, expired: 0 });
+      expect(await api.app.sweeper.sweep()).toEqual({ requeued: 1, expired: 0, batches: 0 });
       expect(await api.app.queue.state(id)).toBe("waiting");
-      expect(await api.app.sweeper.sweep()).toEqual({ requeued: 0, expired: 0 }); // its job is back: nothing to do
+      expect(await api.app.sweeper.sweep()).toEqual({ requeued: 0, expired: 0, batches: 0 }); // its job is back: nothing to do
     });
 
     it("a worker's periodic sweep brings it back and it completes exactly once", async () => {
@@ -130,7 +130,7 @@ describe("recovery", () => {
       await api.app.ds.query(`UPDATE generations SET created_at = now() - interval '1 hour' WHERE id = $1`, [old]);
       const sub = watch(api, old, (ev) => ev.type === "SNAPSHOT");
       await sub.reached;
-      expect(await api.app.sweeper.sweep()).toEqual({ requeued: 0, expired: 1 });
+      expect(await api.app.sweeper.sweep()).toEqual({ requeued: 0, expired: 1, batches: 0 });
       expect(await row(api, old)).toMatchObject({ status: "FAILED", error_code: "EXPIRED" });
       expect(await row(api, young)).toMatchObject({ status: "QUEUED", error_code: null });
       expect(await api.app.queue.state(old)).toBe("missing");
@@ -139,7 +139,7 @@ describe("recovery", () => {
       expect(events.map((e) => [e.type, e.generation.status])).toEqual([["SNAPSHOT", "QUEUED"], ["FAILED", "FAILED"]]);
       const res = await api.gql(api.adminKey, `query($id: ID!) { generation(id: $id) { status error { code message } } }`, { id: old });
       expect(res.data!.generation).toMatchObject({ status: "FAILED", error: { code: "EXPIRED" } });
-      expect(await api.app.sweeper.sweep()).toEqual({ requeued: 0, expired: 0 });
+      expect(await api.app.sweeper.sweep()).toEqual({ requeued: 0, expired: 0, batches: 0 });
     });
   });
 });

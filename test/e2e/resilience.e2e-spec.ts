@@ -17,7 +17,7 @@ describe("circuit breakers under injected faults", () => {
   beforeAll(async () => {
     t = await startTestApp({
       providers: { simulatedExtra: ["simulated-b"] },
-      resilience: { failureThreshold: 3, minCalls: 10, failureRate: 0.5, resetMs: 600, windowMs: 10_000 },
+      resilience: { failureThreshold: 3, minCalls: 10, failureRate: 0.5, resetMs: 2_500, windowMs: 10_000 }, // resetMs well above one generation on a loaded machine (each test relies on OPEN lasting that long)
       // Per-attempt timeouts by provider (and modality): 300 ms for the simulated ones, 10 s elsewhere.
       worker: { providerTimeoutMs: 10_000, timeouts: { "simulated:TEXT": 300, "simulated-b": 300 }, attempts: 2 },
     });
@@ -76,7 +76,7 @@ describe("circuit breakers under injected faults", () => {
     const sub = collect(t.wsClient(t.adminKey), `subscription { circuitStateChanged(provider: "simulated") { from to reason } }`, {}, (e: any) => e.to === "CLOSED", 15_000);
     await new Promise((r) => setTimeout(r, 200));
     await fault("simulated", 0);
-    await new Promise((r) => setTimeout(r, 700)); // past resetMs
+    await new Promise((r) => setTimeout(r, 2_600)); // past resetMs
     const g = await gen();
     expect(g).toMatchObject({ status: "SUCCEEDED", provider: { id: "simulated" } });
     const events = await sub.done;
@@ -87,7 +87,7 @@ describe("circuit breakers under injected faults", () => {
   it("a failed probe reopens the circuit for another reset period", async () => {
     await fault("simulated", 1, "unavailable");
     for (let i = 0; i < 3; i++) await gen();
-    await new Promise((r) => setTimeout(r, 700));
+    await new Promise((r) => setTimeout(r, 2_600));
     const g = await gen(); // the probe fails, the secondary serves
     expect(g.provider.id).toBe("simulated-b");
     const c = await circuit("simulated");
@@ -154,7 +154,7 @@ describe("circuit breakers under injected faults", () => {
     expect(denied.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
     const open = await t.gql(t.adminKey, `mutation { forceOpenCircuit(provider: "simulated") { state forced } }`);
     expect(open.data!.forceOpenCircuit).toEqual({ state: "OPEN", forced: true });
-    await new Promise((r) => setTimeout(r, 700)); // forced: no automatic probe even after resetMs
+    await new Promise((r) => setTimeout(r, 2_600)); // forced: no automatic probe even after resetMs
     const g = await gen();
     expect(g.provider.id).toBe("simulated-b");
     expect(g.attempts).toMatchObject([{ provider: "simulated-b", status: "SUCCEEDED" }]);

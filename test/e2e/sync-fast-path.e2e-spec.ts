@@ -7,9 +7,9 @@
  * lease lapses, the sweeper re-enqueues it, a worker takes it over), finished exactly once,
  * charged once and its reservation released once.
  */
-import { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { REDIS_URL } from "../helpers/infra";
+import { monitorRedis } from "../helpers/redis-monitor";
 import { CREATE, SUB, rebuild, terminal, until, type Ev } from "../helpers/stream-protocol";
 import { collect, startTestApp, type TestApp } from "../helpers/test-app";
 import { spawnWorker, type WorkerProcess } from "../helpers/worker-process";
@@ -92,17 +92,13 @@ describe("the fast sync path", () => {
       const t = await start({ sync: { inProcess } });
       const prefix = t.config.redis.prefix;
       for (let i = 0; i < 3; i++) expect((await create(t, t.adminKey, { ...text("warm-up"), wait: 10 })).status).toBe("SUCCEEDED");
-      const monitor = await new Redis(REDIS_URL).monitor();
-      let count = 0;
-      monitor.on("monitor", (_time: string, args: string[]) => {
-        if (args.some((a) => a.includes(prefix))) count++;
-      });
+      const monitor = await monitorRedis(REDIS_URL, prefix);
       await new Promise((r) => setTimeout(r, 200));
-      const before = count; // background polling while idle is counted on both sides alike
+      const before = monitor.count(); // background polling while idle is counted on both sides alike
       for (let i = 0; i < n; i++) expect((await create(t, t.adminKey, { ...text(`counted ${i}`), wait: 10 })).status).toBe("SUCCEEDED");
       await new Promise((r) => setTimeout(r, 300)); // a worker's job completion comes after the answer
-      const used = count - before;
-      monitor.disconnect();
+      const used = monitor.count() - before;
+      monitor.close();
       await t.close();
       apps.splice(apps.indexOf(t), 1);
       return used / n;

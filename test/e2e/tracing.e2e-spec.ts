@@ -70,7 +70,8 @@ describe("traces: API → queue → worker → provider", { timeout: 120_000 }, 
     // NODE_ENV=development and no LOG_LEVEL: the default level (info), as `docker compose --profile observability` runs it.
     const otel = (service: string) => ({ NODE_ENV: "development", LOG_LEVEL: "", OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SERVICE_NAME: service, OTEL_BSP_SCHEDULE_DELAY: "100" });
     [apiNode, worker] = await Promise.all([
-      spawnWorker(t, otel("switchboard-api"), 60_000, ["serve", "--no-worker"]),
+      // A trace across the queue: the API node runs no wait in-process (the fast path's trace stays in one process).
+      spawnWorker(t, { ...otel("switchboard-api"), SYNC_IN_PROCESS: "false" }, 60_000, ["serve", "--no-worker"]),
       spawnWorker(t, otel("switchboard-worker"), 60_000),
     ]);
     url = `http://127.0.0.1:${apiNode.metricsPort}/graphql`;

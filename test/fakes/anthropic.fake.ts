@@ -5,6 +5,7 @@
  *   content_block_stop, message_delta [stop_reason, usage.output_tokens], message_stop, plus a
  *   ping); without it one Message JSON.
  * - GET /v1/models: one page of models.
+ * - Message Batches (POST /v1/messages/batches, GET …/:id, GET …/:id/results): anthropic-batch.fake.ts.
  * Errors are `{ type: "error", error: { type, message } }` with Anthropic's error types.
  * Like API version 2026-10-21 (what the SDK sends), it answers 400 to temperature/top_p/top_k.
  * A request that carries `tools` gets a tool_use block after the text (stop_reason tool_use).
@@ -14,6 +15,7 @@
  * `fake.midStreamError = "overloaded_error"` (an `event: error` after two deltas).
  */
 import type http from "node:http";
+import { answerAnthropicBatchApi } from "./anthropic-batch.fake";
 import { answerErrorScenario, openSse, sendJson, slow, startFakeServer, type FakeProviderServer, type RecordedRequest } from "./fake-server";
 
 export const ANTHROPIC_FAKE_TEXT = "Hello from the fake Claude. The answer streams in several pieces.";
@@ -167,6 +169,8 @@ export async function startAnthropicFake(): Promise<AnthropicFake> {
   return (await startFakeServer((rec, res, server) => {
     const fake = server as AnthropicFake;
     const path = rec.path.split("?")[0];
+    // Message Batches: anthropic-batch.fake.ts.
+    if (answerAnthropicBatchApi(rec, res, server)) return;
     const route = rec.method === "POST" && path === "/v1/messages" ? "messages" : rec.method === "GET" && path === "/v1/models" ? "models" : undefined;
     if (!route) return sendError(res, 404, `no route for ${rec.method} ${path}`);
     const answer = () => {

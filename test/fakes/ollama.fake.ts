@@ -1,12 +1,13 @@
 /**
  * A fake Ollama native API (https://github.com/ollama/ollama/blob/main/docs/api.md):
  * GET /api/tags, POST /api/pull (NDJSON progress when streaming), DELETE /api/delete and
- * GET /api/version. Models in {@link OLLAMA_FAKE_LIBRARY} can be pulled (two layers, each
+ * GET /api/version; POST /v1/chat/completions (Ollama's OpenAI-compatible API) for installed models. Models in {@link OLLAMA_FAKE_LIBRARY} can be pulled (two layers, each
  * announced and then downloaded in steps); any other name streams "pulling manifest" then
  * `{"error":"pull model manifest: file does not exist"}` with HTTP 200, as Ollama does.
  * Error scenarios answer `{ "error": "…" }` with the status; "slow" holds every answer.
  */
 import { answerErrorScenario, sendJson, slow, startFakeServer, type FakeProviderServer } from "./fake-server";
+import { chatCompletions } from "./openai.fake";
 
 interface FakeModel {
   name: string;
@@ -47,6 +48,13 @@ export async function startOllamaFake(): Promise<OllamaFake> {
     const body = (req.body ?? {}) as Record<string, unknown>;
 
     if (req.method === "GET" && path === "/api/version") return sendJson(res, 200, { version: "0.12.6" });
+
+    // Ollama's OpenAI-compatible /v1: installed models answer like OpenAI's fake; others are 404, as Ollama says.
+    if (req.method === "POST" && path === "/v1/chat/completions") {
+      const asked = String(body.model ?? "");
+      if (!models.has(fullName(asked))) return sendJson(res, 404, { error: { message: `model "${asked}" not found, try pulling it first`, type: "api_error", param: null, code: null } });
+      return chatCompletions(req, res, s);
+    }
 
     if (req.method === "GET" && path === "/api/tags") {
       return sendJson(res, 200, {

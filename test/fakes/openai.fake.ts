@@ -11,6 +11,8 @@
  * - POST /v1/images/generations: PNGs of the requested `size` (pngjs), as `b64_json`, or as
  *   `url` (served from GET /v1/files/…): see {@link answersUrl}.
  * - GET /v1/models: the model list.
+ * - The Batch API (POST /v1/files, POST /v1/batches, GET /v1/batches/:id, GET /v1/files/:id/content): openai-batch.fake.ts.
+ * - POST /v1/moderations: see moderation.fake.ts (its own scenario and flagging rule).
  *
  * Scenarios (server.scenario): ok, 400/401/429/500/503/529 (OpenAI error body; 429 with
  * Retry-After), malformed (broken JSON; for streams a `data: {not json` event), cut (streams
@@ -20,6 +22,8 @@
 import { createHash } from "node:crypto";
 import type http from "node:http";
 import { PNG } from "pngjs";
+import { answerModeration } from "./moderation.fake";
+import { answerOpenAIBatchApi } from "./openai-batch.fake";
 import { answerErrorScenario, openSse, sendJson, slow, startFakeServer, type FakeProviderServer, type RecordedRequest, type Scenario } from "./fake-server";
 
 const CREATED = 1_700_000_000;
@@ -78,14 +82,18 @@ function toolCallFor(body: Json): { id: string; name: string; arguments: string 
 /** Waits until what was written has left (so a following cut cannot swallow it). */
 const flushed = (res: http.ServerResponse) => new Promise<void>((r) => (res.writableNeedDrain ? res.once("drain", () => setTimeout(r, 20)) : setTimeout(r, 20)));
 
-async function chatCompletions(req: RecordedRequest, res: http.ServerResponse, s: FakeProviderServer): Promise<void> {
+/** A chat completion in OpenAI's wire format (streamed or not); other fakes with an OpenAI-compatible /v1 (Ollama's) answer with it too. */
+export async function chatCompletions(req: RecordedRequest, res: http.ServerResponse, s: FakeProviderServer): Promise<void> {
   const body = (req.body ?? {}) as Json;
   const model = String(body.model ?? "gpt-4o-mini");
   const id = "chatcmpl-fake0001";
   const text = answerFor(body);
   const tool = toolCallFor(body);
-  const usage = { prompt_tokens: promptTokens(body), completion_tokens: estimate(tool ? tool.arguments : text), total_tokens: 0 };
+  const usage: Json & { prompt_tokens: number; completion_tokens: number; total_tokens: number } = { prompt_tokens: promptTokens(body), completion_tokens: estimate(tool ? tool.arguments : text), total_tokens: 0 };
   usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+  // OpenRouter reports what the call cost it (USD) in usage.cost.
+  const cost = (s as Partial<OpenAIFake>).usageCostUsd;
+  if (cost !== undefined) usage.cost = cost;
 
   if (!body.stream) {
     if (s.scenario === "malformed") return sendJson(res, 200, `{"id":"${id}","object":"chat.completion","choices":[{"message":`);
@@ -211,7 +219,8 @@ function file(req: RecordedRequest, res: http.ServerResponse): void {
 
 function models(res: http.ServerResponse, s: FakeProviderServer): void {
   if (s.scenario === "malformed") return sendJson(res, 200, `{"object":"list","data":[`);
-  sendJson(res, 200, { object: "list", data: OPENAI_FAKE_MODELS.map((id) => ({ id, object: "model", created: CREATED, owned_by: "fake" })) });
+  const extra = (s as Partial<OpenAIFake>).extraModels ?? [];
+  sendJson(res, 200, { object: "list", data: [...OPENAI_FAKE_MODELS.map((id) => ({ id, object: "model", created: CREATED, owned_by: "fake" })), ...extra] });
 }
 
 /** Announces the whole body, sends half of it, then drops the connection. */
@@ -226,7 +235,9 @@ function cutBody(res: http.ServerResponse, full: string): void {
  * the plain global-scenario behaviour):
  * - `scenarioForKey`: bearer token → scenario, overriding `scenario` for requests with that key;
  * - `latencyMs`: every API answer (not files) waits this long first (a client abort ends the wait);
- * - `inFlight` / `maxInFlight`: API requests being answered now / the most at once (overall and per key).
+ * - `inFlight` / `maxInFlight`: API requests being answered now / the most at once (overall and per key);
+ * - `extraModels`: more GET /v1/models entries, as given (OpenRouter's shape: pricing, context_length, top_provider …);
+ * - `usageCostUsd`: chat answers report `usage.cost` (OpenRouter's own charge, USD).
  */
 export interface OpenAIFake extends FakeProviderServer {
   scenarioForKey: Record<string, Scenario>;
@@ -234,6 +245,8 @@ export interface OpenAIFake extends FakeProviderServer {
   inFlight: number;
   maxInFlight: number;
   maxInFlightByKey: Record<string, number>;
+  extraModels: Json[];
+  usageCostUsd?: number;
 }
 
 /** The bearer token a request carried (undefined without one). */
@@ -248,6 +261,8 @@ export async function startOpenAIFake(): Promise<OpenAIFake> {
   let fake!: OpenAIFake;
   const base = await startFakeServer(async (req, res, server) => {
     const path = req.path.split("?")[0];
+    // The Batch API (files, batches, file contents): openai-batch.fake.ts.
+    if (await answerOpenAIBatchApi(req, res, server)) return;
     // Files are the vendor's CDN: they do not follow the API scenarios.
     if (req.method === "GET" && path.startsWith("/v1/files/")) return file(req, res);
     const key = bearerOf(req) ?? "";
@@ -271,6 +286,8 @@ export async function startOpenAIFake(): Promise<OpenAIFake> {
       });
       if (res.destroyed || res.writableEnded) return;
     }
+    // Moderation follows its own scenario (moderation.fake.ts), so a test can take it down alone.
+    if (req.method === "POST" && path === "/v1/moderations") return answerModeration(req, res, server);
     const forKey = fake.scenarioForKey[key];
     // The scenario this request gets: the key's own, else the server-wide one.
     const s: FakeProviderServer = forKey ? { ...server, scenario: forKey } : server;
@@ -285,6 +302,6 @@ export async function startOpenAIFake(): Promise<OpenAIFake> {
     if (s.scenario === "slow") return slow(res, () => void route());
     await route();
   });
-  fake = Object.assign(base, { scenarioForKey: {}, latencyMs: 0, inFlight: 0, maxInFlight: 0, maxInFlightByKey: {} });
+  fake = Object.assign(base, { scenarioForKey: {}, latencyMs: 0, inFlight: 0, maxInFlight: 0, maxInFlightByKey: {}, extraModels: [] as Json[] });
   return fake;
 }
