@@ -8,7 +8,19 @@
  *       the measured completion rate (latency below saturation)
  *   (c4) createGeneration(wait) one client at a time and at C: the synchronous path (through the queue;
  *       BENCH_SYNC_IN_PROCESS=1 runs it in-process, the fast sync path, for the before/after)
- * Env: BENCH_N (5000), BENCH_C (32), BENCH_PROFILE=1 (CPU profile of the Switchboard process).
+ *   (d) Redis commands per generation by stage (bench/redis-stages.ts: MONITOR filtered by the run's
+ *       prefix, the stage mapping is documented there), beside bare BullMQ's per job, counted over
+ *       BENCH_COUNT_N generations/jobs at C apart from the throughput runs (MONITOR slows Redis)
+ *   (e) open loop at BENCH_OPEN_RATE/s for BENCH_OPEN_SECONDS: mutation → STARTED and → SUCCEEDED
+ *       event, beside bare BullMQ's add → start at the same rate
+ *   (f) scale-out (BENCH_SCALE=0 skips it): API nodes A and B (no workers) and worker processes of
+ *       BENCH_SCALE_CONCURRENCY slots each, BENCH_SCALE_N generations with BENCH_SCALE_LATENCY_MS of
+ *       simulated provider latency sent round-robin to A and B (no affinity), one subscriber on A:
+ *       completed/s with 1 then 2 worker processes, and B's generations' SUCCEEDED seen on A
+ * Env: BENCH_N (5000), BENCH_C (32), BENCH_COUNT_N (1000), BENCH_OPEN_RATE (200), BENCH_OPEN_SECONDS (5),
+ *   BENCH_SCALE_N (320), BENCH_SCALE_CONCURRENCY (8), BENCH_SCALE_LATENCY_MS (200), BENCH_SCALE_STEPS (1: the
+ *   latency in one step, one DELTA; more steps add per-chunk events, streaming CPU, to each run),
+ *   BENCH_PROFILE=1 (CPU profile of the Switchboard process), BENCH_ONLY=scale (phase (f) alone).
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
@@ -20,15 +32,31 @@ import WebSocket from "ws";
 import http from "node:http";
 import { load, post, summarise } from "./load";
 import { summariseProfile } from "./profile-summary";
+import { monitorStages, perUnit } from "./redis-stages";
+import { sampleQueue } from "./queue-sampler";
+import { readFileSync } from "node:fs";
+import { Client } from "pg";
 import { dropRedisPrefix, uniquePrefix } from "../test/helpers/infra";
 
 const N = Number(process.env.BENCH_N ?? 5000);
 const C = Number(process.env.BENCH_C ?? 32);
+const COUNT_N = Number(process.env.BENCH_COUNT_N ?? 1000);
+const OPEN_RATE = Number(process.env.BENCH_OPEN_RATE ?? 200);
+const OPEN_SECONDS = Number(process.env.BENCH_OPEN_SECONDS ?? 5);
+const SCALE = process.env.BENCH_SCALE !== "0";
+/** BENCH_ONLY=scale runs the scale-out phase (f) alone. */
+const ONLY = process.env.BENCH_ONLY;
+if (ONLY !== undefined && ONLY !== "scale") throw new Error(`BENCH_ONLY: "scale" or unset, not "${ONLY}"`);
+const SCALE_N = Number(process.env.BENCH_SCALE_N ?? 320);
+const SCALE_CONCURRENCY = Number(process.env.BENCH_SCALE_CONCURRENCY ?? 8);
+const SCALE_LATENCY_MS = Number(process.env.BENCH_SCALE_LATENCY_MS ?? 200);
+/** Paced steps (one DELTA event each) over the simulated latency: 1 keeps the provider's latency, not streaming CPU, dominating. */
+const SCALE_STEPS = Number(process.env.BENCH_SCALE_STEPS ?? 1);
 const REDIS = "redis://127.0.0.1:6379";
 const results = join(__dirname, "results");
 
-function child(script: string, extraArgs: string[] = []): Promise<{ proc: ChildProcess; info: any }> {
-  const proc = fork(join(__dirname, script), [], { execArgv: ["-r", "ts-node/register/transpile-only", ...extraArgs], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+function child(script: string, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<{ proc: ChildProcess; info: any }> {
+  const proc = fork(join(__dirname, script), [], { execArgv: ["-r", "ts-node/register/transpile-only", ...extraArgs], stdio: ["ignore", "inherit", "inherit", "ipc"], env: { ...process.env, ...env } });
   return new Promise((resolve, reject) => {
     proc.once("message", (info) => resolve({ proc, info }));
     proc.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)));
@@ -61,6 +89,67 @@ async function bareBullmq() {
   return { jobs: N, seconds: Math.round(seconds * 1000) / 1000, jobsPerSecond: Math.round(N / seconds) };
 }
 
+/** Bare BullMQ's Redis commands per job (the same MONITOR count as Switchboard's): COUNT_N jobs at C. */
+async function bareBullmqCommands() {
+  const prefix = uniquePrefix();
+  const connection = new Redis(REDIS, { maxRetriesPerRequest: null });
+  const queue = new Queue("bench", { connection, prefix });
+  let done = 0;
+  let finish!: () => void;
+  const finished = new Promise<void>((r) => (finish = r));
+  const worker = new Worker("bench", async () => "ok", { connection, prefix, concurrency: 50 });
+  worker.on("completed", () => ++done === COUNT_N && finish());
+  await worker.waitUntilReady();
+  await queue.add("warm", {}, { removeOnComplete: true });
+  await new Promise((r) => setTimeout(r, 300));
+  done = 0;
+  const mon = await monitorStages(REDIS, prefix, "bench");
+  let next = 0;
+  await Promise.all(Array.from({ length: C }, async () => {
+    while (next < COUNT_N) (next++, await queue.add("job", { i: next }, { removeOnComplete: true }));
+  }));
+  await finished;
+  await new Promise((r) => setTimeout(r, 500));
+  const counts = perUnit(mon.counts(), COUNT_N);
+  mon.close();
+  await worker.close();
+  await queue.close();
+  connection.disconnect();
+  await dropRedisPrefix(prefix);
+  return { jobs: COUNT_N, ...counts };
+}
+
+/** Bare BullMQ at an open-loop rate: add → start latency (the processor's first line). */
+async function bareBullmqOpenLoop(rate: number, seconds: number) {
+  const prefix = uniquePrefix();
+  const connection = new Redis(REDIS, { maxRetriesPerRequest: null });
+  const queue = new Queue("bench", { connection, prefix });
+  const total = Math.round(rate * seconds);
+  const addToStart: number[] = [];
+  let finish!: () => void;
+  const finished = new Promise<void>((r) => (finish = r));
+  const worker = new Worker("bench", async (job) => {
+    addToStart.push(performance.now() - (job.data as { t: number }).t);
+    if (addToStart.length === total) finish();
+    return "ok";
+  }, { connection, prefix, concurrency: 50 });
+  await worker.waitUntilReady();
+  const start = performance.now();
+  for (let i = 0; i < total; i++) {
+    const wait = start + (i * 1000) / rate - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    void queue.add("job", { t: performance.now() }, { removeOnComplete: true });
+  }
+  const timeout = setTimeout(finish, 30_000);
+  await finished;
+  clearTimeout(timeout);
+  await worker.close();
+  await queue.close();
+  connection.disconnect();
+  await dropRedisPrefix(prefix);
+  return { perSecond: rate, jobs: total, started: addToStart.length, addToStartMs: summarise(addToStart) };
+}
+
 async function bareApollo(script = "bare-apollo.server.ts") {
   const { proc, info } = await child(script);
   const url = `http://127.0.0.1:${info.port}/graphql`;
@@ -71,13 +160,6 @@ async function bareApollo(script = "bare-apollo.server.ts") {
   return r;
 }
 
-async function redisCommands(): Promise<number> {
-  const r = new Redis(REDIS);
-  const info = await r.info("stats");
-  r.disconnect();
-  return Number(/total_commands_processed:(\d+)/.exec(info)![1]);
-}
-
 async function switchboard() {
   const profile = process.env.BENCH_PROFILE === "1";
   const profDir = join(results, `profile-${Date.now()}`);
@@ -86,11 +168,13 @@ async function switchboard() {
   const headers = { authorization: `Bearer ${info.key}` };
   const ws = createClient({ url: url.replace("http", "ws"), webSocketImpl: WebSocket, connectionParams: headers });
   const succeededAt = new Map<string, number>();
+  const startedAt = new Map<string, number>();
   let onSucceeded: (() => void) | undefined;
   ws.subscribe<{ myGenerations: { type: string; generationId?: string; generation: { id: string } } }>(
     { query: "subscription { myGenerations { type generation { id } } }" },
     {
       next: ({ data }) => {
+        if (data?.myGenerations.type === "STARTED") startedAt.set(data.myGenerations.generation.id, performance.now());
         if (data?.myGenerations.type === "SUCCEEDED") {
           succeededAt.set(data.myGenerations.generation.id, performance.now());
           onSucceeded?.();
@@ -127,7 +211,6 @@ async function switchboard() {
   idleAgent.destroy();
   succeededAt.clear();
   await ask(proc, "reset");
-  const redis0 = await redisCommands();
 
   const sentAt = new Map<string, number>();
   let allDone!: () => void;
@@ -143,18 +226,35 @@ async function switchboard() {
   await completed;
   clearTimeout(timeout);
   const lastDone = Math.max(...succeededAt.values());
-  const redisCmds = (await redisCommands()) - redis0;
   const stats = await ask(proc, "stats");
   const eventLatency = summarise([...sentAt].filter(([id]) => succeededAt.has(id)).map(([id, at]) => succeededAt.get(id)! - at));
   const succeededEvents = succeededAt.size;
   const completedPerSecond = Math.round(succeededEvents / ((lastDone - t0) / 1000));
 
-  // (c2) The same path below saturation: an open-loop arrival rate of half the measured
-  // completion rate, so the latency is processing time, not time spent waiting in a backlog.
-  const rate = Math.max(10, Math.round(completedPerSecond / 2));
-  const openN = rate * 5;
+  // (d) Redis commands per generation by stage: COUNT_N more at C with MONITOR on (apart from the
+  // throughput run: MONITOR slows Redis), from idle to the last SUCCEEDED and a settle for the finish.
+  await new Promise((r) => setTimeout(r, 1000));
+  succeededAt.clear();
+  const mon = await monitorStages(REDIS, info.prefix);
+  let countDone!: () => void;
+  const counted = new Promise<void>((r) => (countDone = r));
+  onSucceeded = () => succeededAt.size >= COUNT_N && countDone();
+  await load({ url, concurrency: C, total: COUNT_N, headers, body: (i) => mutation(`count ${i} ${Math.random()}`) });
+  const countTimeout = setTimeout(() => countDone(), 120_000);
+  await counted;
+  clearTimeout(countTimeout);
+  await new Promise((r) => setTimeout(r, 1000));
+  const redisByStage = { generations: COUNT_N, ...perUnit(mon.counts(), COUNT_N) };
+  mon.close();
+  await new Promise((r) => setTimeout(r, 500));
+
+  // (c2)/(e) The same path below saturation: an open-loop arrival rate (BENCH_OPEN_RATE), so the
+  // latency is processing time, not time spent waiting in a backlog.
+  const rate = OPEN_RATE;
+  const openN = Math.round(rate * OPEN_SECONDS);
   const openSent = new Map<string, number>();
   succeededAt.clear();
+  startedAt.clear();
   let openDone!: () => void;
   const openFinished = new Promise<void>((r) => (openDone = r));
   onSucceeded = () => succeededAt.size >= openN && openDone();
@@ -176,6 +276,7 @@ async function switchboard() {
   clearTimeout(openTimeout);
   agent.destroy();
   const openEvent = summarise([...openSent].filter(([id]) => succeededAt.has(id)).map(([id, at]) => succeededAt.get(id)! - at));
+  const openStarted = summarise([...openSent].filter(([id]) => startedAt.has(id)).map(([id, at]) => startedAt.get(id)! - at));
   // (c3) Exact-cache hits at C: the same seeded request over and over (served without a worker).
   const seeded = JSON.stringify({ query: 'mutation { createGeneration(input: {modality: TEXT, model: "simulated/text", prompt: "cached answer", seed: 1, wait: 10}) { id cached } }' });
   await post(url, new http.Agent(), headers, seeded);
@@ -197,7 +298,7 @@ async function switchboard() {
     acceptLatencyMs: accept.latencyMs,
     succeededEventLatencyMs: eventLatency,
     sqlStatementsPerGeneration: Math.round((stats.sql / N) * 100) / 100,
-    redisCommandsPerGeneration: Math.round((redisCmds / N) * 100) / 100,
+    redisCommandsPerGeneration: redisByStage,
     peakRssMb: Math.round(stats.peakRss / 1048576),
     exactCacheHits: { requests: hits.requests, errors: hits.errors, perSecond: hits.perSecond, latencyMs: hits.latencyMs },
     createGenerationWait: {
@@ -206,7 +307,7 @@ async function switchboard() {
       atC: { requests: waitC.requests, errors: waitC.errors, perSecond: waitC.perSecond, latencyMs: waitC.latencyMs },
     },
     oneClientIdle: { generations: 200, acceptLatencyMs: summarise(idleAccept), succeededEventLatencyMs: summarise(idleEvent) },
-    belowSaturation: { openLoopPerSecond: rate, generations: openN, acceptLatencyMs: summarise(openAccept), succeededEventLatencyMs: openEvent },
+    belowSaturation: { openLoopPerSecond: rate, generations: openN, succeeded: openSent.size && [...openSent.keys()].filter((id) => succeededAt.has(id)).length, acceptLatencyMs: summarise(openAccept), startedEventLatencyMs: openStarted, succeededEventLatencyMs: openEvent },
   };
   if (profile) {
     const file = readdirSync(profDir).find((f) => f.endsWith(".cpuprofile"));
@@ -215,24 +316,188 @@ async function switchboard() {
   return out;
 }
 
+/** Machine-wide CPU jiffies (idle, total) from /proc/stat: how busy the box was during a phase. */
+function machineCpu(): { idle: number; total: number } {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  return { idle: f[3] + f[4], total: f.reduce((x, y) => x + y, 0) };
+}
+
+/** The phase's generations (by prompt label) from the database: started → completed, and the upstream call, in ms. */
+async function runTimes(dbUrl: string, label: string) {
+  const pg = new Client({ connectionString: dbUrl });
+  await pg.connect();
+  const { rows } = await pg.query<{ run: number; upstream: number; queued: number }>(
+    `SELECT EXTRACT(EPOCH FROM g.completed_at - g.started_at) * 1000 AS run, a.latency_ms AS upstream, EXTRACT(EPOCH FROM g.started_at - g.created_at) * 1000 AS queued
+       FROM generations g JOIN generation_attempts a ON a.generation_id = g.id AND a.status = 'SUCCEEDED'
+      WHERE g.prompt LIKE $1 AND g.status = 'SUCCEEDED'`,
+    [`${label} %`],
+  );
+  await pg.end();
+  return { count: rows.length, startedToCompletedMs: summarise(rows.map((r) => Number(r.run))), upstreamCallMs: summarise(rows.map((r) => Number(r.upstream))) };
+}
+
+/**
+ * (f) Scale-out with provider latency dominating: API nodes A and B without workers, worker
+ * processes apart, all on one database and prefix. Generations go round-robin to A and B (no
+ * affinity); the one subscriber is on A. Completed/s with 1, then 2, worker processes; and B's
+ * generations (their work done by a worker process, published from there) seen SUCCEEDED on A.
+ */
+async function scaleOut() {
+  const a = await child("switchboard.server.ts", [], { BENCH_ROLE: "api" });
+  const join = { BENCH_JOIN_DB_URL: a.info.dbUrl, BENCH_JOIN_PREFIX: a.info.prefix };
+  const worker = () => child("switchboard.server.ts", [], { ...join, BENCH_ROLE: "worker", BENCH_WORKER_CONCURRENCY: String(SCALE_CONCURRENCY) });
+  const [b, w1] = await Promise.all([child("switchboard.server.ts", [], { ...join, BENCH_ROLE: "api" }), worker()]);
+  const procs = [a.proc, b.proc, w1.proc];
+  const headers = { authorization: `Bearer ${a.info.key}` };
+  const urls = [a.info.port, b.info.port].map((p) => `http://127.0.0.1:${p}/graphql`);
+  const ws = createClient({ url: urls[0].replace("http", "ws"), webSocketImpl: WebSocket, connectionParams: headers });
+  const succeededAt = new Map<string, number>();
+  let onSucceeded: (() => void) | undefined;
+  ws.subscribe<{ myGenerations: { type: string; generation: { id: string } } }>(
+    { query: "subscription { myGenerations { type generation { id } } }" },
+    {
+      next: ({ data }) => {
+        if (data?.myGenerations.type !== "SUCCEEDED") return;
+        succeededAt.set(data.myGenerations.generation.id, performance.now());
+        onSucceeded?.();
+      },
+      error: (e) => console.error("subscription error", e),
+      complete: () => undefined,
+    },
+  );
+  const mutation = (p: string) => JSON.stringify({
+    query: "mutation($p: String!, $params: JSON) { createGeneration(input: {modality: TEXT, model: \"simulated/text\", prompt: $p, params: $params}) { id } }",
+    variables: { p, params: { simulate: { latencyMs: SCALE_LATENCY_MS, steps: SCALE_STEPS } } },
+  });
+  for (let live = false; !live; ) {
+    onSucceeded = () => (live = true);
+    await post(urls[1], new http.Agent(), headers, mutation(`warm-up ${Math.random()}`));
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const phase = async (label: string) => {
+    succeededAt.clear();
+    const sent = new Map<string, { at: number; node: number }>();
+    let done!: () => void;
+    const finished = new Promise<void>((r) => (done = r));
+    // Done once every accepted generation is seen (a refused mutation is counted, not waited for).
+    let target = SCALE_N;
+    onSucceeded = () => succeededAt.size >= target && done();
+    const refused: string[] = [];
+    const agents = urls.map(() => new http.Agent({ keepAlive: true, maxSockets: C }));
+    const queue = sampleQueue(REDIS, a.info.prefix);
+    const cpu0 = await Promise.all(procs.map((p) => ask(p, "stats")));
+    const machine0 = machineCpu();
+    const wall0 = Date.now();
+    const t0 = performance.now();
+    let next = 0;
+    await Promise.all(Array.from({ length: C }, async () => {
+      while (next < SCALE_N) {
+        const i = next++;
+        const node = i % 2;
+        const at = performance.now();
+        const body = await post(urls[node], agents[node], headers, mutation(`${label} ${i} ${Math.random()}`));
+        if (body?.data?.createGeneration?.id) sent.set(body.data.createGeneration.id, { at, node });
+        else refused.push(JSON.stringify(body?.errors?.[0]?.extensions?.code ?? body?.errors?.[0]?.message ?? body).slice(0, 120));
+      }
+    }));
+    const acceptSeconds = (performance.now() - t0) / 1000;
+    target = sent.size;
+    onSucceeded();
+    const timeout = setTimeout(() => done(), 120_000);
+    await finished;
+    clearTimeout(timeout);
+    agents.forEach((x) => x.destroy());
+    const queueDuring = await queue.stop();
+    const cpu1 = await Promise.all(procs.map((p) => ask(p, "stats")));
+    const machine1 = machineCpu();
+    const wallSeconds = (Date.now() - wall0) / 1000;
+    const runs = await runTimes(a.info.dbUrl, label);
+    const seen = [...sent].filter(([id]) => succeededAt.has(id));
+    const last = Math.max(...seen.map(([id]) => succeededAt.get(id)!));
+    const fromB = [...sent].filter(([, s]) => s.node === 1);
+    const fromBSeen = fromB.filter(([id]) => succeededAt.has(id));
+    return {
+      generations: SCALE_N,
+      accepted: sent.size,
+      ...(refused.length ? { refused } : {}),
+      succeededSeenOnA: seen.length,
+      completedPerSecond: Math.round((seen.length / ((last - t0) / 1000)) * 10) / 10,
+      acceptSeconds: Math.round(acceptSeconds * 100) / 100,
+      queue: queueDuring,
+      // Where the time went: each run's started → completed and its upstream call, and CPU per process (A, B, workers…).
+      runs,
+      cpuCoresUsed: Object.fromEntries(procs.map((_, k) => [["apiA", "apiB"][k] ?? `worker${k - 1}`, Math.round(((cpu1[k].cpuMs - cpu0[k].cpuMs) / 1000 / wallSeconds) * 100) / 100])),
+      machineBusy: Math.round((1 - (machine1.idle - machine0.idle) / (machine1.total - machine0.total)) * 100) / 100,
+      sentToB: fromB.length,
+      sentToBSeenSucceededOnA: fromBSeen.length,
+      sentToBMutationToSucceededOnAMs: summarise(fromBSeen.map(([id, s]) => succeededAt.get(id)! - s.at)),
+    };
+  };
+  const one = await phase("one worker");
+  const w2 = await worker();
+  procs.push(w2.proc);
+  await new Promise((r) => setTimeout(r, 500));
+  const two = await phase("two workers");
+  await ws.dispose();
+  // Joiners first: A created the database and prefix and drops them.
+  for (const p of procs.slice(1)) {
+    p.send({ cmd: "stop" });
+    await new Promise((r) => p.once("exit", r));
+  }
+  a.proc.send({ cmd: "stop" });
+  await new Promise((r) => a.proc.once("exit", r));
+  return {
+    providerLatencyMs: SCALE_LATENCY_MS,
+    workerConcurrencyPerProcess: SCALE_CONCURRENCY,
+    apiNodes: 2,
+    oneWorkerProcess: one,
+    twoWorkerProcesses: two,
+    twoVsOneWorker: Math.round((two.completedPerSecond / one.completedPerSecond) * 100) / 100,
+    crossNodeWorks: two.sentToB > 0 && two.sentToBSeenSucceededOnA === two.sentToB && one.sentToBSeenSucceededOnA === one.sentToB,
+  };
+}
+
+function write(report: object): never {
+  const json = JSON.stringify(report, null, 2);
+  writeFileSync(join(results, `bench-${Date.now()}.json`), json);
+  console.log(json);
+  process.exit(0);
+}
+
+const scaleTargets = (scale: Awaited<ReturnType<typeof scaleOut>>) => ({ "scale-out: 2 workers >= 1.8 x 1 worker": scale.twoVsOneWorker >= 1.8, "scale-out: B's work seen on A": scale.crossNodeWorks });
+
 async function main() {
   mkdirSync(results, { recursive: true });
+  const machine = { cpus: require("node:os").cpus().length, node: process.version };
+  if (ONLY === "scale") {
+    const scale = await scaleOut();
+    write({ bench: "switchboard-scale-out", at: new Date().toISOString(), machine, params: { SCALE_N, SCALE_CONCURRENCY, SCALE_LATENCY_MS, SCALE_STEPS }, scaleOut: scale, targets: scaleTargets(scale) });
+  }
   const bullmq = await bareBullmq();
   const apollo = await bareApollo();
   const apolloPlainHttp = await bareApollo("bare-apollo-http.server.ts");
+  const bullmqCommands = await bareBullmqCommands();
+  const bullmqOpen = await bareBullmqOpenLoop(OPEN_RATE, OPEN_SECONDS);
   const sb = await switchboard();
+  const scale = SCALE ? await scaleOut() : undefined;
+  const open = sb.belowSaturation as { startedEventLatencyMs: { p50: number; p99: number }; succeededEventLatencyMs: { p50: number; p99: number } };
+  const cmds = sb.redisCommandsPerGeneration as { sent: number; executed: number };
   const acceptP50 = (sb.acceptLatencyMs as { p50: number }).p50;
   const eventP50 = (sb.succeededEventLatencyMs as { p50: number }).p50;
   const report = {
     bench: "switchboard-vs-engines",
     at: new Date().toISOString(),
-    machine: { cpus: require("node:os").cpus().length, node: process.version },
-    params: { N, C },
-    bareBullmq: bullmq,
+    machine,
+    params: { N, C, COUNT_N, OPEN_RATE, OPEN_SECONDS, SCALE_N, SCALE_CONCURRENCY, SCALE_LATENCY_MS, SCALE_STEPS },
+    bareBullmq: { ...bullmq, redisCommandsPerJob: bullmqCommands, openLoop: bullmqOpen },
     bareApollo: apollo,
     bareApolloPlainNodeHttp: apolloPlainHttp,
     switchboard: sb,
+    scaleOut: scale,
     ratios: {
+      redisCommandsSentPerGenerationVsBullmqPerJob: Math.round((cmds.sent / bullmqCommands.sent) * 100) / 100,
+      redisCommandsExecutedPerGenerationVsBullmqPerJob: Math.round((cmds.executed / bullmqCommands.executed) * 100) / 100,
+      openLoopStartedP50VsBullmqAddToStartP50: Math.round((open.startedEventLatencyMs.p50 / bullmqOpen.addToStartMs.p50) * 100) / 100,
       completedPerSecondVsBullmq: Math.round(((sb.completedPerSecond as number) / bullmq.jobsPerSecond) * 1000) / 1000,
       acceptP50VsApolloP50: Math.round((acceptP50 / apollo.latencyMs.p50) * 100) / 100,
       exactHitP50VsApolloP50: Math.round(((sb.exactCacheHits as { latencyMs: { p50: number } }).latencyMs.p50 / apollo.latencyMs.p50) * 100) / 100,
@@ -242,11 +507,15 @@ async function main() {
       "completed/s >= 0.12 x bare BullMQ": (sb.completedPerSecond as number) >= 0.12 * bullmq.jobsPerSecond,
       "accept p50 <= 3 x bare Apollo p50": acceptP50 <= 3 * apollo.latencyMs.p50,
       "SUCCEEDED event p50 <= 15 ms": eventP50 <= 15,
+      "completed/s >= 0.25 x bare BullMQ (issue 19)": (sb.completedPerSecond as number) >= 0.25 * bullmq.jobsPerSecond,
+      "Redis commands sent per generation <= 25": cmds.sent <= 25,
+      "Redis commands executed per generation <= 25 (incl. inside scripts)": cmds.executed <= 25,
+      "open loop: STARTED p50 <= 2 x bare BullMQ add->start p50": open.startedEventLatencyMs.p50 <= 2 * bullmqOpen.addToStartMs.p50,
+      "open loop: SUCCEEDED p50 <= 10 ms": open.succeededEventLatencyMs.p50 <= 10,
+      "open loop: SUCCEEDED p99 <= 50 ms": open.succeededEventLatencyMs.p99 <= 50,
+      ...(scale ? scaleTargets(scale) : {}),
     },
   };
-  const json = JSON.stringify(report, null, 2);
-  writeFileSync(join(results, `bench-${Date.now()}.json`), json);
-  console.log(json);
-  process.exit(0);
+  write(report);
 }
 void main();

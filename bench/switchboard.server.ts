@@ -1,14 +1,19 @@
 /**
  * Child process: the real Switchboard (`serve` with in-process workers) on a fresh
  * database, counting SQL statements and sampling RSS; reports over IPC.
+ * Scale-out: BENCH_ROLE=api (no workers) or worker (no API), and BENCH_JOIN_DB_URL +
+ * BENCH_JOIN_PREFIX join the database and Redis prefix of a process started first (which
+ * created them, and the bench user, and drops them at its stop).
  */
 import { createApp } from "../src/app";
 import { testConfig } from "../src/config/config";
 import { createTestDatabase, dropRedisPrefix, uniquePrefix } from "../test/helpers/infra";
 
 async function main() {
-  const db = await createTestDatabase();
-  const prefix = uniquePrefix();
+  const role = process.env.BENCH_ROLE ?? "both";
+  const joinUrl = process.env.BENCH_JOIN_DB_URL;
+  const db = joinUrl ? { url: joinUrl, drop: async () => undefined } : await createTestDatabase();
+  const prefix = process.env.BENCH_JOIN_PREFIX ?? uniquePrefix();
   let sql = 0;
   let peakRss = 0;
   const sample = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
@@ -23,24 +28,27 @@ async function main() {
     ...(process.env.BENCH_SYNC_IN_PROCESS ? { sync: { inProcess: process.env.BENCH_SYNC_IN_PROCESS === "1" } } : {}),
     log: { level: "warn" },
   });
-  const app = await createApp(config, { api: true, workers: true, onQuery: () => sql++ });
+  const app = await createApp(config, { api: role !== "worker", workers: role !== "api", onQuery: () => sql++ });
   const port = await app.start();
-  const { key, user } = await app.services.apiKeys.createUser("bench@local", "USER", "enterprise");
+  const created = joinUrl ? undefined : await app.services.apiKeys.createUser("bench@local", "USER", "enterprise");
   process.on("message", async (m: { cmd: string }) => {
     if (m.cmd === "reset") {
       sql = 0;
       peakRss = process.memoryUsage().rss;
       process.send!({ ok: true });
     } else if (m.cmd === "stats") {
-      process.send!({ sql, peakRss });
+      const cpu = process.cpuUsage();
+      process.send!({ sql, peakRss, cpuMs: (cpu.user + cpu.system) / 1000 });
     } else if (m.cmd === "stop") {
       clearInterval(sample);
       await app.stop();
-      await db.drop();
-      await dropRedisPrefix(prefix);
+      if (!joinUrl) {
+        await db.drop();
+        await dropRedisPrefix(prefix);
+      }
       process.exit(0);
     }
   });
-  process.send!({ port, key, userId: user.id, prefix });
+  process.send!({ port, key: created?.key, userId: created?.user.id, prefix, dbUrl: db.url });
 }
 void main();

@@ -37,7 +37,8 @@ export function forkChild(name: string, script: string, env: Record<string, stri
   const proc = fork(join(__dirname, script), [], {
     execArgv: ["-r", "ts-node/register/transpile-only", ...execArgv],
     env: { ...process.env, ...env },
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    // A child's log lines go to stderr: stdout is the run's JSON alone.
+    stdio: ["ignore", process.stderr, "inherit", "ipc"],
   });
   return new Promise((resolve, reject) => {
     const onExit = (code: number | null) => reject(new Error(`${name} (${script}) exited with ${code} before it was ready`));

@@ -27,6 +27,8 @@ async function main() {
     },
     rateLimits: { enterprise: { perMinute: 100_000_000, perHour: 1_000_000_000 } },
     log: { level: "warn" },
+    // BENCH_PEERS_SYNC_IN_PROCESS=0: every request through the queue (the fast sync path off), to compare.
+    ...(process.env.BENCH_PEERS_SYNC_IN_PROCESS === "0" ? { sync: { inProcess: false } } : {}),
   });
   const app = await createApp(config, { api: true, workers: true });
   const port = await app.start();
