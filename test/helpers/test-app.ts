@@ -115,6 +115,7 @@ export function collect<T = any>(client: Client, query: string, variables: Recor
   const events: T[] = [];
   const errors: unknown[] = [];
   let unsubscribe = () => undefined as void;
+  let finished = false;
   const done = new Promise<T[]>((resolve, reject) => {
     const timer = setTimeout(() => {
       unsubscribe();
@@ -123,12 +124,16 @@ export function collect<T = any>(client: Client, query: string, variables: Recor
     unsubscribe = client.subscribe<T>({ query, variables }, {
       next: (v) => {
         if (v.errors) errors.push(...v.errors);
-        if (v.data) {
+        if (v.data && !finished) {
           const ev = Object.values(v.data as Record<string, T>)[0];
           events.push(ev);
           if (until(ev, events)) {
+            finished = true;
             clearTimeout(timer);
-            unsubscribe();
+            // Disposed in a later turn: graphql-ws's client, disposed in `next` while the server's `complete` for the
+            // same subscription waits in the same read, releases twice and closes the socket under the client's other
+            // subscriptions (src/http/complete-hold.ts).
+            setImmediate(unsubscribe);
             resolve(events);
           }
         }
