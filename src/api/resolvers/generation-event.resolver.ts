@@ -1,9 +1,27 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Resolver, Root, Subscription } from "type-graphql";
-import { followGeneration } from "../../realtime/follow-generation";
+import type { GenerationEntity } from "../../db/entities/generation.entity";
+import type { Viewer } from "../../domain/viewer";
+import { coalescePerTurn, followGeneration } from "../../realtime/follow-generation";
 import { fromEventView, type GenerationEventPayload, type GenerationView } from "../../realtime/generation-event";
 import { Topic } from "../../realtime/topics";
 import { loadersForEvent, viewerOf, type GraphQLContext } from "../context";
 import { Generation, GenerationEvent } from "../types/generation.type";
+import type { Services } from "../services";
+
+/**
+ * generations.get (the read and its access check) for subscriptions subscribing in the same turn:
+ * one call per viewer (user, role, tier, API key: everything a viewer is besides its request id)
+ * and generation, made after each of them asked (coalescePerTurn). A dashboard opening ten
+ * generationUpdated of one generation reads it once, not ten times; another viewer never shares
+ * the call, so each viewer gets exactly the answer its own check gives.
+ */
+const gets = new WeakMap<Services["generations"], (key: string, a: { viewer: Viewer; id: string }) => Promise<GenerationEntity>>();
+export function getForSubscription(services: Services, viewer: Viewer, id: string): Promise<GenerationEntity> {
+  const svc = services.generations;
+  let get = gets.get(svc);
+  if (!get) gets.set(svc, (get = coalescePerTurn((a: { viewer: Viewer; id: string }) => svc.get(a.viewer, a.id))));
+  return get(JSON.stringify([viewer.userId, viewer.role, viewer.tier, viewer.apiKeyId, id]), { viewer, id });
+}
 
 @Resolver(() => GenerationEvent)
 export class GenerationEventResolver {
@@ -12,8 +30,8 @@ export class GenerationEventResolver {
     subscribe: async ({ args, context }) => {
       const ctx = context as GraphQLContext;
       const viewer = viewerOf(ctx);
-      const gen = await ctx.services.generations.get(viewer, args.id as string);
-      return followGeneration(ctx.services.bus, gen, () => ctx.services.generations.get(viewer, gen.id));
+      const gen = await getForSubscription(ctx.services, viewer, args.id as string);
+      return followGeneration(ctx.services.bus, gen, () => getForSubscription(ctx.services, viewer, gen.id));
     },
   })
   generationUpdated(@Arg("id", () => ID) _id: string, @Root() ev: GenerationEventPayload, @Ctx() ctx: GraphQLContext): GenerationEventPayload {
