@@ -5,7 +5,7 @@
  */
 import { Session } from "node:inspector";
 import { writeFileSync } from "node:fs";
-import { writeHeapSnapshot } from "node:v8";
+import { getHeapSpaceStatistics, writeHeapSnapshot } from "node:v8";
 
 export function serveFanoutStats(onStop: () => Promise<void>): void {
   let peakRss = process.memoryUsage().rss;
@@ -18,7 +18,11 @@ export function serveFanoutStats(onStop: () => Promise<void>): void {
     if (m.cmd === "usage") {
       const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage();
       peakRss = Math.max(peakRss, rss);
-      process.send!({ cpu: process.cpuUsage(), rss, peakRss, heapUsed, heapTotal, external: external + arrayBuffers });
+      // Per V8 heap space, MB committed (reserved) and used: where heapTotal exceeds heapUsed.
+      const spaces: Record<string, { committed: number; used: number }> = {};
+      for (const s of getHeapSpaceStatistics())
+        spaces[s.space_name] = { committed: Math.round(s.physical_space_size / 1048576), used: Math.round(s.space_used_size / 1048576) };
+      process.send!({ cpu: process.cpuUsage(), rss, peakRss, heapUsed, heapTotal, external: external + arrayBuffers, spaces });
     } else if (m.cmd === "reset-peak") {
       peakRss = process.memoryUsage().rss;
       process.send!({ ok: true });

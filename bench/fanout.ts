@@ -35,6 +35,10 @@ const CLIENTS = Number(process.env.BENCH_FANOUT_CLIENTS ?? 4);
 const RATE = Number(process.env.BENCH_FANOUT_RATE ?? 5000);
 const SECONDS = Number(process.env.BENCH_FANOUT_SECONDS ?? 10);
 const HEAP_SNAPSHOTS = process.env.BENCH_FANOUT_HEAP_SNAPSHOTS === "1";
+/** Node flags for the Switchboard server child only (e.g. V8 heap sizing), space-separated. */
+const SERVER_NODE_FLAGS = (process.env.BENCH_FANOUT_SERVER_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+/** BENCH_FANOUT_SKIP_BARE=1: the Switchboard node only (A/B runs of its own figures; no ratios). */
+const SKIP_BARE = process.env.BENCH_FANOUT_SKIP_BARE === "1";
 const REDIS = "redis://127.0.0.1:6379";
 const results = join(__dirname, "results");
 
@@ -46,9 +50,9 @@ const PROMPT = "Summarise the following support ticket in two sentences and sugg
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function child(script: string, env: Record<string, string> = {}): Promise<{ proc: ChildProcess; info: any }> {
+function child(script: string, env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<{ proc: ChildProcess; info: any }> {
   const proc = fork(join(__dirname, script), [], {
-    execArgv: ["-r", "ts-node/register/transpile-only"],
+    execArgv: [...nodeFlags, "-r", "ts-node/register/transpile-only"],
     env: { ...process.env, ...env },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
@@ -197,7 +201,7 @@ async function measure(name: "switchboard" | "bareGraphqlWs", server: ChildProce
     rssBeforeSubscribeMb: Math.round(u0.rss / 1048576),
     rssAfterSubscribeMb: Math.round(u1.rss / 1048576),
     // Where the RSS is: the JS heap in use and reserved, and off-heap buffers (sockets' included).
-    heapAfterSubscribeMb: { used: Math.round(u1.heapUsed / 1048576), total: Math.round(u1.heapTotal / 1048576), externalAndBuffers: Math.round(u1.external / 1048576) },
+    heapAfterSubscribeMb: { used: Math.round(u1.heapUsed / 1048576), total: Math.round(u1.heapTotal / 1048576), externalAndBuffers: Math.round(u1.external / 1048576), spaces: u1.spaces },
     peakRssMb: Math.round(c1.peakRss / 1048576),
     publishedPerSecond: Math.round(published / windowS),
     deliveredPerSecond: Math.round(inWindow / windowS),
@@ -220,7 +224,7 @@ async function main() {
   const unused = new Redis(REDIS, { lazyConnect: true });
   const bus = new EventBus(new RedisPubSub({ publisher, subscriber: unused }), publisher, prefix);
 
-  const sb = await child("fanout.server.ts", { BENCH_FANOUT_PREFIX: prefix, BENCH_FANOUT_USERS: String(USERS) });
+  const sb = await child("fanout.server.ts", { BENCH_FANOUT_PREFIX: prefix, BENCH_FANOUT_USERS: String(USERS) }, SERVER_NODE_FLAGS);
   const users = sb.info.users as { id: string; key: string }[];
   const runtime = sb.info.runtime as string;
   const gens = await createGenerations(sb.info.port, users);
@@ -228,6 +232,15 @@ async function main() {
   const switchboard = await measure("switchboard", sb.proc, sb.info.port, plans(users, gens, true), pub, profDir);
   sb.proc.send({ cmd: "stop" });
   await new Promise((r) => sb.proc.once("exit", r));
+  if (SKIP_BARE) {
+    const json = JSON.stringify({ bench: "subscription-fanout", at: new Date().toISOString(), params: { switchboardRuntime: runtime, users: USERS, subscriptionsPerUser: SUBS_PER_USER, perSocket: PER_SOCKET, serverNodeFlags: SERVER_NODE_FLAGS, skipBare: true }, switchboard }, null, 2);
+    writeFileSync(join(results, `fanout-${Date.now()}.json`), json);
+    console.log(json);
+    publisher.disconnect();
+    unused.disconnect();
+    await dropRedisPrefix(prefix);
+    process.exit(0);
+  }
 
   const bare = await child("bare-graphql-ws.server.ts", { BENCH_FANOUT_PREFIX: prefix });
   const bareGraphqlWs = await measure("bareGraphqlWs", bare.proc, bare.info.port, plans(users, gens, false), pub, profDir);
@@ -242,7 +255,7 @@ async function main() {
     bench: "subscription-fanout",
     at: new Date().toISOString(),
     machine: { cpus: require("node:os").cpus().length, node: process.version },
-    params: { switchboardRuntime: runtime, users: USERS, subscriptionsPerUser: SUBS_PER_USER, perSocket: PER_SOCKET, clientProcesses: CLIENTS, deliveredPerSecondTarget: RATE, fanOutPerEvent: SUBS_PER_USER, seconds: SECONDS, publishFailures: pub.failed },
+    params: { switchboardRuntime: runtime, serverNodeFlags: SERVER_NODE_FLAGS, users: USERS, subscriptionsPerUser: SUBS_PER_USER, perSocket: PER_SOCKET, clientProcesses: CLIENTS, deliveredPerSecondTarget: RATE, fanOutPerEvent: SUBS_PER_USER, seconds: SECONDS, publishFailures: pub.failed },
     switchboard,
     bareGraphqlWs,
     ratios: {
