@@ -347,7 +347,10 @@ export class GenerationStore {
         const row = byId.get(s.gen.id);
         return row && row.run_attempt === s.gen.runAttempt ? this.entity(row) : null;
       });
-    }, { isolate: true }); // one statement: an output Postgres refuses fails only its own generation
+      // Serial (group commit): every success locks its user's quota row (charge and release), the row each admission
+      // transaction holds too; runs ending while one statement waits on it join the next one instead of queueing
+      // on the row one statement (and one pool connection) each. Isolated: an output Postgres refuses fails only its own generation.
+    }, { isolate: true, serial: true });
     this.hitInserts = new TickBatcher(async (gens) => {
       const res = await this.ds.createQueryBuilder().insert().into(GenerationEntity).values(gens as never[]).orIgnore().returning("id").execute();
       const inserted = new Set((res.raw as { id: string }[]).map((r) => r.id));
