@@ -6,7 +6,7 @@
  */
 import type http from "node:http";
 import { randomUUID } from "node:crypto";
-import { GraphQLError, type ExecutionResult, type GraphQLSchema, type ValidationRule } from "graphql";
+import { GraphQLError, type GraphQLSchema, type ValidationRule } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { GraphQLContext } from "../api/context";
@@ -21,7 +21,6 @@ import { viewerOf, type Authenticate } from "./auth";
 import { isStoreUnavailable, STORE_RETRY_AFTER_SECONDS } from "./unavailable";
 import { WS_AUTH_CLOSE, type WsAuthRefusal } from "./ws-auth";
 import { createDocumentCache, sharedSubscribe, spliceSharedFrames } from "./shared-execution";
-import { holdCompletion } from "./complete-hold";
 
 /** setTimeout's longest delay; a later expiry re-arms the timer. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -139,11 +138,8 @@ export function createGraphqlWs(d: GraphqlWsDeps): GraphqlWs {
       parse: docs.parse,
       validate: docs.validate,
       // One execution and one serialisation per event for the subscriptions that must see the same result (shared-execution.ts).
-      // A stream that ended by itself holds its `complete` (complete-hold.ts: a graphql-ws client bug).
-      subscribe: async (args) => {
-        const r = await sharedSubscribe(args);
-        return Symbol.asyncIterator in r ? holdCompletion(r as AsyncIterableIterator<ExecutionResult>, config.limits.wsCompleteHoldMs) : r;
-      },
+      // A stream that ended by itself holds its `complete` for WS_COMPLETE_HOLD_MS (mapEvents: a graphql-ws client bug).
+      subscribe: (args) => sharedSubscribe(args, config.limits.wsCompleteHoldMs),
       onConnect: async (ctx) => {
         const authorization = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
         let key: string | undefined;

@@ -91,7 +91,7 @@ function groupOf(args: ExecutionArgs): string | null {
 }
 
 /** What graphql-ws's `subscribe` option runs: graphql-js's subscribe, with the per-event execution shared by a group. */
-export async function sharedSubscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+export async function sharedSubscribe(args: ExecutionArgs, completeHoldMs = 0): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
   const stream = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in Object(stream))) return stream as ExecutionResult;
   const group = groupOf(args);
@@ -104,12 +104,25 @@ export async function sharedSubscribe(args: ExecutionArgs): Promise<AsyncIterabl
     if (!r) byGroup.set(group, (r = once()));
     return r;
   };
-  return mapEvents(stream as AsyncIterable<unknown>, run);
+  return mapEvents(stream as AsyncIterable<unknown>, run, completeHoldMs);
 }
 
-/** graphql-js's mapAsyncIterator: return() reaches the source at once, even while a next() waits. */
-function mapEvents<T, R>(iterable: AsyncIterable<T>, fn: (v: T) => Promise<R>): AsyncIterableIterator<R> {
+/**
+ * graphql-js's mapAsyncIterator: return() reaches the source at once, even while a next() waits.
+ *
+ * A stream that ended by itself (generationUpdated after its terminal event) holds its end for
+ * `holdMs`, so graphql-ws writes its `complete` frame that much later, or not at all when the
+ * client disposes the subscription meanwhile (return()). graphql-ws's client (6.4.2, the newest,
+ * lazy by default) loses a subscription when another is disposed in its `next` handler on its
+ * last event while the server's `complete` for it is in the same read: the client releases it
+ * twice, counts no open operation, closes the socket, and every other subscription on it (a
+ * long-lived myGenerations) completes silently. Per-turn frame coalescing put the terminal event
+ * and the complete in one write, so "dispose on the terminal event" triggered it every time.
+ */
+function mapEvents<T, R>(iterable: AsyncIterable<T>, fn: (v: T) => Promise<R>, holdMs = 0): AsyncIterableIterator<R> {
   const it = iterable[Symbol.asyncIterator]();
+  let returned = false;
+  let release: (() => void) | undefined;
   const close = async () => {
     try {
       await it.return?.();
@@ -121,7 +134,18 @@ function mapEvents<T, R>(iterable: AsyncIterable<T>, fn: (v: T) => Promise<R>): 
   return {
     async next() {
       const r = await it.next();
-      if (r.done) return done;
+      if (r.done) {
+        if (holdMs > 0 && !returned) {
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, holdMs);
+            release = () => {
+              clearTimeout(t);
+              resolve();
+            };
+          });
+        }
+        return done;
+      }
       try {
         return { value: await fn(r.value), done: false };
       } catch (err) {
@@ -130,10 +154,14 @@ function mapEvents<T, R>(iterable: AsyncIterable<T>, fn: (v: T) => Promise<R>): 
       }
     },
     async return() {
+      returned = true;
+      release?.();
       await it.return?.();
       return done;
     },
     async throw(err: unknown) {
+      returned = true;
+      release?.();
       if (it.throw) await it.throw(err);
       throw err;
     },

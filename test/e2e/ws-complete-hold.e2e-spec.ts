@@ -2,7 +2,7 @@
  * graphql-ws's own client (lazy, the default) closes its socket when a subscription is disposed in
  * its `next` handler on the last event while the server's `complete` for it comes in the same read
  * (the client's release runs twice): every other subscription on that client completes silently.
- * The server holds a self-ended subscription's `complete` (src/http/complete-hold.ts), so the
+ * The server holds a self-ended subscription's `complete` (mapEvents in src/http/shared-execution.ts), so the
  * natural "dispose generationUpdated on its terminal event" leaves the client's other
  * subscriptions open. These use the real graphql-ws client, as users do.
  */

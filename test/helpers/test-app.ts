@@ -132,7 +132,7 @@ export function collect<T = any>(client: Client, query: string, variables: Recor
             clearTimeout(timer);
             // Disposed in a later turn: graphql-ws's client, disposed in `next` while the server's `complete` for the
             // same subscription waits in the same read, releases twice and closes the socket under the client's other
-            // subscriptions (src/http/complete-hold.ts).
+            // subscriptions (mapEvents in src/http/shared-execution.ts).
             setImmediate(unsubscribe);
             resolve(events);
           }

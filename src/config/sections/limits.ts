@@ -18,7 +18,7 @@ export const limits = {
   wsMaxSubscriptions: int("WS_MAX_SUBSCRIPTIONS", 50, 1),
   /** Unsent bytes a socket may hold (a slow consumer) before it is closed with 1013 (4 MiB). */
   wsMaxBufferedBytes: int("WS_MAX_BUFFERED_BYTES", 4 * 1024 * 1024, 1024),
-  /** How long a subscription that ended by itself holds its `complete` frame (src/http/complete-hold.ts), ms; 0: at once. */
+  /** How long a subscription that ended by itself holds its `complete` frame (mapEvents in src/http/shared-execution.ts), ms; 0: at once. */
   wsCompleteHoldMs: int("WS_COMPLETE_HOLD_MS", 100, 0, 10_000),
   /** Longest query text (HTTP and WebSocket), bytes; longer is BAD_REQUEST (HTTP 400) before parsing. */
   maxQueryBytes: int("GRAPHQL_MAX_QUERY_BYTES", 65_536, 256),
