@@ -21,6 +21,7 @@
  * Env: BENCH_N (5000), BENCH_C (32), BENCH_COUNT_N (1000), BENCH_OPEN_RATE (200), BENCH_OPEN_SECONDS (5),
  *   BENCH_SCALE_N (320), BENCH_SCALE_CONCURRENCY (8), BENCH_SCALE_LATENCY_MS (200), BENCH_SCALE_STEPS (1: the
  *   latency in one step, one DELTA; more steps add per-chunk events, streaming CPU, to each run),
+ *   BENCH_SCALE_USERS (16: users the mutations go to round-robin, one subscriber each; 1 = the one bench user),
  *   BENCH_PROFILE=1 (CPU profile of the Switchboard process), BENCH_ONLY=scale (phase (f) alone).
  */
 import { fork, type ChildProcess } from "node:child_process";
@@ -53,6 +54,13 @@ const SCALE_CONCURRENCY = Number(process.env.BENCH_SCALE_CONCURRENCY ?? 8);
 const SCALE_LATENCY_MS = Number(process.env.BENCH_SCALE_LATENCY_MS ?? 200);
 /** Paced steps (one DELTA event each) over the simulated latency: 1 keeps the provider's latency, not streaming CPU, dominating. */
 const SCALE_STEPS = Number(process.env.BENCH_SCALE_STEPS ?? 1);
+/**
+ * Users the scale-out mutations are spread over, round-robin (enterprise tier each). Every admission and
+ * every success of a user locks that user's quota_periods row, so with 1 the phase measures that row's
+ * serialisation; the default 16 keeps any one row from serialising the run (1 = the one bench user, as before).
+ */
+const SCALE_USERS = Number(process.env.BENCH_SCALE_USERS ?? 16);
+if (!(Number.isInteger(SCALE_USERS) && SCALE_USERS >= 1)) throw new Error(`BENCH_SCALE_USERS: an integer >= 1, not "${process.env.BENCH_SCALE_USERS}"`);
 const REDIS = "redis://127.0.0.1:6379";
 const results = join(__dirname, "results");
 
@@ -349,31 +357,57 @@ async function scaleOut() {
   const worker = () => child("switchboard.server.ts", [], { ...join, BENCH_ROLE: "worker", BENCH_WORKER_CONCURRENCY: String(SCALE_CONCURRENCY) });
   const [b, w1] = await Promise.all([child("switchboard.server.ts", [], { ...join, BENCH_ROLE: "api" }), worker()]);
   const procs = [a.proc, b.proc, w1.proc];
-  const headers = { authorization: `Bearer ${a.info.key}` };
   const urls = [a.info.port, b.info.port].map((p) => `http://127.0.0.1:${p}/graphql`);
-  const ws = createClient({ url: urls[0].replace("http", "ws"), webSocketImpl: WebSocket, connectionParams: headers });
+  // The load's users: the bench user alone (SCALE_USERS = 1), else SCALE_USERS new enterprise USERs, created
+  // through createUser by the bench user made ADMIN (in the database, before any node has seen its key).
+  let keys = [a.info.key as string];
+  if (SCALE_USERS > 1) {
+    const pg = new Client({ connectionString: a.info.dbUrl });
+    await pg.connect();
+    await pg.query("UPDATE users SET role = 'ADMIN' WHERE id = $1", [a.info.userId]);
+    await pg.end();
+    const admin = new http.Agent({ keepAlive: true });
+    keys = [];
+    for (let u = 0; u < SCALE_USERS; u++) {
+      const created = await post(urls[0], admin, { authorization: `Bearer ${a.info.key}` }, JSON.stringify({
+        query: "mutation($e: String!) { createUser(email: $e, role: USER, tier: ENTERPRISE) { secret } }",
+        variables: { e: `scale-${u}@bench.local` },
+      }));
+      if (!created?.data?.createUser?.secret) throw new Error(`createUser: ${JSON.stringify(created?.errors ?? created).slice(0, 300)}`);
+      keys.push(created.data.createUser.secret);
+    }
+    admin.destroy();
+  }
+  const userHeaders = keys.map((k) => ({ authorization: `Bearer ${k}` }));
   const succeededAt = new Map<string, number>();
   let onSucceeded: (() => void) | undefined;
-  ws.subscribe<{ myGenerations: { type: string; generation: { id: string } } }>(
-    { query: "subscription { myGenerations { type generation { id } } }" },
-    {
-      next: ({ data }) => {
-        if (data?.myGenerations.type !== "SUCCEEDED") return;
-        succeededAt.set(data.myGenerations.generation.id, performance.now());
-        onSucceeded?.();
+  // One subscriber per user (myGenerations is the viewer's), all on A.
+  const subscribers = userHeaders.map((headers) => {
+    const ws = createClient({ url: urls[0].replace("http", "ws"), webSocketImpl: WebSocket, connectionParams: headers });
+    ws.subscribe<{ myGenerations: { type: string; generation: { id: string } } }>(
+      { query: "subscription { myGenerations { type generation { id } } }" },
+      {
+        next: ({ data }) => {
+          if (data?.myGenerations.type !== "SUCCEEDED") return;
+          succeededAt.set(data.myGenerations.generation.id, performance.now());
+          onSucceeded?.();
+        },
+        error: (e) => console.error("subscription error", e),
+        complete: () => undefined,
       },
-      error: (e) => console.error("subscription error", e),
-      complete: () => undefined,
-    },
-  );
+    );
+    return ws;
+  });
   const mutation = (p: string) => JSON.stringify({
     query: "mutation($p: String!, $params: JSON) { createGeneration(input: {modality: TEXT, model: \"simulated/text\", prompt: $p, params: $params}) { id } }",
     variables: { p, params: { simulate: { latencyMs: SCALE_LATENCY_MS, steps: SCALE_STEPS } } },
   });
-  for (let live = false; !live; ) {
-    onSucceeded = () => (live = true);
-    await post(urls[1], new http.Agent(), headers, mutation(`warm-up ${Math.random()}`));
+  // Until every user's subscription is provably live: a warm-up generation of each, sent to B, seen on A.
+  for (let live = new Set<string>(), pending = userHeaders.map((_, u) => u); pending.length; ) {
+    const ids = await Promise.all(pending.map(async (u) => [u, (await post(urls[1], new http.Agent(), userHeaders[u], mutation(`warm-up ${Math.random()}`)))?.data?.createGeneration?.id] as const));
     await new Promise((r) => setTimeout(r, 500));
+    for (const [, id] of ids) if (id && succeededAt.has(id)) live.add(id);
+    pending = ids.filter(([, id]) => !(id && live.has(id))).map(([u]) => u);
   }
   const phase = async (label: string) => {
     succeededAt.clear();
@@ -394,9 +428,11 @@ async function scaleOut() {
     await Promise.all(Array.from({ length: C }, async () => {
       while (next < SCALE_N) {
         const i = next++;
+        // Users round-robin in pairs, so each user's mutations go to both nodes (no affinity).
         const node = i % 2;
+        const user = Math.floor(i / 2) % SCALE_USERS;
         const at = performance.now();
-        const body = await post(urls[node], agents[node], headers, mutation(`${label} ${i} ${Math.random()}`));
+        const body = await post(urls[node], agents[node], userHeaders[user], mutation(`${label} ${i} ${Math.random()}`));
         if (body?.data?.createGeneration?.id) sent.set(body.data.createGeneration.id, { at, node });
         else refused.push(JSON.stringify(body?.errors?.[0]?.extensions?.code ?? body?.errors?.[0]?.message ?? body).slice(0, 120));
       }
@@ -445,7 +481,7 @@ async function scaleOut() {
   procs.push(w2.proc);
   await new Promise((r) => setTimeout(r, 500));
   const two = await phase("two workers");
-  await ws.dispose();
+  await Promise.all(subscribers.map((ws) => ws.dispose()));
   // Joiners first: A created the database and prefix and drops them.
   for (const p of procs.slice(1)) {
     p.send({ cmd: "stop" });
@@ -455,6 +491,8 @@ async function scaleOut() {
   await new Promise((r) => a.proc.once("exit", r));
   return {
     providerLatencyMs: SCALE_LATENCY_MS,
+    /** Users the mutations were spread over (BENCH_SCALE_USERS; 1: one quota row serialises admissions and completions). */
+    users: SCALE_USERS,
     workerConcurrencyPerProcess: SCALE_CONCURRENCY,
     apiNodes: 2,
     oneWorkerProcess: one,
@@ -480,7 +518,7 @@ async function main() {
   const machine = { cpus: require("node:os").cpus().length, node: process.version };
   if (ONLY === "scale") {
     const scale = await scaleOut();
-    write({ bench: "switchboard-scale-out", at: new Date().toISOString(), machine, params: { SCALE_N, SCALE_CONCURRENCY, SCALE_LATENCY_MS, SCALE_STEPS }, scaleOut: scale, targets: scaleTargets(scale) });
+    write({ bench: "switchboard-scale-out", at: new Date().toISOString(), machine, params: { SCALE_N, SCALE_CONCURRENCY, SCALE_LATENCY_MS, SCALE_STEPS, SCALE_USERS }, scaleOut: scale, targets: scaleTargets(scale) });
   }
   const bullmq = await bareBullmq();
   const apollo = await bareApollo();
@@ -497,7 +535,7 @@ async function main() {
     bench: "switchboard-vs-engines",
     at: new Date().toISOString(),
     machine,
-    params: { N, C, COUNT_N, OPEN_RATE, OPEN_SECONDS, SCALE_N, SCALE_CONCURRENCY, SCALE_LATENCY_MS, SCALE_STEPS },
+    params: { N, C, COUNT_N, OPEN_RATE, OPEN_SECONDS, SCALE_N, SCALE_CONCURRENCY, SCALE_LATENCY_MS, SCALE_STEPS, SCALE_USERS },
     bareBullmq: { ...bullmq, redisCommandsPerJob: bullmqCommands, openLoop: bullmqOpen },
     bareApollo: apollo,
     bareApolloPlainNodeHttp: apolloPlainHttp,
