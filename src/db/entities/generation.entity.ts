@@ -136,4 +136,9 @@ export class GenerationEntity {
   @Column("timestamptz", { name: "updated_at" }) updatedAt: Date;
   @Column("timestamptz", { name: "started_at", nullable: true }) startedAt: Date | null;
   @Column("timestamptz", { name: "completed_at", nullable: true }) completedAt: Date | null;
+  /**
+   * Not a column: how many attempts the generation has, when the statement that returned this row counted them
+   * (the success transition does, for the /v1 `x-switchboard-attempts` header without a read of its own).
+   */
+  attemptCount?: number;
 }

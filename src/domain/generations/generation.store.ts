@@ -24,7 +24,7 @@ import { GenerationAttemptEntity } from "../../db/entities/generation-attempt.en
 import { TickBatcher } from "../../common/tick-batcher";
 import { GenerationEntity, type GenerationStatus, type Priority, type StoredModeration, type StoredOutput, type UpstreamTask } from "../../db/entities/generation.entity";
 import type { Modality } from "../../providers/contract";
-import { queryRows, type Row } from "../../db/query-rows";
+import { queryRows, type QueryOptions, type Row } from "../../db/query-rows";
 import { rowToEntity } from "../../db/row-mapper";
 import { RELAX_COMMIT } from "../../db/relaxed-commit";
 
@@ -174,6 +174,9 @@ function keyQuotas(userLock: string, chg: boolean, rel: boolean): string {
  * The CTEs keep the order they are given in: the order Postgres runs data-modifying CTEs
  * nobody reads depends on it, and so does the lock order above.
  */
+/** The runner's and admission's hot statements: fixed texts, prepared once per connection (db/query-rows.ts). */
+const PREPARED: QueryOptions = { prepare: true };
+
 function settling(s: { charged?: string; g?: string; after?: string; select?: string }): string {
   const parts: string[] = [];
   if (s.charged) parts.push(s.charged, CHARGE_LEDGER);
@@ -231,7 +234,7 @@ const SUCCEED_SQL = settling({
                        + COALESCE((SELECT SUM(c.cost_micros) FROM charged c WHERE c.generation_id = gen.id), 0),
            completed_at = now(), updated_at = now()
       FROM v WHERE gen.id = v.id AND gen.status = 'RUNNING' AND gen.run_attempt = v.run_attempt
-    RETURNING gen.*
+    RETURNING gen.*, (SELECT count(*)::int FROM generation_attempts x WHERE x.generation_id = gen.id) AS attempt_count
   )`,
 });
 
@@ -326,7 +329,7 @@ export class GenerationStore {
 
   constructor(private readonly ds: DataSource) {
     this.claims = new TickBatcher(async (ids) => {
-      const rows = await this.rows(CLAIM_SQL, [[...new Set(ids)]]);
+      const rows = await this.rows(CLAIM_SQL, [[...new Set(ids)]], undefined, PREPARED);
       const byId = new Map(rows.map((r) => [r.id as string, r]));
       // A duplicate delivery of the same job in one batch: only the first caller gets the claim.
       return ids.map((id) => {
@@ -341,11 +344,14 @@ export class GenerationStore {
       const input = items.map((s) => ({
         id: s.gen.id, run_attempt: s.gen.runAttempt, attempt_no: s.attemptNo, output: s.output, latency_ms: s.latencyMs, cost_micros: s.costMicros, key_label: s.keyLabel ?? null,
       }));
-      const rows = await this.rows(SUCCEED_SQL, [JSON.stringify(input)]);
+      const rows = await this.rows(SUCCEED_SQL, [JSON.stringify(input)], undefined, PREPARED);
       const byId = new Map(rows.map((r) => [r.id as string, r]));
       return items.map((s) => {
         const row = byId.get(s.gen.id);
-        return row && row.run_attempt === s.gen.runAttempt ? this.entity(row) : null;
+        if (!row || row.run_attempt !== s.gen.runAttempt) return null;
+        const gen = this.entity(row);
+        gen.attemptCount = row.attempt_count as number;
+        return gen;
       });
       // Serial (group commit): every success locks its user's quota row (charge and release), the row each admission
       // transaction holds too; runs ending while one statement waits on it join the next one instead of queueing
@@ -359,7 +365,7 @@ export class GenerationStore {
     this.attemptCounts = new TickBatcher(async (ids) => {
       const rows = await this.rows<{ id: string; n: number }>(
         `SELECT generation_id AS id, count(*)::int AS n FROM generation_attempts WHERE generation_id = ANY($1::uuid[]) GROUP BY 1`,
-        [[...new Set(ids)]],
+        [[...new Set(ids)]], undefined, PREPARED,
       );
       const n = new Map(rows.map((r) => [r.id, r.n]));
       return ids.map((id) => n.get(id) ?? 0);
@@ -367,16 +373,16 @@ export class GenerationStore {
   }
 
   /** Every raw statement's rows, read one way; `tx` runs it inside a transaction. */
-  private rows<T = Row>(sql: string, params: unknown[], tx?: Tx): Promise<T[]> {
-    return queryRows<T>(tx ?? this.ds, sql, params);
+  private rows<T = Row>(sql: string, params: unknown[], tx?: Tx, opts?: QueryOptions): Promise<T[]> {
+    return queryRows<T>(tx ?? this.ds, sql, params, opts);
   }
 
   private entity(row: Row): GenerationEntity {
     return rowToEntity(this.ds, GenerationEntity, row);
   }
 
-  private async entities(sql: string, params: unknown[], tx?: Tx): Promise<GenerationEntity[]> {
-    return (await this.rows(sql, params, tx)).map((r) => this.entity(r));
+  private async entities(sql: string, params: unknown[], tx?: Tx, opts?: QueryOptions): Promise<GenerationEntity[]> {
+    return (await this.rows(sql, params, tx, opts)).map((r) => this.entity(r));
   }
 
   private get repo() {
@@ -561,7 +567,7 @@ export class GenerationStore {
   async activeCounts(tx: Tx, userIds: string[]): Promise<Map<string, number>> {
     const rows = await this.rows<{ user_id: string; n: number }>(
       `SELECT user_id, count(*)::int AS n FROM generations WHERE user_id = ANY($1::uuid[]) AND status IN ('QUEUED','RUNNING') GROUP BY 1`,
-      [userIds], tx,
+      [userIds], tx, PREPARED,
     );
     return new Map(rows.map((r) => [r.user_id, r.n]));
   }
@@ -582,9 +588,13 @@ export class GenerationStore {
     return new Set(rows.map((r) => r.id));
   }
 
-  /** Inserts admitted generations (one multi-row INSERT). */
-  async insert(tx: Tx, gens: GenerationEntity[]): Promise<void> {
-    await tx.createQueryBuilder().insert().into(GenerationEntity).values(gens as never[]).execute();
+  /**
+   * The admitted generations' multi-row INSERT, as a statement to run inside another (the admission's reservation,
+   * quota.store.ts, sends it as the first part of its own statement: one round trip for both).
+   */
+  insertStatement(tx: Tx, gens: GenerationEntity[]): { sql: string; params: unknown[] } {
+    const [sql, params] = tx.createQueryBuilder().insert().into(GenerationEntity).values(gens as never[]).updateEntity(false).getQueryAndParameters();
+    return { sql, params };
   }
 
   /** Locks the generation if this run still owns it (RUNNING at `runAttempt`); false otherwise. */
@@ -679,7 +689,7 @@ export class GenerationStore {
   async settleAttempt(s: AttemptSettlement): Promise<void> {
     await this.rows(SETTLE_ATTEMPT_SQL, [
       s.generationId, s.attemptNo, s.status, s.latencyMs, s.costMicros, s.error?.kind ?? null, s.error?.message.slice(0, 500) ?? null, s.keyLabel ?? null,
-    ]);
+    ], undefined, PREPARED);
   }
 
   /** Remembers the generation's running upstream task; false when this run no longer owns it (cancelled meanwhile). */
@@ -731,7 +741,7 @@ export class GenerationStore {
 
   /** Fails the generation (its cost is the sum of its attempts') and releases its reservation; null when this run no longer owns it. */
   async fail(gen: RunRef, code: string, message: string, skipAttemptCheck = false): Promise<GenerationEntity | null> {
-    const [row] = await this.entities(FAIL_SQL, [gen.id, gen.runAttempt, code, message.slice(0, 1000), skipAttemptCheck]);
+    const [row] = await this.entities(FAIL_SQL, [gen.id, gen.runAttempt, code, message.slice(0, 1000), skipAttemptCheck], undefined, PREPARED);
     return row ?? null;
   }
 }

@@ -170,7 +170,6 @@ export class QuotaService {
       if (!accepted.length) return out;
       const acceptedIds = new Set(accepted.map((g) => g.id));
       for (const g of accepted) if (g.groupId && !acceptedIds.has(g.groupId) && items.some((x) => x.id === g.groupId)) g.groupId = null; // its leader was refused
-      await this.generations.insert(tx, accepted);
       const perUser = [...used.entries()];
       const counts = perUser.map(([u]) => accepted.filter((g) => g.userId === u).length);
       for (const [u, amount] of perUser) {
@@ -185,7 +184,7 @@ export class QuotaService {
         generations: accepted.map((g) => ({
           userId: g.userId, generationId: g.id, amountMicros: g.estimatedCostMicros, apiKeyId: g.apiKeyId && keys.has(g.apiKeyId) ? g.apiKeyId : null,
         })),
-      });
+      }, this.generations.insertStatement(tx, accepted)); // the rows and their reservation: one statement
       return out;
     }));
     for (const u of new Set(items.filter((_, i) => results[i].kind === "inserted").map((g) => g.userId))) this.changed(u, warnings.includes(u));

@@ -7,7 +7,7 @@
  */
 import type { DataSource } from "typeorm";
 import type { Tier } from "../../config/config";
-import { queryRows, type Row } from "../../db/query-rows";
+import { queryRows, type QueryOptions, type Row } from "../../db/query-rows";
 import { RELAX_COMMIT } from "../../db/relaxed-commit";
 import type { Tx } from "../generations/generation.store";
 
@@ -41,8 +41,8 @@ export interface Reservation {
 export class QuotaStore {
   constructor(private readonly ds: DataSource) {}
 
-  private rows<T = Row>(sql: string, params: unknown[], tx?: Tx): Promise<T[]> {
-    return queryRows<T>(tx ?? this.ds, sql, params);
+  private rows<T = Row>(sql: string, params: unknown[], tx?: Tx, opts?: QueryOptions): Promise<T[]> {
+    return queryRows<T>(tx ?? this.ds, sql, params, opts);
   }
 
   /** Runs `fn` in one transaction; pass its `tx` to this store's and GenerationStore's methods. */
@@ -63,7 +63,7 @@ export class QuotaStore {
          FROM users u WHERE u.id = ANY($1::uuid[]) ORDER BY u.id
        ON CONFLICT (user_id, period_start) DO UPDATE SET period_end = EXCLUDED.period_end
        RETURNING user_id, limit_micros, spent_micros, reserved_micros, warned_at${opts.relaxed ? `, ${RELAX_COMMIT} AS relaxed` : ""}`,
-      [userIds, start, end, ...tierLimits], tx,
+      [userIds, start, end, ...tierLimits], tx, { prepare: true },
     );
     return new Map(rows.map((r) => [r.user_id, r]));
   }
@@ -83,10 +83,15 @@ export class QuotaStore {
     return new Map(rows.map((r) => [r.api_key_id, r]));
   }
 
-  /** Reservation, request count, warning mark and ledger entries, the users' and the keys': one statement. */
-  async reserve(tx: Tx, r: Reservation): Promise<void> {
-    await this.rows(
-      `WITH q AS (
+  /**
+   * Reservation, request count, warning mark and ledger entries, the users' and the keys': one statement.
+   * `first`: another store's statement (the admitted generations' INSERT) run as part of this one, so
+   * the rows and their reservation cost one round trip (the ledger's foreign key is checked at the
+   * statement's end, when the inserted generations are there).
+   */
+  async reserve(tx: Tx, r: Reservation, first?: { sql: string; params: unknown[] }): Promise<void> {
+    const n = first?.params.length ?? 0;
+    const own = `q AS (
          UPDATE quota_periods qp SET reserved_micros = qp.reserved_micros + v.amount, requests = qp.requests + v.n,
                 warned_at = CASE WHEN v.warn AND qp.warned_at IS NULL THEN now() ELSE qp.warned_at END
            FROM unnest($1::uuid[], $2::bigint[], $3::int[], $4::boolean[]) AS v(user_id, amount, n, warn)
@@ -98,13 +103,20 @@ export class QuotaStore {
        )
        INSERT INTO spend_ledger (user_id, period_start, generation_id, attempt_no, kind, amount_micros, api_key_id)
        SELECT v.user_id, $5, v.generation_id, 0, 'reserve', v.amount, v.api_key_id
-         FROM unnest($6::uuid[], $7::uuid[], $8::bigint[], $9::uuid[]) AS v(user_id, generation_id, amount, api_key_id)`,
+         FROM unnest($6::uuid[], $7::uuid[], $8::bigint[], $9::uuid[]) AS v(user_id, generation_id, amount, api_key_id)`;
+    // The other statement's parameters come first; this one's are numbered after them.
+    const sql = first ? `WITH inserted AS (${first.sql}), ${own.replace(/\$(\d+)/g, (_, d: string) => `$${Number(d) + n}`)}` : `WITH ${own}`;
+    await this.rows(
+      sql,
       [
+        ...(first?.params ?? []),
         r.users.map((u) => u.userId), r.users.map((u) => u.amountMicros), r.users.map((u) => u.requests), r.users.map((u) => u.warn), r.periodStart,
         r.generations.map((g) => g.userId), r.generations.map((g) => g.generationId), r.generations.map((g) => g.amountMicros), r.generations.map((g) => g.apiKeyId),
         r.keys.map((k) => k.apiKeyId), r.keys.map((k) => k.amountMicros), r.keys.map((k) => k.requests),
       ],
       tx,
+      // The INSERT's text grows with its rows: prepared for the small batches a quiet server sends (a few texts), not for every size.
+      { prepare: r.generations.length <= 4 },
     );
   }
 

@@ -42,8 +42,9 @@ export async function runToTerminal(s: V1Services, viewer: Viewer, source: Gener
 }
 
 /** How many upstream calls a generation made (the `x-switchboard-attempts` header). */
-export function attemptsOf(s: Pick<Services, "generations">, generationId: string): Promise<number> {
-  return s.generations.attemptCount(generationId);
+export async function attemptsOf(s: Pick<Services, "generations">, gen: Pick<GenerationView, "id"> & { attemptCount?: number }): Promise<number> {
+  // An in-process run's answer is the row its success transition returned, which counted them (no read).
+  return gen.attemptCount ?? s.generations.attemptCount(gen.id);
 }
 
 /**

@@ -35,7 +35,7 @@ async function fullOutput(r: V1Request, gen: GenerationView): Promise<MessageOut
 async function answer(r: V1Request, cmd: V1Command): Promise<void> {
   // A client that leaves before the answer cancels its generation.
   const gen = await runToTerminal(r.services, r.viewer, "ANTHROPIC", cmd, cancelWhenClientLeaves(r));
-  const headers = { ...responseHeaders(gen, await attemptsOf(r.services, gen.id)), "request-id": r.viewer.requestId };
+  const headers = { ...responseHeaders(gen, await attemptsOf(r.services, gen)), "request-id": r.viewer.requestId };
   if (gen.status !== "SUCCEEDED") return sendV1Error(r.res, "anthropic", fromGeneration(gen), headers);
   sendJson(r.res, 200, toMessage(gen.id, servedModel(gen), await fullOutput(r, gen)), headers);
 }

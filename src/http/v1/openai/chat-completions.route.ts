@@ -29,7 +29,7 @@ async function handle(r: V1Request): Promise<void> {
   // A queued run's answer is the terminal event's view; tool calls and the finish reason are on the row
   // (an in-process run's answer is the row its transition returned: nothing to read again).
   const whole = g.status !== "SUCCEEDED" || g instanceof GenerationEntity;
-  const [full, attempts] = await Promise.all([whole ? g : r.services.generations.get(r.viewer, g.id), attemptsOf(r.services, g.id)]);
+  const [full, attempts] = await Promise.all([whole ? g : r.services.generations.get(r.viewer, g.id), attemptsOf(r.services, g)]);
   const headers = responseHeaders(full, attempts);
   if (full.status !== "SUCCEEDED") return sendV1Error(r.res, "openai", fromGeneration(full), headers);
   sendJson(r.res, 200, chatCompletion({ id: full.id, createdAt: full.createdAt, model: servedModel(full), output: full.output }), headers);

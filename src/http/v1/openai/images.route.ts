@@ -17,7 +17,7 @@ async function images(r: V1Request): Promise<void> {
   const body = await readJsonBody(r.req, r.config.http.bodyLimitBytes);
   const request = parseImagesRequest(body);
   const gen = await runToTerminal(r.services, r.viewer, "OPENAI", { ...imageCommand(request), ...switchboardOptions(r.req, body) }, cancelWhenClientLeaves(r));
-  const headers = responseHeaders(gen, await attemptsOf(r.services, gen.id));
+  const headers = responseHeaders(gen, await attemptsOf(r.services, gen));
   if (gen.status !== "SUCCEEDED") return sendV1Error(r.res, "openai", fromGeneration(gen), headers);
   const files = gen.output?.files ?? [];
   const revised = gen.output?.text ? { revised_prompt: gen.output.text } : {};

@@ -129,7 +129,7 @@ async function create(r: V1Request): Promise<void> {
     return sendJson(r.res, 200, responseObject(gen, true), responseHeaders(gen));
   }
   const done = await runToTerminal(r.services, r.viewer, "OPENAI", command, cancelWhenClientLeaves(r));
-  const headers = responseHeaders(done, await attemptsOf(r.services, done.id));
+  const headers = responseHeaders(done, await attemptsOf(r.services, done));
   if (done.status !== "SUCCEEDED") return sendV1Error(r.res, "openai", fromGeneration(done), headers);
   // The terminal event's view has no tool calls or finish reason: the row does (an in-process run's answer is the row).
   const full = done instanceof GenerationEntity ? done : await r.services.generations.get(r.viewer, done.id);
