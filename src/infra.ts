@@ -20,7 +20,7 @@ export const POSTGRES_HINT =
 export const REDIS_HINT =
   'Start Redis (e.g. `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no`, or `docker compose up -d redis`) or set REDIS_URL.';
 
-export async function connectPostgres(opts: { url: string; poolSize: number; create: boolean; onQuery?: (sql: string) => void }): Promise<DataSource> {
+export async function connectPostgres(opts: { url: string; poolSize: number; create: boolean; onQuery?: (sql: string) => void; preparedStatements?: boolean }): Promise<DataSource> {
   try {
     if (opts.create) await ensureDatabase(opts.url);
     const ds = createDataSource(opts);

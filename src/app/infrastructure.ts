@@ -61,7 +61,7 @@ async function createBlobStore(config: AppConfig, ds: DataSource): Promise<BlobS
 export async function createInfrastructure(config: AppConfig, opts: InfrastructureOptions, cleanup: CleanupStack): Promise<Infrastructure> {
   const log = opts.logger ?? createLogger(config.log.level, {}, { traceIds: !!config.tracing.endpoint, pretty: wantsPrettyLogs(config.env) });
   const metrics = createMetrics({ defaultMetrics: true });
-  const ds = await connectPostgres({ url: config.db.url, poolSize: config.db.poolSize, create: !!opts.createDatabase, onQuery: opts.onQuery });
+  const ds = await connectPostgres({ url: config.db.url, poolSize: config.db.poolSize, create: !!opts.createDatabase, onQuery: opts.onQuery, preparedStatements: config.db.preparedStatements });
   // Tracing (OTEL_EXPORTER_OTLP_ENDPOINT) stops last: what the shutdown itself traced is flushed.
   if (config.tracing.endpoint) {
     const stopTracing = await startTracing({ ...config.tracing, endpoint: config.tracing.endpoint }).catch(async (err) => {

@@ -2,6 +2,7 @@ import "reflect-metadata";
 import { DataSource } from "typeorm";
 import { Client } from "pg";
 import { migrations } from "../../migrations";
+import { withoutPreparedStatements } from "./query-rows";
 import { ApiKeyEntity } from "./entities/api-key.entity";
 import { GenerationAttemptEntity } from "./entities/generation-attempt.entity";
 import { GenerationEntity } from "./entities/generation.entity";
@@ -14,10 +15,12 @@ export interface DataSourceOptions {
   poolSize: number;
   /** Called with every SQL statement (query counting in tests and benchmarks). */
   onQuery?: (sql: string) => void;
+  /** False: every statement unnamed, `prepare` ignored (DATABASE_PREPARED_STATEMENTS). */
+  preparedStatements?: boolean;
 }
 
 export function createDataSource(opts: DataSourceOptions): DataSource {
-  return new DataSource({
+  const ds = new DataSource({
     type: "postgres",
     url: opts.url,
     entities,
@@ -38,6 +41,8 @@ export function createDataSource(opts: DataSourceOptions): DataSource {
         }
       : undefined,
   });
+  if (opts.preparedStatements === false) withoutPreparedStatements(ds);
+  return ds;
 }
 
 /** Creates the database named in `url` if it does not exist (connects to the `postgres` db to do so). */

@@ -18,6 +18,14 @@ export interface QueryOptions {
 /** Distinct statement texts a process prepares (each is prepared once on each pooled connection). */
 export const MAX_PREPARED = 64;
 const prepared = new Map<string, string>(); // text → statement name
+/** DataSources that prepare nothing (DATABASE_PREPARED_STATEMENTS=false: a pooler in transaction mode). */
+const unpreparedSources = new WeakSet<DataSource>();
+
+/** Every statement on `ds` runs unnamed, whatever its callers ask. */
+export function withoutPreparedStatements(ds: DataSource): void {
+  unpreparedSources.add(ds);
+}
+
 /** Texts whose prepared form Postgres refused (a cached plan whose result type changed: a migration added a column). */
 const unpreparable = new Set<string>();
 
@@ -40,7 +48,7 @@ export async function queryRows<T = Row>(on: DataSource | EntityManager, sql: st
   const inTx = "manager" in on ? undefined : on.queryRunner;
   const runner = inTx ?? ("manager" in on ? on : on.dataSource).createQueryRunner();
   try {
-    const name = opts.prepare ? statementName(sql) : undefined;
+    const name = opts.prepare && !unpreparedSources.has(runner.connection) ? statementName(sql) : undefined;
     if (name) return (await preparedQuery(runner, name, sql, params, !inTx)).rows as T[];
     const res = await runner.query(sql, params, true);
     return (res.records ?? []) as T[];

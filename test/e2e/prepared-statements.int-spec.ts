@@ -77,6 +77,17 @@ describe("prepared statements (queryRows { prepare: true })", () => {
     expect(await ds.transaction((tx) => queryRows(tx, star2, [1], { prepare: true }))).toEqual([{ id: 1, v: "a", w: 7 }]);
   });
 
+  it("DATABASE_PREPARED_STATEMENTS=false (a pooler in transaction mode): nothing is prepared, whatever the caller asks", async () => {
+    const plain = createDataSource({ url: db.url, poolSize: 1, preparedStatements: false });
+    await plain.initialize();
+    try {
+      expect(await queryRows(plain, `SELECT v FROM t WHERE id = $1 AND 1 = 1`, [1], { prepare: true })).toEqual([{ v: "a" }]);
+      expect(await plain.query(`SELECT count(*)::int AS n FROM pg_prepared_statements`)).toEqual([{ n: 0 }]);
+    } finally {
+      await plain.destroy();
+    }
+  });
+
   it(`at most ${MAX_PREPARED} texts are prepared per process; later ones run unnamed and still answer`, async () => {
     for (let i = 0; i < MAX_PREPARED + 10; i++) expect(await queryRows(ds, `SELECT ${i}::int AS n`, [], { prepare: true })).toEqual([{ n: i }]);
     const names = (await held()).filter((p) => p.name.startsWith("sb_"));

@@ -1,5 +1,5 @@
 /** Postgres, and the analytics reads that may go to a replica. */
-import { int, optUrl, url } from "../spec";
+import { bool, int, optUrl, url } from "../spec";
 
 const postgres = ["postgres:", "postgresql:"];
 
@@ -8,6 +8,11 @@ export const db = {
   url: url("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/switchboard", postgres),
   /** Connections per process. */
   poolSize: int("DATABASE_POOL_SIZE", 10, 1, 500),
+  /**
+   * The hot statements as named prepared statements (db/query-rows.ts); false behind a pooler in
+   * transaction mode that cannot keep them (PgBouncer before 1.21, or without max_prepared_statements).
+   */
+  preparedStatements: bool("DATABASE_PREPARED_STATEMENTS", true),
   /** A read replica used only by analytics (`metrics`); unset: DATABASE_URL. */
   readUrl: optUrl("DATABASE_READ_URL", postgres),
 };
