@@ -1,7 +1,7 @@
 /**
  * The fast sync path (SYNC_IN_PROCESS, src/domain/generations/sync-run.ts), tried as a client
  * would try to break it: a waiting request runs in the API process (no worker anywhere, and it
- * still completes with a whole stream), with fewer Redis commands than the queued path; a
+ * still completes with a whole stream; its row admitted RUNNING, no claim statement), with fewer Redis commands than the queued path; a
  * burst beyond the local slots, LOW priority and a user over USER_MAX_IN_FLIGHT take the
  * queue; and an API process SIGKILLed mid-call has its generation recovered (its liveness
  * lease lapses, the sweeper re-enqueues it, a worker takes it over), finished exactly once,
@@ -49,8 +49,19 @@ describe("the fast sync path", () => {
     // The subscription is live once a queued (never run: no worker) generation's QUEUED reaches it.
     const probe = await create(t, t.adminKey, text("probe"));
     await until(() => sub.events.some((e) => e.generation.id === probe.id), Boolean, 10_000, "the probe's QUEUED");
+    // Every statement the app sends, as TypeORM's logger sees it (queryRows and TypeORM's own both report there).
+    const logger = t.app.ds.logger;
+    const logQuery = logger.logQuery.bind(logger);
+    const statements: string[] = [];
+    logger.logQuery = (query, params, runner) => (statements.push(query), logQuery(query, params, runner));
     const g = await create(t, t.adminKey, { ...text("fast"), wait: 20, ...slow(200) });
+    logger.logQuery = logQuery;
     expect(g.status).toBe("SUCCEEDED");
+    // Born RUNNING: admission's commit wrote the row RUNNING with its first attempt open, so no claim statement ran.
+    expect(statements.filter((q) => q.includes("claimed_attempt_no"))).toEqual([]);
+    expect(statements.filter((q) => q.includes("INSERT INTO spend_ledger") && q.includes("INSERT INTO generation_attempts"))).toHaveLength(1);
+    const attempts = await t.app.ds.query(`SELECT attempt_no, status, provider, model FROM generation_attempts WHERE generation_id = $1`, [g.id]);
+    expect(attempts).toEqual([{ attempt_no: 1, status: "SUCCEEDED", provider: "simulated", model: expect.any(String) }]);
     events.push(...(await sub.done).filter((e) => e.generation.id === g.id));
     expect(events[0]).toMatchObject({ seq: 1, type: "QUEUED" });
     expect(events[1]).toMatchObject({ seq: 2, type: "STARTED" });

@@ -16,12 +16,12 @@ import { normaliseRequest, type RequestLimits } from "./normalise-request";
 import { batchWorstCaseCost, worstCaseUsage } from "./pricing";
 import type { GenerationScheduler } from "./scheduler";
 import { decodeCursor, encodeCursor, type GenerationFilter, type GenerationPage } from "./generation-page";
-import type { QuotaService } from "../quotas/quota.service";
+import type { AdmitResult, QuotaService } from "../quotas/quota.service";
 import { retryTransaction } from "../../common/retry-transaction";
 import type { CacheHitResult, CachePlanner } from "../cache/cache-planner";
 import type { RateLimits } from "../quotas/rate-limits";
 import type { Coalescer } from "../cache/coalescer";
-import type { GenerationStore } from "./generation.store";
+import { bornClaim, type GenerationStore } from "./generation.store";
 import { terminalWaiter, waitForTerminal } from "./terminal-waiter";
 import type { SyncRun } from "./sync-run";
 import { requestFingerprint } from "./request-fingerprint";
@@ -74,7 +74,7 @@ export interface GenerationServiceDeps {
   /** Webhooks: checks createGeneration's callbackUrl, throwing BAD_USER_INPUT; without it a callbackUrl is refused. */
   checkCallbackUrl?: (viewer: Viewer, url: string) => Promise<void>;
   /** The fast sync path (SYNC_IN_PROCESS); without it every request is queued. */
-  sync?: Pick<SyncRun, "reserve">;
+  sync?: Pick<SyncRun, "reserve" | "prepare">;
   /** Provider batch APIs (`priority: BATCH`, domain/batches/BatchService); without it BATCH runs as LOW. */
   batches?: BatchCollector;
   /** Content safety (MODERATION); without it nothing is classified. */
@@ -168,7 +168,18 @@ export class GenerationService {
       gen.cacheKey = null as string | null; // the leader fills the cache
       gen.semanticScope = null as string | null;
     }
-    const admitted = await this.d.quotas.admit(gen, keyLimits?.budgetMicros != null, { relaxed: !!(cmd.wait || cmd.follow) });
+    // The fast sync path (sync-run.ts): a waiting request with a free local slot runs here, not through the queue. Its slot
+    // and leases are taken while admission runs; held in time, the row is admitted RUNNING (no claim after).
+    const tryFast = (cmd.wait || cmd.follow) && this.d.sync && !batched;
+    const prepared = tryFast ? this.d.sync!.prepare(gen) : null;
+    let admitted: AdmitResult;
+    try {
+      admitted = await this.d.quotas.admit(gen, keyLimits?.budgetMicros != null, { relaxed: !!(cmd.wait || cmd.follow), born: prepared?.granted });
+    } catch (err) {
+      await prepared?.abandon();
+      throw err;
+    }
+    if (admitted.kind !== "inserted") await prepared?.abandon();
     if (admitted.kind === "quota" || admitted.kind === "queue_full") {
       if (cache.coalesceKey && !leader) await this.d.coalescer.release(cache.coalesceKey, gen.id); // it led nothing
       throw admitted.error;
@@ -189,15 +200,15 @@ export class GenerationService {
     this.d.metrics.generationsCreated.inc({ modality: gen.modality }); hooks?.onAdmitted?.(gen.id); // admitted: its row and reservation exist
     // QUEUED goes out before the job exists (or the in-process claim), so no STARTED can come first (it is always seq 1).
     const queued = () => this.d.bus.publishGenerationEvent(gen, { type: "QUEUED" });
-    // The fast sync path (sync-run.ts): a waiting request with a free local slot runs here, not through the queue.
-    // Its QUEUED is published while the slot's leases are taken (one round trip, not two in a row); awaited on either path.
-    const tryFast = (cmd.wait || cmd.follow) && this.d.sync && !batched;
+    // Its QUEUED is published while the slot's leases are taken (one round trip, not two in a row) when they were not
+    // taken before admission (a generation that became a leader at admission); awaited on either path.
     const published = tryFast ? queued() : undefined;
     published?.catch(() => undefined); // not unhandled meanwhile: whichever path follows awaits it and sees its error
-    const fast = tryFast ? await this.d.sync!.reserve(gen) : null;
+    const fast = prepared ? ((await prepared.granted) ? prepared : null) : tryFast ? await this.d.sync!.reserve(gen) : null;
     // Subscribe before enqueueing so a fast worker's SUCCEEDED cannot slip past a waiting caller.
     const waiter = cmd.wait && !fast ? await terminalWaiter(this.d.bus, gen.id) : undefined;
-    if (fast) return cmd.wait ? fast.run(cmd.wait, () => published!) : fast.start(() => published!);
+    const claimed = admitted.kind === "inserted" && admitted.running ? bornClaim(admitted.running) : undefined;
+    if (fast) return cmd.wait ? fast.run(cmd.wait, () => published!, claimed) : fast.start(() => published!, claimed);
     await (published ?? queued());
     try {
       if (batched) await this.d.batches!.collect(gen);

@@ -40,6 +40,22 @@ export interface Claim {
 /** Event seqs a run reserves ahead in Postgres (one more UPDATE only after this many events). */
 export const SEQ_BLOCK = 1000;
 
+/**
+ * The row of a generation whose run is already this process's when it is admitted (the fast sync
+ * path, sync-run.ts), as admission writes it: RUNNING at run attempt 1 with the claim's seqs
+ * reserved, exactly what CLAIM_SQL would have made of the QUEUED row. The admission's statement
+ * opens its first attempt too (insertStatement), so the run starts from {@link bornClaim}
+ * without a claim statement. A copy: the caller's entity stays the QUEUED one its QUEUED event shows.
+ */
+export function bornRunning(g: GenerationEntity): GenerationEntity {
+  return Object.assign(new GenerationEntity(), g, { status: "RUNNING", runAttempt: 1, progress: 0, startedAt: new Date(), seqReserved: g.seqReserved + SEQ_BLOCK });
+}
+
+/** The claim a run born RUNNING starts from (what the claim statement would have returned). */
+export function bornClaim(row: GenerationEntity): Claim {
+  return { gen: row, attemptNo: 1, takenOver: false, seqFloor: row.seqReserved - SEQ_BLOCK };
+}
+
 export interface Success {
   gen: GenerationEntity;
   attemptNo: number;
@@ -589,12 +605,16 @@ export class GenerationStore {
   }
 
   /**
-   * The admitted generations' multi-row INSERT, as a statement to run inside another (the admission's reservation,
-   * quota.store.ts, sends it as the first part of its own statement: one round trip for both).
+   * The admitted generations' multi-row INSERT, as CTEs to run inside another statement (the admission's reservation,
+   * quota.store.ts, sends them as the first part of its own statement: one round trip for both): `inserted` (the rows)
+   * and `born` (the first attempt of each row admitted RUNNING, see {@link bornRunning}: the claim's attempt, in the same commit).
    */
-  insertStatement(tx: Tx, gens: GenerationEntity[]): { sql: string; params: unknown[] } {
-    const [sql, params] = tx.createQueryBuilder().insert().into(GenerationEntity).values(gens as never[]).updateEntity(false).getQueryAndParameters();
-    return { sql, params };
+  insertStatement(tx: Tx, gens: GenerationEntity[]): { ctes: string; params: unknown[] } {
+    const [sql, params] = tx.createQueryBuilder().insert().into(GenerationEntity).values(gens as never[]).updateEntity(false)
+      .returning(`"id", "status", "provider", "provider_model"`).getQueryAndParameters();
+    const born = `INSERT INTO generation_attempts (id, generation_id, attempt_no, provider, model, status, cost_micros, created_at)
+      SELECT gen_random_uuid(), i.id, 1, COALESCE(i.provider, '?'), COALESCE(i.provider_model, '?'), 'RUNNING', 0, now() FROM inserted i WHERE i.status = 'RUNNING'`;
+    return { ctes: `inserted AS (${sql}), born AS (${born})`, params };
   }
 
   /** Locks the generation if this run still owns it (RUNNING at `runAttempt`); false otherwise. */

@@ -270,7 +270,23 @@ export class QueueControl {
 /**
  * The fast sync path (sync-run.ts) under the pauses: a generation whose queue or provider is
  * paused is not run in-process either; it takes the queue and waits there (still QUEUED).
+ * A run prepared before admission is granted only when no pause holds it (else its slot and leases go back).
  */
-export function gatedByPause<R>(sync: { reserve(g: GenerationEntity): Promise<R | null> }, control: Pick<QueueControl, "holds">): { reserve(g: GenerationEntity): Promise<R | null> } {
-  return { reserve: async (g) => ((await control.holds(g.provider)) ? null : sync.reserve(g)) };
+export function gatedByPause<R, P extends { granted: Promise<boolean>; abandon(): Promise<void> }>(
+  sync: { reserve(g: GenerationEntity): Promise<R | null>; prepare(g: GenerationEntity): P | null },
+  control: Pick<QueueControl, "holds">,
+): { reserve(g: GenerationEntity): Promise<R | null>; prepare(g: GenerationEntity): P | null } {
+  return {
+    reserve: async (g) => ((await control.holds(g.provider)) ? null : sync.reserve(g)),
+    prepare: (g) => {
+      const run = sync.prepare(g);
+      if (!run) return null;
+      const held = control.holds(g.provider).catch(() => true);
+      const granted = Promise.all([run.granted, held]).then(async ([ok, paused]) => {
+        if (ok && paused) await run.abandon();
+        return ok && !paused;
+      });
+      return Object.assign(Object.create(run) as P, run, { granted });
+    },
+  };
 }

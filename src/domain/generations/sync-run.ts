@@ -6,8 +6,12 @@
  *
  * What keeps an accepted request from being lost or charged twice: the row and its
  * reservation are committed by admission before anything runs (as on the queued path), and
- * before the claim this process takes the generation's liveness lease (in-process-runs.ts),
- * pushing it forward while the run lives. The generation has no job meanwhile (no enqueue,
+ * before that commit this process takes the generation's slot, fairness lease and liveness lease
+ * (in-process-runs.ts, pushed forward while the run lives) in one Redis round trip that goes on
+ * while admission's first statements run (`prepare`). When they are held in time, the row is
+ * admitted RUNNING with its first attempt open, in admission's own commit (bornRunning in
+ * generation.store.ts: what the claim would have written), so the run needs no claim statement;
+ * otherwise it is admitted QUEUED and claimed as a worker would. The generation has no job meanwhile (no enqueue,
  * pickup or finish in the queue). If the process dies, the lease lapses and the sweeper
  * re-enqueues the generation (it re-enqueues every QUEUED/RUNNING row without a job and
  * without a live lease); a worker's claim then takes the RUNNING row over exactly as it takes
@@ -30,6 +34,7 @@ import type { Logger } from "../../observability/logger";
 import type { UserFairness } from "../resilience/user-fairness";
 import type { GenerationEvents } from "./generation-events";
 import { queueAction, superseded, type RunJob, type RunOutcome } from "./run/outcome";
+import type { Claim } from "./generation.store";
 import type { InProcessRuns } from "./in-process-runs";
 import { waitForTerminal } from "./terminal-waiter";
 
@@ -70,11 +75,22 @@ export interface SyncRunDeps {
 /**
  * A fast-path run that holds its slot (and fairness lease). `run` publishes QUEUED (`first`), starts
  * it and waits up to `waitSeconds`; `start` publishes QUEUED, starts it and returns the QUEUED row at
- * once (the caller follows its events: a /v1 stream).
+ * once (the caller follows its events: a /v1 stream). `claimed`: the row was admitted RUNNING with
+ * this claim (bornRunning), so the run makes none.
  */
 export interface ReservedRun {
-  run(waitSeconds: number, first: () => Promise<unknown>): Promise<GenerationEntity>;
-  start(first: () => Promise<unknown>): Promise<GenerationEntity>;
+  run(waitSeconds: number, first: () => Promise<unknown>, claimed?: Claim): Promise<GenerationEntity>;
+  start(first: () => Promise<unknown>, claimed?: Claim): Promise<GenerationEntity>;
+}
+
+/**
+ * A fast-path run asked for before its generation is admitted (so the row can be admitted RUNNING:
+ * no claim after): `granted` says whether this process holds the slot and the leases; `abandon`
+ * gives them back when admission refused the request.
+ */
+export interface PreparedRun extends ReservedRun {
+  granted: Promise<boolean>;
+  abandon(): Promise<void>;
 }
 
 const SUPERSEDED = (superseded() as Extract<RunOutcome, { kind: "skipped" }>).reason;
@@ -88,47 +104,64 @@ export class SyncRun {
     d.events.onTerminal((g) => this.ended.get(g.id)?.(g));
   }
 
-  /**
-   * Runs in this process now, if they may (see the top comment); null: take the queue.
-   * The liveness lease is taken in the same round trip as the fairness lease (and the caller's
-   * QUEUED, when it publishes it meanwhile: one auto-pipelined batch), and dropped again when
-   * the run does not happen here.
-   */
+  /** Runs in this process now, if they may (see the top comment); null: take the queue. */
   async reserve(gen: GenerationEntity): Promise<ReservedRun | null> {
+    const run = this.prepare(gen);
+    return run && (await run.granted) ? run : null;
+  }
+
+  /**
+   * Takes a slot (synchronously) and the liveness and fairness leases (one round trip, auto-pipelined with
+   * whatever else goes out meanwhile: the caller's QUEUED, or nothing while its admission runs); null when
+   * the generation may not run here at all. The slot and the leases go back by themselves when `granted`
+   * is false (the user is at their fairness cap, or Redis failed).
+   */
+  prepare(gen: GenerationEntity): PreparedRun | null {
     if (gen.groupId || gen.priority === "LOW" || gen.priority === "BATCH" || this.running >= this.d.cfg.slots) return null;
     this.running++;
     const fair = this.d.fairness?.enabled ? this.d.fairness : undefined;
     const held = this.hold(gen);
-    const refused = async () => {
+    let givenBack = false;
+    const giveBack = async () => {
+      if (givenBack) return;
+      givenBack = true;
       this.running--;
       if (await held) await this.d.leases.drop(gen.id).catch(() => undefined); // it lapses by itself otherwise
-      return null;
     };
-    try {
-      if (fair && !(await fair.acquire(gen.userId, gen.id))) return refused();
-    } catch (err) {
-      this.d.log.warn({ err, generationId: gen.id }, "fairness lease for an in-process run failed; it takes the queue");
-      return refused();
-    }
+    const granted = (async () => {
+      try {
+        if (fair && !(await fair.acquire(gen.userId, gen.id))) return giveBack().then(() => false);
+        return true;
+      } catch (err) {
+        this.d.log.warn({ err, generationId: gen.id }, "fairness lease for an in-process run failed; it takes the queue");
+        return giveBack().then(() => false);
+      }
+    })();
+    // Nothing ran: the slot and the leases go back (the sweeper enqueues the admitted row, if there is one).
+    const abandon = async () => {
+      if (!(await granted) || givenBack) return;
+      await giveBack();
+      if (fair) await this.releaseLease(fair, gen);
+    };
     const begin = async (first: () => Promise<unknown>) => {
       try {
         await first();
       } catch (err) {
-        // Nothing ran: the slot and the leases go back (the sweeper enqueues the admitted row).
-        await refused();
-        if (fair) await this.releaseLease(fair, gen);
+        await abandon();
         throw err;
       }
       return held;
     };
     return {
-      run: async (waitSeconds, first) => {
+      granted,
+      abandon,
+      run: async (waitSeconds, first, claimed) => {
         const leased = await begin(first);
-        return this.runAndWait(gen, fair, leased, waitSeconds * 1000);
+        return this.runAndWait(gen, fair, leased, waitSeconds * 1000, claimed);
       },
-      start: async (first) => {
+      start: async (first, claimed) => {
         const leased = await begin(first);
-        void this.execute(gen, fair, leased); // never throws; its slot is given back when it ends
+        void this.execute(gen, fair, leased, claimed); // never throws; its slot is given back when it ends
         return gen;
       },
     };
@@ -148,11 +181,11 @@ export class SyncRun {
     }
   }
 
-  private async runAndWait(gen: GenerationEntity, fair: UserFairness | undefined, leased: boolean, waitMs: number): Promise<GenerationEntity> {
+  private async runAndWait(gen: GenerationEntity, fair: UserFairness | undefined, leased: boolean, waitMs: number, claimed?: Claim): Promise<GenerationEntity> {
     const until = Date.now() + waitMs;
     let row: GenerationEntity | undefined;
     this.ended.set(gen.id, (g) => (row = g));
-    const outcome = this.execute(gen, fair, leased);
+    const outcome = this.execute(gen, fair, leased, claimed);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), waitMs)));
     const first = await Promise.race([outcome, timedOut]);
@@ -166,7 +199,7 @@ export class SyncRun {
   }
 
   /** The run itself; never throws (a run that broke is handed to the queue, or recovered by the sweeper). */
-  private async execute(gen: GenerationEntity, fair: UserFairness | undefined, leased: boolean): Promise<RunOutcome | null> {
+  private async execute(gen: GenerationEntity, fair: UserFairness | undefined, leased: boolean, claimed?: Claim): Promise<RunOutcome | null> {
     const { leases, cfg, log } = this.d;
     let outcome: RunOutcome | null = null;
     let beat: NodeJS.Timeout | undefined;
@@ -176,7 +209,7 @@ export class SyncRun {
         beat = setInterval(() => void leases.hold(gen.id, cfg.leaseMs).catch(() => undefined), Math.max(50, Math.floor(cfg.leaseMs / 2)));
         beat.unref();
       }
-      outcome = await this.d.runner.run({ generationId: gen.id, isLastAttempt: cfg.attempts <= 1 });
+      outcome = await this.d.runner.run({ generationId: gen.id, isLastAttempt: cfg.attempts <= 1, claimed });
     } catch (err) {
       log.error({ err, generationId: gen.id }, "in-process run failed; it goes to the queue");
     } finally {

@@ -29,12 +29,13 @@ import type { GenerationEntity } from "../../db/entities/generation.entity";
 import type { EventBus } from "../../realtime/event-bus";
 import { Topic } from "../../realtime/topics";
 import { isAdmin, type Viewer } from "../viewer";
-import { GenerationStore } from "../generations/generation.store";
+import { GenerationStore, bornRunning } from "../generations/generation.store";
 import { QuotaExceededError, keyQuotaError } from "./quota-exceeded.error";
 import { QuotaStore, type KeyPeriodRow } from "./quota.store";
 
 export type AdmitResult =
-  | { kind: "inserted" }
+  /** `running`: the row as admitted RUNNING, its run already this process's (the fast sync path: `born` said so in time). */
+  | { kind: "inserted"; running?: GenerationEntity }
   | { kind: "duplicate" }
   | { kind: "quota"; error: QuotaExceededError }
   | { kind: "queue_full"; error: QueueFullError };
@@ -52,6 +53,20 @@ interface Admission {
   keyBudget: boolean;
   /** The caller waits for (or follows) the run, whose terminal commit is synchronous; a batch is relaxed only when all of it is. */
   relaxed: boolean;
+  /** True once this process holds a slot and the leases to run it itself (sync-run.ts): then the row is admitted RUNNING. */
+  born?: Promise<boolean>;
+}
+
+/**
+ * How long admission waits, inside its transaction, for a `born` answer still out (one Redis round trip, normally
+ * answered long before): past it the row is admitted QUEUED and its run claims it, so a slow Redis never holds the
+ * quota rows' locks for long.
+ */
+const BORN_WAIT_MS = 25;
+
+function within(p: Promise<boolean>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p.catch(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]).finally(() => clearTimeout(timer));
 }
 
 export interface QuotaView {
@@ -88,9 +103,11 @@ export class QuotaService {
   /**
    * Reserves the estimated cost and inserts the row, atomically; batched per event-loop turn. `keyBudget`: its
    * API key has a budget too, which must fit. `relaxed`: a commit not waiting for the disk (db/relaxed-commit.ts).
+   * `born`: resolves true when this process will run the generation itself at once; the row is then admitted RUNNING
+   * with its first attempt open (bornRunning), returned as `running`.
    */
-  admit(gen: GenerationEntity, keyBudget = false, opts: { relaxed?: boolean } = {}): Promise<AdmitResult> {
-    return this.admissions.add({ gen, keyBudget: keyBudget && !!gen.apiKeyId, relaxed: !!opts.relaxed });
+  admit(gen: GenerationEntity, keyBudget = false, opts: { relaxed?: boolean; born?: Promise<boolean> } = {}): Promise<AdmitResult> {
+    return this.admissions.add({ gen, keyBudget: keyBudget && !!gen.apiKeyId, relaxed: !!opts.relaxed, born: opts.born });
   }
 
   private tierDefaults(): number[] {
@@ -168,6 +185,15 @@ export class QuotaService {
         return { kind: "inserted" };
       });
       if (!accepted.length) return out;
+      // Rows whose run is already this process's are written RUNNING (asked here, after the locks: the answer came meanwhile).
+      const bornOf = new Map(batch.filter((a) => a.born).map((a) => [a.gen, a.born!]));
+      const running = new Map<GenerationEntity, GenerationEntity>();
+      if (bornOf.size)
+        await Promise.all(accepted.map(async (g) => {
+          const born = bornOf.get(g);
+          if (born && (await within(born, BORN_WAIT_MS))) running.set(g, bornRunning(g));
+        }));
+      items.forEach((g, i) => { const row = running.get(g); if (row) out[i] = { kind: "inserted", running: row }; });
       const acceptedIds = new Set(accepted.map((g) => g.id));
       for (const g of accepted) if (g.groupId && !acceptedIds.has(g.groupId) && items.some((x) => x.id === g.groupId)) g.groupId = null; // its leader was refused
       const perUser = [...used.entries()];
@@ -184,7 +210,7 @@ export class QuotaService {
         generations: accepted.map((g) => ({
           userId: g.userId, generationId: g.id, amountMicros: g.estimatedCostMicros, apiKeyId: g.apiKeyId && keys.has(g.apiKeyId) ? g.apiKeyId : null,
         })),
-      }, this.generations.insertStatement(tx, accepted)); // the rows and their reservation: one statement
+      }, this.generations.insertStatement(tx, accepted.map((g) => running.get(g) ?? g))); // the rows and their reservation: one statement
       return out;
     }));
     for (const u of new Set(items.filter((_, i) => results[i].kind === "inserted").map((g) => g.userId))) this.changed(u, warnings.includes(u));

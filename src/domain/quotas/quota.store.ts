@@ -85,11 +85,11 @@ export class QuotaStore {
 
   /**
    * Reservation, request count, warning mark and ledger entries, the users' and the keys': one statement.
-   * `first`: another store's statement (the admitted generations' INSERT) run as part of this one, so
+   * `first`: another store's CTEs (the admitted generations' INSERT and their first attempts) run as part of this one, so
    * the rows and their reservation cost one round trip (the ledger's foreign key is checked at the
    * statement's end, when the inserted generations are there).
    */
-  async reserve(tx: Tx, r: Reservation, first?: { sql: string; params: unknown[] }): Promise<void> {
+  async reserve(tx: Tx, r: Reservation, first?: { ctes: string; params: unknown[] }): Promise<void> {
     const n = first?.params.length ?? 0;
     const own = `q AS (
          UPDATE quota_periods qp SET reserved_micros = qp.reserved_micros + v.amount, requests = qp.requests + v.n,
@@ -105,7 +105,7 @@ export class QuotaStore {
        SELECT v.user_id, $5, v.generation_id, 0, 'reserve', v.amount, v.api_key_id
          FROM unnest($6::uuid[], $7::uuid[], $8::bigint[], $9::uuid[]) AS v(user_id, generation_id, amount, api_key_id)`;
     // The other statement's parameters come first; this one's are numbered after them.
-    const sql = first ? `WITH inserted AS (${first.sql}), ${own.replace(/\$(\d+)/g, (_, d: string) => `$${Number(d) + n}`)}` : `WITH ${own}`;
+    const sql = first ? `WITH ${first.ctes}, ${own.replace(/\$(\d+)/g, (_, d: string) => `$${Number(d) + n}`)}` : `WITH ${own}`;
     await this.rows(
       sql,
       [

@@ -4,6 +4,7 @@
  * outcome into what the queue does with its job (QueueAction). Pure: no I/O, no bullmq.
  */
 import type { GenerationEntity } from "../../../db/entities/generation.entity";
+import type { Claim } from "../generation.store";
 import { ProviderError, type ProviderErrorKind } from "../../../providers/contract";
 
 /**
@@ -52,6 +53,8 @@ export interface RunJob {
   generationId: string;
   /** No retry follows a retryable failure on the last attempt: it fails the generation. */
   isLastAttempt: boolean;
+  /** The claim the row was admitted with (born RUNNING, the fast sync path): the run makes none of its own. */
+  claimed?: Claim;
 }
 
 export type RunOutcome =

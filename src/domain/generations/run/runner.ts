@@ -66,7 +66,7 @@ export class GenerationRunner {
     let heirId: string | undefined;
     let mine: RunEvents | undefined;
     try {
-      let claimed = await store.claim(job.generationId);
+      let claimed = job.claimed ?? (await store.claim(job.generationId));
       if (!claimed) {
         // The leader is gone but identical requests still wait on it: the oldest leads now.
         const heir = await store.promoteHeir(job.generationId);
