@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Client } from "pg";
+import { until } from "../helpers/stream-protocol";
 import { startTestApp, type TestApp } from "../helpers/test-app";
 
 const CREATE = `mutation($p: String!) { createGeneration(input: {modality: TEXT, model: "simulated/text", prompt: $p}) { id } }`;
@@ -66,5 +68,45 @@ describe("admission caps: QUEUE_FULL with the current depth", () => {
     expect(res.errors?.[0].extensions).toMatchObject({ code: "QUEUE_FULL", limit: 8 });
     expect(res.errors![0].extensions!.depth).toBeGreaterThanOrEqual(8);
     expect(await count(t, late.id)).toBe(0);
+  });
+});
+
+describe("the per-user cap while another node's admission for the same user commits", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ admission: { maxQueuedPerUser: 3, maxQueuedTotal: 1000 } }, { workers: false });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  // Admission reads the user's queued count in the statement that locks their quota row: that count is of the statement's
+  // snapshot, taken before the lock wait. An admission that committed during the wait must still count (the row's request
+  // count tells), or a user could pass the cap by sending to two nodes at once.
+  it("an admission that commits while this one waits on the user's quota row is counted: QUEUE_FULL, not a fourth", async () => {
+    const u = await t.createUser(undefined, { tier: "pro" });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await t.gql(u.key, CREATE, { p: `soon active ${i}` });
+      ids.push(res.data!.createGeneration.id);
+      expect((await t.gql(u.key, `mutation($id: ID!) { cancelGeneration(id: $id) { status } }`, { id: ids[i] })).errors).toBeUndefined();
+    }
+    // "Another node": a transaction holding the user's quota row that makes three generations active, as an admission commits them.
+    const other = new Client({ connectionString: t.db.url });
+    await other.connect();
+    try {
+      await other.query("BEGIN");
+      await other.query(`UPDATE quota_periods SET requests = requests + 3 WHERE user_id = $1`, [u.id]);
+      await other.query(`UPDATE generations SET status = 'QUEUED', error_code = NULL, error_message = NULL, completed_at = NULL WHERE id = ANY($1::uuid[])`, [ids]);
+      const racing = t.gql(u.key, CREATE, { p: "racing" });
+      // It waits on the row lock, its statement's snapshot taken before the other commit.
+      await until(async () => (await other.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0].n, (n) => n > 0, 10_000, "the racing admission waiting on the row lock");
+      await other.query("COMMIT");
+      const res = await racing;
+      expect(res.errors?.[0].extensions).toMatchObject({ code: "QUEUE_FULL", depth: 3, limit: 3 });
+      expect(await count(t, u.id)).toBe(3);
+    } finally {
+      await other.end();
+    }
   });
 });

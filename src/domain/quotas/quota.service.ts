@@ -132,10 +132,17 @@ export class QuotaService {
       warnings = [];
       items.forEach((g, i) => Object.assign(g, { groupId: groupIds[i], reservedMicros: 0, quotaPeriodStart: null }));
       const userIds = [...new Set(items.map((g) => g.userId))].sort();
-      const quotas = await this.store.lockPeriods(tx, userIds, start, end, this.tierDefaults(), { relaxed });
+      const quotas = await this.store.lockPeriods(tx, userIds, start, end, this.tierDefaults(), { relaxed, active: !!this.admission });
       // After the users' rows (the lock order); a key whose budget was lifted meanwhile has no row and counts nothing.
       const keys = keyIds.length ? await this.store.lockKeyPeriods(tx, keyIds, start) : new Map<string, KeyPeriodRow>();
-      const active = this.admission ? await this.generations.activeCounts(tx, userIds) : new Map<string, number>();
+      // The queued counts came with the locks; a user whose count may be stale (an admission of theirs committed while the lock
+      // waited, or the period's first) is counted again now, behind the lock.
+      const active = new Map<string, number>();
+      if (this.admission) {
+        const stale = userIds.filter((u) => !quotas.get(u)?.fresh);
+        for (const u of userIds) if (quotas.get(u)?.fresh) active.set(u, quotas.get(u)!.active ?? 0);
+        if (stale.length) for (const [u, n] of await this.generations.activeCounts(tx, stale)) active.set(u, n);
+      }
       const keyed = items.filter((g) => g.idempotencyKey);
       const taken = new Set<string>();
       if (keyed.length) {

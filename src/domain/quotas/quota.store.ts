@@ -17,6 +17,10 @@ export interface QuotaRow {
   spent_micros: string;
   reserved_micros: string;
   warned_at: Date | null;
+  /** With `active`: the user's QUEUED/RUNNING generations as the statement's snapshot saw them… */
+  active?: number;
+  /** …and whether that count is current: no admission of theirs committed between the snapshot and the lock. */
+  fresh?: boolean;
 }
 
 /** A budgeted API key's row for one period. */
@@ -55,14 +59,24 @@ export class QuotaStore {
    * INSERT … ON CONFLICT DO UPDATE locks rows in the order its SELECT yields them: user order,
    * the global lock order (one period here). `tierLimits`: free, pro, enterprise (micro-USD).
    */
-  async lockPeriods(tx: Tx, userIds: string[], start: Date, end: Date, tierLimits: number[], opts: { relaxed?: boolean } = {}): Promise<Map<string, QuotaRow>> {
+  async lockPeriods(
+    tx: Tx, userIds: string[], start: Date, end: Date, tierLimits: number[], opts: { relaxed?: boolean; active?: boolean } = {},
+  ): Promise<Map<string, QuotaRow>> {
     // `relaxed`: the transaction's commit does not wait for the disk (db/relaxed-commit.ts), set by this statement (no round trip of its own).
+    // `active`: each user's QUEUED/RUNNING count, read in this statement (no round trip of its own). Its snapshot is the
+    // statement's start, before the row lock may have waited for another node's admission: `fresh` compares the request count
+    // that snapshot saw with the locked row's (every admission raises it in its commit); where they differ, the caller counts again.
+    const active = opts.active
+      ? `, (SELECT count(*)::int FROM generations g WHERE g.user_id = quota_periods.user_id AND g.status IN ('QUEUED','RUNNING')) AS active,
+         (SELECT s.requests FROM quota_periods s WHERE s.user_id = quota_periods.user_id AND s.period_start = quota_periods.period_start)
+           IS NOT DISTINCT FROM quota_periods.requests AS fresh`
+      : "";
     const rows = await this.rows<QuotaRow>(
       `INSERT INTO quota_periods (user_id, period_start, period_end, limit_micros)
        SELECT u.id, $2, $3, COALESCE(u.quota_limit_micros, CASE u.tier WHEN 'free' THEN $4::bigint WHEN 'pro' THEN $5::bigint ELSE $6::bigint END)
          FROM users u WHERE u.id = ANY($1::uuid[]) ORDER BY u.id
        ON CONFLICT (user_id, period_start) DO UPDATE SET period_end = EXCLUDED.period_end
-       RETURNING user_id, limit_micros, spent_micros, reserved_micros, warned_at${opts.relaxed ? `, ${RELAX_COMMIT} AS relaxed` : ""}`,
+       RETURNING user_id, limit_micros, spent_micros, reserved_micros, warned_at${active}${opts.relaxed ? `, ${RELAX_COMMIT} AS relaxed` : ""}`,
       [userIds, start, end, ...tierLimits], tx, { prepare: true },
     );
     return new Map(rows.map((r) => [r.user_id, r]));
