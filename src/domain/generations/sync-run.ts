@@ -100,8 +100,15 @@ export class SyncRun {
   /** The terminal row of each waiting in-process run, as its transition left it (no read after the run). */
   private readonly ended = new Map<string, (g: GenerationEntity) => void>();
 
+  /** The runs in this process by generation id: what their run's terminal event starts (see execute). */
+  private readonly releasing = new Map<string, () => void>();
+
   constructor(private readonly d: SyncRunDeps) {
-    d.events.onTerminal((g) => this.ended.get(g.id)?.(g));
+    d.events.onTerminal((g, type) => {
+      this.ended.get(g.id)?.(g);
+      // A cancel (from any caller) is not the run's own end: the run still stops and releases as usual.
+      if (type !== "CANCELLED") this.releasing.get(g.id)?.();
+    });
   }
 
   /** Runs in this process now, if they may (see the top comment); null: take the queue. */
@@ -203,6 +210,15 @@ export class SyncRun {
     const { leases, cfg, log } = this.d;
     let outcome: RunOutcome | null = null;
     let beat: NodeJS.Timeout | undefined;
+    // The run's terminal event (told to listeners just before it is sent) gives the user's fairness slot back, takes their
+    // oldest parked job off its list (releaseAndUnpark, as a worker does) and drops the liveness lease: those commands
+    // go out in the same auto-pipelined write as the event, not in a round trip after it.
+    const release = () => Promise.all([fair?.releaseAndUnpark(gen.userId, gen.id), leased ? leases.drop(gen.id) : undefined]);
+    let early: ReturnType<typeof release> | undefined;
+    this.releasing.set(gen.id, () => {
+      early ??= release();
+      early.catch(() => undefined); // awaited below
+    });
     try {
       // The lease was taken before the claim (reserve); it is pushed forward while the run lives.
       if (leased) {
@@ -214,12 +230,13 @@ export class SyncRun {
       log.error({ err, generationId: gen.id }, "in-process run failed; it goes to the queue");
     } finally {
       clearInterval(beat);
+      this.releasing.delete(gen.id);
     }
     const ended = !!outcome && queueAction(outcome).kind === "complete";
-    // The user's fairness slot is free before the caller hears the answer (as a worker frees it before its job completes),
-    // and their oldest parked job is taken off its list by the same script (releaseAndUnpark, as a worker does);
-    // for a run that ended the generation the liveness lease goes in the same round trip (one auto-pipelined batch).
-    const parked = await Promise.all([fair?.releaseAndUnpark(gen.userId, gen.id), ended && leased ? leases.drop(gen.id) : undefined]).then(
+    // The user's fairness slot is free before the caller hears the answer (as a worker frees it before its job completes);
+    // a run that did not end the generation keeps its liveness lease until its job is in the queue (afterRun).
+    const released = early ?? Promise.all([fair?.releaseAndUnpark(gen.userId, gen.id), ended && leased ? leases.drop(gen.id) : undefined]);
+    const parked = await released.then(
       ([first]) => first,
       (err) => void log.warn({ err, generationId: gen.id }, "releasing an in-process run's leases failed (they expire by themselves)"),
     );

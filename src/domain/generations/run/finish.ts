@@ -17,14 +17,23 @@ const EXT: Record<string, string> = { "image/png": "png", "image/gif": "gif", "a
 export class Finish {
   constructor(private readonly d: RunnerDeps, private readonly emit: Emit) {}
 
-  /** `batch`: the call went through the provider's batch API (domain/batches/), charged at the batch price. */
-  async succeed(gen: GenerationEntity, model: ModelInfo, attemptNo: number, result: GenerationResult, latencyMs: number, keyLabel?: string, opts: { batch?: boolean } = {}): Promise<RunOutcome> {
+  /**
+   * `batch`: the call went through the provider's batch API (domain/batches/), charged at the batch price.
+   * `after`: the call's last deltas, key release and breaker verdict, still going out while the success statement runs;
+   * waited for once it committed, before anything else of the group or the SUCCEEDED event (so the stream keeps its
+   * order). Once the answer is committed a failure there is logged, not the run's: the key's lease and the verdict lapse.
+   */
+  async succeed(
+    gen: GenerationEntity, model: ModelInfo, attemptNo: number, result: GenerationResult, latencyMs: number, keyLabel?: string,
+    opts: { batch?: boolean; after?: Promise<unknown> } = {},
+  ): Promise<RunOutcome> {
     const { d } = this;
     const output = await this.storeOutput(gen, result);
     const cost = opts.batch ? batchCostOf(model, result.usage) : costOf(model, result.usage);
     d.metrics.upstreamAttempts.inc({ provider: model.provider, model: model.id, outcome: "ok" });
     countTokens(d.metrics, model.provider, model.id, result.usage);
     const done = await d.store.succeed({ gen, attemptNo, output, latencyMs, costMicros: cost, keyLabel });
+    await opts.after?.catch((err) => d.log.warn({ err, generationId: gen.id }, "the last deltas, key release or breaker verdict of a committed answer failed"));
     if (done && d.cfg.faultExitAfterTerminalCommit && d.registry.provider(model.provider)?.simulated) process.kill(process.pid, "SIGKILL");
     // Fill the cache before the in-flight key goes, so an identical request finds one or the other.
     if (done?.cacheKey)

@@ -146,14 +146,20 @@ export class UpstreamCall {
       const latency = Math.round(performance.now() - t0);
       const problem = isPending(out) ? undefined : validateOutput(out, req);
       // The last deltas go out while the key is given back and the breaker hears the verdict (one round trip, not three in a
-      // row; a flagged output is still a working provider: success); a pending task's tokens stay reserved.
-      await Promise.all([
+      // row; a flagged output is still a working provider: success); a pending task's tokens stay reserved. On success
+      // that round trip also overlaps the success statement: SUCCEEDED waits for it (Finish.succeed's `after`).
+      const tail = Promise.all([
         deltas.flush(),
         lease?.end(isPending(out) ? { outcome: "ok" } : { outcome: "ok", usedTokens: tokensOf(out.usage) }),
         record(problem ? "failure" : "success"),
       ]);
-      if (isPending(out)) return { outcome: { kind: "done", result: await this.pend(c, out, keyLabel) }, verdict: "success" };
+      tail.catch(() => undefined); // awaited on every path below; not unhandled meanwhile
+      if (isPending(out)) {
+        await tail;
+        return { outcome: { kind: "done", result: await this.pend(c, out, keyLabel) }, verdict: "success" };
+      }
       if (problem) {
+        await tail;
         // The call happened (and costs what it cost); its output is unusable: try the next candidate.
         const err = new ProviderError({ provider: provider.id, kind: "bad_response", message: `output validation failed: ${problem}` });
         await d.store.settleAttempt({ generationId: gen.id, attemptNo, status: "INVALID", latencyMs: latency, costMicros: costOf(model, out.usage), error: err, keyLabel });
@@ -163,13 +169,14 @@ export class UpstreamCall {
       }
       const refused = await moderateOutput(d, gen, out, req, streamed);
       if (refused) {
+        await tail;
         // A flagged (or unmoderated, failing closed) output: the call worked and costs what it cost, but is not served.
         await d.store.settleAttempt({ generationId: gen.id, attemptNo, status: "INVALID", latencyMs: latency, costMicros: costOf(model, out.usage), error: refused, keyLabel });
         d.metrics.upstreamAttempts.inc({ provider: provider.id, model: model.id, outcome: refused.kind === "content_policy" ? "flagged_output" : "moderation_unavailable" });
         if (task) await this.clearTask(gen);
         return { outcome: { kind: "error", err: refused, otherKeys: false }, verdict: "success" };
       }
-      return { outcome: { kind: "done", result: await this.finish.succeed(gen, model, attemptNo, out, latency, keyLabel) }, verdict: "success" };
+      return { outcome: { kind: "done", result: await this.finish.succeed(gen, model, attemptNo, out, latency, keyLabel, { after: tail }) }, verdict: "success" };
     } catch (e) {
       await deltas.flush();
       const err = classify(e, provider.id, ctrl.signal.aborted, timeout.aborted);
