@@ -580,6 +580,11 @@ export class GenerationStore {
   // --- admission and reservations, inside the quota transaction (QuotaService)
 
   /** QUEUED or RUNNING generations per user. */
+  /** The user's QUEUED/RUNNING count as an expression over `userColumn`, for another store's statement (admission's quota lock). */
+  activeCountOf(userColumn: string): string {
+    return `(SELECT count(*)::int FROM generations g WHERE g.user_id = ${userColumn} AND g.status IN ('QUEUED','RUNNING'))`;
+  }
+
   async activeCounts(tx: Tx, userIds: string[]): Promise<Map<string, number>> {
     const rows = await this.rows<{ user_id: string; n: number }>(
       `SELECT user_id, count(*)::int AS n FROM generations WHERE user_id = ANY($1::uuid[]) AND status IN ('QUEUED','RUNNING') GROUP BY 1`,

@@ -132,7 +132,7 @@ export class QuotaService {
       warnings = [];
       items.forEach((g, i) => Object.assign(g, { groupId: groupIds[i], reservedMicros: 0, quotaPeriodStart: null }));
       const userIds = [...new Set(items.map((g) => g.userId))].sort();
-      const quotas = await this.store.lockPeriods(tx, userIds, start, end, this.tierDefaults(), { relaxed, active: !!this.admission });
+      const quotas = await this.store.lockPeriods(tx, userIds, start, end, this.tierDefaults(), { relaxed, active: this.admission ? (u) => this.generations.activeCountOf(u) : undefined });
       // After the users' rows (the lock order); a key whose budget was lifted meanwhile has no row and counts nothing.
       const keys = keyIds.length ? await this.store.lockKeyPeriods(tx, keyIds, start) : new Map<string, KeyPeriodRow>();
       // The queued counts came with the locks; a user whose count may be stale (an admission of theirs committed while the lock

@@ -60,14 +60,14 @@ export class QuotaStore {
    * the global lock order (one period here). `tierLimits`: free, pro, enterprise (micro-USD).
    */
   async lockPeriods(
-    tx: Tx, userIds: string[], start: Date, end: Date, tierLimits: number[], opts: { relaxed?: boolean; active?: boolean } = {},
+    tx: Tx, userIds: string[], start: Date, end: Date, tierLimits: number[], opts: { relaxed?: boolean; active?: (userColumn: string) => string } = {},
   ): Promise<Map<string, QuotaRow>> {
     // `relaxed`: the transaction's commit does not wait for the disk (db/relaxed-commit.ts), set by this statement (no round trip of its own).
-    // `active`: each user's QUEUED/RUNNING count, read in this statement (no round trip of its own). Its snapshot is the
+    // `active`: each user's QUEUED/RUNNING count (the generation store's expression), read in this statement (no round trip of its own). Its snapshot is the
     // statement's start, before the row lock may have waited for another node's admission: `fresh` compares the request count
     // that snapshot saw with the locked row's (every admission raises it in its commit); where they differ, the caller counts again.
     const active = opts.active
-      ? `, (SELECT count(*)::int FROM generations g WHERE g.user_id = quota_periods.user_id AND g.status IN ('QUEUED','RUNNING')) AS active,
+      ? `, ${opts.active("quota_periods.user_id")} AS active,
          (SELECT s.requests FROM quota_periods s WHERE s.user_id = quota_periods.user_id AND s.period_start = quota_periods.period_start)
            IS NOT DISTINCT FROM quota_periods.requests AS fresh`
       : "";
