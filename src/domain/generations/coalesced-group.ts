@@ -25,18 +25,38 @@ export class Followers {
   private unsubscribe: () => void = () => undefined;
   text = "";
 
-  private constructor(private readonly store: GenerationStore, private readonly bus: GenerationEvents, private readonly leader: GenerationEntity) {}
+  /** Resolves once the followers already waiting are adopted (rejects when that failed: the run fails, as when STARTED could not go out). */
+  readonly ready: Promise<void>;
 
-  static async start(store: GenerationStore, bus: GenerationEvents, leader: GenerationEntity): Promise<Followers> {
-    const f = new Followers(store, bus, leader);
+  private constructor(
+    private readonly store: GenerationStore,
+    private readonly bus: GenerationEvents,
+    private readonly leader: GenerationEntity,
+    /** The leader's STARTED: a follower hears of the run only after it. */
+    private readonly started: Promise<unknown>,
+  ) {
+    this.ready = this.begin();
+    this.ready.catch(() => undefined); // the run awaits it
+  }
+
+  /**
+   * Starts following the leader's group at once, while the leader's STARTED goes out (and the breaker and key pool
+   * are asked): the subscription and the read of the waiting followers are not round trips in a row after STARTED.
+   */
+  static start(store: GenerationStore, bus: GenerationEvents, leader: GenerationEntity, started: Promise<unknown>): Followers {
+    return new Followers(store, bus, leader, started);
+  }
+
+  private async begin(): Promise<void> {
     // Subscribe before reading, so a follower joining in between is not missed (seen dedupes).
-    f.unsubscribe = await bus.subscribe(Topic.GROUP_JOINED, leader.id, ({ generationId }) => void f.adopt(generationId).catch(() => undefined));
-    await f.adopt(null);
-    return f;
+    this.unsubscribe = await this.bus.subscribe(Topic.GROUP_JOINED, this.leader.id, ({ generationId }) => void this.adopt(generationId).catch(() => undefined));
+    await this.adopt(null);
   }
 
   private async adopt(id: string | null): Promise<void> {
-    for (const m of await this.store.adoptFollowers(this.leader.id, id)) {
+    const adopted = await this.store.adoptFollowers(this.leader.id, id);
+    if (adopted.length) await this.started;
+    for (const m of adopted) {
       if (this.seen.has(m.id)) continue;
       this.seen.add(m.id);
       this.members.push(m);
@@ -60,7 +80,8 @@ export class Followers {
   }
 
   close(): void {
-    this.unsubscribe();
+    // A subscription still being made is dropped once it is.
+    void this.ready.then(() => this.unsubscribe(), () => this.unsubscribe());
   }
 }
 

@@ -35,21 +35,24 @@ export class Finish {
     const done = await d.store.succeed({ gen, attemptNo, output, latencyMs, costMicros: cost, keyLabel });
     await opts.after?.catch((err) => d.log.warn({ err, generationId: gen.id }, "the last deltas, key release or breaker verdict of a committed answer failed"));
     if (done && d.cfg.faultExitAfterTerminalCommit && d.registry.provider(model.provider)?.simulated) process.kill(process.pid, "SIGKILL");
-    // Fill the cache before the in-flight key goes, so an identical request finds one or the other.
-    if (done?.cacheKey)
-      await d.cache.exact
+    // Fill the cache before the in-flight key goes, so an identical request finds one or the other (the write goes on
+    // while the followers' statement runs; the key goes after both).
+    const cached = done?.cacheKey
+      ? d.cache.exact
         .set(done.cacheKey, done.modality, { sourceGenerationId: done.id, model: done.model, output, createdAt: new Date().toISOString() })
-        .catch((err) => d.log.warn({ err, generationId: done.id }, "cache write failed"));
+        .catch((err) => d.log.warn({ err, generationId: done.id }, "cache write failed"))
+      : undefined;
     // Followers get the answer even when the leader was cancelled meanwhile (one of them paid).
-    const shared = await this.endGroup(gen, { status: "SUCCEEDED", output });
+    const { shared, released } = await this.endGroup(gen, { status: "SUCCEEDED", output }, cached);
     if (!done) {
+      await released;
       if (!shared) for (const f of output.files ?? []) await d.blobs.delete(f.key).catch(() => undefined);
       return superseded();
     }
     // The semantic entry is written before SUCCEEDED, so a caller that saw it finish finds it (like the exact cache).
     if (done.semanticScope)
       await d.cache.semantic.add(done, toRequest(done), output).catch((err) => d.log.warn({ err, generationId: done.id }, "semantic cache write failed"));
-    await this.emit(done, { type: "SUCCEEDED" });
+    await Promise.all([this.emit(done, { type: "SUCCEEDED" }), released]);
     d.quotas.changed(done.userId, false);
     countTerminal(d.metrics, done);
     return { kind: "finished", status: "SUCCEEDED" };
@@ -58,9 +61,9 @@ export class Finish {
   async fail(gen: GenerationEntity, err: AttemptError, code = errorCode(err.kind)): Promise<RunOutcome> {
     const { d } = this;
     const row = await d.store.fail(gen, code, err.message);
-    await this.endGroup(gen, { status: "FAILED", code, message: err.message });
-    if (!row) return superseded();
-    await this.emit(row, { type: "FAILED", message: err.message });
+    const { released } = await this.endGroup(gen, { status: "FAILED", code, message: err.message });
+    if (!row) return released.then(() => superseded());
+    await Promise.all([this.emit(row, { type: "FAILED", message: err.message }), released]);
     d.quotas.changed(row.userId, false);
     countTerminal(d.metrics, row);
     return { kind: "finished", status: "FAILED" };
@@ -83,13 +86,17 @@ export class Finish {
     return output;
   }
 
-  /** The group's work is over: its followers end the same way and the in-flight key is dropped. */
-  private async endGroup(gen: GenerationEntity, outcome: GroupOutcome): Promise<number> {
+  /**
+   * The group's work is over: its followers end the same way (how many: `shared`) and the in-flight key is dropped, once
+   * `cached` (the cache write) is done; `released` resolves when it is (it goes out beside the leader's terminal event).
+   */
+  private async endGroup(gen: GenerationEntity, outcome: GroupOutcome, cached?: Promise<unknown>): Promise<{ shared: number; released: Promise<unknown> }> {
     const { d } = this;
-    if (!gen.cacheKey) return 0;
+    const key = gen.cacheKey;
+    if (!key) return { shared: 0, released: Promise.resolve() };
     const done = await finishFollowers(d.store, d.events, d.quotas, gen.id, outcome);
     for (const g of done) countTerminal(d.metrics, g);
-    await d.cache.coalescer.release(gen.cacheKey, gen.id).catch(() => undefined);
-    return done.length;
+    await cached;
+    return { shared: done.length, released: d.cache.coalescer.release(key, gen.id).catch(() => undefined) };
   }
 }

@@ -137,9 +137,13 @@ export class GenerationRunner {
       started = this.emit(gen, { type: "STARTED" });
       started.catch(() => undefined); // awaited below; not unhandled meanwhile
     }
-    // Only a request that can be coalesced (it has a cache key) can have followers; they hear of the run after its STARTED.
-    if (gen.cacheKey) await started;
-    const followers = gen.cacheKey ? await Followers.start(d.store, d.events, gen) : null;
+    // Only a request that can be coalesced (it has a cache key) can have followers; they hear of the run after its STARTED,
+    // and they are looked for while it goes out: no call is made before both (the run's `started` covers the two).
+    const followers = gen.cacheKey ? Followers.start(d.store, d.events, gen, started) : null;
+    if (followers) {
+      started = Promise.all([started, followers.ready]);
+      started.catch(() => undefined);
+    }
     try {
       return await this.runCandidates(gen, attemptNo, ctrl, job, followers, started);
     } finally {
