@@ -31,6 +31,7 @@ import { HEALTH_TIMEOUT_MS, sdkRequestOptions } from "../shared/timeouts";
 import { AnthropicBatch } from "./batch";
 import { messagesBody } from "./request";
 import { MessageStream, readStreamError } from "./stream";
+import { nodeHttpFetch } from "../shared/node-http-fetch";
 
 const SDK_ERRORS = { APIError, APIConnectionError, APIConnectionTimeoutError };
 
@@ -52,6 +53,8 @@ export class AnthropicProvider extends AdapterBase implements GenerationProvider
           defaultHeaders: { ...settings.headers, "x-api-key": key, Authorization: null },
           // Failures are reported as ProviderErrors; the SDK would log raw stream bytes.
           logLevel: "off",
+          // node:http instead of the global fetch: about half the CPU per call (shared/node-http-fetch.ts).
+          fetch: nodeHttpFetch,
         }),
     );
     this.batch = new AnthropicBatch({ id: this.id, models: this.models, client: (k) => this.client(k), fail: (e, signal) => this.fail(e, signal) });

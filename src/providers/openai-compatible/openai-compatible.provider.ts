@@ -37,6 +37,7 @@ import { moderationVerdicts } from "./moderation";
 import { chatBody, embeddingBody, embeddingInputs, imageBody, maxTokensFieldFor, type MaxTokensField } from "./request";
 import { embeddingResults, imageData, imageItem, imageUsage } from "./response";
 import { ChatStream, readStreamError } from "./stream";
+import { nodeHttpFetch } from "../shared/node-http-fetch";
 
 const SDK_ERRORS = { APIError, APIConnectionError, APIConnectionTimeoutError };
 
@@ -63,6 +64,8 @@ export class OpenAICompatibleProvider extends AdapterBase implements GenerationP
           webhookSecret: null,
           // Failures are reported as ProviderErrors; the SDK would log raw stream bytes.
           logLevel: "off",
+          // node:http instead of the global fetch: about half the CPU per call (shared/node-http-fetch.ts).
+          fetch: nodeHttpFetch,
         }),
     );
     if (settings.batchApi)
