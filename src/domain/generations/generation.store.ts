@@ -27,6 +27,7 @@ import type { Modality } from "../../providers/contract";
 import { queryRows, type QueryOptions, type Row } from "../../db/query-rows";
 import { rowToEntity } from "../../db/row-mapper";
 import { RELAX_COMMIT } from "../../db/relaxed-commit";
+import { insertRows } from "../../db/insert-rows";
 
 export interface Claim {
   gen: GenerationEntity;
@@ -615,8 +616,8 @@ export class GenerationStore {
    * and `born` (the first attempt of each row admitted RUNNING, see {@link bornRunning}: the claim's attempt, in the same commit).
    */
   insertStatement(tx: Tx, gens: GenerationEntity[]): { ctes: string; params: unknown[] } {
-    const [sql, params] = tx.createQueryBuilder().insert().into(GenerationEntity).values(gens as never[]).updateEntity(false)
-      .returning(`"id", "status", "provider", "provider_model"`).getQueryAndParameters();
+    // The query builder's own statement, built without it (db/insert-rows.ts: it was 5% of the API's CPU).
+    const [sql, params] = insertRows(tx.connection, GenerationEntity, gens, `"id", "status", "provider", "provider_model"`);
     const born = `INSERT INTO generation_attempts (id, generation_id, attempt_no, provider, model, status, cost_micros, created_at)
       SELECT gen_random_uuid(), i.id, 1, COALESCE(i.provider, '?'), COALESCE(i.provider_model, '?'), 'RUNNING', 0, now() FROM inserted i WHERE i.status = 'RUNNING'`;
     return { ctes: `inserted AS (${sql}), born AS (${born})`, params };
