@@ -191,13 +191,23 @@ export class SyncRun {
   private async runAndWait(gen: GenerationEntity, fair: UserFairness | undefined, leased: boolean, waitMs: number, claimed?: Claim): Promise<GenerationEntity> {
     const until = Date.now() + waitMs;
     let row: GenerationEntity | undefined;
-    this.ended.set(gen.id, (g) => (row = g));
+    // The caller is answered as soon as the terminal transition has committed: its listener gets the row just before
+    // the terminal event is sent, and has already sent the fairness release (the `releasing` hook, in the same
+    // listener), so the caller's next request finds the slot free. The event's publish and the rest of the run's end
+    // go on meanwhile; a terminal event whose publish fails is republished by the sweeper (lost-terminal-events.ts).
+    let answered!: (a: { terminal: GenerationEntity }) => void;
+    const terminal = new Promise<{ terminal: GenerationEntity }>((r) => (answered = r));
+    this.ended.set(gen.id, (g) => {
+      row = g;
+      answered({ terminal: g });
+    });
     const outcome = this.execute(gen, fair, leased, claimed);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), waitMs)));
-    const first = await Promise.race([outcome, timedOut]);
+    const first = await Promise.race([outcome, timedOut, terminal]);
     clearTimeout(timer);
     this.ended.delete(gen.id);
+    if (first && typeof first === "object" && "terminal" in first) return first.terminal;
     // The caller's wait is over: the run goes on in this process (its slot held) and answers later subscribers.
     if (first === "timeout") return this.d.reload(gen.id);
     if (first && (first.kind === "finished" || (first.kind === "skipped" && first.reason !== SUPERSEDED))) return row ?? this.d.reload(gen.id);
