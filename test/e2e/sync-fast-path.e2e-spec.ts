@@ -65,6 +65,8 @@ describe("the fast sync path", () => {
     events.push(...(await sub.done).filter((e) => e.generation.id === g.id));
     expect(events[0]).toMatchObject({ seq: 1, type: "QUEUED" });
     expect(events[1]).toMatchObject({ seq: 2, type: "STARTED" });
+    // Published with its QUEUED (one write): the run itself publishes no second STARTED.
+    expect(events.filter((e) => e.type === "STARTED")).toHaveLength(1);
     expect(events.at(-1)!.type).toBe("SUCCEEDED");
     for (let i = 1; i < events.length; i++) expect(events[i].seq).toBe(events[i - 1].seq + 1);
     const [row] = await t.app.ds.query(`SELECT status, run_attempt FROM generations WHERE id = $1`, [g.id]);

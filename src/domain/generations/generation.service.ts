@@ -21,7 +21,7 @@ import { retryTransaction } from "../../common/retry-transaction";
 import type { CacheHitResult, CachePlanner } from "../cache/cache-planner";
 import type { RateLimits } from "../quotas/rate-limits";
 import type { Coalescer } from "../cache/coalescer";
-import { bornClaim, type GenerationStore } from "./generation.store";
+import { bornClaim, type Claim, type GenerationStore } from "./generation.store";
 import { terminalWaiter, waitForTerminal } from "./terminal-waiter";
 import type { SyncRun } from "./sync-run";
 import { requestFingerprint } from "./request-fingerprint";
@@ -200,14 +200,21 @@ export class GenerationService {
     this.d.metrics.generationsCreated.inc({ modality: gen.modality }); hooks?.onAdmitted?.(gen.id); // admitted: its row and reservation exist
     // QUEUED goes out before the job exists (or the in-process claim), so no STARTED can come first (it is always seq 1).
     const queued = () => this.d.bus.publishGenerationEvent(gen, { type: "QUEUED" });
+    // A row admitted RUNNING (the fast path's slot and leases were held in time) is this process's to run: its QUEUED and
+    // the run's STARTED go out together, in one auto-pipelined write (QUEUED first: same connection, in order), instead of
+    // STARTED a round trip after QUEUED. Either failing is the fast path's QUEUED failing: nothing has started yet.
+    const claimed = admitted.kind === "inserted" && admitted.running ? bornClaim(admitted.running) : undefined;
+    const queuedAndStarted = (c: Claim) =>
+      Promise.all([queued(), this.d.bus.publishGenerationEvent(c.gen, { type: "STARTED" }, { floor: c.seqFloor, run: c.gen.runAttempt })]).then(([, seq]) => {
+        c.startedSeq = seq;
+      });
     // Its QUEUED is published while the slot's leases are taken (one round trip, not two in a row) when they were not
     // taken before admission (a generation that became a leader at admission); awaited on either path.
-    const published = tryFast ? queued() : undefined;
+    const published = tryFast ? (claimed ? queuedAndStarted(claimed) : queued()) : undefined;
     published?.catch(() => undefined); // not unhandled meanwhile: whichever path follows awaits it and sees its error
     const fast = prepared ? ((await prepared.granted) ? prepared : null) : tryFast ? await this.d.sync!.reserve(gen) : null;
     // Subscribe before enqueueing so a fast worker's SUCCEEDED cannot slip past a waiting caller.
     const waiter = cmd.wait && !fast ? await terminalWaiter(this.d.bus, gen.id) : undefined;
-    const claimed = admitted.kind === "inserted" && admitted.running ? bornClaim(admitted.running) : undefined;
     if (fast) return cmd.wait ? fast.run(cmd.wait, () => published!, claimed) : fast.start(() => published!, claimed);
     await (published ?? queued());
     try {

@@ -36,6 +36,11 @@ export interface Claim {
   takenOver: boolean;
   /** At or above every seq published before this run (the run's own seqs are reserved up to gen.seqReserved). */
   seqFloor: number;
+  /**
+   * The run's STARTED is already out, with this seq: a row born RUNNING on the fast sync path has its QUEUED and
+   * STARTED published together (one round trip, GenerationService.create), so the run publishes no STARTED of its own.
+   */
+  startedSeq?: number;
 }
 
 /** Event seqs a run reserves ahead in Postgres (one more UPDATE only after this many events). */

@@ -33,6 +33,12 @@ export class RunEvents {
     this.last = floor;
   }
 
+  /** An event of this run that went out through another publisher (its STARTED, published with the QUEUED): its seq is the floor from now on. */
+  published(seq: number, type: "STARTED"): void {
+    this.last = Math.max(this.last, seq);
+    if (type === "STARTED") this.text = "";
+  }
+
   /** Publishes one event of this run; its seq (0: not published — the run no longer owns the generation). */
   async emit(g: GenerationEntity, ev: EventInit, opts: Omit<PublishOptions, "floor"> = {}): Promise<number> {
     if (WHILE_RUNNING.has(ev.type) && this.last + HEADROOM > this.reserved) {

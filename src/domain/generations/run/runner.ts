@@ -81,6 +81,7 @@ export class GenerationRunner {
         return { kind: "skipped", reason: "not QUEUED or RUNNING" };
       }
       mine = new RunEvents(this.d.events, store, claimed.gen.id, claimed.gen.runAttempt, claimed.seqFloor, claimed.gen.seqReserved);
+      if (claimed.startedSeq) mine.published(claimed.startedSeq, "STARTED");
       this.streams.set(claimed.gen.id, mine);
       return await this.execute(claimed, ctrl, job);
     } finally {
@@ -116,7 +117,7 @@ export class GenerationRunner {
     return this.d.events.publishGenerationEvent(g, ev, { ...opts, run: g.runAttempt });
   }
 
-  private async execute({ gen, attemptNo, takenOver }: Claim, ctrl: AbortController, job: RunJob): Promise<RunOutcome> {
+  private async execute({ gen, attemptNo, takenOver, startedSeq }: Claim, ctrl: AbortController, job: RunJob): Promise<RunOutcome> {
     const { d } = this;
     if (deadlinePassed(gen)) {
       const err = deadlineError(gen.provider ?? "?");
@@ -134,7 +135,8 @@ export class GenerationRunner {
       else if (gen.runAttempt > 1) await this.emit(gen, { type: "RESTARTED", message: "a new run streams afresh; partial output discarded" }, { onlyIfText: true });
       // STARTED goes out while the breaker and the key pool are asked (one round trip, not three in a row); nothing else
       // is published, and no call is made, before it is (runCandidates and UpstreamCall.dispatch wait for it).
-      started = this.emit(gen, { type: "STARTED" });
+      // (A row born RUNNING on the fast path had its STARTED published with its QUEUED: Claim.startedSeq.)
+      started = startedSeq ? Promise.resolve(startedSeq) : this.emit(gen, { type: "STARTED" });
       started.catch(() => undefined); // awaited below; not unhandled meanwhile
     }
     // Only a request that can be coalesced (it has a cache key) can have followers; they hear of the run after its STARTED,
