@@ -3,6 +3,7 @@
  * or reads them (the delivery store joins them to read a delivery's secret).
  */
 import type { DataSource } from "typeorm";
+import { queryRows } from "../../db/query-rows";
 import type { WebhookEvent } from "./webhook-events";
 
 export interface EndpointView {
@@ -60,11 +61,13 @@ export class WebhookStore {
     return !!res[0]?.length;
   }
 
-  /** Live endpoints of these users (every event type). */
+  /** Live endpoints of these users (every event type). Looked up on every terminal transition: a prepared statement (db/query-rows.ts). */
   liveEndpointsOf(userIds: string[]): Promise<LiveEndpointRow[]> {
-    return this.ds.query(
+    return queryRows<LiveEndpointRow>(
+      this.ds,
       `SELECT id, user_id, url, events, created_at FROM webhook_endpoints WHERE user_id = ANY($1::uuid[]) AND deleted_at IS NULL`,
       [userIds],
+      { prepare: true },
     );
   }
 
