@@ -264,10 +264,23 @@ export class QuotaService {
     this.warningHooks.push(fn);
   }
 
-  /** Tells quotaUpdated subscribers that the figures moved (they read them fresh). */
+  /** Users whose figures moved in this event-loop turn, and whether one of those moves crossed the warning. */
+  private readonly moved = new Map<string, boolean>();
+
+  /**
+   * Tells quotaUpdated subscribers that the figures moved (they read them fresh): once per user per event-loop turn, so
+   * the runs that end in one turn (a group commit's successes) cost one publish, and one read per subscriber, not one each.
+   * A warning is never folded away: the turn's event is a QUOTA_WARNING if any of its moves crossed it.
+   */
   changed(userId: string, warning: boolean): void {
-    void this.bus.publish(Topic.QUOTA_UPDATED, userId, { userId, warning }).catch(() => undefined);
     if (warning) for (const fn of this.warningHooks) fn(userId);
+    if (!this.moved.size) setImmediate(() => this.publishMoved());
+    this.moved.set(userId, this.moved.get(userId) === true || warning);
+  }
+
+  private publishMoved(): void {
+    for (const [userId, warning] of this.moved) void this.bus.publish(Topic.QUOTA_UPDATED, userId, { userId, warning }).catch(() => undefined);
+    this.moved.clear();
   }
 
   async get(viewer: Viewer, userId?: string): Promise<QuotaView> {
