@@ -27,7 +27,7 @@ describe("generation event view", () => {
     const json = JSON.stringify(toEventView(entity()));
     for (const hidden of ["reservedMicros", "callbackUrl", "hooks.example", "cacheKey", "scope:abc", "semanticScope", "upstreamTask", "prod-key-3",
       "keyLabel", "messages", "secret history", "idempotencyKey", "requestHash", "apiKeyId", "runAttempt", "seqReserved", "maxCostMicros",
-      "providerModel", "finishReason", "toolCalls", "temperature", "deadlineAt", "updatedAt"])
+      "providerModel", "temperature", "deadlineAt", "updatedAt"])
       expect(json, hidden).not.toContain(hidden);
   });
 
@@ -37,7 +37,8 @@ describe("generation event view", () => {
       id: "g1", userId: "u1", status: "SUCCEEDED", modality: "TEXT", model: "auto", provider: "openai", prompt: "hi", system: "sys",
       priority: "NORMAL", seed: 7, progress: 1, cached: false, cacheHit: null, params: { a: 1 }, estimatedCostMicros: 100, costMicros: 50,
       errorCode: null, errorMessage: null, source: "OPENAI", requestId: "req-1", moderation: null,
-      output: { text: "{}", usage: { inputTokens: 1, outputTokens: 2 }, files: [{ key: "blob/1", mimeType: "image/png", sizeBytes: 3 }] },
+      // Whole (the /v1 answers read the finish reason and tool calls from it), and marked so.
+      output: { text: "{}", usage: { inputTokens: 1, outputTokens: 2 }, files: [{ key: "blob/1", mimeType: "image/png", sizeBytes: 3 }], finishReason: "stop", toolCalls: [{}], whole: true },
       candidates: [{ model: "openai/gpt-x" }], textOptions: { responseFormat: "JSON" },
       createdAt: at, startedAt: at, completedAt: null,
     });
@@ -45,7 +46,7 @@ describe("generation event view", () => {
 
   it("keeps null as null and an output without text or files as an object", () => {
     const v = fromEventView(JSON.parse(JSON.stringify(toEventView(entity({ output: { finishReason: "tool_calls" }, candidates: null, textOptions: null })))));
-    expect(v.output).toEqual({});
+    expect(v.output).toEqual({ finishReason: "tool_calls", whole: true });
     expect(v.candidates).toBeNull();
     expect(v.textOptions).toBeNull();
     expect(fromEventView(toEventView(entity({ output: null }))).output).toBeNull();

@@ -12,6 +12,8 @@ export const TERMINAL_EVENT_TYPES: ReadonlySet<GenerationEventType> = new Set(["
  * candidates' public ids; the response format, to parse JSON output; the user id, for `user`).
  * Never the reservation, the callback URL, the cache key, the upstream task (key label), the
  * messages or the run counters. An entity is one (it has every field); an event carries only these.
+ * The output travels whole (its finish reason and tool calls too, which GraphQL does not read but
+ * the /v1 answers do), marked `whole` so a reader can tell it from an older process's view.
  */
 export type GenerationView = Pick<
   GenerationEntity,
@@ -19,7 +21,7 @@ export type GenerationView = Pick<
   | "cached" | "cacheHit" | "params" | "estimatedCostMicros" | "costMicros" | "errorCode" | "errorMessage"
   | "createdAt" | "startedAt" | "completedAt" | "source" | "requestId" | "moderation"
 > & {
-  output: Pick<StoredOutput, "text" | "embedding" | "usage" | "files"> | null;
+  output: (Pick<StoredOutput, "text" | "embedding" | "usage" | "files"> & Partial<Pick<StoredOutput, "finishReason" | "toolCalls">> & { whole?: true }) | null;
   candidates: Pick<NonNullable<GenerationEntity["candidates"]>[number], "model">[] | null;
   textOptions: Pick<NonNullable<GenerationEntity["textOptions"]>, "responseFormat"> | null;
 };
@@ -62,7 +64,7 @@ export function toEventView(g: GenerationView): GenerationViewJson {
     estimatedCostMicros: g.estimatedCostMicros, costMicros: g.costMicros, errorCode: g.errorCode, errorMessage: g.errorMessage,
     source: g.source, requestId: g.requestId, moderation: g.moderation ?? null,
     // null stays null and a present object stays an object (the `output` field is null only when it is).
-    output: o ? { text: o.text, embedding: o.embedding, usage: o.usage, files: o.files } : o,
+    output: o ? { text: o.text, embedding: o.embedding, usage: o.usage, files: o.files, finishReason: o.finishReason, toolCalls: o.toolCalls, whole: true } : o,
     candidates: g.candidates ? g.candidates.map((c) => ({ model: c.model })) : g.candidates,
     textOptions: g.textOptions ? { responseFormat: g.textOptions.responseFormat } : g.textOptions,
     createdAt: iso(g.createdAt)!,

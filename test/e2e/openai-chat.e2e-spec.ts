@@ -186,6 +186,43 @@ describe("POST /v1/chat/completions", () => {
     expect(finish).toBe("tool_calls");
   });
 
+  it("tool calls and the finish reason come with the terminal state itself: a stream's end and a queued answer read no row again", async () => {
+    const tools: OpenAI.ChatCompletionTool[] = [{ type: "function", function: { name: "get_weather", description: "weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }];
+    // Every statement the app sends meanwhile, as TypeORM's logger sees it (queryRows and TypeORM's own both report there).
+    const logger = t.app.ds.logger;
+    const logQuery = logger.logQuery.bind(logger);
+    const seen: { query: string; params: unknown[] }[] = [];
+    logger.logQuery = (query, params, runner) => (seen.push({ query, params: Array.isArray(params) ? params : [] }), logQuery(query, params, runner));
+    const rowReads = (id: string) => seen.filter((s) => s.query.includes(`FROM "generations" "GenerationEntity"`) && s.params.includes(id)).length;
+    try {
+      const stream = await admin.chat.completions.create({ model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "weather in Tromsø?" }], tools, stream: true });
+      let id = "";
+      let name = "";
+      let finish = "";
+      for await (const c of stream) {
+        id = c.id;
+        for (const ch of c.choices) {
+          for (const x of ch.delta.tool_calls ?? []) name += x.function?.name ?? "";
+          finish = ch.finish_reason ?? finish;
+        }
+      }
+      expect([name, finish]).toEqual(["get_weather", "tool_calls"]);
+      // The SNAPSHOT's read when the stream opens, and none at its end (two before: the end read the row for its tool calls).
+      expect(rowReads(id.replace(/^chatcmpl-/, ""))).toBe(1);
+
+      // LOW priority takes the queue: the answer is the terminal event's view, whole, not the row read again.
+      const { data, response } = await admin.chat.completions
+        .create({ model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "weather in Bodø?" }], tools, switchboard: { priority: "LOW" } } as never)
+        .withResponse();
+      const gid = response.headers.get("x-switchboard-generation-id")!;
+      expect(data.choices[0].finish_reason).toBe("tool_calls");
+      expect((data.choices[0].message.tool_calls![0] as OpenAI.ChatCompletionMessageFunctionToolCall).function.name).toBe("get_weather");
+      expect(rowReads(gid)).toBe(0);
+    } finally {
+      logger.logQuery = logQuery;
+    }
+  });
+
   it("a second turn with the tool's result keeps the ids: tool_calls/tool_call_id to OpenAI, tool_use/tool_result (tool_use_id) to Anthropic", async () => {
     const parameters = { type: "object", properties: { city: { type: "string" } } };
     const tools = [{ type: "function" as const, function: { name: "get_weather", description: "weather", parameters } }];

@@ -6,7 +6,7 @@
  * ({@link followGeneration}: a SNAPSHOT with the text so far, then live events, gap-free by seq).
  */
 import type { Services } from "../../api/services";
-import { TERMINAL_STATUSES } from "../../db/entities/generation.entity";
+import { GenerationEntity, TERMINAL_STATUSES } from "../../db/entities/generation.entity";
 import type { CreateGenerationCommand, GenerationSource } from "../../domain/generations/create-generation.command";
 import type { CreateHooks } from "../../domain/generations/create-generation.command";
 import type { Viewer } from "../../domain/viewer";
@@ -39,6 +39,16 @@ export async function runToTerminal(s: V1Services, viewer: Viewer, source: Gener
   if (!TERMINAL_STATUSES.includes(gen.status))
     throw new HttpError(504, "TIMEOUT", `Generation ${gen.id} did not finish within ${wait}s; it goes on (read it with GraphQL: generation(id: "${gen.id}"))`, { generationId: gen.id });
   return gen;
+}
+
+/**
+ * A terminal generation with its whole stored output (finish reason, tool calls: what the /v1 answers need): an
+ * in-process run's row, and a terminal event's view from this version (`output.whole`), are answered as they are;
+ * only a view from an older process (a rolling deploy) is read again as the row.
+ */
+export async function withWholeOutput<G extends GenerationView>(s: Pick<Services, "generations">, viewer: Viewer, g: G): Promise<G | GenerationEntity> {
+  if (g instanceof GenerationEntity || !g.output || g.output.whole) return g;
+  return s.generations.get(viewer, g.id);
 }
 
 /** How many upstream calls a generation made (the `x-switchboard-attempts` header). */

@@ -14,7 +14,7 @@ import { openEventStream } from "../event-stream";
 import { anthropicErrorBody, fromGeneration, sendV1Error } from "../errors";
 import { SHUTDOWN_ERROR } from "../open-streams";
 import { cancelWhenClientLeaves } from "../client-gone";
-import { attemptsOf, followGeneration, runToTerminal, startGeneration, type V1Command } from "../generation-call";
+import { attemptsOf, followGeneration, runToTerminal, startGeneration, withWholeOutput, type V1Command } from "../generation-call";
 import { responseHeaders, servedModel, switchboardOptions } from "../headers";
 import type { V1Request, V1Route } from "../route";
 import { parseMessagesRequest } from "./messages-request";
@@ -22,14 +22,9 @@ import { toMessage, type MessageOutput } from "./messages-response";
 import { MessagesStreamEncoder } from "./messages-stream";
 import { StreamText } from "../openai/chat-completions.stream-text";
 
-/**
- * The stored output with its finish reason and tool calls: the terminal event's view leaves them
- * out (it is what GraphQL reads), so a view is read again as the full row.
- */
+/** The stored output with its finish reason and tool calls (generation-call.ts: read again only for an older process's view). */
 async function fullOutput(r: V1Request, gen: GenerationView): Promise<MessageOutput> {
-  const out = gen.output as MessageOutput;
-  if (out && ("finishReason" in out || "toolCalls" in out)) return out;
-  return (await r.services.generations.get(r.viewer, gen.id)).output;
+  return (await withWholeOutput(r.services, r.viewer, gen)).output;
 }
 
 async function answer(r: V1Request, cmd: V1Command): Promise<void> {

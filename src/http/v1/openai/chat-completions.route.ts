@@ -12,8 +12,8 @@ import { errorBody, fromGeneration, sendV1Error } from "../errors";
 import { openEventStream } from "../event-stream";
 import { SHUTDOWN_ERROR } from "../open-streams";
 import { cancelWhenClientLeaves } from "../client-gone";
-import { GenerationEntity } from "../../../db/entities/generation.entity";
-import { attemptsOf, followGeneration, runToTerminal, startGeneration } from "../generation-call";
+import { attemptsOf, followGeneration, runToTerminal, startGeneration, withWholeOutput } from "../generation-call";
+import { fromEventView } from "../../../realtime/generation-event";
 import { responseHeaders, servedModel, switchboardOptions } from "../headers";
 import type { V1Request, V1Route } from "../route";
 import { toChatCommand, type ChatRequest } from "./chat-completions.request";
@@ -26,10 +26,9 @@ async function handle(r: V1Request): Promise<void> {
   if (chat.stream) return stream(r, chat);
   // A client that leaves before the answer cancels its generation (every /v1 request but a background response).
   const g = await runToTerminal(r.services, r.viewer, "OPENAI", chat.command, cancelWhenClientLeaves(r));
-  // A queued run's answer is the terminal event's view; tool calls and the finish reason are on the row
-  // (an in-process run's answer is the row its transition returned: nothing to read again).
-  const whole = g.status !== "SUCCEEDED" || g instanceof GenerationEntity;
-  const [full, attempts] = await Promise.all([whole ? g : r.services.generations.get(r.viewer, g.id), attemptsOf(r.services, g)]);
+  // An in-process run's answer is the row its transition returned, a queued run's the terminal event's view: both carry
+  // the whole output (tool calls, finish reason), so nothing is read again.
+  const [full, attempts] = await Promise.all([g.status === "SUCCEEDED" ? withWholeOutput(r.services, r.viewer, g) : g, attemptsOf(r.services, g)]);
   const headers = responseHeaders(full, attempts);
   if (full.status !== "SUCCEEDED") return sendV1Error(r.res, "openai", fromGeneration(full), headers);
   sendJson(r.res, 200, chatCompletion({ id: full.id, createdAt: full.createdAt, model: servedModel(full), output: full.output }), headers);
@@ -69,7 +68,7 @@ async function stream(r: V1Request, chat: ChatRequest): Promise<void> {
     else if (ev.type === "RESTARTED") text.restart();
     const status = ev.generation.status;
     if (status === "SUCCEEDED") {
-      const full = await r.services.generations.get(r.viewer, gen.id); // tool calls and finish reason are on the row
+      const full = await withWholeOutput(r.services, r.viewer, fromEventView(ev.generation)); // its view carries tool calls and finish reason
       send(text.finish(full.output?.text ?? ""));
       const calls = toolCalls(full.output);
       if (calls) sse(res, chunk(meta, { delta: { tool_calls: calls.map((c, index) => ({ index, ...c })) } }));

@@ -13,13 +13,12 @@ import { createPushIterator } from "../../../common/push-iterator";
 import { fromEventView, TERMINAL_EVENT_TYPES, type GenerationEventPayload } from "../../../realtime/generation-event";
 import { Topic } from "../../../realtime/topics";
 import { sendJson } from "../../http-utils";
-import { GenerationEntity } from "../../../db/entities/generation.entity";
 import { readJsonBody } from "../body";
 import { openEventStream } from "../event-stream";
 import { errorBody, fromGeneration, fromThrown, sendV1Error, type V1Error } from "../errors";
 import { SHUTDOWN_ERROR } from "../open-streams";
 import { cancelWhenClientLeaves } from "../client-gone";
-import { attemptsOf, runToTerminal, startGeneration, type V1Command } from "../generation-call";
+import { attemptsOf, runToTerminal, startGeneration, withWholeOutput, type V1Command } from "../generation-call";
 import { responseHeaders, switchboardOptions } from "../headers";
 import type { V1Request, V1Route } from "../route";
 import { generationIdOf, responseObject } from "./responses-object";
@@ -53,8 +52,8 @@ async function* responseEvents(r: V1Request, id: string, after: number, backgrou
       if (done) return;
       if (ev.seq <= last) continue;
       last = ev.seq;
-      // The terminal state as the row has it (tool calls, finish reason: not in an event's view).
-      const generation = TERMINAL_EVENT_TYPES.has(ev.type) ? await r.services.generations.get(r.viewer, id) : fromEventView(ev.generation);
+      // The terminal state with its whole output (tool calls, finish reason: in this version's view; an older one's is read again).
+      const generation = TERMINAL_EVENT_TYPES.has(ev.type) ? await withWholeOutput(r.services, r.viewer, fromEventView(ev.generation)) : fromEventView(ev.generation);
       yield* m.map({ seq: ev.seq, type: ev.type, delta: ev.delta, generation }).filter((e) => e.sequence_number > after);
     }
   } finally {
@@ -131,8 +130,8 @@ async function create(r: V1Request): Promise<void> {
   const done = await runToTerminal(r.services, r.viewer, "OPENAI", command, cancelWhenClientLeaves(r));
   const headers = responseHeaders(done, await attemptsOf(r.services, done));
   if (done.status !== "SUCCEEDED") return sendV1Error(r.res, "openai", fromGeneration(done), headers);
-  // The terminal event's view has no tool calls or finish reason: the row does (an in-process run's answer is the row).
-  const full = done instanceof GenerationEntity ? done : await r.services.generations.get(r.viewer, done.id);
+  // An in-process run's answer is the row; a queued run's, the terminal event's view: both with the whole output.
+  const full = await withWholeOutput(r.services, r.viewer, done);
   sendJson(r.res, 200, responseObject(full, false), headers);
 }
 
