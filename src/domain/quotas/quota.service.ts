@@ -17,7 +17,6 @@
  * One coherent thing, over 300 lines: the budget rules for users and their keys (admission,
  * extension, the reads and admin changes of the same rows), kept together so the lock order is one.
  */
-import { LRUCache } from "lru-cache";
 import type { DataSource } from "typeorm";
 import { periodOf, type Clock } from "../../common/clock";
 import { ForbiddenError, NotFoundError, BadUserInputError, QueueFullError } from "../../common/errors";
@@ -83,8 +82,6 @@ export interface QuotaView {
 
 export class QuotaService {
   private readonly admissions: TickBatcher<Admission, AdmitResult>;
-  /** Users whose batch the one-statement admission refused a moment ago (admitInOne). */
-  private readonly refusedLately = new LRUCache<string, true>({ max: 10_000, ttl: 5_000 });
   private readonly store: QuotaStore;
   private readonly generations: GenerationStore;
 
@@ -236,7 +233,7 @@ export class QuotaService {
    * admits it the long way, which answers each member exactly (a prefix that fits, QUOTA_EXCEEDED or QUEUE_FULL for the rest).
    */
   private async admitInOne(batch: Admission[], start: Date, end: Date, relaxed: boolean): Promise<AdmitResult[] | null> {
-    if (batch.some((a) => a.keyBudget || a.gen.idempotencyKey || a.gen.groupId || this.refusedLately.has(a.gen.userId))) return null;
+    if (batch.some((a) => a.keyBudget || a.gen.idempotencyKey || a.gen.groupId)) return null;
     const items = batch.map((a) => a.gen);
     for (const g of items) Object.assign(g, { reservedMicros: g.estimatedCostMicros, quotaPeriodStart: start });
     // Rows whose run is already this process's are written RUNNING (its answer, one Redis round trip sent before admission, is in by now).
@@ -268,12 +265,7 @@ export class QuotaService {
     } catch (err) {
       for (const g of items) Object.assign(g, { reservedMicros: 0, quotaPeriodStart: null });
       // Refused (division_by_zero: someone's batch does not fit whole, or their count may be stale), or a lock conflict.
-      if (sqlState(err) === "22012" || isRetryableTransactionError(err)) {
-        // A user at their budget or cap keeps being refused: their next batches take the long way at once for a while
-        // (no refused statement first, and no error line in Postgres's log for every one of them).
-        for (const u of perUser.keys()) this.refusedLately.set(u, true);
-        return null;
-      }
+      if (sqlState(err) === "22012" || isRetryableTransactionError(err)) return null;
       throw err;
     }
   }
