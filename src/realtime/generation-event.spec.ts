@@ -51,4 +51,11 @@ describe("generation event view", () => {
     expect(v.textOptions).toBeNull();
     expect(fromEventView(toEventView(entity({ output: null }))).output).toBeNull();
   });
+
+  it("marks the output whole only when it is: a row's, or a whole view's, never an older process's view passed on", () => {
+    const whole = fromEventView(JSON.parse(JSON.stringify(toEventView(entity()))));
+    expect(toEventView(whole).output?.whole).toBe(true);
+    const older = { ...whole, output: { text: "{}" } }; // a view published before finish reasons travelled
+    expect(toEventView(older).output).not.toHaveProperty("whole");
+  });
 });

@@ -1,4 +1,4 @@
-import type { GenerationEntity, StoredOutput } from "../db/entities/generation.entity";
+import { GenerationEntity, type StoredOutput } from "../db/entities/generation.entity";
 
 export type GenerationEventType =
   | "SNAPSHOT" | "QUEUED" | "STARTED" | "PROGRESS" | "DELTA" | "RESTARTED"
@@ -64,7 +64,8 @@ export function toEventView(g: GenerationView): GenerationViewJson {
     estimatedCostMicros: g.estimatedCostMicros, costMicros: g.costMicros, errorCode: g.errorCode, errorMessage: g.errorMessage,
     source: g.source, requestId: g.requestId, moderation: g.moderation ?? null,
     // null stays null and a present object stays an object (the `output` field is null only when it is).
-    output: o ? { text: o.text, embedding: o.embedding, usage: o.usage, files: o.files, finishReason: o.finishReason, toolCalls: o.toolCalls, whole: true } : o,
+    // `whole` only for a row (every field there) or a view that was whole: a view from an older process stays unmarked.
+    output: o ? { text: o.text, embedding: o.embedding, usage: o.usage, files: o.files, finishReason: o.finishReason, toolCalls: o.toolCalls, ...(g instanceof GenerationEntity || o.whole ? { whole: true as const } : {}) } : o,
     candidates: g.candidates ? g.candidates.map((c) => ({ model: c.model })) : g.candidates,
     textOptions: g.textOptions ? { responseFormat: g.textOptions.responseFormat } : g.textOptions,
     createdAt: iso(g.createdAt)!,
