@@ -170,6 +170,30 @@ describe("budgets: reserve at admission, settle on completion", () => {
     expect(await periods(t, u.id)).toMatchObject([{ limit: est, spent: 0, reserved: 0, requests: 1 }]);
   });
 
+  it("a user over budget is refused exactly; after the one-statement admission refused them once, their next requests take the long way at once", async () => {
+    const u = await race.createUser(undefined, { tier: "enterprise" });
+    const input = (i: number) => text(`over ${i} ${Math.random()}`, { text: { maxTokens: 20 } });
+    const est = await estimate(race, u.key, input(0));
+    await setQuota(race, u.id, est); // room for one
+    const logger = race.app.ds.logger;
+    const logQuery = logger.logQuery.bind(logger);
+    const statements: string[] = [];
+    logger.logQuery = (query, params, runner) => (statements.push(query), logQuery(query, params, runner));
+    try {
+      await create(race, u.key, input(1));
+      const oneStatement = () => statements.filter((q) => q.includes("INSERT INTO quota_periods AS qp")).length;
+      expect(oneStatement()).toBe(1); // admitted in one statement
+      for (let i = 2; i < 5; i++) expect((await race.gql(u.key, CREATE, { input: input(i) })).errors?.[0]?.extensions?.code).toBe("QUOTA_EXCEEDED");
+      expect(oneStatement()).toBe(2); // tried once for the second (refused: the long way answered), not for the third and fourth
+      expect(statements.filter((q) => q === "START TRANSACTION")).toHaveLength(3);
+      // The admitted one's cost: still reserved, or spent if it has finished meanwhile; never more.
+      const [p] = await periods(race, u.id);
+      expect([p.limit, p.spent + p.reserved, p.requests]).toEqual([est, est, 1]);
+    } finally {
+      logger.logQuery = logQuery;
+    }
+  });
+
   it("a cancelled generation costs 0 and its whole reservation is released", async () => {
     const u = await t.createUser();
     const input = text("cancel me while running", { params: { simulate: { latencyMs: 20_000 } } });

@@ -57,6 +57,9 @@ describe("the fast sync path", () => {
     const g = await create(t, t.adminKey, { ...text("fast"), wait: 20, ...slow(200) });
     logger.logQuery = logQuery;
     expect(g.status).toBe("SUCCEEDED");
+    // Admitted in one autocommit statement (QuotaStore.admitInOne): no transaction's START and COMMIT, no lock of its own.
+    expect(statements.filter((q) => /^(START TRANSACTION|BEGIN|COMMIT)\b/.test(q))).toEqual([]);
+    expect(statements.filter((q) => q.includes("INSERT INTO quota_periods"))).toHaveLength(1);
     // Born RUNNING: admission's commit wrote the row RUNNING with its first attempt open, so no claim statement ran.
     expect(statements.filter((q) => q.includes("claimed_attempt_no"))).toEqual([]);
     expect(statements.filter((q) => q.includes("INSERT INTO spend_ledger") && q.includes("INSERT INTO generation_attempts"))).toHaveLength(1);
@@ -74,6 +77,17 @@ describe("the fast sync path", () => {
     // It never had a job, and its liveness lease is gone with the run.
     expect(await t.app.queue.state(g.id)).toBe("missing");
     expect(await t.app.redis.exists(`${t.config.redis.prefix}:inproc:${g.id}`)).toBe(0);
+  });
+
+  it("its one-statement admission keeps one generic plan: Postgres does not plan it afresh for every request", { timeout: 60_000 }, async () => {
+    // One connection, so this session's prepared statements are the ones admission used.
+    const t = await start({ sync: { inProcess: true }, db: { poolSize: 1 } }, { workers: false });
+    for (let i = 0; i < 8; i++) expect((await create(t, t.adminKey, { ...text(`planned ${i}`), wait: 10 })).status).toBe("SUCCEEDED");
+    const plans = await t.app.ds.query(`SELECT generic_plans::int, custom_plans::int FROM pg_prepared_statements WHERE statement LIKE '%INSERT INTO quota_periods AS qp%'`);
+    // A custom plan for each of the first five executions (Postgres's rule), then the generic one for the rest: the
+    // arrays are unnested through sub-selects, so a custom plan cannot see their length and costs what the generic one does.
+    expect(plans).toEqual([{ generic_plans: expect.any(Number), custom_plans: 5 }]);
+    expect(plans[0].generic_plans).toBeGreaterThanOrEqual(3);
   });
 
   it("a burst beyond SYNC_IN_PROCESS_SLOTS takes the queue; LOW priority and requests without wait always do", { timeout: 60_000 }, async () => {

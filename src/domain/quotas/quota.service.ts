@@ -17,12 +17,13 @@
  * One coherent thing, over 300 lines: the budget rules for users and their keys (admission,
  * extension, the reads and admin changes of the same rows), kept together so the lock order is one.
  */
+import { LRUCache } from "lru-cache";
 import type { DataSource } from "typeorm";
 import { periodOf, type Clock } from "../../common/clock";
 import { ForbiddenError, NotFoundError, BadUserInputError, QueueFullError } from "../../common/errors";
 import { isUuid } from "../../common/ids";
 import { MAX_USD, usdToMicros } from "../../common/money";
-import { retryTransaction, sqlState } from "../../common/retry-transaction";
+import { isRetryableTransactionError, retryTransaction, sqlState } from "../../common/retry-transaction";
 import { TickBatcher } from "../../common/tick-batcher";
 import type { AppConfig, Tier } from "../../config/config";
 import type { GenerationEntity } from "../../db/entities/generation.entity";
@@ -82,6 +83,8 @@ export interface QuotaView {
 
 export class QuotaService {
   private readonly admissions: TickBatcher<Admission, AdmitResult>;
+  /** Users whose batch the one-statement admission refused a moment ago (admitInOne). */
+  private readonly refusedLately = new LRUCache<string, true>({ max: 10_000, ttl: 5_000 });
   private readonly store: QuotaStore;
   private readonly generations: GenerationStore;
 
@@ -125,9 +128,11 @@ export class QuotaService {
       const error = new QueueFullError(`The queue is full (${depth} generations waiting); retry later`, { depth, limit: this.admission.maxQueuedTotal });
       return items.map(() => ({ kind: "queue_full", error }) as AdmitResult);
     }
+    const relaxed = batch.every((a) => a.relaxed);
+    const inOne = await this.admitInOne(batch, start, end, relaxed);
+    if (inOne) return inOne;
     // Everything a try decides is recomputed inside it: a retried try starts from scratch.
     const groupIds = items.map((g) => g.groupId);
-    const relaxed = batch.every((a) => a.relaxed);
     const results = await retryTransaction(() => this.store.transaction(async (tx) => {
       warnings = [];
       items.forEach((g, i) => Object.assign(g, { groupId: groupIds[i], reservedMicros: 0, quotaPeriodStart: null }));
@@ -222,6 +227,55 @@ export class QuotaService {
     }));
     for (const u of new Set(items.filter((_, i) => results[i].kind === "inserted").map((g) => g.userId))) this.changed(u, warnings.includes(u));
     return results;
+  }
+
+  /**
+   * The common batch admitted in one autocommit statement (QuotaStore.admitInOne), without a transaction's round trips:
+   * no idempotency key, no coalescing, no key budget, and every user's whole batch fits their budget and queue cap.
+   * Null when the batch may not take this way, or the statement refused it (nothing of it stays): admitBatch then
+   * admits it the long way, which answers each member exactly (a prefix that fits, QUOTA_EXCEEDED or QUEUE_FULL for the rest).
+   */
+  private async admitInOne(batch: Admission[], start: Date, end: Date, relaxed: boolean): Promise<AdmitResult[] | null> {
+    if (batch.some((a) => a.keyBudget || a.gen.idempotencyKey || a.gen.groupId || this.refusedLately.has(a.gen.userId))) return null;
+    const items = batch.map((a) => a.gen);
+    for (const g of items) Object.assign(g, { reservedMicros: g.estimatedCostMicros, quotaPeriodStart: start });
+    // Rows whose run is already this process's are written RUNNING (its answer, one Redis round trip sent before admission, is in by now).
+    const running = new Map<GenerationEntity, GenerationEntity>();
+    await Promise.all(batch.map(async (a) => {
+      if (a.born && (await within(a.born, BORN_WAIT_MS))) running.set(a.gen, bornRunning(a.gen));
+    }));
+    const perUser = new Map<string, { amount: number; n: number }>();
+    for (const g of items) {
+      const u = perUser.get(g.userId) ?? { amount: 0, n: 0 };
+      perUser.set(g.userId, { amount: u.amount + g.estimatedCostMicros, n: u.n + 1 });
+    }
+    try {
+      const warned = await this.store.admitInOne(
+        {
+          periodStart: start,
+          users: [...perUser].map(([userId, u]) => ({ userId, amountMicros: u.amount, requests: u.n, warn: false })),
+          generations: items.map((g) => ({ userId: g.userId, generationId: g.id, amountMicros: g.estimatedCostMicros, apiKeyId: null })),
+        },
+        end, this.tierDefaults(),
+        { warnRatio: this.cfg.warnRatio, relaxed, cap: this.admission ? { maxActive: this.admission.maxQueuedPerUser, active: (u) => this.generations.activeCountOf(u) } : undefined },
+        this.generations.insertStatement(this.store.manager, items.map((g) => running.get(g) ?? g)),
+      );
+      for (const u of perUser.keys()) this.changed(u, warned.includes(u));
+      return items.map((g): AdmitResult => {
+        const row = running.get(g);
+        return row ? { kind: "inserted", running: row } : { kind: "inserted" };
+      });
+    } catch (err) {
+      for (const g of items) Object.assign(g, { reservedMicros: 0, quotaPeriodStart: null });
+      // Refused (division_by_zero: someone's batch does not fit whole, or their count may be stale), or a lock conflict.
+      if (sqlState(err) === "22012" || isRetryableTransactionError(err)) {
+        // A user at their budget or cap keeps being refused: their next batches take the long way at once for a while
+        // (no refused statement first, and no error line in Postgres's log for every one of them).
+        for (const u of perUser.keys()) this.refusedLately.set(u, true);
+        return null;
+      }
+      throw err;
+    }
   }
 
   /** Before an attempt after the first: reserve its worst case too, or refuse (false). */
