@@ -9,7 +9,7 @@
  */
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { REDIS_URL } from "../helpers/infra";
-import { monitorRedis } from "../helpers/redis-monitor";
+import { monitorLines, monitorRedis } from "../helpers/redis-monitor";
 import { CREATE, SUB, rebuild, terminal, until, type Ev } from "../helpers/stream-protocol";
 import { collect, startTestApp, type TestApp } from "../helpers/test-app";
 import { spawnWorker, type WorkerProcess } from "../helpers/worker-process";
@@ -88,6 +88,34 @@ describe("the fast sync path", () => {
     // arrays are unnested through sub-selects, so a custom plan cannot see their length and costs what the generic one does.
     expect(plans).toEqual([{ generic_plans: expect.any(Number), custom_plans: 5 }]);
     expect(plans[0].generic_plans).toBeGreaterThanOrEqual(3);
+  });
+
+  it("asks for its slot and leases in the rate limit's round trip, and gives them back when the rate limit refuses", { timeout: 60_000 }, async () => {
+    const t = await start({ sync: { inProcess: true }, rateLimits: { free: { perMinute: 1, perHour: 100 } } }, { workers: false });
+    const u = await t.createUser(undefined, { tier: "free" });
+    const prefix = t.config.redis.prefix;
+    const lines: string[] = [];
+    const monitor = await monitorLines(REDIS_URL, (line) => void (line.includes(prefix) && lines.push(line)));
+    await new Promise((r) => setTimeout(r, 200));
+    const g = await create(t, u.key, { ...text("first of the minute"), wait: 10 });
+    expect(g.status).toBe("SUCCEEDED");
+    const refused = await t.gql(u.key, CREATE, { input: { ...text("over the rate limit"), wait: 10 } });
+    expect(refused.errors?.[0]?.extensions?.code).toBe("RATE_LIMITED");
+    await new Promise((r) => setTimeout(r, 300));
+    monitor.close();
+    // The liveness lease goes out before the rate limit's check, in the same auto-pipelined write (MONITOR lists a
+    // client's commands in the order they arrive): the fast path's Redis answer is in when admission starts.
+    const first = (needle: string, from = 0) => lines.findIndex((l, i) => i >= from && l.includes(needle));
+    const lease = first(`${prefix}:inproc:${g.id}`);
+    expect(lease).toBeGreaterThanOrEqual(0);
+    const limit = first(`${prefix}:rl:free:minute:${u.id}`);
+    expect(lease).toBeLessThan(limit);
+    // The refused request asked too, and gave everything back: no liveness lease, no fairness lease, no slot.
+    const leases = lines.filter((l) => l.includes(`${prefix}:inproc:`)).map((l) => /inproc:([0-9a-f-]{36})/.exec(l)![1]);
+    expect(new Set(leases).size).toBe(2);
+    for (const id of leases) expect(await t.app.redis.exists(`${prefix}:inproc:${id}`)).toBe(0);
+    expect(await t.app.redis.zcard(`${prefix}:inflight:${u.id}`)).toBe(0);
+    expect(await t.app.ds.query(`SELECT count(*)::int AS n FROM generations WHERE user_id = $1`, [u.id])).toEqual([{ n: 1 }]);
   });
 
   it("a burst beyond SYNC_IN_PROCESS_SLOTS takes the queue; LOW priority and requests without wait always do", { timeout: 60_000 }, async () => {

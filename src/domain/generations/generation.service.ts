@@ -135,17 +135,37 @@ export class GenerationService {
       const existing = await this.d.store.findByIdempotencyKey(viewer.userId, idem);
       if (existing) return this.replayed(existing, requestHash, cmd);
     }
-    await this.d.rateLimits?.consume(viewer.userId, viewer.tier, viewer.apiKeyId && keyLimits?.rateLimitPerMinute ? { apiKeyId: viewer.apiKeyId, perMinute: keyLimits.rateLimitPerMinute } : null);
-    const moderation = await this.moderateInput(request); // throws CONTENT_POLICY before anything exists
-    const cache = await this.d.cache.plan(viewer.userId, cmd, request, model);
-    if (cache.hit) return this.serveHit(viewer, cmd, request, model.id, model.provider, model.name, cache.hit, moderation);
+    // Through a provider batch: collected, never queued (and never coalesced: a follower's job would run it outside its batch).
+    const priority = cmd.priority ?? "NORMAL";
+    const batched = priority === "BATCH" && !!this.d.batches?.batchable(model.provider, request.modality);
+    // The fast sync path (sync-run.ts): a waiting request with a free local slot runs here, not through the queue. Its slot
+    // and leases are asked for now, so their Redis round trip is the rate limit's (one auto-pipelined write) and their answer is
+    // in when admission starts; held in time, the row is admitted RUNNING (no claim after). Given back if anything below refuses
+    // the request, or it turns out a cache hit or a coalesced follower (which has no run of its own).
+    const tryFast = !!(cmd.wait || cmd.follow) && !!this.d.sync && !batched;
+    const gen = Object.assign(new GenerationEntity(), { id: newId(), userId: viewer.userId, priority, provider: model.provider, groupId: null as string | null });
+    let prepared = tryFast ? this.d.sync!.prepare(gen) : null;
+    let moderation: StoredModeration | null;
+    let cache: Awaited<ReturnType<CachePlanner["plan"]>>;
+    try {
+      await this.d.rateLimits?.consume(viewer.userId, viewer.tier, viewer.apiKeyId && keyLimits?.rateLimitPerMinute ? { apiKeyId: viewer.apiKeyId, perMinute: keyLimits.rateLimitPerMinute } : null);
+      moderation = await this.moderateInput(request); // throws CONTENT_POLICY before anything exists
+      cache = await this.d.cache.plan(viewer.userId, cmd, request, model);
+    } catch (err) {
+      await prepared?.abandon();
+      throw err;
+    }
+    if (cache.hit) {
+      await prepared?.abandon();
+      return this.serveHit(viewer, cmd, request, model.id, model.provider, model.name, cache.hit, moderation);
+    }
     const now = new Date();
-    const gen = Object.assign(new GenerationEntity(), {
-      id: newId(), userId: viewer.userId, apiKeyId: viewer.apiKeyId, status: "QUEUED", modality: request.modality,
+    Object.assign(gen, {
+      id: gen.id, userId: viewer.userId, apiKeyId: viewer.apiKeyId, status: "QUEUED", modality: request.modality,
       model: cmd.model, provider: model.provider, providerModel: model.name, prompt: request.prompt ?? null,
       messages: request.messages ?? null, system: request.system ?? null, textOptions: request.text ?? null,
       imageOptions: request.image ?? null, videoOptions: request.video ?? null, audioOptions: request.audio ?? null,
-      params: request.params, priority: cmd.priority ?? "NORMAL", seed: request.seed ?? null, progress: 0, output: null,
+      params: request.params, priority, seed: request.seed ?? null, progress: 0, output: null,
       errorCode: null, errorMessage: null, cached: false, estimatedCostMicros: route.estimatedCostMicros,
       costMicros: null, idempotencyKey: idem, requestHash, runAttempt: 0, createdAt: now, updatedAt: now, startedAt: null, completedAt: null,
       reservedMicros: 0, quotaPeriodStart: null, maxCostMicros: cmd.maxCostUsd != null ? usdToMicros(cmd.maxCostUsd) : null,
@@ -158,20 +178,22 @@ export class GenerationService {
       moderation, onFlagged: cmd.onFlagged ?? "FAIL",
     } satisfies GenerationEntity);
 
-    // Through a provider batch: collected, never queued (and never coalesced: a follower's job would run it outside its batch).
-    const batched = gen.priority === "BATCH" && !!this.d.batches?.batchable(gen.provider, gen.modality);
     if (batched) cache.coalesceKey = null;
     // In-flight coalescing: an identical request already queued or running leads; this one joins it.
-    const leader = cache.coalesceKey ? await this.d.coalescer.lead(cache.coalesceKey, gen.id) : null;
+    let leader: string | null;
+    try {
+      leader = cache.coalesceKey ? await this.d.coalescer.lead(cache.coalesceKey, gen.id) : null;
+    } catch (err) {
+      await prepared?.abandon();
+      throw err;
+    }
     if (leader) {
       gen.groupId = leader;
       gen.cacheKey = null as string | null; // the leader fills the cache
       gen.semanticScope = null as string | null;
+      await prepared?.abandon(); // a follower runs nothing of its own
+      prepared = null;
     }
-    // The fast sync path (sync-run.ts): a waiting request with a free local slot runs here, not through the queue. Its slot
-    // and leases are taken while admission runs; held in time, the row is admitted RUNNING (no claim after).
-    const tryFast = (cmd.wait || cmd.follow) && this.d.sync && !batched;
-    const prepared = tryFast ? this.d.sync!.prepare(gen) : null;
     let admitted: AdmitResult;
     try {
       admitted = await this.d.quotas.admit(gen, keyLimits?.budgetMicros != null, { relaxed: !!(cmd.wait || cmd.follow), born: prepared?.granted });
