@@ -224,12 +224,15 @@ export class GenerationService {
     const queued = () => this.d.bus.publishGenerationEvent(gen, { type: "QUEUED" });
     // A row admitted RUNNING (the fast path's slot and leases were held in time) is this process's to run: its QUEUED and
     // the run's STARTED go out together, in one auto-pipelined write (QUEUED first: same connection, in order), instead of
-    // STARTED a round trip after QUEUED. Either failing is the fast path's QUEUED failing: nothing has started yet.
+    // STARTED a round trip after QUEUED. Either failing is the fast path's QUEUED failing: no call has been made. The run
+    // starts meanwhile (Claim.started: its key lease goes out beside them) and makes no call before they are out.
     const claimed = admitted.kind === "inserted" && admitted.running ? bornClaim(admitted.running) : undefined;
-    const queuedAndStarted = (c: Claim) =>
-      Promise.all([queued(), this.d.bus.publishGenerationEvent(c.gen, { type: "STARTED" }, { floor: c.seqFloor, run: c.gen.runAttempt })]).then(([, seq]) => {
-        c.startedSeq = seq;
-      });
+    const queuedAndStarted = (c: Claim) => {
+      const both = Promise.all([queued(), this.d.bus.publishGenerationEvent(c.gen, { type: "STARTED" }, { floor: c.seqFloor, run: c.gen.runAttempt })]);
+      c.started = both.then(([, seq]) => seq);
+      c.started.catch(() => undefined); // the run and the caller await it
+      return both;
+    };
     // Its QUEUED is published while the slot's leases are taken (one round trip, not two in a row) when they were not
     // taken before admission (a generation that became a leader at admission); awaited on either path.
     const published = tryFast ? (claimed ? queuedAndStarted(claimed) : queued()) : undefined;

@@ -37,10 +37,11 @@ export interface Claim {
   /** At or above every seq published before this run (the run's own seqs are reserved up to gen.seqReserved). */
   seqFloor: number;
   /**
-   * The run's STARTED is already out, with this seq: a row born RUNNING on the fast sync path has its QUEUED and
-   * STARTED published together (one round trip, GenerationService.create), so the run publishes no STARTED of its own.
+   * The run's STARTED, going out with its QUEUED (its seq once published): a row born RUNNING on the fast sync path has
+   * both published together (one round trip, GenerationService.create), so the run publishes no STARTED of its own. The
+   * run starts meanwhile (its key lease goes out beside them) and waits for it before any call or event of its own.
    */
-  startedSeq?: number;
+  started?: Promise<number>;
 }
 
 /** Event seqs a run reserves ahead in Postgres (one more UPDATE only after this many events). */

@@ -68,3 +68,52 @@ describe("SyncRun: a waiting caller's answer", () => {
     expect(h.released).toEqual(["g-1"]);
   });
 });
+
+describe("SyncRun: a row born RUNNING", () => {
+  /** A runner that, like GenerationRunner, asks for its key at once and waits for the claim's STARTED before its call. */
+  function born(publish: Promise<number>) {
+    const h = harness(0);
+    const seen: string[] = [];
+    const enqueued: string[] = [];
+    const deps = (h.sync as unknown as { d: SyncRunDeps }).d;
+    deps.runner = {
+      async run(job) {
+        seen.push("key lease asked");
+        await job.claimed!.started;
+        seen.push("upstream call");
+        return { kind: "finished", status: "SUCCEEDED" };
+      },
+    };
+    deps.queue = { enqueueIn: async (id) => void enqueued.push(id), promote: async () => false };
+    const claimed = { gen: h.gen, attemptNo: 1, takenOver: false, seqFloor: 1, started: publish };
+    return { h, seen, enqueued, claimed };
+  }
+
+  it("starts its run while its QUEUED and STARTED go out: the key is asked for before they are answered, the call only after", async () => {
+    let answer!: (seq: number) => void;
+    const publish = new Promise<number>((r) => (answer = r));
+    const { h, seen, claimed } = born(publish);
+    const run = await h.sync.reserve(h.gen);
+    const row = run!.run(30, () => publish, claimed);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(seen).toEqual(["key lease asked"]); // the publish is still out
+    answer(2);
+    expect((await row).status).toBe("SUCCEEDED");
+    expect(seen).toEqual(["key lease asked", "upstream call"]);
+  });
+
+  it("whose QUEUED fails: the caller hears the error, the run makes no call and hands the generation to the queue, the slot comes back", async () => {
+    const publish = Promise.reject(new Error("redis down"));
+    publish.catch(() => undefined);
+    const { h, seen, enqueued, claimed } = born(publish);
+    const run = await h.sync.reserve(h.gen);
+    await expect(run!.run(30, () => publish, claimed)).rejects.toThrow("redis down");
+    await new Promise((r) => setTimeout(r, 50));
+    expect(seen).toEqual(["key lease asked"]);
+    expect(enqueued).toEqual(["g-1"]);
+    expect(h.released).toEqual(["g-1"]);
+    // Every slot is free again: SYNC_IN_PROCESS_SLOTS (4) runs can be reserved.
+    const again = await Promise.all([1, 2, 3, 4].map(() => h.sync.reserve(h.gen)));
+    expect(again.every((r) => r !== null)).toBe(true);
+  });
+});

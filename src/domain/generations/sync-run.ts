@@ -150,6 +150,7 @@ export class SyncRun {
       await giveBack();
       if (fair) await this.releaseLease(fair, gen);
     };
+    // A run whose QUEUED failed never starts: the slot and the leases go back and the caller hears the error.
     const begin = async (first: () => Promise<unknown>) => {
       try {
         await first();
@@ -159,16 +160,26 @@ export class SyncRun {
       }
       return held;
     };
+    // A row born RUNNING starts its run while its QUEUED and STARTED go out (the run's first command, its key lease, does not
+    // wait a round trip for them; it makes no call and publishes nothing before they are out: Claim.started). If they fail,
+    // the caller hears the error as above; the run, stopped before its call, gives its slot and leases back as any run does
+    // and hands the generation to the queue.
+    const publishedOf = (first: () => Promise<unknown>, claimed?: Claim) => (claimed?.started ? first() : undefined);
     return {
       granted,
       abandon,
       run: async (waitSeconds, first, claimed) => {
-        const leased = await begin(first);
-        return this.runAndWait(gen, fair, leased, waitSeconds * 1000, claimed);
+        const published = publishedOf(first, claimed);
+        if (!published) return this.runAndWait(gen, fair, await begin(first), waitSeconds * 1000, claimed);
+        const answer = this.runAndWait(gen, fair, await held, waitSeconds * 1000, claimed);
+        answer.catch(() => undefined); // not unhandled if the publish fails first
+        await published;
+        return answer;
       },
       start: async (first, claimed) => {
-        const leased = await begin(first);
-        void this.execute(gen, fair, leased, claimed); // never throws; its slot is given back when it ends
+        const published = publishedOf(first, claimed);
+        void this.execute(gen, fair, published ? await held : await begin(first), claimed); // never throws; its slot is given back when it ends
+        await published;
         return gen;
       },
     };

@@ -81,7 +81,9 @@ export class GenerationRunner {
         return { kind: "skipped", reason: "not QUEUED or RUNNING" };
       }
       mine = new RunEvents(this.d.events, store, claimed.gen.id, claimed.gen.runAttempt, claimed.seqFloor, claimed.gen.seqReserved);
-      if (claimed.startedSeq) mine.published(claimed.startedSeq, "STARTED");
+      // Registered first, so the floor knows STARTED's seq before anything that waits for it goes on.
+      const run = mine;
+      claimed.started?.then((seq) => run.published(seq, "STARTED"), () => undefined);
       this.streams.set(claimed.gen.id, mine);
       return await this.execute(claimed, ctrl, job);
     } finally {
@@ -117,7 +119,7 @@ export class GenerationRunner {
     return this.d.events.publishGenerationEvent(g, ev, { ...opts, run: g.runAttempt });
   }
 
-  private async execute({ gen, attemptNo, takenOver, startedSeq }: Claim, ctrl: AbortController, job: RunJob): Promise<RunOutcome> {
+  private async execute({ gen, attemptNo, takenOver, started: bornStarted }: Claim, ctrl: AbortController, job: RunJob): Promise<RunOutcome> {
     const { d } = this;
     if (deadlinePassed(gen)) {
       const err = deadlineError(gen.provider ?? "?");
@@ -135,8 +137,8 @@ export class GenerationRunner {
       else if (gen.runAttempt > 1) await this.emit(gen, { type: "RESTARTED", message: "a new run streams afresh; partial output discarded" }, { onlyIfText: true });
       // STARTED goes out while the breaker and the key pool are asked (one round trip, not three in a row); nothing else
       // is published, and no call is made, before it is (runCandidates and UpstreamCall.dispatch wait for it).
-      // (A row born RUNNING on the fast path had its STARTED published with its QUEUED: Claim.startedSeq.)
-      started = startedSeq ? Promise.resolve(startedSeq) : this.emit(gen, { type: "STARTED" });
+      // (A row born RUNNING on the fast path has its STARTED published with its QUEUED: Claim.started.)
+      started = bornStarted ?? this.emit(gen, { type: "STARTED" });
       started.catch(() => undefined); // awaited below; not unhandled meanwhile
     }
     // Only a request that can be coalesced (it has a cache key) can have followers; they hear of the run after its STARTED,
