@@ -1,5 +1,5 @@
 /**
- * The fast sync path: a request that waits for its answer (createGeneration(wait), the /v1
+ * The fast sync path, one coherent thing (a run's slot, leases, start and hand-over, which share their state): a request that waits for its answer (createGeneration(wait), the /v1
  * endpoints) runs its own generation in this process when a local slot is free, through the
  * same runner a worker uses (claim, candidates, breakers, key pools, budget, cache, events),
  * instead of a round trip through the queue (enqueue, worker pickup, finish).

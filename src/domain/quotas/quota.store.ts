@@ -1,5 +1,6 @@
 /**
- * The quota tables (quota_periods, api_key_periods, spend_ledger) and the users' quota column: the
+ * The quota tables (quota_periods, api_key_periods, spend_ledger) and the users' quota column, one coherent thing
+ * (every statement that locks or moves a budget, in the one lock order): the
  * SQL of admission's reservation, extensions, per-user and per-key limits and the ledger check.
  * A key's row moves with its user's, always after it (lock order: users' rows, then keys'). Charges and
  * releases that move with a generation's transition are written into that transition's own
