@@ -78,8 +78,8 @@ export async function createApp(config: AppConfig, opts: AppOptions): Promise<Ap
       async stop() {
         // 1. stop accepting: HTTP drains, sockets close
         await httpServer?.close().catch((err) => log.error({ err }, "http close"));
-        // 2. running jobs get a grace period, then go back to the queue
-        await workers?.close(config.http.shutdownGraceMs);
+        // 2. running jobs, and the API's in-process runs, get a grace period, then go back to the queue
+        await Promise.all([workers?.close(config.http.shutdownGraceMs), svc.sync?.drain(config.http.shutdownGraceMs, () => svc.runner.abortAll())]);
         // 3. everything else, in the reverse order it was opened
         await cleanup.close();
       },

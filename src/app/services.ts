@@ -180,7 +180,7 @@ export async function buildServices(config: AppConfig, infra: Infrastructure, op
   cleanup.defer(() => queuePositions.stop());
   const generations = new GenerationService({
     store: generationStore, registry, scheduler: queue, bus: events, limits: config.limits, log, metrics, quotas, cache: planner, rateLimits, coalescer, router,
-    upstream: providers, checkCallbackUrl: (viewer, url) => webhooks.checkCallbackUrl(viewer, url), sync: sync && gatedByPause(sync, queueControl), moderation,
+    upstream: providers, checkCallbackUrl: (viewer, url) => webhooks.checkCallbackUrl(viewer, url), sync: sync && gatedByPause(sync, queueControl), asyncInProcess: config.sync.async, moderation,
     batches,
   });
   const sweeper = new SweeperService(ds, queue, events, config.sweeper, log, metrics, inProcess, batches);
@@ -204,7 +204,7 @@ export async function buildServices(config: AppConfig, infra: Infrastructure, op
     newLoaders: () => createLoaders(loaderReads),
   };
   return {
-    services, events, generationStore, runner, batches, fairness, queueControl, registry, keyPool, providers, breakers, keyLimits, quotas, cache, semantic, coalescer, sweeper, monitoring,
+    services, events, generationStore, runner, sync, batches, fairness, queueControl, registry, keyPool, providers, breakers, keyLimits, quotas, cache, semantic, coalescer, sweeper, monitoring,
     webhookReconciler, addressPolicy, secretBox,
     /** /healthz, /readyz and /metrics, on the API's port or the worker's METRICS_PORT. */
     probes: {

@@ -5,7 +5,8 @@
  * burst beyond the local slots, LOW priority and a user over USER_MAX_IN_FLIGHT take the
  * queue; and an API process SIGKILLed mid-call has its generation recovered (its liveness
  * lease lapses, the sweeper re-enqueues it, a worker takes it over), finished exactly once,
- * charged once and its reservation released once.
+ * charged once and its reservation released once. With ASYNC_IN_PROCESS an async request takes the
+ * same path (and the same recovery), answered at once; off, it is queued.
  */
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { REDIS_URL } from "../helpers/infra";
@@ -77,6 +78,74 @@ describe("the fast sync path", () => {
     // It never had a job, and its liveness lease is gone with the run.
     expect(await t.app.queue.state(g.id)).toBe("missing");
     expect(await t.app.redis.exists(`${t.config.redis.prefix}:inproc:${g.id}`)).toBe(0);
+  });
+
+  it("ASYNC_IN_PROCESS: an async request (no wait) starts in the API process that accepted it, with no job, and completes with a whole stream; off, it is queued", { timeout: 60_000 }, async () => {
+    const t = await start({ sync: { inProcess: true, async: true } }, { workers: false });
+    const prefix = t.config.redis.prefix;
+    type MyEv = { seq: number; type: string; generation: { id: string; status: string } };
+    const sub = collect<MyEv>(t.wsClient(t.adminKey), MY, {}, (e) => e.type === "SUCCEEDED", 30_000);
+    // The subscription is live once a LOW generation's QUEUED reaches it (LOW always takes the queue; no worker runs it).
+    const probe = await create(t, t.adminKey, { ...text("probe"), priority: "LOW" });
+    await until(() => sub.events.some((e) => e.generation.id === probe.id), Boolean, 10_000, "the probe's QUEUED");
+    expect(await t.app.queue.state(probe.id)).toBe("waiting");
+    const began = Date.now();
+    const g = await create(t, t.adminKey, { ...text("eager"), ...slow(1500) });
+    // Answered at once (the caller does not wait for the run), while the run goes on here under its liveness lease.
+    expect(Date.now() - began).toBeLessThan(1500);
+    expect(["QUEUED", "RUNNING"]).toContain(g.status);
+    expect(await t.app.queue.state(g.id)).toBe("missing");
+    expect(await t.app.redis.exists(`${prefix}:inproc:${g.id}`)).toBe(1);
+    const events = (await sub.done).filter((e) => e.generation.id === g.id);
+    expect(events.map((e) => e.type).slice(0, 2)).toEqual(["QUEUED", "STARTED"]);
+    expect(events[0].seq).toBe(1);
+    expect(events.at(-1)!.type).toBe("SUCCEEDED");
+    for (let i = 1; i < events.length; i++) expect(events[i].seq).toBe(events[i - 1].seq + 1);
+    const [row] = await t.app.ds.query(`SELECT status, run_attempt FROM generations WHERE id = $1`, [g.id]);
+    expect(row).toEqual({ status: "SUCCEEDED", run_attempt: 1 });
+    expect(await t.app.redis.exists(`${prefix}:inproc:${g.id}`)).toBe(0);
+    // A burst beyond the slots still takes the queue.
+    const small = await start({ sync: { inProcess: true, async: true, slots: 1 } }, { workers: false });
+    const burst = await Promise.all([0, 1].map((i) => create(small, small.adminKey, { ...text(`burst ${i}`), ...slow(1500) })));
+    expect((await Promise.all(burst.map((b) => small.app.queue.state(b.id)))).sort()).toEqual(["missing", "waiting"]);
+    // Off (the default): an async request is queued for a worker.
+    const off = await start({ sync: { inProcess: true } }, { workers: false });
+    const queued = await create(off, off.adminKey, text("queued"));
+    expect(queued.status).toBe("QUEUED");
+    expect(await off.app.queue.state(queued.id)).toBe("waiting");
+  });
+
+  it("ASYNC_IN_PROCESS and a clean stop: runs that end within SHUTDOWN_GRACE_MS finish, the rest are handed to the queue and a worker finishes them once", { timeout: 120_000 }, async () => {
+    // `home` owns the database and the prefix (and has no worker); `api` takes the async requests and is stopped.
+    const home = await start({}, { workers: false });
+    const prefix = home.config.redis.prefix;
+    const api = await startTestApp({ sync: { inProcess: true, async: true }, http: { shutdownGraceMs: 1500 } }, { db: home.db, prefix, workers: false });
+    apps.unshift(api);
+    const user = await api.createUser();
+    const quick = await create(api, user.key, { ...text("ends within the grace"), ...slow(300) });
+    const long = await create(api, user.key, { ...text("outlasts the grace"), ...slow(6000) });
+    for (const g of [quick, long]) expect(await home.app.queue.state(g.id)).toBe("missing");
+    await until(() => home.app.ds.query(`SELECT count(*)::int AS n FROM generation_attempts WHERE generation_id = $1 AND status = 'RUNNING'`, [long.id]), (r: { n: number }[]) => r[0].n === 1, 10_000, "the long run's attempt");
+    const began = Date.now();
+    await api.close();
+    apps.splice(apps.indexOf(api), 1);
+    const stopMs = Date.now() - began;
+    expect(stopMs).toBeGreaterThanOrEqual(1400); // it waited out the grace for the long run
+    const status = async (id: string) => (await home.app.ds.query(`SELECT status FROM generations WHERE id = $1`, [id]))[0].status;
+    expect(await status(quick.id)).toBe("SUCCEEDED");
+    expect(await status(long.id)).toBe("QUEUED");
+    expect(["waiting", "prioritized"]).toContain(await home.app.queue.state(long.id));
+    expect(await home.app.redis.exists(`${prefix}:inproc:${long.id}`)).toBe(0);
+    // The next process with workers finishes it: one charge, one release, its first attempt closed uncharged.
+    const workers = await startTestApp({}, { db: home.db, prefix });
+    apps.unshift(workers);
+    await until(() => status(long.id), (s) => s === "SUCCEEDED", 60_000, "the handed-back run, finished by a worker");
+    const [row] = await home.app.ds.query(`SELECT run_attempt, cost_micros FROM generations WHERE id = $1`, [long.id]);
+    expect(row.run_attempt).toBe(2);
+    const ledger = await home.app.ds.query(`SELECT kind FROM spend_ledger WHERE generation_id = $1 AND kind IN ('charge', 'release') ORDER BY kind`, [long.id]);
+    expect(ledger.map((l: { kind: string }) => l.kind)).toEqual(["charge", "release"]);
+    const [q] = await home.app.ds.query(`SELECT reserved_micros FROM quota_periods WHERE user_id = $1`, [user.id]);
+    expect(Number(q.reserved_micros)).toBe(0);
   });
 
   it("its one-statement admission keeps one generic plan: Postgres does not plan it afresh for every request", { timeout: 60_000 }, async () => {
@@ -164,18 +233,21 @@ describe("the fast sync path", () => {
     expect(fast).toBeLessThan(queued * 0.6); // about half, measured: no enqueue, pickup, job lock or finish
   });
 
-  it("an API process SIGKILLed mid-call: the sweeper re-enqueues it once its lease lapses, a worker finishes it once, charged once, its reservation released once", { timeout: 240_000 }, async () => {
+  it.each([
+    ["a waiting request", { wait: 60 }, {}, "connection lost"],
+    ["an async request (ASYNC_IN_PROCESS)", {}, { ASYNC_IN_PROCESS: "true" }, "answered"],
+  ] as const)("an API process SIGKILLed mid-call on %s: the sweeper re-enqueues it once its lease lapses, a worker finishes it once, charged once, its reservation released once", { timeout: 240_000 }, async (_what, input, env, answered) => {
     // Its in-process workers and sweeper recover the run once the dead process's lease (JOB_LOCK_MS) lapses.
     const t = await start({ worker: { lockMs: 1000 }, sweeper: { intervalMs: 500, graceMs: 1000 } });
     const user = await t.createUser();
-    const api = await spawnWorker(t, { SYNC_IN_PROCESS: "true", JOB_LOCK_MS: "1000" }, 120_000, ["serve", "--no-worker"]);
+    const api = await spawnWorker(t, { SYNC_IN_PROCESS: "true", JOB_LOCK_MS: "1000", ...env }, 120_000, ["serve", "--no-worker"]);
     children.push(api);
     const prompt = `killed mid-call ${Math.random()}`;
     const answer = fetch(`http://127.0.0.1:${api.metricsPort}/graphql`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${user.key}` },
-      body: JSON.stringify({ query: CREATE, variables: { input: { modality: "TEXT", model: "simulated/text", prompt, wait: 60, ...slow(4000) } } }),
-    }).then(() => "answered", () => "connection lost");
+      body: JSON.stringify({ query: CREATE, variables: { input: { modality: "TEXT", model: "simulated/text", prompt, ...input, ...slow(4000) } } }),
+    }).then(async (r) => ((await r.json()) as { data?: unknown }).data ? "answered" : "refused", () => "connection lost");
     const [{ id }] = await until<{ id: string }[]>(
       () => t.app.ds.query(`SELECT g.id FROM generations g JOIN generation_attempts a ON a.generation_id = g.id WHERE g.prompt = $1 AND g.status = 'RUNNING' AND a.status = 'RUNNING'`, [prompt]),
       (rows: unknown[]) => rows.length === 1, 60_000, "the in-process run's attempt",
@@ -189,7 +261,7 @@ describe("the fast sync path", () => {
     expect(await t.app.redis.exists(`${t.config.redis.prefix}:inproc:${id}`)).toBe(1);
     api.child.kill("SIGKILL");
     expect(await api.exited).toBe("SIGKILL");
-    expect(await answer).toBe("connection lost");
+    expect(await answer).toBe(answered);
     const events = await sub.done;
     expect(sub.errors).toEqual([]);
     for (let i = 1; i < events.length; i++) expect(events[i].seq).toBe(events[i - 1].seq + 1);

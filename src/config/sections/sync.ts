@@ -18,4 +18,12 @@ export const sync = {
    * requests through the queue and got 30–45% fewer answers per second than at 256 (bench:peers).
    */
   slots: int("SYNC_IN_PROCESS_SLOTS", 256, 1, 10_000),
+  /**
+   * An async createGeneration (no `wait`) takes the same path: it starts in the API process that
+   * accepted it when one of its SYNC_IN_PROCESS_SLOTS is free (an eager start, as Temporal's eager
+   * workflow start skips its task queue), under the same liveness lease and sweeper recovery, instead of
+   * an enqueue, a worker's pickup and a claim. Off by default: async work goes to the workers through the
+   * queue (what `serve --no-worker` API nodes and the workers' scale-out assume). Needs SYNC_IN_PROCESS.
+   */
+  async: bool("ASYNC_IN_PROCESS", false),
 };

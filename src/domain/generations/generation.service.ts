@@ -75,6 +75,8 @@ export interface GenerationServiceDeps {
   checkCallbackUrl?: (viewer: Viewer, url: string) => Promise<void>;
   /** The fast sync path (SYNC_IN_PROCESS); without it every request is queued. */
   sync?: Pick<SyncRun, "reserve" | "prepare">;
+  /** ASYNC_IN_PROCESS: a request that does not wait takes the fast path too (its run starts here; the caller has the QUEUED row). */
+  asyncInProcess?: boolean;
   /** Provider batch APIs (`priority: BATCH`, domain/batches/BatchService); without it BATCH runs as LOW. */
   batches?: BatchCollector;
   /** Content safety (MODERATION); without it nothing is classified. */
@@ -138,11 +140,12 @@ export class GenerationService {
     // Through a provider batch: collected, never queued (and never coalesced: a follower's job would run it outside its batch).
     const priority = cmd.priority ?? "NORMAL";
     const batched = priority === "BATCH" && !!this.d.batches?.batchable(model.provider, request.modality);
-    // The fast sync path (sync-run.ts): a waiting request with a free local slot runs here, not through the queue. Its slot
-    // and leases are asked for now, so their Redis round trip is the rate limit's (one auto-pipelined write) and their answer is
-    // in when admission starts; held in time, the row is admitted RUNNING (no claim after). Given back if anything below refuses
-    // the request, or it turns out a cache hit or a coalesced follower (which has no run of its own).
-    const tryFast = !!(cmd.wait || cmd.follow) && !!this.d.sync && !batched;
+    // The fast sync path (sync-run.ts): a waiting request (with ASYNC_IN_PROCESS, any request) with a free local slot runs here,
+    // not through the queue. Its slot and leases are asked for now, so their Redis round trip is the rate limit's (one
+    // auto-pipelined write) and their answer is in when admission starts; held in time, the row is admitted RUNNING (no claim
+    // after). Given back if anything below refuses the request, or it turns out a cache hit or a coalesced follower (which has
+    // no run of its own).
+    const tryFast = !!(cmd.wait || cmd.follow || this.d.asyncInProcess) && !!this.d.sync && !batched;
     const gen = Object.assign(new GenerationEntity(), { id: newId(), userId: viewer.userId, priority, provider: model.provider, groupId: null as string | null });
     let prepared = tryFast ? this.d.sync!.prepare(gen) : null;
     let moderation: StoredModeration | null;

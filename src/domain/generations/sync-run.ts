@@ -103,12 +103,29 @@ export class SyncRun {
   /** The runs in this process by generation id: what their run's terminal event starts (see execute). */
   private readonly releasing = new Map<string, () => void>();
 
+  /** Every run in this process until it has ended (its afterRun): what a shutdown drains. */
+  private readonly live = new Set<Promise<void>>();
+
   constructor(private readonly d: SyncRunDeps) {
     d.events.onTerminal((g, type) => {
       this.ended.get(g.id)?.(g);
       // A cancel (from any caller) is not the run's own end: the run still stops and releases as usual.
       if (type !== "CANCELLED") this.releasing.get(g.id)?.();
     });
+  }
+
+  /**
+   * At shutdown (after the HTTP server stopped taking requests): the runs in this process get `graceMs` to end, as a
+   * worker's jobs do; then `abort` stops their calls (the runner's abortAll) and each is handed to the queue. Nothing
+   * an async request (ASYNC_IN_PROCESS) started here is left to a lapsing lease when the process stops cleanly.
+   */
+  async drain(graceMs: number, abort: () => number): Promise<void> {
+    if (!this.live.size) return;
+    const all = () => Promise.all([...this.live]);
+    const grace = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), graceMs).unref());
+    if ((await Promise.race([all(), grace])) !== "timeout") return;
+    this.d.log.warn({ handedBack: abort(), runs: this.live.size }, "shutdown grace period over: in-process runs handed to the queue");
+    await all();
   }
 
   /** Runs in this process now, if they may (see the top comment); null: take the queue. */
@@ -226,8 +243,17 @@ export class SyncRun {
     return waitForTerminal(this.d.events, this.d.reload, gen.id, Math.max(0, until - Date.now()));
   }
 
-  /** The run itself; never throws (a run that broke is handed to the queue, or recovered by the sweeper). */
-  private async execute(gen: GenerationEntity, fair: UserFairness | undefined, leased: boolean, claimed?: Claim): Promise<RunOutcome | null> {
+  /** The run itself; never throws (a run that broke is handed to the queue, or recovered by the sweeper). Drain waits for it and what follows it. */
+  private execute(gen: GenerationEntity, fair: UserFairness | undefined, leased: boolean, claimed?: Claim): Promise<RunOutcome | null> {
+    const run = this.runOnce(gen, fair, leased, claimed);
+    const whole = run.then((r) => r.after);
+    this.live.add(whole);
+    void whole.then(() => this.live.delete(whole));
+    return run.then((r) => r.outcome);
+  }
+
+  /** `after`: what follows the run off the caller's path (afterRun), over when the slot is given back. */
+  private async runOnce(gen: GenerationEntity, fair: UserFairness | undefined, leased: boolean, claimed?: Claim): Promise<{ outcome: RunOutcome | null; after: Promise<void> }> {
     const { leases, cfg, log } = this.d;
     let outcome: RunOutcome | null = null;
     let beat: NodeJS.Timeout | undefined;
@@ -262,8 +288,7 @@ export class SyncRun {
       (err) => void log.warn({ err, generationId: gen.id }, "releasing an in-process run's leases failed (they expire by themselves)"),
     );
     // Off the caller's path: the user's parked job, and a run that did not end the generation goes to the queue.
-    void this.afterRun(gen, fair, outcome, leased && !ended, parked);
-    return outcome;
+    return { outcome, after: this.afterRun(gen, fair, outcome, leased && !ended, parked) };
   }
 
   /** `parked`: the job releaseAndUnpark took off the user's list (null: none); undefined when that failed (one is taken now). */
