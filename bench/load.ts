@@ -4,6 +4,8 @@ import http from "node:http";
 export interface LoadResult {
   requests: number;
   errors: number;
+  /** The first few failures (status and the error's code or message), so a bench run says what failed. */
+  errorSamples: string[];
   seconds: number;
   perSecond: number;
   latencyMs: { p50: number; p90: number; p99: number; max: number };
@@ -34,6 +36,11 @@ export async function load(opts: {
   const latencies: number[] = [];
   let next = 0;
   let errors = 0;
+  const errorSamples: string[] = [];
+  const failed = (what: string) => {
+    errors++;
+    if (errorSamples.length < 5) errorSamples.push(what.slice(0, 200));
+  };
   const one = (i: number) =>
     new Promise<void>((resolve) => {
       const body = opts.body(i);
@@ -47,17 +54,17 @@ export async function load(opts: {
             latencies.push(performance.now() - sentAt);
             try {
               const parsed = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-              if (res.statusCode !== 200 || parsed.errors) errors++;
+              if (res.statusCode !== 200 || parsed.errors) failed(`${res.statusCode} ${JSON.stringify(parsed.errors?.[0]?.extensions?.code ?? parsed.errors?.[0]?.message ?? parsed)}`);
               opts.onResponse?.(parsed, sentAt, i);
             } catch {
-              errors++;
+              failed(`${res.statusCode} not JSON`);
             }
             resolve();
           });
         },
       );
-      req.on("error", () => {
-        errors++;
+      req.on("error", (err) => {
+        failed(`connection: ${err.message}`);
         resolve();
       });
       req.end(body);
@@ -70,7 +77,7 @@ export async function load(opts: {
   );
   const seconds = (performance.now() - t0) / 1000;
   agent.destroy();
-  return { requests: opts.total, errors, seconds: Math.round(seconds * 1000) / 1000, perSecond: Math.round(opts.total / seconds), latencyMs: summarise(latencies) };
+  return { requests: opts.total, errors, errorSamples, seconds: Math.round(seconds * 1000) / 1000, perSecond: Math.round(opts.total / seconds), latencyMs: summarise(latencies) };
 }
 
 /** One POST on a shared keep-alive agent; resolves with the parsed body (open-loop load). */

@@ -6,8 +6,11 @@
  *   (c) Switchboard (serve + in-process workers): N createGeneration at C, one subscriber; also the
  *       same path with one client at a time (the latency floor) and at an open-loop rate of half
  *       the measured completion rate (latency below saturation)
- *   (c4) createGeneration(wait) one client at a time and at C: the synchronous path (through the queue;
- *       BENCH_SYNC_IN_PROCESS=1 runs it in-process, the fast sync path, for the before/after)
+ *   (c4) createGeneration(wait) one client at a time and at C: the synchronous path (in-process, the fast
+ *       sync path, as SYNC_IN_PROCESS is on by default; BENCH_SYNC_IN_PROCESS=0 sends it through the queue
+ *       for the before/after; BENCH_ASYNC_IN_PROCESS=1 sends (c), (c0), (d) and (e)'s async requests down
+ *       the fast path too: ASYNC_IN_PROCESS). Its errors name their first few causes (errorSamples: a
+ *       RATE_LIMITED is the bench user's tier limit at C, not a failure of the path)
  *   (d) Redis commands per generation by stage (bench/redis-stages.ts: MONITOR filtered by the run's
  *       prefix, the stage mapping is documented there), beside bare BullMQ's per job, counted over
  *       BENCH_COUNT_N generations/jobs at C apart from the throughput runs (MONITOR slows Redis)
@@ -311,9 +314,9 @@ async function switchboard() {
     peakRssMb: Math.round(stats.peakRss / 1048576),
     exactCacheHits: { requests: hits.requests, errors: hits.errors, perSecond: hits.perSecond, latencyMs: hits.latencyMs },
     createGenerationWait: {
-      syncInProcess: process.env.BENCH_SYNC_IN_PROCESS === "1",
+      syncInProcess: process.env.BENCH_SYNC_IN_PROCESS !== "0", // SYNC_IN_PROCESS is on by default
       oneClient: { requests: waitOne.requests, errors: waitOne.errors, latencyMs: waitOne.latencyMs },
-      atC: { requests: waitC.requests, errors: waitC.errors, perSecond: waitC.perSecond, latencyMs: waitC.latencyMs },
+      atC: { requests: waitC.requests, errors: waitC.errors, errorSamples: waitC.errorSamples, perSecond: waitC.perSecond, latencyMs: waitC.latencyMs },
     },
     oneClientIdle: { generations: 200, acceptLatencyMs: summarise(idleAccept), succeededEventLatencyMs: summarise(idleEvent) },
     belowSaturation: { openLoopPerSecond: rate, generations: openN, succeeded: openSent.size && [...openSent.keys()].filter((id) => succeededAt.has(id)).length, acceptLatencyMs: summarise(openAccept), startedEventLatencyMs: openStarted, succeededEventLatencyMs: openEvent },
@@ -352,10 +355,11 @@ async function runTimes(dbUrl: string, label: string) {
  * generations (their work done by a worker process, published from there) seen SUCCEEDED on A.
  */
 async function scaleOut() {
-  const a = await child("switchboard.server.ts", [], { BENCH_ROLE: "api" });
+  // The scale-out measures the queue between API nodes and workers: async requests go through it (ASYNC_IN_PROCESS off).
+  const a = await child("switchboard.server.ts", [], { BENCH_ROLE: "api", BENCH_ASYNC_IN_PROCESS: "0" });
   const join = { BENCH_JOIN_DB_URL: a.info.dbUrl, BENCH_JOIN_PREFIX: a.info.prefix };
   const worker = () => child("switchboard.server.ts", [], { ...join, BENCH_ROLE: "worker", BENCH_WORKER_CONCURRENCY: String(SCALE_CONCURRENCY) });
-  const [b, w1] = await Promise.all([child("switchboard.server.ts", [], { ...join, BENCH_ROLE: "api" }), worker()]);
+  const [b, w1] = await Promise.all([child("switchboard.server.ts", [], { ...join, BENCH_ROLE: "api", BENCH_ASYNC_IN_PROCESS: "0" }), worker()]);
   const procs = [a.proc, b.proc, w1.proc];
   const urls = [a.info.port, b.info.port].map((p) => `http://127.0.0.1:${p}/graphql`);
   // The load's users: the bench user alone (SCALE_USERS = 1), else SCALE_USERS new enterprise USERs, created
@@ -535,7 +539,7 @@ async function main() {
     bench: "switchboard-vs-engines",
     at: new Date().toISOString(),
     machine,
-    params: { N, C, COUNT_N, OPEN_RATE, OPEN_SECONDS, SCALE_N, SCALE_CONCURRENCY, SCALE_LATENCY_MS, SCALE_STEPS, SCALE_USERS },
+    params: { N, C, COUNT_N, OPEN_RATE, OPEN_SECONDS, SCALE_N, SCALE_CONCURRENCY, SCALE_LATENCY_MS, SCALE_STEPS, SCALE_USERS, asyncInProcess: process.env.BENCH_ASYNC_IN_PROCESS === "1" },
     bareBullmq: { ...bullmq, redisCommandsPerJob: bullmqCommands, openLoop: bullmqOpen },
     bareApollo: apollo,
     bareApolloPlainNodeHttp: apolloPlainHttp,

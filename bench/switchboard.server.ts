@@ -24,8 +24,12 @@ async function main() {
     worker: { concurrency: Number(process.env.BENCH_WORKER_CONCURRENCY ?? 32) },
     // One bench user: USER_MAX_IN_FLIGHT (fairness cap) applies to all of its load; BENCH_USER_MAX_IN_FLIGHT overrides it.
     ...(process.env.BENCH_USER_MAX_IN_FLIGHT ? { resilience: { userMaxInFlight: Number(process.env.BENCH_USER_MAX_IN_FLIGHT) } } : {}),
-    // The fast sync path (createGeneration(wait) in-process): BENCH_SYNC_IN_PROCESS=1 turns it on, 0 off (unset: SYNC_IN_PROCESS's default).
-    ...(process.env.BENCH_SYNC_IN_PROCESS ? { sync: { inProcess: process.env.BENCH_SYNC_IN_PROCESS === "1" } } : {}),
+    // The fast sync path (createGeneration(wait) in-process): BENCH_SYNC_IN_PROCESS=1 turns it on, 0 off (unset: SYNC_IN_PROCESS's default);
+    // BENCH_ASYNC_IN_PROCESS=1 sends async requests (no wait) down it too (ASYNC_IN_PROCESS).
+    sync: {
+      ...(process.env.BENCH_SYNC_IN_PROCESS ? { inProcess: process.env.BENCH_SYNC_IN_PROCESS === "1" } : {}),
+      ...(process.env.BENCH_ASYNC_IN_PROCESS === "1" ? { async: true } : {}),
+    },
     log: { level: "warn" },
   });
   const app = await createApp(config, { api: role !== "worker", workers: role !== "api", onQuery: () => sql++ });
