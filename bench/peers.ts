@@ -15,6 +15,8 @@
  * Switchboard calls its upstream streamed even for a plain request (the adapter always streams), so
  * the mock's stream is instant by default (BENCH_PEERS_STREAM_GAP_MS = 0).
  * A /v1 path that answers 404 (not built yet) is skipped with the reason, never failed.
+ * Our children (mock, bare proxy, Switchboard) are compiled with tsc first and run by plain node, as
+ * production runs the product (BENCH_PEERS_TSNODE=1: from source under ts-node).
  * Env: BENCH_PEERS_SECONDS per cell (5), BENCH_PEERS_STREAM_GAP_MS (0), BENCH_PEERS_PROFILE=1 (a CPU
  * profile of the Switchboard process, summarised by area and hottest functions in the JSON).
  */
@@ -24,7 +26,7 @@ import os from "node:os";
 import { join } from "node:path";
 import { at1Round, at32Round, summariseAt1, summariseAt32, type At1Round, type At32Round, type Path } from "./peers/measure";
 import { summariseProfile } from "./profile-summary";
-import { forkChild, freePort, startPortkey, stopAll, type Proc } from "./peers/processes";
+import { RUNTIME, forkChild, freePort, startPortkey, stopAll, type Proc } from "./peers/processes";
 
 const SECONDS = Number(process.env.BENCH_PEERS_SECONDS ?? 5);
 const PROFILE = process.env.BENCH_PEERS_PROFILE === "1";
@@ -172,6 +174,8 @@ async function main() {
     at: new Date().toISOString(),
     tree: gitTree(),
     machine: { cpus: os.cpus().length, node: process.version, note: "shared 2-core machine: figures are noisy" },
+    // How the mock, the bare proxy and Switchboard ran: compiled (plain node, as `npm start`) or ts-node.
+    childRuntime: RUNTIME,
     secondsPerCell: SECONDS,
     roundsPerCell: ROUNDS,
     warmupSecondsPerPath: WARM_SECONDS,

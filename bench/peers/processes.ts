@@ -3,7 +3,7 @@
  * (the load generator is the parent): our TypeScript children over IPC, and Portkey through its
  * own bin. Every one started is stopped by {@link stopAll}, also when the run fails.
  */
-import { fork, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, fork, spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -32,10 +32,32 @@ function exited(proc: ChildProcess, ms: number): Promise<void> {
   });
 }
 
-/** Forks bench/peers/<script> under ts-node; resolves with its first IPC message (its port …). */
+/**
+ * How our children run: by default compiled first (tsconfig.build.json here, with tsc) and run by
+ * plain node, as `npm start` runs the product from dist/ — ts-node in a process costs it about a
+ * seventh of its throughput (its REPL import loads node:domain, which wraps every EventEmitter
+ * emit). BENCH_PEERS_TSNODE=1 runs them from source under ts-node instead.
+ */
+export const RUNTIME: "compiled" | "ts-node" = process.env.BENCH_PEERS_TSNODE === "1" ? "ts-node" : "compiled";
+const BUILD_DIR = join(__dirname, "..", "..", "node_modules", ".cache", "switchboard-bench-peers");
+let built = false;
+
+function childEntry(script: string): { file: string; execArgv: string[] } {
+  if (RUNTIME === "ts-node") return { file: join(__dirname, script), execArgv: ["-r", "ts-node/register/transpile-only"] };
+  if (!built) {
+    execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", join(__dirname, "tsconfig.build.json"), "--outDir", BUILD_DIR], {
+      stdio: ["ignore", process.stderr, "inherit"],
+    });
+    built = true;
+  }
+  return { file: join(BUILD_DIR, "bench", "peers", script.replace(/\.ts$/, ".js")), execArgv: [] };
+}
+
+/** Forks bench/peers/<script> (see {@link RUNTIME}); resolves with its first IPC message (its port …). */
 export function forkChild(name: string, script: string, env: Record<string, string> = {}, execArgv: string[] = []): Promise<Proc> {
-  const proc = fork(join(__dirname, script), [], {
-    execArgv: ["-r", "ts-node/register/transpile-only", ...execArgv],
+  const entry = childEntry(script);
+  const proc = fork(entry.file, [], {
+    execArgv: [...entry.execArgv, ...execArgv],
     env: { ...process.env, ...env },
     // A child's log lines go to stderr: stdout is the run's JSON alone.
     stdio: ["ignore", process.stderr, "inherit", "ipc"],
