@@ -42,10 +42,12 @@ async function main() {
       process.send!({ ok: true });
     } else if (m.cmd === "stats") {
       // A cell's last requests may still be in flight when its clock stops: let them end first,
-      // so the next cell starts on an idle server and these counts are final.
-      for (let i = 0; i < 300; i++) {
+      // so the next cell starts on an idle server and these counts are final. One empty look is not
+      // enough: a request whose client left while it waited its turn in this process is admitted
+      // after it (its row appears RUNNING later), so the server counts as idle after three in a row.
+      for (let i = 0, empty = 0; i < 300 && empty < 3; i++) {
         const [{ n }] = (await app.ds.query(`SELECT count(*)::int AS n FROM generations WHERE status IN ('QUEUED', 'RUNNING')`)) as { n: number }[];
-        if (n === 0) break;
+        empty = n === 0 ? empty + 1 : 0;
         await new Promise((r) => setTimeout(r, 100));
       }
       const rows = (await app.ds.query(`SELECT status, count(*)::int AS n FROM generations WHERE created_at >= $1 GROUP BY status`, [since])) as { status: string; n: number }[];
