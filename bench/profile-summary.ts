@@ -5,6 +5,9 @@ interface Node { id: number; callFrame: { functionName: string; url: string; lin
 
 function area(url: string): string {
   if (!url) return "(native/gc/idle)";
+  // bench:peers runs our own code compiled under node_modules/.cache/switchboard-bench-peers/: it is src/…, not a package.
+  const own = url.indexOf("/.cache/switchboard-bench-peers/");
+  if (own >= 0) url = url.slice(own + "/.cache/switchboard-bench-peers".length);
   const nm = url.lastIndexOf("node_modules/");
   if (nm >= 0) {
     const rest = url.slice(nm + 13).split("/");
@@ -31,7 +34,10 @@ export function summariseProfile(file: string, top = 12) {
     const key = `${name} ${a}`;
     fns.set(key, (fns.get(key) ?? 0) + us);
   }
-  const pct = (us: number) => Math.round((us / total) * 1000) / 10;
-  const sorted = (m: Map<string, number>) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, v]) => ({ name: k, selfPct: pct(v) }));
-  return { totalMs: Math.round(total / 1000), byArea: sorted(areas), hottestFunctions: sorted(fns) };
+  // selfPct: of the whole profile; busyPct: of the time the thread was not idle (what a cut would save).
+  const busy = total - (areas.get("(idle)") ?? 0);
+  const pct = (us: number, of: number) => (of ? Math.round((us / of) * 1000) / 10 : 0);
+  const sorted = (m: Map<string, number>) =>
+    [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, v]) => ({ name: k, selfPct: pct(v, total), ...(k.startsWith("(idle)") ? {} : { busyPct: pct(v, busy) }) }));
+  return { totalMs: Math.round(total / 1000), busyMs: Math.round(busy / 1000), byArea: sorted(areas), hottestFunctions: sorted(fns) };
 }

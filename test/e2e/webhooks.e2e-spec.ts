@@ -59,6 +59,8 @@ describe("webhooks: signed deliveries, retries, the address guard", () => {
   let base: string;
   let port: number;
   const received: Received[] = [];
+  /** Every SQL statement the app ran (its TypeORM logger, prepared statements included). */
+  const statements: string[] = [];
   /** Status codes a path answers, in order (the last one repeats). */
   const plans = new Map<string, number[]>();
   const hits = (path: string) => received.filter((r) => r.path === path);
@@ -102,7 +104,7 @@ describe("webhooks: signed deliveries, retries, the address guard", () => {
       webhooks: { allowedHosts: ["127.0.0.1"], maxAttempts: 4, backoffBaseMs: 20, timeoutMs: 2000 },
       providers: { masterKey: "m".repeat(40) },
       worker: { attempts: 1 }, // a failing generation makes one upstream call
-    });
+    }, { onQuery: (sql) => statements.push(sql) });
   });
   afterAll(async () => {
     await t?.close();
@@ -261,6 +263,28 @@ describe("webhooks: signed deliveries, retries, the address guard", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(hits("/cancelled-only")).toHaveLength(2);
     expect(await deliveries(u.key, { generationId: slow2.id })).toEqual([]);
+  });
+
+  it("a success reads its user's endpoints in its own transition: the subscribed one gets it, a deleted one and another user's do not, and no lookup of its own runs", async () => {
+    const u = await t.createUser();
+    const other = await t.createUser();
+    const live = await endpoint(u.key, "/succ-live", ["GENERATION_SUCCEEDED"]);
+    const gone = await endpoint(u.key, "/succ-gone", ["GENERATION_SUCCEEDED"]);
+    await endpoint(u.key, "/succ-failed-only", ["GENERATION_FAILED"]);
+    await endpoint(other.key, "/succ-other", ["GENERATION_SUCCEEDED"]);
+    expect((await t.gql(u.key, DELETE_EP, { id: gone.endpoint.id })).data!.deleteWebhookEndpoint).toBe(true);
+    const from = statements.length;
+    const g = await gen(u.key, text("read with the transition", { wait: 10 }));
+    expect(g.status).toBe("SUCCEEDED");
+    const [d] = await settledDeliveries(u.key, { generationId: g.id });
+    expect(d).toMatchObject({ status: "SUCCEEDED", target: "ENDPOINT", endpointId: live.endpoint.id, event: "GENERATION_SUCCEEDED" });
+    expect(JSON.parse(hits("/succ-live")[0].body).data.generation.id).toBe(g.id);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await deliveries(u.key, { generationId: g.id })).toHaveLength(1);
+    expect([hits("/succ-gone"), hits("/succ-failed-only"), hits("/succ-other")]).toEqual([[], [], []]);
+    const run = statements.slice(from);
+    expect(run.some((q) => q.includes("AS live_webhook_endpoints"))).toBe(true);
+    expect(run.filter((q) => /FROM webhook_endpoints WHERE user_id = ANY/.test(q))).toEqual([]);
   });
 
   it("refuses private targets at delivery: a name resolving to 127.0.0.1 (not allow-listed) and a private literal are BLOCKED, never connected to, never retried", async () => {

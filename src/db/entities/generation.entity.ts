@@ -141,4 +141,19 @@ export class GenerationEntity {
    * (the success transition does, for the /v1 `x-switchboard-attempts` header without a read of its own).
    */
   attemptCount?: number;
+  /**
+   * Not a column: the user's live webhook endpoints, when the statement that returned this row read them with the
+   * transition (the success transition does, so the webhook dispatch of the most common terminal event needs no lookup
+   * of its own: one statement and one Postgres round trip fewer per generation). Undefined: not read, look them up.
+   */
+  liveWebhookEndpoints?: LiveWebhookEndpoint[];
+}
+
+/** A live (not deleted) webhook endpoint as the success transition reads it (created_at: timestamptz as JSON text). */
+export interface LiveWebhookEndpoint {
+  id: string;
+  user_id: string;
+  url: string;
+  events: string[];
+  created_at: Date | string;
 }

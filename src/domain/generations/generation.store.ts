@@ -22,7 +22,7 @@ import type { DataSource, EntityManager } from "typeorm";
 import { In } from "typeorm";
 import { GenerationAttemptEntity } from "../../db/entities/generation-attempt.entity";
 import { TickBatcher } from "../../common/tick-batcher";
-import { GenerationEntity, type GenerationStatus, type Priority, type StoredModeration, type StoredOutput, type UpstreamTask } from "../../db/entities/generation.entity";
+import { GenerationEntity, type GenerationStatus, type LiveWebhookEndpoint, type Priority, type StoredModeration, type StoredOutput, type UpstreamTask } from "../../db/entities/generation.entity";
 import type { Modality } from "../../providers/contract";
 import { queryRows, type QueryOptions, type Row } from "../../db/query-rows";
 import { rowToEntity } from "../../db/row-mapper";
@@ -257,7 +257,10 @@ const SUCCEED_SQL = settling({
                        + COALESCE((SELECT SUM(c.cost_micros) FROM charged c WHERE c.generation_id = gen.id), 0),
            completed_at = now(), updated_at = now()
       FROM v WHERE gen.id = v.id AND gen.status = 'RUNNING' AND gen.run_attempt = v.run_attempt
-    RETURNING gen.*, (SELECT count(*)::int FROM generation_attempts x WHERE x.generation_id = gen.id) AS attempt_count
+    RETURNING gen.*, (SELECT count(*)::int FROM generation_attempts x WHERE x.generation_id = gen.id) AS attempt_count,
+              -- the webhook dispatch's lookup, read with the transition (GenerationEntity.liveWebhookEndpoints)
+              (SELECT COALESCE(jsonb_agg(jsonb_build_object('id', e.id, 'user_id', e.user_id, 'url', e.url, 'events', e.events, 'created_at', e.created_at)), '[]'::jsonb)
+                 FROM webhook_endpoints e WHERE e.user_id = gen.user_id AND e.deleted_at IS NULL) AS live_webhook_endpoints
   )`,
 });
 
@@ -374,6 +377,7 @@ export class GenerationStore {
         if (!row || row.run_attempt !== s.gen.runAttempt) return null;
         const gen = this.entity(row);
         gen.attemptCount = row.attempt_count as number;
+        gen.liveWebhookEndpoints = row.live_webhook_endpoints as LiveWebhookEndpoint[];
         return gen;
       });
       // Serial (group commit): every success locks its user's quota row (charge and release), the row each admission

@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import type { DataSource } from "typeorm";
 import { TickBatcher } from "../../common/tick-batcher";
-import type { GenerationEntity } from "../../db/entities/generation.entity";
+import type { GenerationEntity, LiveWebhookEndpoint } from "../../db/entities/generation.entity";
 import type { TerminalType } from "../generations/generation-events";
 import { GenerationStore } from "../generations/generation.store";
 import type { Logger } from "../../observability/logger";
@@ -78,8 +78,9 @@ export class WebhookDispatcher {
    */
   async writeTerminals(items: Terminal[]): Promise<number> {
     if (!items.length) return 0;
-    const userIds = [...new Set(items.map((i) => i.g.userId))];
-    const endpoints = await this.endpoints.liveEndpointsOf(userIds);
+    // A success transition read its user's endpoints with it (liveWebhookEndpoints); only the others are looked up.
+    const userIds = [...new Set(items.filter((i) => !i.g.liveWebhookEndpoints).map((i) => i.g.userId))];
+    const looked: LiveWebhookEndpoint[] = userIds.length ? await this.endpoints.liveEndpointsOf(userIds) : [];
     // Rows built from a RETURNING * carry callback_url; anything else is looked up.
     const unknownCallback = items.filter((i) => i.g.callbackUrl === undefined).map((i) => i.g.id);
     const callbacks = new Map<string, string | null>();
@@ -88,7 +89,7 @@ export class WebhookDispatcher {
     for (const { g, event } of items) {
       const callbackUrl = g.callbackUrl !== undefined ? g.callbackUrl : (callbacks.get(g.id) ?? null);
       const happenedAt = g.completedAt ? new Date(g.completedAt).getTime() : Date.now();
-      const targets = endpoints.filter((e) => e.user_id === g.userId && e.events.includes(event) && new Date(e.created_at).getTime() <= happenedAt);
+      const targets = (g.liveWebhookEndpoints ?? looked).filter((e) => e.user_id === g.userId && e.events.includes(event) && new Date(e.created_at).getTime() <= happenedAt);
       if (!targets.length && !callbackUrl) continue;
       const eventId = randomUUID();
       const body = generationBody(eventId, event, g);
