@@ -195,6 +195,23 @@ describe("webhooks: signed deliveries, retries, the address guard", () => {
     await until(async () => hits("/lost"), (h) => h.length === 3);
   });
 
+  it("the sweep writes a missing endpoint delivery beside a callback delivery that exists (target by target), once, and duplicates neither", async () => {
+    const u = await t.createUser();
+    await t.gql(u.key, ROTATE);
+    const ep = await endpoint(u.key, "/partly-lost-endpoint", ["GENERATION_SUCCEEDED"]);
+    const g = await gen(u.key, text("partly lost", { wait: 10, callbackUrl: `${base}/partly-lost-callback` }));
+    await settledDeliveries(u.key, { generationId: g.id }, 2);
+    // As if the endpoint's row had committed just after the success read the user's endpoints: only its delivery is missing.
+    await t.app.ds.query(`DELETE FROM webhook_deliveries WHERE generation_id = $1 AND endpoint_id = $2`, [g.id, ep.endpoint.id]);
+    expect(await t.app.reconcileWebhooks(0)).toMatchObject({ written: 1 });
+    await until(async () => hits("/partly-lost-endpoint"), (h) => h.length === 2);
+    expect(await t.app.reconcileWebhooks(0)).toMatchObject({ written: 0 });
+    const ds = await settledDeliveries(u.key, { generationId: g.id }, 2);
+    expect(ds.map((d) => d.target).sort()).toEqual(["CALLBACK", "ENDPOINT"]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(hits("/partly-lost-callback")).toHaveLength(1);
+  });
+
   it("retries on 500 with exponential backoff and stops at the first 2xx; every attempt is logged with its status code", async () => {
     const u = await t.createUser();
     plans.set("/flaky", [500, 500, 200]);

@@ -184,18 +184,24 @@ export class WebhookDeliveryStore {
   }
 
   /**
-   * Of these generations, the ones owed a delivery that have none (raw rows): a callbackUrl,
-   * or an endpoint that existed when the generation ended and is subscribed to its event.
+   * Of these generations, the ones owed a delivery they do not have (raw rows), target by target: a
+   * callbackUrl without its callback delivery, or an endpoint that existed when the generation ended,
+   * is subscribed to its event and has no delivery of it. Target by target, because the live path can
+   * write some and miss one: an endpoint whose row committed just after the terminal statement read
+   * the user's endpoints (its created_at, its transaction's start, before the generation's end) is in
+   * no snapshot the dispatch saw. Writing them again writes only the missing ones (unique index).
    */
   owedDeliveries(ids: string[]): Promise<Record<string, unknown>[]> {
     return this.ds.query(
       `SELECT g.* FROM generations g
         WHERE g.id = ANY($1::uuid[]) AND g.status IN ('SUCCEEDED','FAILED','CANCELLED')
-          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.generation_id = g.id)
-          AND (g.callback_url IS NOT NULL OR EXISTS (
+          AND ((g.callback_url IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.generation_id = g.id AND d.target = 'callback'))
+            OR EXISTS (
                 SELECT 1 FROM webhook_endpoints e
                  WHERE e.user_id = g.user_id AND e.deleted_at IS NULL AND e.created_at <= g.completed_at
-                   AND ('generation.' || lower(g.status)) = ANY(e.events)))`,
+                   AND ('generation.' || lower(g.status)) = ANY(e.events)
+                   AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.generation_id = g.id AND d.target = 'endpoint' AND d.endpoint_id = e.id)))`,
       [ids],
     );
   }

@@ -3,7 +3,8 @@
  * goes to the user's endpoints subscribed to it and to the generation's callbackUrl; a
  * budget warning (QuotaService.onWarning) raises an alert and goes to endpoints subscribed
  * to quota.warning. Deliveries are rows first, then jobs: terminal events of one
- * event-loop turn share one endpoint lookup, one insert and one enqueue. An endpoint gets only
+ * event-loop turn share one endpoint lookup (none for a success: its transition read the user's
+ * endpoints, GenerationEntity.liveWebhookEndpoints), one insert and one enqueue. An endpoint gets only
  * events that happened after it was created (a new endpoint is not a backfill of history).
  */
 import { randomUUID } from "node:crypto";
