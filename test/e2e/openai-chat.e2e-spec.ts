@@ -193,7 +193,9 @@ describe("POST /v1/chat/completions", () => {
     const logQuery = logger.logQuery.bind(logger);
     const seen: { query: string; params: unknown[] }[] = [];
     logger.logQuery = (query, params, runner) => (seen.push({ query, params: Array.isArray(params) ? params : [] }), logQuery(query, params, runner));
-    const rowReads = (id: string) => seen.filter((s) => s.query.includes(`FROM "generations" "GenerationEntity"`) && s.params.includes(id)).length;
+    // A read of the row: the store's findById (one prepared SELECT), or any TypeORM find on the entity.
+    const rowRead = (q: string) => q.startsWith("SELECT * FROM generations WHERE id = $1") || q.includes(`FROM "generations" "GenerationEntity"`);
+    const rowReads = (id: string) => seen.filter((s) => rowRead(s.query) && s.params.includes(id)).length;
     try {
       const stream = await admin.chat.completions.create({ model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "weather in Tromsø?" }], tools, stream: true });
       let id = "";
