@@ -8,6 +8,7 @@
 import { createApp } from "../src/app";
 import { testConfig } from "../src/config/config";
 import { createTestDatabase, dropRedisPrefix, uniquePrefix } from "../test/helpers/infra";
+import { analyzeIfNoAutovacuum } from "./planner-stats";
 
 async function main() {
   const role = process.env.BENCH_ROLE ?? "both";
@@ -37,6 +38,7 @@ async function main() {
   const created = joinUrl ? undefined : await app.services.apiKeys.createUser("bench@local", "USER", "enterprise");
   process.on("message", async (m: { cmd: string }) => {
     if (m.cmd === "reset") {
+      await analyzeIfNoAutovacuum(app.ds); // as autovacuum would (planner-stats.ts)
       sql = 0;
       peakRss = process.memoryUsage().rss;
       process.send!({ ok: true });

@@ -12,6 +12,7 @@
 import { createApp } from "../../src/app";
 import { testConfig } from "../../src/config/config";
 import { createTestDatabase, dropRedisPrefix, uniquePrefix } from "../../test/helpers/infra";
+import { analyzeIfNoAutovacuum } from "../planner-stats";
 
 async function main() {
   const db = await createTestDatabase();
@@ -37,6 +38,7 @@ async function main() {
   let cpu = process.cpuUsage();
   process.on("message", async (m: { cmd: string }) => {
     if (m.cmd === "reset") {
+      await analyzeIfNoAutovacuum(app.ds); // as autovacuum would (bench/planner-stats.ts)
       since = new Date();
       cpu = process.cpuUsage();
       process.send!({ ok: true });
