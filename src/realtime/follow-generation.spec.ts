@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { coalescePerTurn, followGeneration } from "./follow-generation";
+import { describe, expect, it, vi } from "vitest";
+import { coalescePerTurn, EARLY_SUBSCRIBE_WAIT_MS, followGeneration, subscribeBeforeCreate } from "./follow-generation";
 import type { GenerationView } from "./generation-event";
 
 const turn = () => new Promise((r) => setImmediate(r));
@@ -81,3 +81,45 @@ describe("followGeneration", () => {
     expect(order).toEqual(["subscribe", "readStream"]);
   });
 });
+
+describe("subscribeBeforeCreate", () => {
+  const gen = { id: "g2", userId: "u1", status: "QUEUED", progress: 0, output: null, createdAt: new Date(), startedAt: null, completedAt: null } as unknown as GenerationView;
+  const ev = (seq: number, type: string) => ({ seq, type, generationId: "g2", userId: "u1", at: "", progress: 0, generation: gen }) as never;
+
+  it("events that arrive before the generation is created come after its seq-0 SNAPSHOT, in order, once each; ends after the terminal one", async () => {
+    let on!: (p: never) => void;
+    let unsubscribed = 0;
+    const bus = { subscribe: async (_t: unknown, _id: unknown, cb: (p: never) => void) => ((on = cb), () => void unsubscribed++) };
+    const early = (await subscribeBeforeCreate(bus as never, "g2"))!;
+    on(ev(1, "QUEUED"));
+    on(ev(2, "STARTED"));
+    on(ev(2, "STARTED")); // delivered twice: seen once
+    const it = early.follow(gen);
+    on(ev(3, "DELTA"));
+    on(ev(4, "SUCCEEDED"));
+    const seen: string[] = [];
+    for await (const e of it) seen.push(`${e.seq}:${e.type}`);
+    expect(seen).toEqual(["0:SNAPSHOT", "1:QUEUED", "2:STARTED", "3:DELTA", "4:SUCCEEDED"]);
+    expect(unsubscribed).toBe(1);
+  });
+
+  it("a subscription not live in time, or refused, gives null (the caller follows the usual way); a late one is dropped", async () => {
+    vi.useFakeTimers();
+    try {
+      let ack!: (un: () => void) => void;
+      let dropped = 0;
+      const slow = { subscribe: () => new Promise<() => void>((r) => (ack = r)) };
+      const pending = subscribeBeforeCreate(slow as never, "g2");
+      await vi.advanceTimersByTimeAsync(EARLY_SUBSCRIBE_WAIT_MS);
+      expect(await pending).toBeNull();
+      ack(() => void dropped++);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(dropped).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
+    const down = { subscribe: async () => Promise.reject(new Error("redis down")) };
+    expect(await subscribeBeforeCreate(down as never, "g2")).toBeNull();
+  });
+});
+

@@ -96,3 +96,57 @@ export async function followGeneration(
   }
   return it;
 }
+
+/** How long a generation's events wait for a subscription taken before it existed ({@link subscribeBeforeCreate}). */
+export const EARLY_SUBSCRIBE_WAIT_MS = 2_000;
+
+/** A subscription to a generation's events taken before the generation existed ({@link subscribeBeforeCreate}). */
+export interface EarlyFollower {
+  /**
+   * The events, once the generation it was taken for is created: a SNAPSHOT of `created` (seq 0:
+   * nothing had gone out before the subscription), then every event in seq order, ending after the
+   * terminal one. Return() unsubscribes.
+   */
+  follow(created: GenerationView): AsyncIterableIterator<GenerationEventPayload>;
+  /** Not needed after all (the request failed, or its answer has another id): unsubscribes. */
+  drop(): void;
+}
+
+/**
+ * Subscribes to the events of a generation about to be created with id `id` (CreateHooks.beforeEvents):
+ * live once this resolves, so no event of it can be missed and {@link followGeneration}'s snapshot
+ * reads (the stream's seq and text, the row) are not needed. Resolves with null when the
+ * subscription fails or is not live within {@link EARLY_SUBSCRIBE_WAIT_MS}: the caller follows the
+ * generation the usual way then.
+ */
+export async function subscribeBeforeCreate(bus: Pick<EventBus, "subscribe">, id: string): Promise<EarlyFollower | null> {
+  let lastSeq = 0;
+  let it: ReturnType<typeof createPushIterator<GenerationEventPayload>> | null = null;
+  const pending: GenerationEventPayload[] = [];
+  const deliver = (ev: GenerationEventPayload) => {
+    if (ev.seq <= lastSeq) return;
+    lastSeq = ev.seq;
+    it!.push(ev);
+    if (TERMINAL_EVENT_TYPES.has(ev.type)) it!.end();
+  };
+  const subscribing = bus.subscribe(Topic.GENERATION_EVENT, id, (ev) => (it ? deliver(ev) : pending.push(ev)));
+  let timer: NodeJS.Timeout | undefined;
+  // The generation's events wait for this: a subscription Redis is slow to acknowledge gives up after a while,
+  // so the generation goes on (its stream is then followed the usual way, snapshot first).
+  const late = new Promise<null>((resolve) => (timer = setTimeout(resolve, EARLY_SUBSCRIBE_WAIT_MS, null)));
+  const unsubscribe = await Promise.race([subscribing, late]).catch(() => null).finally(() => clearTimeout(timer));
+  if (!unsubscribe) {
+    subscribing.then((un) => un(), () => undefined); // taken too late: not used
+    return null;
+  }
+  return {
+    follow(created) {
+      it = createPushIterator<GenerationEventPayload>(() => unsubscribe());
+      it.push(snapshotOf({ seq: 0, text: "" }, created));
+      if (["SUCCEEDED", "FAILED", "CANCELLED"].includes(created.status)) it.end();
+      for (const ev of pending) deliver(ev);
+      return it;
+    },
+    drop: () => unsubscribe(),
+  };
+}

@@ -16,6 +16,7 @@ import { startAnthropicFake, type AnthropicFake } from "../fakes/anthropic.fake"
 import { startOpenAIFake, type OpenAIFake } from "../fakes/openai.fake";
 import { setQuota } from "../helpers/quota";
 import { startTestApp, type TestApp } from "../helpers/test-app";
+import { EARLY_SUBSCRIBE_WAIT_MS } from "../../src/realtime/follow-generation";
 
 const GEN = `query($id: ID!) { generation(id: $id) { id status source requestId output { text } error { code } attempts { model status } } }`;
 const CREATE = `mutation($input: CreateGenerationInput!) { createGeneration(input: $input) { id status } }`;
@@ -121,6 +122,52 @@ describe("POST /v1/chat/completions", () => {
     expect(text).toBe(g.output.text);
   });
 
+  it("a stream subscribes to its generation before the first event: a slow subscription holds the events back, none is missed; a cache hit (another id) is followed as before", async () => {
+    const bus = t.app.services.bus;
+    const subscribe = bus.subscribe.bind(bus);
+    let delayed = 0;
+    let delayMs = 300;
+    // Redis acknowledges this server's generation subscriptions 300 ms late: without the wait, QUEUED, STARTED and the
+    // deltas of an in-process run would go out before the stream listens, and it would never see its terminal event.
+    bus.subscribe = (async (topic: Parameters<typeof subscribe>[0], id: string | undefined, on: Parameters<typeof subscribe>[2]) => {
+      if (topic === "GENERATION_EVENT") (delayed++, await new Promise((r) => setTimeout(r, delayMs)));
+      return subscribe(topic, id, on);
+    }) as typeof bus.subscribe;
+    const read = async (content: string) => {
+      const stream = await admin.chat.completions.create({ model: "simulated/text", messages: [{ role: "user", content }], stream: true });
+      let text = "";
+      let id = "";
+      let finish: string | null = null;
+      for await (const c of stream) {
+        id = c.id;
+        for (const ch of c.choices) (text += ch.delta.content ?? ""), (finish = ch.finish_reason ?? finish);
+      }
+      return { id: generationIdOf(id), text, finish };
+    };
+    try {
+      const prompt = `subscribe first ${Math.random()}`;
+      const first = await read(prompt);
+      expect(delayed).toBe(1);
+      expect(first.finish).toBe("stop");
+      const g = await gen(first.id);
+      expect(first.text).toBe(g.output.text);
+      expect(first.text.length).toBeGreaterThan(0);
+      // The same request again: the exact cache answers with a new generation, which the stream follows after the fact.
+      const again = await read(prompt);
+      expect(again.id).not.toBe(first.id);
+      expect([again.text, again.finish]).toEqual([first.text, "stop"]);
+      expect((await gen(again.id)).status).toBe("SUCCEEDED");
+      // Acknowledged later than the events may wait (EARLY_SUBSCRIBE_WAIT_MS): the generation goes on without it, and
+      // the stream follows it the usual way (its snapshot has what it missed).
+      delayMs = EARLY_SUBSCRIBE_WAIT_MS + 500;
+      const slow = await read(`subscribe late ${Math.random()}`);
+      expect(slow.finish).toBe("stop");
+      expect(slow.text).toBe((await gen(slow.id)).output.text);
+    } finally {
+      bus.subscribe = subscribe;
+    }
+  });
+
   it("ends a stream with [DONE] only on success: a failure is an error event (the SDK throws)", async () => {
     const stream = await admin.chat.completions.create({
       model: "simulated/text", messages: [{ role: "user", content: `fail me ${Math.random()}` }], stream: true,
@@ -209,8 +256,9 @@ describe("POST /v1/chat/completions", () => {
         }
       }
       expect([name, finish]).toEqual(["get_weather", "tool_calls"]);
-      // The SNAPSHOT's read when the stream opens, and none at its end (two before: the end read the row for its tool calls).
-      expect(rowReads(id.replace(/^chatcmpl-/, ""))).toBe(1);
+      // None: the stream subscribed to the new id before its first event, so it opens without a snapshot read (one
+      // before that), and its end has the tool calls from the terminal event (one more before that).
+      expect(rowReads(id.replace(/^chatcmpl-/, ""))).toBe(0);
 
       // LOW priority takes the queue: the answer is the terminal event's view, whole, not the row read again.
       const { data, response } = await admin.chat.completions

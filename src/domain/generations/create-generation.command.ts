@@ -65,4 +65,11 @@ export interface CreateGenerationCommand {
  */
 export interface CreateHooks {
   onAdmitted?(generationId: string): void;
+  /**
+   * Called with the new generation's id before anything about it exists; no event of that id goes
+   * out before the promise settles (a /v1 stream subscribes to it here, so it needs no snapshot
+   * read afterwards). It must not reject. Not called for a cache hit or an idempotent replay, whose
+   * answer has another id.
+   */
+  beforeEvents?(generationId: string): Promise<unknown>;
 }

@@ -148,6 +148,8 @@ export class GenerationService {
     const tryFast = !!(cmd.wait || cmd.follow || this.d.asyncInProcess) && !!this.d.sync && !batched;
     const gen = Object.assign(new GenerationEntity(), { id: newId(), userId: viewer.userId, priority, provider: model.provider, groupId: null as string | null });
     let prepared = tryFast ? this.d.sync!.prepare(gen) : null;
+    // A follower subscribing to this id (a /v1 stream) while the checks below run; its events wait for it (CreateHooks).
+    const subscribed = hooks?.beforeEvents?.(gen.id);
     let moderation: StoredModeration | null;
     let cache: Awaited<ReturnType<CachePlanner["plan"]>>;
     try {
@@ -224,14 +226,16 @@ export class GenerationService {
     }
     this.d.metrics.generationsCreated.inc({ modality: gen.modality }); hooks?.onAdmitted?.(gen.id); // admitted: its row and reservation exist
     // QUEUED goes out before the job exists (or the in-process claim), so no STARTED can come first (it is always seq 1).
-    const queued = () => this.d.bus.publishGenerationEvent(gen, { type: "QUEUED" });
+    const publishQueued = () => this.d.bus.publishGenerationEvent(gen, { type: "QUEUED" });
+    const queued = subscribed ? () => subscribed.then(publishQueued) : publishQueued;
     // A row admitted RUNNING (the fast path's slot and leases were held in time) is this process's to run: its QUEUED and
     // the run's STARTED go out together, in one auto-pipelined write (QUEUED first: same connection, in order), instead of
     // STARTED a round trip after QUEUED. Either failing is the fast path's QUEUED failing: no call has been made. The run
     // starts meanwhile (Claim.started: its key lease goes out beside them) and makes no call before they are out.
     const claimed = admitted.kind === "inserted" && admitted.running ? bornClaim(admitted.running) : undefined;
     const queuedAndStarted = (c: Claim) => {
-      const both = Promise.all([queued(), this.d.bus.publishGenerationEvent(c.gen, { type: "STARTED" }, { floor: c.seqFloor, run: c.gen.runAttempt })]);
+      const publishBoth = () => Promise.all([publishQueued(), this.d.bus.publishGenerationEvent(c.gen, { type: "STARTED" }, { floor: c.seqFloor, run: c.gen.runAttempt })]);
+      const both = subscribed ? subscribed.then(publishBoth) : publishBoth();
       c.started = both.then(([, seq]) => seq);
       c.started.catch(() => undefined); // the run and the caller await it
       return both;

@@ -8,7 +8,7 @@ import { ConflictError } from "../../common/errors";
 import type { CreateHooks } from "../../domain/generations/create-generation.command";
 import type { V1Request } from "./route";
 
-export interface ClientGone extends Required<CreateHooks> {
+export interface ClientGone extends Required<Pick<CreateHooks, "onAdmitted">> {
   /** Also cancel this generation if the client leaves (or now, if it already left). */
   track(generationId: string): void;
   /** The answer is complete: a close from now on cancels nothing. */

@@ -10,7 +10,7 @@ import { GenerationEntity, TERMINAL_STATUSES } from "../../db/entities/generatio
 import type { CreateGenerationCommand, GenerationSource } from "../../domain/generations/create-generation.command";
 import type { CreateHooks } from "../../domain/generations/create-generation.command";
 import type { Viewer } from "../../domain/viewer";
-import { followGeneration as follow } from "../../realtime/follow-generation";
+import { followGeneration as follow, subscribeBeforeCreate, type EarlyFollower } from "../../realtime/follow-generation";
 import type { GenerationEventPayload, GenerationView } from "../../realtime/generation-event";
 import { HttpError } from "../http-utils";
 
@@ -78,3 +78,32 @@ export function followGeneration(
 ): Promise<AsyncIterableIterator<GenerationEventPayload>> {
   return follow(s.bus, gen, reload);
 }
+
+/**
+ * {@link startGeneration} and {@link followGeneration} in one, for a stream that answers the request
+ * creating the generation: it subscribes to the new id before any of its events goes out (while the
+ * rate limit and admission run), so it needs no snapshot reads. An answer with another id (a cache hit,
+ * an idempotent replay) or a failed early subscription is followed the usual way.
+ */
+export async function startAndFollow(
+  s: V1Services, viewer: Viewer, source: GenerationSource, cmd: V1Command, hooks?: CreateHooks,
+): Promise<{ gen: GenerationEntity; events: AsyncIterableIterator<GenerationEventPayload> }> {
+  let early: Promise<EarlyFollower | null> | undefined;
+  let earlyId: string | undefined;
+  const beforeEvents = (id: string) => {
+    earlyId = id;
+    return (early = subscribeBeforeCreate(s.bus, id));
+  };
+  let gen: GenerationEntity;
+  try {
+    gen = await s.generations.create(viewer, { ...cmd, source, follow: !cmd.background }, { ...hooks, beforeEvents });
+  } catch (err) {
+    void early?.then((f) => f?.drop());
+    throw err;
+  }
+  const follower = early ? await early : null;
+  if (follower && gen.id === earlyId) return { gen, events: follower.follow(gen) };
+  follower?.drop();
+  return { gen, events: await followGeneration(s, gen, () => s.generations.get(viewer, gen.id)) };
+}
+

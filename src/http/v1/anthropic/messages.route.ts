@@ -14,7 +14,7 @@ import { openEventStream } from "../event-stream";
 import { anthropicErrorBody, fromGeneration, sendV1Error } from "../errors";
 import { SHUTDOWN_ERROR } from "../open-streams";
 import { cancelWhenClientLeaves } from "../client-gone";
-import { attemptsOf, followGeneration, runToTerminal, startGeneration, withWholeOutput, type V1Command } from "../generation-call";
+import { attemptsOf, runToTerminal, startAndFollow, withWholeOutput, type V1Command } from "../generation-call";
 import { responseHeaders, servedModel, switchboardOptions } from "../headers";
 import type { V1Request, V1Route } from "../route";
 import { parseMessagesRequest } from "./messages-request";
@@ -36,8 +36,7 @@ async function answer(r: V1Request, cmd: V1Command): Promise<void> {
 }
 
 async function stream(r: V1Request, cmd: V1Command): Promise<void> {
-  const gen = await startGeneration(r.services, r.viewer, "ANTHROPIC", cmd, cancelWhenClientLeaves(r));
-  const events = await followGeneration(r.services, gen, () => r.services.generations.get(r.viewer, gen.id));
+  const { gen, events } = await startAndFollow(r.services, r.viewer, "ANTHROPIC", cmd, cancelWhenClientLeaves(r));
   const { res } = r;
   res.on("close", () => void events.return?.());
   openEventStream(res, { ...responseHeaders(gen), "request-id": r.viewer.requestId });

@@ -12,7 +12,7 @@ import { errorBody, fromGeneration, sendV1Error } from "../errors";
 import { openEventStream } from "../event-stream";
 import { SHUTDOWN_ERROR } from "../open-streams";
 import { cancelWhenClientLeaves } from "../client-gone";
-import { attemptsOf, followGeneration, runToTerminal, startGeneration, withWholeOutput } from "../generation-call";
+import { attemptsOf, runToTerminal, startAndFollow, withWholeOutput } from "../generation-call";
 import { fromEventView } from "../../../realtime/generation-event";
 import { responseHeaders, servedModel, switchboardOptions } from "../headers";
 import type { V1Request, V1Route } from "../route";
@@ -38,8 +38,7 @@ const sse = (res: ServerResponse, data: unknown) => void res.write(`data: ${type
 
 async function stream(r: V1Request, chat: ChatRequest): Promise<void> {
   const { res } = r;
-  const gen = await startGeneration(r.services, r.viewer, "OPENAI", chat.command, cancelWhenClientLeaves(r));
-  const events = await followGeneration(r.services, gen, () => r.services.generations.get(r.viewer, gen.id));
+  const { gen, events } = await startAndFollow(r.services, r.viewer, "OPENAI", chat.command, cancelWhenClientLeaves(r));
   openEventStream(res, responseHeaders(gen));
   res.once("close", () => void events.return?.(undefined));
   // Shutdown: an error event, never a clean [DONE].
