@@ -122,4 +122,3 @@ describe("subscribeBeforeCreate", () => {
     expect(await subscribeBeforeCreate(down as never, "g2")).toBeNull();
   });
 });
-

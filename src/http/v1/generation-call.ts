@@ -96,7 +96,7 @@ export async function startAndFollow(
   };
   let gen: GenerationEntity;
   try {
-    gen = await s.generations.create(viewer, { ...cmd, source, follow: !cmd.background }, { ...hooks, beforeEvents });
+    gen = await startGeneration(s, viewer, source, cmd, { ...hooks, beforeEvents });
   } catch (err) {
     void early?.then((f) => f?.drop());
     throw err;
@@ -106,4 +106,3 @@ export async function startAndFollow(
   follower?.drop();
   return { gen, events: await followGeneration(s, gen, () => s.generations.get(viewer, gen.id)) };
 }
-
